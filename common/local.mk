@@ -1,0 +1,2 @@
+noinst_LTLIBRARIES += common/libskscommon.la
+common_libskscommon_la_SOURCES = common/error.c common/error.h common/keyref.c common/keyref.h

@@ -1,0 +1,103 @@
+/* Internals shared by the files of the PKCS#11 layer. */
+#ifndef SKS_P11_INTERNAL_H
+#define SKS_P11_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "p11/p11.h"
+
+/*
+ * Every call into a module goes through P11_CALL so that tracing (env
+ * SKS_P11_TRACE=1) lives in one place.  It evaluates to the CK_RV.
+ */
+extern int p11_trace_enabled;
+CK_RV p11_trace(const char *fn, CK_RV rv);
+#define P11_CALL(mod, fn, ...)                                                                     \
+    (p11_trace_enabled ? p11_trace(#fn, (mod)->fl->fn(__VA_ARGS__)) : (mod)->fl->fn(__VA_ARGS__))
+
+struct p11_module {
+    struct p11_module *next;
+    char *path;
+    CK_FUNCTION_LIST *fl;
+    int refs;                 /* under the registry lock */
+    unsigned long fork_gen;   /* p11_fork_generation when last initialised */
+    struct p11_token *tokens; /* under the registry lock */
+};
+
+struct p11_token {
+    struct p11_token *next;
+    struct p11_module *mod;
+    CK_SLOT_ID slot;
+    CK_TOKEN_INFO info;
+    char *uri;
+    int refs; /* under the registry lock */
+
+    pthread_mutex_t lock; /* everything below, except where noted */
+    /*
+     * Bumped on every reset.  Object handles, session copies and pooled
+     * sessions belong to one epoch; a new epoch invalidates them all.
+     */
+    _Atomic unsigned long long epoch;
+    CK_SESSION_HANDLE anchor; /* owns session copies; used under the lock */
+    bool anchor_open;
+    bool logged_in;
+    CK_SESSION_HANDLE *pool;  /* idle sessions of the current epoch */
+    size_t pool_len, pool_cap;
+    char *pin;                /* cleansed on release */
+    size_t pin_len;
+    char *pin_source;
+    CK_RV login_failure;      /* a refused PIN is never tried again */
+    int mech_ecdsa_sha256;    /* -1 unknown, 0 no, 1 yes */
+};
+
+struct p11_key {
+    _Atomic int refs;
+    struct p11_token *tok;
+    CK_OBJECT_CLASS cls;
+    unsigned char id[P11_ID_MAX];
+    size_t id_len;
+    char *uri;
+    unsigned char pub[65];
+    size_t pub_len;
+    /* Resolved handles and the epoch they belong to; written under tok->lock. */
+    _Atomic unsigned long long epoch;
+    _Atomic CK_OBJECT_HANDLE handle;      /* the token object */
+    _Atomic CK_OBJECT_HANDLE sign_handle; /* its session copy, or the token object */
+};
+
+/* Fork generation, bumped in the child; modules and tokens compare against it. */
+extern _Atomic unsigned long p11_fork_generation;
+/* The registry lock: modules, their token lists and reference counts. */
+void p11_registry_lock(void);
+void p11_registry_unlock(void);
+/* Re-initialises |mod| in a forked child (takes the registry lock). */
+sks_status p11_module_after_fork(struct p11_module *mod, struct sks_error *err);
+static inline sks_status p11_module_check_fork(struct p11_module *mod, struct sks_error *err)
+{
+    if (mod->fork_gen == atomic_load_explicit(&p11_fork_generation, memory_order_relaxed))
+        return SKS_OK;
+    return p11_module_after_fork(mod, err);
+}
+/* Forgets sessions and login of a token in a forked child, without closing them. */
+void p11_token_forget(struct p11_token *tok);
+/* Called with tok->lock held. */
+sks_status p11_token_anchor_locked(struct p11_token *tok, struct sks_error *err);
+sks_status p11_token_login_locked(struct p11_token *tok, struct sks_error *err);
+void p11_token_reset_locked(struct p11_token *tok);
+
+/* A PKCS#11 failure: "what: CKR_NAME" with status chosen from |rv|. */
+sks_status p11_fail(struct sks_error *err, CK_RV rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* True for the return values after which a reset and one retry may succeed. */
+bool p11_rv_recoverable(CK_RV rv);
+
+/* Builds "pkcs11:token=..;id=..;object=..;type=.." for an object. */
+char *p11_object_uri(const struct p11_token *tok, CK_OBJECT_CLASS cls, const unsigned char *id,
+                     size_t id_len, const char *label);
+/* Finds the object of |cls| with CKA_ID |id| using |session| (tok->lock held). */
+sks_status p11_find_by_id_locked(struct p11_token *tok, CK_SESSION_HANDLE session,
+                                 CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len,
+                                 CK_OBJECT_HANDLE *out, struct sks_error *err);
+
+#endif

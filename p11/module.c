@@ -1,0 +1,182 @@
+/*
+ * Module loading and the process-wide registry of modules and tokens.
+ *
+ * p11-kit loads the module (and, by default, is the module: its proxy makes
+ * every registered module reachable).  The module is initialised once and
+ * never finalised from an exit handler: SoftHSM crashes when C_Finalize runs
+ * from atexit, and finalising under other users of the module is wrong.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <p11-kit/p11-kit.h>
+
+#include "p11/internal.h"
+
+_Atomic unsigned long p11_fork_generation;
+
+static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
+static struct p11_module *modules;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+void p11_registry_lock(void)
+{
+    pthread_mutex_lock(&registry);
+}
+
+void p11_registry_unlock(void)
+{
+    pthread_mutex_unlock(&registry);
+}
+
+/*
+ * Fork: the child must not inherit a lock some other thread held, so the
+ * registry and every token lock are taken around fork().  Those locks are
+ * only ever held for PKCS#11 calls, never across a callback that may fork.
+ */
+static void atfork_prepare(void)
+{
+    struct p11_module *m;
+    struct p11_token *t;
+
+    pthread_mutex_lock(&registry);
+    for (m = modules; m != NULL; m = m->next)
+        for (t = m->tokens; t != NULL; t = t->next)
+            pthread_mutex_lock(&t->lock);
+}
+
+static void atfork_release(void)
+{
+    struct p11_module *m;
+    struct p11_token *t;
+
+    for (m = modules; m != NULL; m = m->next)
+        for (t = m->tokens; t != NULL; t = t->next)
+            pthread_mutex_unlock(&t->lock);
+    pthread_mutex_unlock(&registry);
+}
+
+static void atfork_child(void)
+{
+    atfork_release();
+    atomic_fetch_add(&p11_fork_generation, 1);
+}
+
+static void init_once(void)
+{
+    const char *trace = getenv("SKS_P11_TRACE");
+
+    p11_trace_enabled = trace != NULL && trace[0] == '1';
+    pthread_atfork(atfork_prepare, atfork_release, atfork_child);
+}
+
+static CK_RV initialise(CK_FUNCTION_LIST *fl)
+{
+    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+    CK_RV rv = fl->C_Initialize(&args);
+
+    /* Someone else in this process (another provider, an engine) got there first. */
+    return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
+}
+
+sks_status p11_module_get(const char *path, struct p11_module **out, struct sks_error *err)
+{
+    struct p11_module *mod;
+    CK_FUNCTION_LIST *fl;
+    CK_RV rv;
+
+    pthread_once(&once, init_once);
+    if (path == NULL || path[0] == '\0')
+        path = SKS_DEFAULT_PKCS11_MODULE;
+
+    p11_registry_lock();
+    for (mod = modules; mod != NULL; mod = mod->next) {
+        if (strcmp(mod->path, path) == 0) {
+            mod->refs++;
+            p11_registry_unlock();
+            *out = mod;
+            return p11_module_check_fork(mod, err);
+        }
+    }
+
+    fl = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED);
+    if (fl == NULL) {
+        p11_registry_unlock();
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "cannot load PKCS#11 module %s: %s", path,
+                        p11_kit_message() != NULL ? p11_kit_message() : "unknown error");
+    }
+    rv = initialise(fl);
+    if (rv != CKR_OK) {
+        p11_kit_module_release(fl);
+        p11_registry_unlock();
+        return p11_fail(err, rv, "cannot initialise PKCS#11 module %s", path);
+    }
+    mod = calloc(1, sizeof(*mod));
+    if (mod == NULL || (mod->path = strdup(path)) == NULL) {
+        free(mod);
+        p11_registry_unlock();
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    mod->fl = fl;
+    mod->refs = 1;
+    mod->fork_gen = atomic_load(&p11_fork_generation);
+    mod->next = modules;
+    modules = mod;
+    p11_registry_unlock();
+    *out = mod;
+    return SKS_OK;
+}
+
+/*
+ * Modules stay loaded and initialised for the life of the process, even
+ * when the last reference goes: see the comment at the top.
+ */
+void p11_module_put(struct p11_module *mod)
+{
+    if (mod == NULL)
+        return;
+    p11_registry_lock();
+    mod->refs--;
+    p11_registry_unlock();
+}
+
+const char *p11_module_path(const struct p11_module *mod)
+{
+    return mod->path;
+}
+
+CK_FUNCTION_LIST *p11_module_functions(struct p11_module *mod)
+{
+    return mod->fl;
+}
+
+/*
+ * In a forked child the PKCS#11 spec asks for a fresh C_Initialize.  Modules
+ * whose state survives fork (SoftHSM) answer CKR_CRYPTOKI_ALREADY_INITIALIZED,
+ * which is fine.  The parent's sessions are forgotten, not closed: closing
+ * them from the child could close them for the parent on a network HSM.
+ */
+sks_status p11_module_after_fork(struct p11_module *mod, struct sks_error *err)
+{
+    unsigned long gen;
+    struct p11_token *t;
+    CK_RV rv = CKR_OK;
+
+    p11_registry_lock();
+    gen = atomic_load(&p11_fork_generation);
+    if (mod->fork_gen != gen) {
+        rv = initialise(mod->fl);
+        if (rv == CKR_OK) {
+            for (t = mod->tokens; t != NULL; t = t->next)
+                p11_token_forget(t);
+            mod->fork_gen = gen;
+        }
+    }
+    p11_registry_unlock();
+    if (rv != CKR_OK)
+        return p11_fail(err, rv, "cannot re-initialise PKCS#11 module %s after fork", mod->path);
+    return SKS_OK;
+}

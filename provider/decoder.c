@@ -1,0 +1,105 @@
+/*
+ * DECODER for key-reference PEM files (common/keyref.h): the file names a
+ * token key by URI, and decoding it opens that key.  This is what lets a
+ * stack that reads its key with PEM_read_bio_PrivateKey sign in the HSM by
+ * swapping the key file.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "common/keyref.h"
+#include "provider/prov.h"
+
+/* A key-reference file is a URI: anything this large is something else. */
+#define INPUT_MAX (64 * 1024)
+#define PEM_BEGIN "-----BEGIN " KEYREF_PEM_NAME "-----"
+
+static void *dec_newctx(void *provctx)
+{
+    return provctx;
+}
+
+static void dec_freectx(void *ctx)
+{
+}
+
+static int dec_does_selection(void *provctx, int selection)
+{
+    return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0;
+}
+
+/* Reads at most INPUT_MAX bytes; returns the length, or -1 if larger. */
+static long slurp(BIO *in, char *buf)
+{
+    long len = 0;
+    int n;
+
+    while (len < INPUT_MAX && (n = BIO_read(in, buf + len, (int)(INPUT_MAX - len))) > 0)
+        len += n;
+    if (len == INPUT_MAX && BIO_read(in, buf, 1) > 0)
+        return -1;
+    buf[len] = '\0';
+    return len;
+}
+
+static int dec_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *object_cb,
+                      void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    struct prov_ctx *pctx = vctx;
+    BIO *in = BIO_new_from_core_bio(pctx->libctx, cin), *mem = NULL;
+    char *text = malloc(INPUT_MAX + 1), *name = NULL, *header = NULL, *uri = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    struct prov_key *key = NULL;
+    struct sks_error err;
+    int ret = 1; /* "not ours" lets the next decoder try */
+
+    if (in == NULL || text == NULL)
+        goto done;
+    len = slurp(in, text);
+    if (len < 0 || strstr(text, PEM_BEGIN) == NULL)
+        goto done;
+
+    ret = 0;
+    ERR_set_mark();
+    mem = BIO_new_mem_buf(text, (int)len);
+    if (mem == NULL || !PEM_read_bio(mem, &name, &header, &der, &len) ||
+        strcmp(name, KEYREF_PEM_NAME) != 0) {
+        ERR_pop_to_mark();
+        prov_raise(pctx, PROV_R_KEYREF, "malformed key-reference file: bad PEM encoding");
+        goto done;
+    }
+    ERR_pop_to_mark();
+    if (keyref_decode(der, (size_t)len, &uri, &err) != SKS_OK ||
+        prov_key_open(pctx, uri, &key, &err) != SKS_OK) {
+        prov_raise_error(pctx, &err);
+        goto done;
+    }
+    ret = prov_key_pass(key, object_cb, object_cbarg);
+done:
+    prov_key_free(key);
+    OPENSSL_free(uri);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(der);
+    BIO_free(mem);
+    BIO_free(in);
+    free(text);
+    return ret;
+}
+
+const OSSL_DISPATCH prov_decoder_functions[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
+    {0, NULL},
+};

@@ -1,0 +1,68 @@
+/*
+ * The SHAKEN certificate profile (ATIS-1000080, RFC 8226) and chain
+ * validation to the STI-PA trust anchors.
+ */
+#ifndef SKS_PROFILE_H
+#define SKS_PROFILE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "common/error.h"
+
+/* Every rule a SHAKEN end-entity certificate must meet; one bit each. */
+enum sks_profile_rule {
+    SKS_RULE_KEY_P256 = 1u << 0,          /* public key is EC P-256 */
+    SKS_RULE_SIG_ALG = 1u << 1,           /* signed with ecdsa-with-SHA256 */
+    SKS_RULE_KEY_USAGE = 1u << 2,         /* KeyUsage critical, digitalSignature only */
+    SKS_RULE_BASIC_CONSTRAINTS = 1u << 3, /* BasicConstraints CA:FALSE */
+    SKS_RULE_TNAUTHLIST = 1u << 4,        /* TNAuthList with exactly one SPC, [0-9A-Z]+ */
+    SKS_RULE_SUBJECT_CN = 1u << 5,        /* CN is "SHAKEN <SPC>" */
+    SKS_RULE_POLICY = 1u << 6,            /* a certificate policy OID */
+    SKS_RULE_CRL_DP = 1u << 7,            /* a CRL distribution point */
+    SKS_RULE_VALIDITY = 1u << 8,          /* notBefore <= now <= notAfter */
+    SKS_RULE_CHAIN = 1u << 9,             /* chains to a configured STI-PA root */
+};
+
+#define SKS_SPC_MAX 64
+
+struct sks_profile_result {
+    unsigned int broken;        /* OR of the sks_profile_rule bits that failed */
+    char spc[SKS_SPC_MAX + 1];  /* the SPC from the TNAuthList, "" if none */
+    time_t not_after;
+    char detail[1024];          /* one line per broken rule: "rule: what is wrong" */
+};
+
+/* Short, stable name of one rule, e.g. "tnauthlist". */
+const char *sks_profile_rule_name(enum sks_profile_rule rule);
+
+/*
+ * Checks |ee| against every rule (none stops the others) and, when |roots|
+ * is not NULL, its chain through |intermediates| (may be NULL) to |roots|.
+ * |now| is the validation time.  Returns SKS_OK when nothing is broken,
+ * otherwise SKS_ERR_POLICY with |res| listing every broken rule and |err|
+ * summarising them.  The SPC is filled in whenever the TNAuthList yields one
+ * valid SPC, even when other rules are broken.
+ */
+sks_status sks_profile_check(X509 *ee, STACK_OF(X509) *intermediates, X509_STORE *roots,
+                             time_t now, struct sks_profile_result *res,
+                             struct sks_error *err);
+
+/*
+ * Extracts the single SPC from a TNAuthList extension (OID
+ * 1.3.6.1.5.5.7.1.26, EXPLICIT tags).  SKS_ERR_POLICY if absent, not one SPC
+ * or not [0-9A-Z]+.
+ */
+sks_status sks_cert_spc(X509 *cert, char spc[SKS_SPC_MAX + 1], struct sks_error *err);
+
+/*
+ * Checks that |pk| is an EC key on the named curve P-256 (ATIS-1000080
+ * 6.4.1), the only key a SHAKEN certificate may carry.  SKS_ERR_POLICY
+ * names the key type or curve found otherwise.
+ */
+sks_status sks_profile_check_key(EVP_PKEY *pk, struct sks_error *err);
+
+#endif

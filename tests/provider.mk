@@ -1,0 +1,1 @@
+# Fragment of the non-recursive build; filled in by its area.

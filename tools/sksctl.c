@@ -1,0 +1,54 @@
+/*
+ * sksctl: the administrator's and SP-KMS scripts' front end to shaken-sks.
+ * Each subcommand lives in its own file; this one only dispatches.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/provider.h>
+
+#include "tools/sksctl.h"
+
+static const struct sksctl_cmd commands[] = {
+    {"init-token", "initialise a token and set its user PIN (PINs from files)", cmd_init_token},
+    {"keygen", "generate a P-256 signing key pair in the token", cmd_keygen},
+    {"keyref", "write a key-reference PEM file for a token key", cmd_keyref},
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: sksctl COMMAND [OPTIONS]\n\ncommands:\n");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'sksctl COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return SKSCTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("sksctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+        return 0;
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "sksctl: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return SKSCTL_EXIT_USAGE;
+}
