@@ -1,0 +1,246 @@
+# Shared helpers for the integration tests.  Source it from a test script:
+#
+#   . "$top_srcdir/tests/integration/common.sh"
+#
+# The test harness (tests/local.mk through Makefile.am) exports top_srcdir,
+# top_builddir, SOFTHSM_MODULE and OPENSSL_MODULES.  Every test makes its own
+# throwaway SoftHSM2 token in a fresh directory and removes it on exit (set
+# SKS_KEEP_TMP=1 to keep it for a post-mortem).  A missing prerequisite is an
+# automake skip: exit 77 with the reason on stdout, which lands in the .log.
+#
+# Scripts are POSIX sh: `make check` runs them with $(SHELL).
+
+set -eu
+
+: "${top_srcdir:?top_srcdir is not set: run through make check}"
+: "${top_builddir:?top_builddir is not set: run through make check}"
+
+SKSCTL=$top_builddir/sksctl
+SKS_PROVIDER_DIR=${OPENSSL_MODULES:-$top_builddir/provider/.libs}
+SKS_PROVIDER_SO=$SKS_PROVIDER_DIR/sks.so
+OPENSSL=${OPENSSL:-openssl}
+SKS_LIBP11_ENGINE=${SKS_LIBP11_ENGINE:-/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so}
+export OPENSSL_MODULES=$SKS_PROVIDER_DIR
+
+# The variables below belong to the test: nothing from the caller's shell may
+# change which module, token or PIN the provider picks.
+unset SKS_PKCS11_MODULE SKS_PKCS11_TOKEN_PIN SKS_PKCS11_TOKEN OPENSSL_CONF \
+    PKCS11_MODULE_PATH OPENSSL_ENGINES 2>/dev/null || true
+
+sks_test_name=$(basename "$0" .sh)
+sks_work=
+
+skip() {
+    echo "SKIP: $sks_test_name: $*"
+    exit 77
+}
+
+fail() {
+    echo "FAIL: $sks_test_name: $*" >&2
+    exit 1
+}
+
+# One line per assertion that held, so the .log reads as a list of behaviours.
+pass() {
+    echo "ok - $*"
+}
+
+sks_cleanup() {
+    sks_rc=$?
+    if [ -n "$sks_work" ] && [ -d "$sks_work" ]; then
+        if [ "${SKS_KEEP_TMP:-0}" = 1 ]; then
+            echo "kept $sks_work"
+        else
+            rm -rf "$sks_work"
+        fi
+    fi
+    exit $sks_rc
+}
+
+# Creates $sks_work, a fresh directory removed when the script exits.
+sks_mkwork() {
+    mkdir -p "$top_builddir/tests/tmp"
+    sks_work=$(mktemp -d "$top_builddir/tests/tmp/$sks_test_name.XXXXXX")
+    trap sks_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    write_plain_cnf "$sks_work/plain.cnf"
+}
+
+# ---- prerequisites ---------------------------------------------------------
+
+require_softhsm() {
+    if [ -z "${SOFTHSM_MODULE:-}" ]; then
+        for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*-linux-gnu/softhsm/libsofthsm2.so \
+                 /usr/local/lib/softhsm/libsofthsm2.so; do
+            if [ -f "$m" ]; then SOFTHSM_MODULE=$m; break; fi
+        done
+    fi
+    [ -n "${SOFTHSM_MODULE:-}" ] && [ -f "$SOFTHSM_MODULE" ] ||
+        skip "SoftHSM2 module not found (install softhsm2 or configure --with-softhsm)"
+    export SOFTHSM_MODULE
+    command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
+    [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
+}
+
+require_provider() {
+    [ -f "$SKS_PROVIDER_SO" ] || fail "the sks provider is not built at $SKS_PROVIDER_SO"
+}
+
+require_pkcs11_tool() {
+    command -v pkcs11-tool >/dev/null 2>&1 || skip "pkcs11-tool (opensc) is not installed"
+}
+
+require_libp11_engine() {
+    [ -f "$SKS_LIBP11_ENGINE" ] ||
+        skip "libp11's OpenSSL engine is not installed at $SKS_LIBP11_ENGINE (libengine-pkcs11-openssl)"
+}
+
+# A test program built by check_PROGRAMS; skips when configure left it out.
+require_program() {
+    [ -x "$top_builddir/$1" ] || skip "$1 was not built ($2)"
+}
+
+# ---- tokens and keys -------------------------------------------------------
+
+# Makes a throwaway token labelled $1 under $sks_work and sources its env:
+# SOFTHSM2_CONF, SOFTHSM_MODULE, SKS_TOKEN_LABEL, SKS_PIN_FILE, SKS_SO_PIN_FILE.
+make_token() {
+    SKSCTL=$SKSCTL "$top_srcdir/softhsm-conf/mktoken.sh" "$sks_work/token" "${1:-sks-test}" ||
+        fail "mktoken.sh could not create a token"
+    . "$sks_work/token/env"
+}
+
+# sksctl keygen LABEL HEXID: prints the private key's pkcs11: URI.
+keygen() {
+    "$SKSCTL" keygen --module "$SOFTHSM_MODULE" --token "$SKS_TOKEN_LABEL" \
+        --pin-file "$SKS_PIN_FILE" --label "$1" --id "$2" ||
+        fail "sksctl keygen --label $1 --id $2 failed"
+}
+
+# pkcs11-tool against the test token.  The PIN goes through the environment
+# (--pin env:VAR), never argv.
+p11tool_login() {
+    SKS_TEST_PIN=$(cat "$SKS_PIN_FILE") pkcs11-tool --module "$SOFTHSM_MODULE" \
+        --token-label "$SKS_TOKEN_LABEL" --login --pin env:SKS_TEST_PIN "$@"
+}
+
+p11tool_nologin() {
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "$SKS_TOKEN_LABEL" "$@"
+}
+
+# The public key with CKA_ID $1, read by pkcs11-tool (no provider involved),
+# written as a SubjectPublicKeyInfo PEM to $2.
+p11tool_export_pubkey() {
+    p11tool_nologin --read-object --type pubkey --id "$1" -o "$2.der" >/dev/null 2>&1 ||
+        fail "pkcs11-tool could not read the public key with id $1"
+    sw_openssl pkey -pubin -inform DER -in "$2.der" -out "$2" ||
+        fail "openssl could not convert the public key with id $1"
+}
+
+# ---- OpenSSL configuration -------------------------------------------------
+
+# Writes an openssl.cnf to $1 that activates the default and sks providers.
+# $2 is the PIN file (default: the token's); $3 the token selector URI
+# (default: the test token; "-" leaves it out).
+write_openssl_cnf() {
+    cnf_token=${3:-pkcs11:token=$SKS_TOKEN_LABEL}
+    {
+        echo "openssl_conf = openssl_init"
+        echo "[openssl_init]"
+        echo "providers = provider_sect"
+        echo "[provider_sect]"
+        echo "default = default_sect"
+        echo "sks = sks_sect"
+        echo "[default_sect]"
+        echo "activate = 1"
+        echo "[sks_sect]"
+        echo "module = $SKS_PROVIDER_SO"
+        echo "activate = 1"
+        echo "pkcs11-module-path = $SOFTHSM_MODULE"
+        echo "pkcs11-module-token-pin = file:${2:-$SKS_PIN_FILE}"
+        if [ "$cnf_token" != "-" ]; then echo "sks-token = $cnf_token"; fi
+    } > "$1"
+}
+
+# An openssl.cnf that loads nothing: the default provider alone, and no
+# system-wide settings leaking into the test.
+write_plain_cnf() {
+    : > "$1"
+}
+
+# openssl with the default provider alone: the software side that checks
+# what the token produced.
+sw_openssl() {
+    OPENSSL_CONF=$sks_work/plain.cnf "$OPENSSL" "$@"
+}
+
+# RFC 7518 3.4 r || s (32 bytes each) in file $1 to the DER ECDSA-Sig-Value
+# that `openssl pkeyutl -verify` and `openssl dgst -verify` take, in file $2.
+raw_sig_to_der() {
+    [ "$(wc -c < "$1")" -eq 64 ] || fail "$1 is not a 64-byte r || s signature"
+    raw_hex=$(od -An -tx1 -v "$1" | tr -d ' \n')
+    {
+        echo "asn1 = SEQUENCE:ecdsa_sig"
+        echo "[ecdsa_sig]"
+        echo "r = INTEGER:0x$(echo "$raw_hex" | cut -c1-64)"
+        echo "s = INTEGER:0x$(echo "$raw_hex" | cut -c65-128)"
+    } > "$2.cnf"
+    sw_openssl asn1parse -genconf "$2.cnf" -out "$2" -noout ||
+        fail "cannot re-encode $1 as a DER signature"
+}
+
+# ---- running commands ------------------------------------------------------
+
+# run_ok NAME CMD...: CMD must succeed; its output goes to $sks_work/NAME.out.
+run_ok() {
+    run_name=$1
+    shift
+    if "$@" > "$sks_work/$run_name.out" 2>&1; then
+        return 0
+    else
+        run_rc=$?
+    fi
+    cat "$sks_work/$run_name.out" >&2
+    fail "$run_name: '$*' exited with $run_rc"
+}
+
+# run_fails NAME SUBSTRING CMD...: CMD must exit non-zero without a crash
+# (status below 128, i.e. no signal) and print SUBSTRING (case-sensitive).
+run_fails() {
+    run_name=$1
+    run_expect=$2
+    shift 2
+    if "$@" > "$sks_work/$run_name.out" 2>&1; then
+        run_rc=0
+    else
+        run_rc=$?
+    fi
+    if [ "$run_rc" -eq 0 ]; then
+        cat "$sks_work/$run_name.out" >&2
+        fail "$run_name: '$*' succeeded but must fail"
+    fi
+    if [ "$run_rc" -ge 128 ]; then
+        cat "$sks_work/$run_name.out" >&2
+        fail "$run_name: '$*' crashed (exit status $run_rc)"
+    fi
+    if ! grep -qF -- "$run_expect" "$sks_work/$run_name.out"; then
+        cat "$sks_work/$run_name.out" >&2
+        fail "$run_name: the error does not say '$run_expect'"
+    fi
+}
+
+# Fails unless files $2 and $3 are identical; $1 names the check.
+assert_same_file() {
+    cmp -s "$2" "$3" || {
+        echo "--- $2"; cat "$2"; echo "--- $3"; cat "$3"
+        fail "$1: $2 and $3 differ"
+    } >&2
+}
+
+assert_grep() {
+    grep -qF -- "$2" "$3" || {
+        cat "$3"
+        fail "$1: '$2' not found in $3"
+    } >&2
+}
