@@ -29,7 +29,7 @@ sks_status sks_fail(struct sks_error *err, sks_status status, const char *fmt, .
 void sks_error_prefix(struct sks_error *err, const char *fmt, ...)
 {
     char prefix[SKS_ERROR_MSG_MAX];
-    char joined[SKS_ERROR_MSG_MAX];
+    char joined[2 * SKS_ERROR_MSG_MAX + 2];
     va_list ap;
 
     if (err == NULL)
@@ -38,7 +38,8 @@ void sks_error_prefix(struct sks_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
-    memcpy(err->msg, joined, sizeof(err->msg));
+    /* Keep the start: the context and the beginning of the cause. */
+    snprintf(err->msg, sizeof(err->msg), "%.*s", SKS_ERROR_MSG_MAX - 1, joined);
 }
 
 void sks_error_clear(struct sks_error *err)

@@ -16,9 +16,10 @@ typedef struct {
 ASN1_SEQUENCE(KEYREF) = {
     ASN1_SIMPLE(KEYREF, desc, ASN1_VISIBLESTRING),
     ASN1_SIMPLE(KEYREF, uri, ASN1_UTF8STRING),
-} ASN1_SEQUENCE_END(KEYREF)
+} static_ASN1_SEQUENCE_END(KEYREF)
 
-IMPLEMENT_ASN1_FUNCTIONS(KEYREF)
+IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(KEYREF)
+IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(KEYREF)
 
 sks_status keyref_write(BIO *out, const char *uri, struct sks_error *err)
 {
@@ -47,6 +48,18 @@ done:
     OPENSSL_free(der);
     KEYREF_free(ref);
     return st;
+}
+
+bool keyref_is_keyref(const unsigned char *der, size_t len)
+{
+    /* SEQUENCE, then VisibleString (tag 0x1a) holding the description. */
+    size_t dlen = strlen(KEYREF_DESC), off;
+
+    if (len < 4 || der[0] != 0x30)
+        return false;
+    off = der[1] < 0x80 ? 2 : 2 + (der[1] & 0x7f);
+    return off + 2 + dlen <= len && der[off] == 0x1a && der[off + 1] == dlen &&
+           memcmp(der + off + 2, KEYREF_DESC, dlen) == 0;
 }
 
 sks_status keyref_decode(const unsigned char *der, size_t len, char **uri, struct sks_error *err)

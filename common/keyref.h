@@ -11,6 +11,7 @@
 #ifndef SKS_COMMON_KEYREF_H
 #define SKS_COMMON_KEYREF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/bio.h>
@@ -24,6 +25,8 @@
 
 /* Writes the PEM for |uri| to |out|.  URIs carrying pin-value are refused. */
 sks_status keyref_write(BIO *out, const char *uri, struct sks_error *err);
+/* True when |der| is a key reference by its description, however broken the rest. */
+bool keyref_is_keyref(const unsigned char *der, size_t len);
 /* Decodes the DER body; *uri is a NUL-terminated copy (OPENSSL_free it). */
 sks_status keyref_decode(const unsigned char *der, size_t len, char **uri, struct sks_error *err);
 

@@ -11,6 +11,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/core_object.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -50,7 +51,12 @@ static long slurp(BIO *in, char *buf)
     return len;
 }
 
-static int dec_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *object_cb,
+/*
+ * PEM to DER.  The DER goes on untyped, so that when a file store (which
+ * cannot take our key references) read the PEM, OpenSSL hands the DER to a
+ * fresh decoder chain where der_decode's reference meets our keymgmt.
+ */
+static int pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *object_cb,
                       void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     struct prov_ctx *pctx = vctx;
@@ -58,7 +64,7 @@ static int dec_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBA
     char *text = malloc(INPUT_MAX + 1), *name = NULL, *header = NULL, *uri = NULL;
     unsigned char *der = NULL;
     long len = 0;
-    struct prov_key *key = NULL;
+    int type = OSSL_OBJECT_PKEY;
     struct sks_error err;
     int ret = 1; /* "not ours" lets the next decoder try */
 
@@ -78,14 +84,20 @@ static int dec_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBA
         goto done;
     }
     ERR_pop_to_mark();
-    if (keyref_decode(der, (size_t)len, &uri, &err) != SKS_OK ||
-        prov_key_open(pctx, uri, &key, &err) != SKS_OK) {
+    /* Ours by its PEM name: a broken body is an error, not someone else's data. */
+    if (keyref_decode(der, (size_t)len, &uri, &err) != SKS_OK) {
         prov_raise_error(pctx, &err);
         goto done;
     }
-    ret = prov_key_pass(key, object_cb, object_cbarg);
+    {
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &type),
+            OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)len),
+            OSSL_PARAM_END,
+        };
+        ret = object_cb(params, object_cbarg);
+    }
 done:
-    prov_key_free(key);
     OPENSSL_free(uri);
     OPENSSL_free(name);
     OPENSSL_free(header);
@@ -96,10 +108,51 @@ done:
     return ret;
 }
 
-const OSSL_DISPATCH prov_decoder_functions[] = {
+/* Key-reference DER to the token key, passed by reference. */
+static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *object_cb,
+                      void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    struct prov_ctx *pctx = vctx;
+    BIO *in = BIO_new_from_core_bio(pctx->libctx, cin);
+    char *text = malloc(INPUT_MAX + 1), *uri = NULL;
+    struct prov_key *key = NULL;
+    struct sks_error err;
+    long len;
+    int ret = 1;
+
+    if (in == NULL || text == NULL)
+        goto done;
+    len = slurp(in, text);
+    /* Not a key reference at all: someone else's DER. */
+    if (len < 0 || !keyref_is_keyref((unsigned char *)text, (size_t)len))
+        goto done;
+    ret = 0;
+    if (keyref_decode((unsigned char *)text, (size_t)len, &uri, &err) != SKS_OK ||
+        prov_key_open(pctx, uri, &key, &err) != SKS_OK) {
+        prov_raise_error(pctx, &err);
+        goto done;
+    }
+    ret = prov_key_pass(key, object_cb, object_cbarg);
+done:
+    prov_key_free(key);
+    OPENSSL_free(uri);
+    BIO_free(in);
+    free(text);
+    return ret;
+}
+
+const OSSL_DISPATCH prov_decoder_pem_functions[] = {
     {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))dec_newctx},
     {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
     {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_decode},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))pem_decode},
+    {0, NULL},
+};
+
+const OSSL_DISPATCH prov_decoder_der_functions[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))dec_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))dec_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))dec_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))der_decode},
     {0, NULL},
 };

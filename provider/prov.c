@@ -149,8 +149,10 @@ static const OSSL_ALGORITHM signature_algs[] = {
 };
 
 static const OSSL_ALGORITHM decoder_algs[] = {
-    {"EC", "provider=" PROV_NAME ",input=pem", prov_decoder_functions,
+    {"DER", "provider=" PROV_NAME ",input=pem", prov_decoder_pem_functions,
      "PKCS#11 key-reference PEM files"},
+    {"EC", "provider=" PROV_NAME ",input=der", prov_decoder_der_functions,
+     "PKCS#11 key references"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -88,7 +88,8 @@ EVP_PKEY *prov_key_soft_public(struct prov_key *key);
 int prov_key_pass(struct prov_key *key, OSSL_CALLBACK *cb, void *cbarg);
 
 extern const OSSL_DISPATCH prov_store_functions[];
-extern const OSSL_DISPATCH prov_decoder_functions[];
+extern const OSSL_DISPATCH prov_decoder_pem_functions[];
+extern const OSSL_DISPATCH prov_decoder_der_functions[];
 extern const OSSL_DISPATCH prov_keymgmt_functions[];
 extern const OSSL_DISPATCH prov_signature_functions[];
 

@@ -33,6 +33,7 @@ struct store_ctx {
     bool names_one;         /* the URI names one object: its failures are errors */
     struct found *found;
     size_t count, next;
+    size_t skipped;         /* objects of a class the caller did not ask for */
     struct sks_error first_error; /* the first object that could not be used */
 };
 
@@ -96,8 +97,10 @@ static int collect(struct p11_token *tok, const struct p11_object *obj, void *ar
     struct p11_key *p11 = NULL;
     struct sks_error err;
 
-    if (!expected(ctx, obj->cls))
+    if (!expected(ctx, obj->cls)) {
+        ctx->skipped++;
         return 0;
+    }
     if (obj->cls == CKO_CERTIFICATE && obj->value == NULL)
         return 0;
     if (obj->cls != CKO_CERTIFICATE && p11_key_from_object(tok, obj, &p11, &err) != SKS_OK) {
@@ -153,6 +156,13 @@ static int search(struct store_ctx *ctx)
     if (ctx->count == 0 || (ctx->names_one && ctx->first_error.status != SKS_OK)) {
         if (ctx->first_error.status != SKS_OK)
             prov_raise_error(ctx->pctx, &ctx->first_error);
+        else if (ctx->skipped > 0)
+            prov_raise(ctx->pctx, PROV_R_NOT_FOUND,
+                       "%s names %s, not the %s asked for (openssl: add -pubin for a public key)",
+                       ctx->text, ctx->skipped == 1 ? "an object" : "objects",
+                       ctx->expect == OSSL_STORE_INFO_PKEY     ? "private key"
+                       : ctx->expect == OSSL_STORE_INFO_PUBKEY ? "public key"
+                                                               : "certificate");
         else
             prov_raise(ctx->pctx, PROV_R_NOT_FOUND, "no object matches %s", ctx->text);
         return 0;
