@@ -2,7 +2,7 @@
 # Each area of sks/ adds its sources in its own fragment.
 noinst_LTLIBRARIES += sks/libsks.la
 sks_libsks_la_SOURCES = sks/b64url.c sks/b64url.h
-sks_libsks_la_LIBADD = common/libskscommon.la \
+sks_libsks_la_LIBADD = \
 	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 
 include sks/formats.mk
