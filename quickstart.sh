@@ -1,0 +1,102 @@
+#!/bin/sh
+# shaken-sks quick start for a fresh Debian 12 machine.
+#
+#   ./quickstart.sh         install what is missing, build, make a SoftHSM2
+#                           token with a P-256 key, and sign through the sks
+#                           provider with the openssl CLI
+#   ./quickstart.sh check   the same set-up, then every test (make check)
+#
+# Environment: SKS_BUILD_DIR (default: build), SKS_CONFIGURE_FLAGS (extra
+# configure flags, e.g. --enable-sanitizers).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+mode=${1:-demo}
+case $mode in
+demo | check) ;;
+*) echo "usage: $0 [check]" >&2; exit 2 ;;
+esac
+
+packages="build-essential autoconf automake libtool pkg-config openssl libssl-dev
+  libp11-kit-dev p11-kit check libjansson-dev libmicrohttpd-dev libjwt-dev softhsm2
+  opensc gnutls-bin libengine-pkcs11-openssl curl clang"
+
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "== installing:$missing"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    else
+        echo "Missing Debian packages. Install them as root, then run $0 again:"
+        echo "  sudo apt-get install -y$missing"
+        exit 1
+    fi
+fi
+
+build=${SKS_BUILD_DIR:-build}
+echo "== building in $build"
+[ -x configure ] || autoreconf -fi
+mkdir -p "$build"
+cd "$build"
+# shellcheck disable=SC2086
+[ -f Makefile ] || ../configure --enable-werror ${SKS_CONFIGURE_FLAGS:-}
+make -j"$(nproc)"
+top_builddir=$(pwd)
+cd "$here"
+
+if [ "$mode" = check ]; then
+    echo "== running every test"
+    make -C "$build" -j"$(nproc)" check
+    exit 0
+fi
+
+demo=$here/demo
+rm -rf "$demo"
+mkdir -p "$demo"
+echo "== a throwaway SoftHSM2 token in $demo/token"
+SKSCTL=$top_builddir/sksctl "$here/softhsm-conf/mktoken.sh" "$demo/token" sks-demo
+. "$demo/token/env"
+
+echo "== a P-256 key generated in the token (it never leaves it)"
+uri=$("$top_builddir/sksctl" keygen --module "$SOFTHSM_MODULE" --token sks-demo \
+    --pin-file "$SKS_PIN_FILE" --label sp-demo)
+echo "   $uri"
+
+cat > "$demo/openssl.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+sks = sks_sect
+[default_sect]
+activate = 1
+[sks_sect]
+module = $top_builddir/provider/.libs/sks.so
+activate = 1
+pkcs11-module-path = $SOFTHSM_MODULE
+pkcs11-module-token-pin = file:$SKS_PIN_FILE
+CNF
+export OPENSSL_CONF="$demo/openssl.cnf"
+
+echo "== the key's public half, read through the provider"
+openssl pkey -pubin -in "${uri%;type=private};type=public" -pubout -out "$demo/sp-demo.pub"
+cat "$demo/sp-demo.pub"
+
+echo "== a key-reference file: what PEM_read_bio_PrivateKey users point at"
+"$top_builddir/sksctl" keyref --out "$demo/sp-demo.keyref.pem" "$uri"
+cat "$demo/sp-demo.keyref.pem"
+
+echo "== ES256 in the token through the openssl CLI, verified in software"
+printf 'shaken-sks demo\n' > "$demo/message"
+openssl dgst -sha256 -sign "$demo/sp-demo.keyref.pem" -out "$demo/message.sig" "$demo/message"
+OPENSSL_CONF=/dev/null openssl dgst -sha256 -verify "$demo/sp-demo.pub" \
+    -signature "$demo/message.sig" "$demo/message"
+echo "== done: everything is under $demo"
