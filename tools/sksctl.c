@@ -15,6 +15,8 @@ static const struct sksctl_cmd commands[] = {
     {"init-token", "initialise a token and set its user PIN (PINs from files)", cmd_init_token},
     {"keygen", "generate a P-256 signing key pair in the token", cmd_keygen},
     {"keyref", "write a key-reference PEM file for a token key", cmd_keyref},
+    {"pki", "create a test STI-PA/STI-CA PKI and SP certificates", cmd_pki},
+    {"cert-check", "check an SP certificate against the SHAKEN profile", cmd_cert_check},
 };
 
 static void usage(FILE *f)

@@ -22,6 +22,8 @@ struct sksctl_cmd {
 int cmd_init_token(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_keyref(int argc, char **argv);
+int cmd_pki(int argc, char **argv);
+int cmd_cert_check(int argc, char **argv);
 
 /* The options every token command takes: --module, --token, --pin-file. */
 struct cli_token_opts {

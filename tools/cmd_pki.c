@@ -1,0 +1,391 @@
+/*
+ * sksctl pki: writes a complete test SHAKEN PKI (ATIS-1000080) for tests,
+ * demos and interop runs.  Never for production trust: the root key sits in
+ * a plain file.
+ *
+ * Files written in DIR:
+ *   root.pem                STI-PA root certificate (self-signed, P-256)
+ *   root.key                its private key (PKCS#8 PEM, mode 0600)
+ *   ca.pem                  STI-CA intermediate certificate, issued by the root
+ *   ca.key                  its private key (PKCS#8 PEM, mode 0600)
+ *   crl.pem                 empty CRL signed by the STI-CA
+ *   chain.pem               the intermediate(s) an SP certificate needs
+ *   and for each SPC:
+ *   sp-<SPC>.pem            SP certificate (CN "SHAKEN <SPC>", TNAuthList with the SPC)
+ *   sp-<SPC>.key            its private key (PKCS#8 PEM, mode 0600; not with --csr)
+ *   sp-<SPC>-fullchain.pem  SP certificate followed by the intermediate
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "sks/profile.h"
+#include "sks/testpki.h"
+#include "tools/sksctl.h"
+
+#define CSR_MAX_BYTES (64 * 1024)
+#define SPC_LIST_MAX 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sksctl pki --out DIR --spc SPC[,SPC...] [--csr FILE] [--days N]\n"
+            "\n"
+            "Creates a test SHAKEN PKI (STI-PA root, STI-CA intermediate, CRL and one SP\n"
+            "certificate per SPC, all per ATIS-1000080).  For tests only.\n"
+            "\n"
+            "  --out DIR    directory to write to (created if missing)\n"
+            "  --spc LIST   comma-separated SPCs, each 1-%d of 0-9 and A-Z\n"
+            "  --csr FILE   issue the SP certificates for the public key of this PEM or\n"
+            "               DER CSR (its signature must verify; its subject is ignored)\n"
+            "               instead of generating SP keys\n"
+            "  --days N     validity of every certificate and of the CRL (default 365)\n"
+            "\n"
+            "Files written in DIR:\n"
+            "  root.pem                STI-PA root certificate\n"
+            "  root.key                its private key (mode 0600)\n"
+            "  ca.pem                  STI-CA intermediate certificate\n"
+            "  ca.key                  its private key (mode 0600)\n"
+            "  crl.pem                 empty CRL signed by the STI-CA\n"
+            "  chain.pem               intermediate(s) for an SP certificate\n"
+            "  sp-<SPC>.pem            SP certificate for each SPC\n"
+            "  sp-<SPC>.key            its private key (mode 0600; not written with --csr)\n"
+            "  sp-<SPC>-fullchain.pem  SP certificate followed by the intermediate\n",
+            SKS_SPC_MAX);
+}
+
+struct pki_opts {
+    const char *out;
+    const char *csr;
+    char *spcs[SPC_LIST_MAX];
+    size_t nspcs;
+    int days;
+};
+
+static int spc_ok(const char *spc)
+{
+    size_t n = strlen(spc);
+
+    return n >= 1 && n <= SKS_SPC_MAX && strspn(spc, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
+}
+
+/* Splits |list| in place into opts->spcs. */
+static int parse_spcs(char *list, struct pki_opts *o)
+{
+    char *save = NULL, *spc;
+
+    for (spc = strtok_r(list, ",", &save); spc != NULL; spc = strtok_r(NULL, ",", &save)) {
+        if (!spc_ok(spc)) {
+            fprintf(stderr,
+                    "sksctl pki: SPC \"%s\" is not 1-%d characters of 0-9 and A-Z "
+                    "(ATIS-1000080)\n",
+                    spc, SKS_SPC_MAX);
+            return 0;
+        }
+        if (o->nspcs == SPC_LIST_MAX) {
+            fprintf(stderr, "sksctl pki: more than %d SPCs\n", SPC_LIST_MAX);
+            return 0;
+        }
+        o->spcs[o->nspcs++] = spc;
+    }
+    if (o->nspcs == 0) {
+        fprintf(stderr, "sksctl pki: --spc lists no SPC\n");
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_days(const char *arg, int *days)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > SKS_TESTPKI_DAYS_MAX) {
+        fprintf(stderr, "sksctl pki: --days must be a whole number from 1 to %d\n",
+                SKS_TESTPKI_DAYS_MAX);
+        return 0;
+    }
+    *days = (int)v;
+    return 1;
+}
+
+/* Returns 0 on success, else the exit status for a usage error. */
+static int parse_args(int argc, char **argv, struct pki_opts *o, int *help)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'}, {"spc", required_argument, NULL, 's'},
+        {"csr", required_argument, NULL, 'c'}, {"days", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    o->days = 365;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            o->out = optarg;
+            break;
+        case 's':
+            if (!parse_spcs(optarg, o))
+                return SKSCTL_EXIT_USAGE;
+            break;
+        case 'c':
+            o->csr = optarg;
+            break;
+        case 'd':
+            if (!parse_days(optarg, &o->days))
+                return SKSCTL_EXIT_USAGE;
+            break;
+        case 'h':
+            *help = 1;
+            return 0;
+        default:
+            usage(stderr);
+            return SKSCTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || o->out == NULL || o->nspcs == 0) {
+        fprintf(stderr, "sksctl pki: --out and --spc are required\n");
+        usage(stderr);
+        return SKSCTL_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/*
+ * Opens DIR/NAME for writing with |mode|, also on a file that already
+ * exists with a wider mode, so a private key is never readable by others.
+ */
+static FILE *open_out(const char *dir, const char *name, mode_t mode, char *path, size_t pathsize,
+                      struct sks_error *err)
+{
+    FILE *f;
+    int fd;
+
+    if ((size_t)snprintf(path, pathsize, "%s/%s", dir, name) >= pathsize) {
+        sks_fail(err, SKS_ERR_INPUT, "output path %s/%s is too long", dir, name);
+        return NULL;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 || fchmod(fd, mode) != 0) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+static sks_status close_out(FILE *f, int written, const char *path, struct sks_error *err)
+{
+    int bad = !written || ferror(f);
+
+    if (fclose(f) != 0 || bad) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot write %s", path);
+        sks_error_add_openssl(err);
+        return SKS_ERR_SYSTEM;
+    }
+    printf("%s\n", path);
+    return SKS_OK;
+}
+
+static sks_status write_certs(const char *dir, const char *name, X509 *const *certs, size_t n,
+                              struct sks_error *err)
+{
+    char path[PATH_MAX];
+    FILE *f = open_out(dir, name, 0644, path, sizeof(path), err);
+    int ok = 1;
+    size_t i;
+
+    if (f == NULL)
+        return SKS_ERR_SYSTEM;
+    for (i = 0; i < n && ok; i++)
+        ok = PEM_write_X509(f, certs[i]);
+    return close_out(f, ok, path, err);
+}
+
+static sks_status write_key(const char *dir, const char *name, EVP_PKEY *key, struct sks_error *err)
+{
+    char path[PATH_MAX];
+    FILE *f = open_out(dir, name, 0600, path, sizeof(path), err);
+
+    if (f == NULL)
+        return SKS_ERR_SYSTEM;
+    return close_out(f, PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), path, err);
+}
+
+static sks_status write_crl(const char *dir, const char *name, X509_CRL *crl, struct sks_error *err)
+{
+    char path[PATH_MAX];
+    FILE *f = open_out(dir, name, 0644, path, sizeof(path), err);
+
+    if (f == NULL)
+        return SKS_ERR_SYSTEM;
+    return close_out(f, PEM_write_X509_CRL(f, crl), path, err);
+}
+
+static sks_status make_dir(const char *dir, struct sks_error *err)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot create %s: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sks_fail(err, SKS_ERR_INPUT, "%s is not a directory", dir);
+    return SKS_OK;
+}
+
+/* The public key of a PEM or DER CSR whose signature verifies. */
+static sks_status load_csr_key(const char *path, EVP_PKEY **pub, struct sks_error *err)
+{
+    unsigned char *data = NULL;
+    const unsigned char *p;
+    X509_REQ *req = NULL;
+    size_t len = 0;
+    BIO *bio = NULL;
+    sks_status st;
+
+    st = cli_read_file(path, CSR_MAX_BYTES, &data, &len, err);
+    if (st != SKS_OK)
+        return st;
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (bio != NULL)
+        req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    if (req == NULL) {
+        p = data;
+        req = d2i_X509_REQ(NULL, &p, (long)len);
+    }
+    ERR_clear_error();
+    if (req == NULL) {
+        st = sks_fail(err, SKS_ERR_INPUT, "%s is not a PEM or DER certificate request", path);
+        goto done;
+    }
+    st = sks_testpki_csr_pubkey(req, pub, err);
+    if (st != SKS_OK)
+        sks_error_prefix(err, "%s", path);
+done:
+    X509_REQ_free(req);
+    BIO_free(bio);
+    OPENSSL_free(data);
+    return st;
+}
+
+/* Re-checks an issued certificate: the PKI must never hand out a non-compliant one. */
+static sks_status self_check(const struct sks_testpki *pki, X509 *ee, struct sks_error *err)
+{
+    struct sks_profile_result res;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    X509_STORE *roots = X509_STORE_new();
+    sks_status st = SKS_ERR_SYSTEM;
+
+    if (chain == NULL || roots == NULL || !sk_X509_push(chain, pki->ca) ||
+        !X509_STORE_add_cert(roots, pki->root)) {
+        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        goto done;
+    }
+    st = sks_profile_check(ee, chain, roots, pki->now, &res, err);
+    if (st != SKS_OK) {
+        sks_error_prefix(err, "issued SP certificate fails the profile (a bug)");
+        err->status = st = SKS_ERR_INTERNAL;
+    }
+done:
+    X509_STORE_free(roots);
+    sk_X509_free(chain);
+    return st;
+}
+
+static sks_status issue_sp(const struct pki_opts *o, const struct sks_testpki *pki, const char *spc,
+                           EVP_PKEY *csr_key, struct sks_error *err)
+{
+    EVP_PKEY *key = NULL;
+    X509 *certs[2] = {NULL, pki->ca};
+    char name[SKS_SPC_MAX + 32];
+    sks_status st;
+
+    if (csr_key == NULL && (st = sks_testpki_keygen(&key, err)) != SKS_OK)
+        return st;
+    st = sks_testpki_issue(pki, csr_key != NULL ? csr_key : key, spc, NULL, &certs[0], err);
+    if (st != SKS_OK || (st = self_check(pki, certs[0], err)) != SKS_OK)
+        goto done;
+    snprintf(name, sizeof(name), "sp-%s.pem", spc);
+    if ((st = write_certs(o->out, name, certs, 1, err)) != SKS_OK)
+        goto done;
+    snprintf(name, sizeof(name), "sp-%s-fullchain.pem", spc);
+    if ((st = write_certs(o->out, name, certs, 2, err)) != SKS_OK)
+        goto done;
+    if (key != NULL) {
+        snprintf(name, sizeof(name), "sp-%s.key", spc);
+        st = write_key(o->out, name, key, err);
+    }
+done:
+    X509_free(certs[0]);
+    EVP_PKEY_free(key);
+    return st;
+}
+
+static sks_status write_pki(const struct pki_opts *o, struct sks_error *err)
+{
+    struct sks_testpki pki;
+    EVP_PKEY *csr_key = NULL;
+    sks_status st;
+    size_t i;
+
+    if (o->csr != NULL && (st = load_csr_key(o->csr, &csr_key, err)) != SKS_OK)
+        return st;
+    if ((st = make_dir(o->out, err)) != SKS_OK)
+        goto out;
+    if ((st = sks_testpki_create(&pki, time(NULL), o->days, err)) != SKS_OK)
+        goto out;
+    if ((st = write_certs(o->out, "root.pem", &pki.root, 1, err)) != SKS_OK ||
+        (st = write_key(o->out, "root.key", pki.root_key, err)) != SKS_OK ||
+        (st = write_certs(o->out, "ca.pem", &pki.ca, 1, err)) != SKS_OK ||
+        (st = write_key(o->out, "ca.key", pki.ca_key, err)) != SKS_OK ||
+        (st = write_crl(o->out, "crl.pem", pki.crl, err)) != SKS_OK ||
+        (st = write_certs(o->out, "chain.pem", &pki.ca, 1, err)) != SKS_OK)
+        goto done;
+    for (i = 0; i < o->nspcs && st == SKS_OK; i++)
+        st = issue_sp(o, &pki, o->spcs[i], csr_key, err);
+done:
+    sks_testpki_cleanup(&pki);
+out:
+    EVP_PKEY_free(csr_key);
+    return st;
+}
+
+int cmd_pki(int argc, char **argv)
+{
+    struct pki_opts o;
+    struct sks_error err;
+    int help = 0, rc;
+
+    memset(&o, 0, sizeof(o));
+    sks_error_clear(&err);
+    rc = parse_args(argc, argv, &o, &help);
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (write_pki(&o, &err) != SKS_OK)
+        return cli_report("pki", &err);
+    return 0;
+}
