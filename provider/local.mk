@@ -6,3 +6,4 @@ provider_sks_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-export-symbols-regex '^OSSL_provider_init$$'
 provider_sks_la_LIBADD = p11/libsksp11.la common/libskscommon.la \
 	$(P11KIT_LIBS) $(CRYPTO_LIBS)
+dist_man_MANS += doc/provider-sks.7
