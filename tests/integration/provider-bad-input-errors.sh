@@ -19,7 +19,7 @@ write_openssl_cnf openssl.cnf
 printf 'INVITE sip:+12155550151@example.net SIP/2.0\r\n' > msg
 sw_openssl dgst -sha256 -binary -out msg.sha256 msg
 run_ok pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
-    "$OPENSSL" pkey -in "$token_uri;object=sp-good;type=public" -pubout -out pub.pem
+    "$OPENSSL" pkey -pubin -in "$token_uri;object=sp-good;type=public" -pubout -out pub.pem
 
 hsm_openssl() {
     OPENSSL_CONF=$sks_work/openssl.cnf "$OPENSSL" "$@"
@@ -40,14 +40,13 @@ run_fails malformed-uri "invalid PKCS#11 URI" hsm_openssl pkey -in 'pkcs11:id=%z
 pass "pkcs11:id=%zz is refused as an invalid PKCS#11 URI"
 
 run_fails unknown-public "no object matches" \
-    hsm_openssl pkey -in "$token_uri;object=nosuch;type=public" -pubout
+    hsm_openssl pkey -pubin -in "$token_uri;object=nosuch;type=public" -pubout
 run_fails unknown-private "no object matches" \
     hsm_openssl pkeyutl -sign -inkey "$token_uri;object=nosuch;type=private" -in msg.sha256
 pass "an unknown object is reported as 'no object matches'"
 
-run_fails absent-token-store "no token matches" hsm_openssl storeutl -noout 'pkcs11:token=nosuch'
 run_fails absent-token-key "no token matches" \
-    hsm_openssl pkey -in 'pkcs11:token=nosuch;object=sp-good;type=public' -pubout
+    hsm_openssl pkey -pubin -in 'pkcs11:token=nosuch;object=sp-good;type=public' -pubout
 pass "pkcs11:token=nosuch is reported as 'no token matches', not another token's key"
 
 # --- PIN ------------------------------------------------------------------
@@ -110,11 +109,19 @@ sw_openssl asn1parse -genconf wrong-version.cnf -out wrong-version.der -noout
 write_keyref_pem wrong-version.pem < wrong-version.der
 
 for pem in bad-base64.pem truncated.pem wrong-version.pem; do
-    run_fails "pkey-$pem" "key-reference" hsm_openssl pkey -in "$pem" -pubout
     run_fails "keyref-sign-$pem" "key-reference" env OPENSSL_CONF="$sks_work/openssl.cnf" \
         "$top_builddir/tests/interop/keyref_sign" "$pem" msg "$pem.sig"
-    pass "$pem: openssl pkey and PEM_read_bio_PrivateKey report a bad key-reference"
+    pass "$pem: PEM_read_bio_PrivateKey reports a bad key-reference"
 done
+
+# --- through the openssl CLI's file store and STORE listing -------------------
+for pem in bad-base64.pem truncated.pem wrong-version.pem; do
+    run_fails "pkey-$pem" "key-reference" hsm_openssl pkey -in "$pem" -pubout
+    pass "$pem: openssl pkey -in reports a bad key-reference"
+done
+
+run_fails absent-token-store "no token matches" hsm_openssl storeutl -noout 'pkcs11:token=nosuch'
+pass "storeutl on pkcs11:token=nosuch fails with 'no token matches'"
 
 # --- no secret in any message -------------------------------------------------
 pin=$(cat "$SKS_PIN_FILE")

@@ -14,7 +14,7 @@ cd "$sks_work"
 priv_uri=$(keygen sp-busy 04)
 write_openssl_cnf openssl.cnf
 run_ok pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
-    "$OPENSSL" pkey -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-busy;type=public" -pubout \
+    "$OPENSSL" pkey -pubin -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-busy;type=public" -pubout \
     -out pub.pem
 
 threads=${SKS_TEST_THREADS:-8}

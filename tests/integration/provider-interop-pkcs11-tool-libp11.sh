@@ -46,7 +46,7 @@ run_ok keypairgen p11tool_login --keypairgen --key-type EC:prime256v1 \
     --label opensc-key --id 0a --usage-sign
 p11tool_export_pubkey 0a opensc-pub.pem
 
-run_ok opensc-pubout hsm_openssl pkey -in "$token_uri;object=opensc-key;type=public" \
+run_ok opensc-pubout hsm_openssl pkey -pubin -in "$token_uri;object=opensc-key;type=public" \
     -pubout -out opensc-prov-pub.pem
 assert_same_file "public key of the pkcs11-tool key" opensc-prov-pub.pem opensc-pub.pem
 pass "the provider exports the public key of a pkcs11-tool key pair"

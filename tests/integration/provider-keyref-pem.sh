@@ -50,29 +50,21 @@ assert_same_file "sksctl keyref to stdout" keyref-stdout.out key.pem
 pass "sksctl keyref without --out prints the same PEM"
 
 # --- applications load it -------------------------------------------------
-run_ok pkey-pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
-    "$OPENSSL" pkey -in key.pem -pubout -out keyref-pub.pem
-assert_same_file "openssl pkey -in key.pem -pubout" keyref-pub.pem pub.pem
-pass "openssl pkey -in key.pem -pubout prints the token's public key"
-
 run_ok keyref-sign env OPENSSL_CONF="$sks_work/openssl.cnf" \
     "$top_builddir/tests/interop/keyref_sign" key.pem msg keyref.sig
 run_ok keyref-verify sw_openssl dgst -sha256 -verify pub.pem -signature keyref.sig msg
 assert_grep "keyref_sign signature" "Verified OK" keyref-verify.out
 pass "PEM_read_bio_PrivateKey on a memory BIO + EVP_DigestSign signs with the token key"
 
-run_ok dgst-keyref env OPENSSL_CONF="$sks_work/openssl.cnf" \
-    "$OPENSSL" dgst -sha256 -sign key.pem -out dgst.sig msg
-run_ok dgst-keyref-verify sw_openssl dgst -sha256 -verify pub.pem -signature dgst.sig msg
-assert_grep "openssl dgst -sign key.pem" "Verified OK" dgst-keyref-verify.out
-pass "openssl dgst -sign key.pem signs with the token key"
-
 # KEYMGMT as applications see it, for the key loaded three ways.
-for spec in key.pem "$priv_uri" "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-keyref;type=public"; do
-    run_ok key-params env OPENSSL_CONF="$sks_work/openssl.cnf" \
-        "$top_builddir/tests/interop/key_params" "$spec" pub.pem
-    sed "s|^ok - |ok - $spec: |" key-params.out
-done
+check_key_params() {
+    run_ok "key-params-$1" env OPENSSL_CONF="$sks_work/openssl.cnf" \
+        "$top_builddir/tests/interop/key_params" "$2" pub.pem
+    sed "s|^ok - |ok - $1: |" "key-params-$1.out"
+}
+check_key_params keyref-pem-decoder key.pem
+check_key_params private-uri-store "$priv_uri"
+check_key_params public-uri-store "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-keyref;type=public"
 pass "KEYMGMT: equality, bits, group, encoded point, export/import, get1_EC_KEY"
 
 # --- the private key stays in the token -----------------------------------
@@ -101,3 +93,15 @@ if [ -s privkey.der ]; then
     fail "pkcs11-tool read the private key's value out of the token"
 fi
 pass "pkcs11-tool --read-object --type privkey gets no key value"
+
+# --- the openssl CLI reads key.pem through its file store ------------------
+run_ok pkey-pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
+    "$OPENSSL" pkey -in key.pem -pubout -out keyref-pub.pem
+assert_same_file "openssl pkey -in key.pem -pubout" keyref-pub.pem pub.pem
+pass "openssl pkey -in key.pem -pubout prints the token's public key"
+
+run_ok dgst-keyref env OPENSSL_CONF="$sks_work/openssl.cnf" \
+    "$OPENSSL" dgst -sha256 -sign key.pem -out dgst.sig msg
+run_ok dgst-keyref-verify sw_openssl dgst -sha256 -verify pub.pem -signature dgst.sig msg
+assert_grep "openssl dgst -sign key.pem" "Verified OK" dgst-keyref-verify.out
+pass "openssl dgst -sign key.pem signs with the token key"

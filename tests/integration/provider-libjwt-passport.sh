@@ -17,7 +17,7 @@ priv_uri=$(keygen sp-jwt 03)
 write_openssl_cnf openssl.cnf
 run_ok keyref "$SKSCTL" keyref --out key.pem "$priv_uri"
 run_ok pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
-    "$OPENSSL" pkey -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-jwt;type=public" -pubout \
+    "$OPENSSL" pkey -pubin -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-jwt;type=public" -pubout \
     -out pub.pem
 
 run_ok jwt env OPENSSL_CONF="$sks_work/openssl.cnf" \

@@ -66,14 +66,14 @@ check_provider_listed() {
 }
 
 check_pkey_pubout() {
-    run_ok "$mode-pkey-pub" hsm_openssl pkey -in "$pub_uri" -pubout -out "$mode-pub.pem"
+    run_ok "$mode-pkey-pub" hsm_openssl pkey -pubin -in "$pub_uri" -pubout -out "$mode-pub.pem"
     run_ok "$mode-pub-text" sw_openssl pkey -pubin -in "$mode-pub.pem" -noout -text
     assert_grep "$mode: exported key is P-256" "ASN1 OID: prime256v1" "$mode-pub-text.out"
     if [ "$have_p11tool" = yes ]; then
         assert_same_file "$mode: pkey -pubout equals pkcs11-tool's export" \
             "$mode-pub.pem" ref-pub.pem
     fi
-    pass "$mode: pkey -pubout on the public key URI prints the token's P-256 key"
+    pass "$mode: pkey -pubin -pubout on the public key URI prints the token's P-256 key"
 
     run_ok "$mode-pkey-priv" hsm_openssl pkey -in "$priv_uri" -pubout -out "$mode-privpub.pem"
     assert_token_pubkey "$mode: pkey -pubout on the private key URI" "$mode-privpub.pem"
@@ -190,11 +190,12 @@ done
 
 # The provider logs in only for private objects: a public key exports with no
 # PIN configured at all.
+# (openssl pkey without -pubin asks the store for private keys only.)
 mode=nopin
 run_ok nopin-pkey env OPENSSL_CONF="$sks_work/plain.cnf" SKS_PKCS11_MODULE="$SOFTHSM_MODULE" \
-    "$OPENSSL" pkey -provider sks -provider default -in "$pub_uri" -pubout -out nopin-pub.pem
+    "$OPENSSL" pkey -provider sks -provider default -pubin -in "$pub_uri" -pubout -out nopin-pub.pem
 assert_same_file "public key without a PIN" nopin-pub.pem config-pub.pem
-pass "pkey -pubout on a public key needs no PIN"
+pass "pkey -pubin -pubout on a public key needs no PIN"
 
 # RFC 7512 pin-source in the URI's query part is a PIN source of its own.
 run_ok pinsource-sign env OPENSSL_CONF="$sks_work/plain.cnf" SKS_PKCS11_MODULE="$SOFTHSM_MODULE" \

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/store.h>
@@ -81,7 +83,7 @@ long interop_parse_count(const char *s, long max, const char *what)
     return n;
 }
 
-EVP_PKEY *interop_load_key(const char *uri)
+static EVP_PKEY *load_from_store(const char *uri)
 {
     OSSL_STORE_CTX *store = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
     EVP_PKEY *priv = NULL, *pub = NULL;
@@ -110,6 +112,30 @@ EVP_PKEY *interop_load_key(const char *uri)
     if (pub == NULL)
         interop_die("no key found at %s", uri);
     return pub;
+}
+
+/* What PEM_read_bio_PrivateKey does underneath, without the legacy wrapper. */
+static EVP_PKEY *load_from_decoder(const char *path)
+{
+    OSSL_DECODER_CTX *dctx;
+    EVP_PKEY *key = NULL;
+    BIO *bio = BIO_new_file(path, "r");
+
+    if (bio == NULL)
+        interop_die("cannot open %s", path);
+    dctx = OSSL_DECODER_CTX_new_for_pkey(&key, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
+    if (dctx == NULL || OSSL_DECODER_from_bio(dctx, bio) != 1 || key == NULL)
+        interop_die("OSSL_DECODER found no private key in %s", path);
+    OSSL_DECODER_CTX_free(dctx);
+    BIO_free(bio);
+    return key;
+}
+
+EVP_PKEY *interop_load_key(const char *spec)
+{
+    if (strncmp(spec, "pkcs11:", 7) == 0)
+        return load_from_store(spec);
+    return load_from_decoder(spec);
 }
 
 EVP_PKEY *interop_load_soft_pubkey(const char *path)

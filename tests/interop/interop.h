@@ -34,10 +34,11 @@ unsigned char *interop_read_file(const char *path, size_t *len);
 void interop_write_file(const char *path, const unsigned char *data, size_t len);
 
 /*
- * The first private key (or, when there is none, public key) that
- * OSSL_STORE finds at |uri|: a pkcs11: URI or a file.  Dies if none.
+ * A pkcs11: URI: the first private key (or, when there is none, public key)
+ * that OSSL_STORE finds there.  Anything else is a PEM file (a key-reference
+ * PEM) for OSSL_DECODER.  Dies if there is no key.
  */
-EVP_PKEY *interop_load_key(const char *uri);
+EVP_PKEY *interop_load_key(const char *spec);
 /* A SubjectPublicKeyInfo PEM file, decoded by the default provider. */
 EVP_PKEY *interop_load_soft_pubkey(const char *path);
 

@@ -3,7 +3,8 @@
  *
  * Checks what applications read from a token key through the sks provider's
  * KEYMGMT, against PUB.pem, a software copy of its public key: KEY is a
- * pkcs11: URI (private or public object) or a key-reference PEM file.
+ * pkcs11: URI (private or public object, through OSSL_STORE) or a
+ * key-reference PEM file (through OSSL_DECODER).
  *
  *  - EVP_PKEY_eq, type, bits, security bits, maximum signature size, group
  *    name and the encoded public point;
