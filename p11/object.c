@@ -87,15 +87,18 @@ sks_status p11_find_by_id_locked(struct p11_token *tok, CK_SESSION_HANDLE sessio
                                  CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len,
                                  CK_OBJECT_HANDLE *out, struct sks_error *err)
 {
+    /* Token objects only: our own session copies share the CKA_ID. */
+    CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_ID, (void *)id, id_len},
+        {CKA_TOKEN, &yes, sizeof(yes)},
     };
     CK_OBJECT_HANDLE *handles = NULL;
     size_t count = 0;
     sks_status st;
 
-    st = find_handles(tok, session, tmpl, 2, &handles, &count, err);
+    st = find_handles(tok, session, tmpl, 3, &handles, &count, err);
     if (st != SKS_OK)
         return st;
     if (count == 1)
@@ -174,7 +177,8 @@ static bool wanted_class(CK_OBJECT_CLASS cls)
 sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_private,
                             p11_object_cb cb, void *arg, struct sks_error *err)
 {
-    CK_ATTRIBUTE *uattrs, *cls_attr;
+    CK_ATTRIBUTE *uattrs, *cls_attr, *tmpl = NULL;
+    CK_BBOOL yes = CK_TRUE;
     CK_ULONG nattrs = 0;
     CK_OBJECT_HANDLE *handles = NULL;
     struct p11_object *objs = NULL;
@@ -186,6 +190,12 @@ sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_pri
     if (st != SKS_OK)
         return st;
     uattrs = p11_kit_uri_get_attributes(uri, &nattrs);
+    /* Token objects only: session objects (our signing copies) are not listed. */
+    tmpl = calloc(nattrs + 1, sizeof(*tmpl));
+    if (tmpl == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    memcpy(tmpl, uattrs, nattrs * sizeof(*tmpl));
+    tmpl[nattrs] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
     cls_attr = p11_kit_uri_get_attribute(uri, CKA_CLASS);
     if (cls_attr != NULL && cls_attr->ulValueLen == sizeof(CK_OBJECT_CLASS))
         login = *(CK_OBJECT_CLASS *)cls_attr->pValue == CKO_PRIVATE_KEY;
@@ -202,7 +212,7 @@ sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_pri
             st = p11_token_login_locked(tok, err);
     }
     if (st == SKS_OK)
-        st = find_handles(tok, tok->anchor, uattrs, nattrs, &handles, &count, err);
+        st = find_handles(tok, tok->anchor, tmpl, nattrs + 1, &handles, &count, err);
     if (st == SKS_OK && count > 0 && (objs = calloc(count, sizeof(*objs))) == NULL)
         st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     for (i = 0; st == SKS_OK && i < count; i++) {
@@ -223,5 +233,6 @@ sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_pri
         object_clear(&objs[i]);
     free(objs);
     free(handles);
+    free(tmpl);
     return st;
 }

@@ -30,6 +30,7 @@ struct store_ctx {
     P11KitUri *uri;
     int expect;             /* OSSL_STORE_INFO_* or 0 */
     bool searched;
+    bool failed;            /* the search failed: report "not eof" once */
     bool names_one;         /* the URI names one object: its failures are errors */
     struct found *found;
     size_t count, next;
@@ -189,7 +190,7 @@ static int store_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
     struct found *f;
 
     if (!ctx->searched && !search(ctx)) {
-        ctx->next = ctx->count; /* nothing more: eof */
+        ctx->failed = true;
         return 0;
     }
     if (ctx->next >= ctx->count)
@@ -204,6 +205,15 @@ static int store_eof(void *vctx)
 {
     struct store_ctx *ctx = vctx;
 
+    /*
+     * After a failed search, one more "not yet" makes callers that stop at
+     * eof (openssl storeutl) count the failure; then the store is done.
+     */
+    if (ctx->failed) {
+        ctx->failed = false;
+        ctx->next = ctx->count;
+        return 0;
+    }
     return ctx->searched && ctx->next >= ctx->count;
 }
 
