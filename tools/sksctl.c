@@ -17,6 +17,8 @@ static const struct sksctl_cmd commands[] = {
     {"keyref", "write a key-reference PEM file for a token key", cmd_keyref},
     {"pki", "create a test STI-PA/STI-CA PKI and SP certificates", cmd_pki},
     {"cert-check", "check an SP certificate against the SHAKEN profile", cmd_cert_check},
+    {"sign", "sign a PASSporT and print the SIP Identity header", cmd_sign},
+    {"verify", "verify a SIP Identity header and say why it fails", cmd_verify},
 };
 
 static void usage(FILE *f)

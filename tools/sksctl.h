@@ -24,6 +24,8 @@ int cmd_keygen(int argc, char **argv);
 int cmd_keyref(int argc, char **argv);
 int cmd_pki(int argc, char **argv);
 int cmd_cert_check(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* The options every token command takes: --module, --token, --pin-file. */
 struct cli_token_opts {

@@ -1,0 +1,621 @@
+/*
+ * Identity header verification: the vectors verify; every kind of bad input
+ * is refused with its reason and SIP response code, and nothing crashes.
+ *
+ * Bad PASSporTs are made by signing hand-written header and claims JSON
+ * with a test key, so that each case breaks one thing and only that.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "sks/b64url.h"
+#include "sks/passport.h"
+#include "sks/testpki.h"
+#include "sks/verify.h"
+
+#define X5U "https://cert.example.org/passport.cer"
+#define INFO ";info=<" X5U ">;alg=ES256;ppt=shaken"
+#define HDR "{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":\"" X5U "\"}"
+#define NOW 1700000000
+#define CLAIMS_AT(iat)                                                                             \
+    "{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":" iat ",\"orig\":{\"tn\":"      \
+    "\"12155550121\"},\"origid\":\"123e4567-e89b-12d3-a456-426655440000\"}"
+#define CLAIMS CLAIMS_AT("1700000000")
+#define V1_IAT 1443208345
+
+static EVP_PKEY *key, *a1_pub;
+static char *v1, *v3;
+
+/* ---- fixtures and helpers --------------------------------------------------------- */
+
+static char *slurp(const char *name)
+{
+    char path[1024], *buf;
+    size_t len;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", getenv("SKS_VECTORS"), name);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    buf = calloc(1, 65536);
+    len = fread(buf, 1, 65535, f);
+    fclose(f);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    return buf;
+}
+
+static void setup(void)
+{
+    char *pem = slurp("rfc8225-a1-public.pem");
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+
+    a1_pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(a1_pub);
+    BIO_free(bio);
+    free(pem);
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    ck_assert_ptr_nonnull(key);
+    v1 = slurp("shaken-v1.identity");
+    v3 = slurp("div-v3.identity");
+}
+
+static void teardown(void)
+{
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(a1_pub);
+    free(v1);
+    free(v3);
+}
+
+static void append_b64(char *out, const void *data, size_t len)
+{
+    b64url_encode(data, len, out + strlen(out));
+}
+
+/*
+ * An Identity header from raw header and claims JSON, signed with |k| (or
+ * carrying |sig| of |siglen| bytes when |sig| is not NULL), then |params|.
+ */
+static char *forge_sig(const char *hdr, const char *claims, const unsigned char *sig, size_t siglen,
+                       const char *params)
+{
+    char *out = calloc(1, 3 * SKS_IDENTITY_MAX);
+    unsigned char rs[SKS_ES256_SIG_LEN];
+    struct sks_error err = {0};
+
+    append_b64(out, hdr, strlen(hdr));
+    strcat(out, ".");
+    append_b64(out, claims, strlen(claims));
+    if (sig == NULL) {
+        ck_assert_int_eq(sks_es256_sign_evp(key, (unsigned char *)out, strlen(out), rs, &err),
+                         SKS_OK);
+        sig = rs;
+        siglen = sizeof(rs);
+    }
+    strcat(out, ".");
+    append_b64(out, sig, siglen);
+    strcat(out, params);
+    return out;
+}
+
+static char *forge(const char *hdr, const char *claims, const char *params)
+{
+    return forge_sig(hdr, claims, NULL, 0, params);
+}
+
+static struct sks_verify_opts opts_with(EVP_PKEY *pub, time_t now)
+{
+    struct sks_verify_opts o;
+
+    sks_verify_opts_init(&o);
+    o.pubkey = pub;
+    o.now = now;
+    return o;
+}
+
+/* Verifies |hdr| with |o| and checks the outcome. */
+static void expect(const char *hdr, size_t len, const struct sks_verify_opts *o, int sip,
+                   const char *words)
+{
+    struct sks_verify_result res;
+    struct sks_error err = {0};
+    sks_status st = sks_identity_verify(hdr, len, o, &res, &err);
+
+    ck_assert_msg(res.sip_code == sip, "want SIP %d, got %d %s (%s)", sip, res.sip_code,
+                  res.sip_reason, err.msg);
+    ck_assert_str_eq(res.sip_reason, sks_sip_reason(sip));
+    if (sip == SKS_SIP_OK) {
+        ck_assert_int_eq(st, SKS_OK);
+        return;
+    }
+    ck_assert_int_ne(st, SKS_OK);
+    ck_assert_int_eq(err.status, st);
+    ck_assert_msg(strstr(err.msg, words) != NULL, "want \"%s\" in: %s", words, err.msg);
+    /* Nothing half-verified leaks out of a failure. */
+    ck_assert_str_eq(res.passport.orig, "");
+}
+
+static void expect_ours(const char *hdr, int sip, const char *words)
+{
+    struct sks_verify_opts o = opts_with(key, NOW);
+
+    expect(hdr, strlen(hdr), &o, sip, words);
+}
+
+static void expect_forged(char *hdr, int sip, const char *words)
+{
+    expect_ours(hdr, sip, words);
+    free(hdr);
+}
+
+/* ---- what must verify -------------------------------------------------------------- */
+
+START_TEST(verify_accepts_v1_vector_with_rfc8225_a1_key)
+{
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT + 30);
+    struct sks_verify_result res;
+    struct sks_error err = {0};
+
+    ck_assert_msg(sks_identity_verify(v1, strlen(v1), &o, &res, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_int_eq(res.sip_code, SKS_SIP_OK);
+    ck_assert_int_eq(res.passport.ppt, SKS_PPT_SHAKEN);
+    ck_assert_str_eq(res.passport.x5u, X5U);
+    ck_assert_str_eq(res.passport.orig, "12155550121");
+    ck_assert_uint_eq(res.passport.ndest, 1);
+    ck_assert_str_eq(res.passport.dest[0], "12155550131");
+    ck_assert_int_eq(res.passport.attest, 'A');
+    ck_assert_str_eq(res.passport.origid, "123e4567-e89b-12d3-a456-426655440000");
+    ck_assert_int_eq(res.passport.iat, V1_IAT);
+    ck_assert(!res.chain_checked);
+}
+END_TEST
+
+START_TEST(verify_accepts_div_vector)
+{
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
+    struct sks_verify_result res;
+    struct sks_error err = {0};
+
+    ck_assert_msg(sks_identity_verify(v3, strlen(v3), &o, &res, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_int_eq(res.passport.ppt, SKS_PPT_DIV);
+    ck_assert_str_eq(res.passport.div, "12155551213");
+    ck_assert_str_eq(res.passport.dest[0], "12155551214");
+}
+END_TEST
+
+START_TEST(verify_accepts_params_in_any_order_quoted_ppt_and_spaces)
+{
+    char *jws = strndup(v1, (size_t)(strchr(v1, ';') - v1));
+    static const char *const tails[] = {
+        ";ppt=\"shaken\";alg=ES256;info=<" X5U ">",
+        " ; info = <" X5U "> ; ppt = shaken",
+        ";INFO=<" X5U ">;Ppt=shaken;alg=ES256;foo=bar;flag",
+        ";info=<" X5U ">;ppt=shaken\r\n",
+    };
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
+    char buf[4096];
+    size_t i;
+
+    for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s%s", jws, tails[i]);
+        expect(buf, strlen(buf), &o, SKS_SIP_OK, NULL);
+    }
+    free(jws);
+}
+END_TEST
+
+START_TEST(verify_accepts_iat_at_the_window_edges)
+{
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT + 60);
+
+    expect(v1, strlen(v1), &o, SKS_SIP_OK, NULL);
+    o.now = V1_IAT - 60;
+    expect(v1, strlen(v1), &o, SKS_SIP_OK, NULL);
+    o.now = V1_IAT + 10;
+    o.max_age = 10;
+    expect(v1, strlen(v1), &o, SKS_SIP_OK, NULL);
+}
+END_TEST
+
+START_TEST(verify_does_not_need_nul_terminated_input)
+{
+    size_t len = strlen(v1);
+    char *copy = malloc(len);
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
+
+    memcpy(copy, v1, len);
+    expect(copy, len, &o, SKS_SIP_OK, NULL);
+    free(copy);
+}
+END_TEST
+
+/* ---- 428, 436 --------------------------------------------------------------------- */
+
+START_TEST(verify_rejects_missing_header_with_428)
+{
+    expect_ours("", SKS_SIP_USE_IDENTITY_HEADER, "no Identity header");
+    expect_ours(" \r\n\t", SKS_SIP_USE_IDENTITY_HEADER, "no Identity header");
+}
+END_TEST
+
+START_TEST(verify_rejects_missing_or_malformed_info_with_436)
+{
+    expect_forged(forge(HDR, CLAIMS, ";alg=ES256;ppt=shaken"), SKS_SIP_BAD_IDENTITY_INFO,
+                  "no info parameter");
+    expect_forged(forge(HDR, CLAIMS, ";info=" X5U ";ppt=shaken"), SKS_SIP_BAD_IDENTITY_INFO,
+                  "is not in angle brackets");
+    expect_forged(forge(HDR, CLAIMS, ";info=\"" X5U "\";ppt=shaken"), SKS_SIP_BAD_IDENTITY_INFO,
+                  "is not in angle brackets");
+    expect_forged(forge(HDR, CLAIMS, ";info=<>;ppt=shaken"), SKS_SIP_BAD_IDENTITY_INFO,
+                  "info is empty");
+    expect_forged(forge(HDR, CLAIMS, ";info=<https://a b>;ppt=shaken"), SKS_SIP_BAD_IDENTITY_INFO,
+                  "byte 0x20 at position 10");
+}
+END_TEST
+
+/* ---- 437 -------------------------------------------------------------------------- */
+
+START_TEST(verify_rejects_alg_none_hs256_rs256_with_437)
+{
+    static const char *const algs[] = {"none", "HS256", "RS256", "ES384", "es256"};
+    unsigned char hmac[32] = {1};
+    char hdr[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        char want[64];
+        snprintf(hdr, sizeof(hdr),
+                 "{\"alg\":\"%s\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":\"" X5U "\"}",
+                 algs[i]);
+        snprintf(want, sizeof(want), "alg \"%s\" is not supported", algs[i]);
+        /* alg none: the JWS has an empty signature, as RFC 7518 3.6 says. */
+        expect_forged(forge_sig(hdr, CLAIMS, hmac, i == 0 ? 0 : sizeof(hmac), INFO),
+                      SKS_SIP_UNSUPPORTED_CREDENTIAL, want);
+    }
+    expect_forged(forge(HDR, CLAIMS, ";info=<" X5U ">;alg=RS256;ppt=shaken"),
+                  SKS_SIP_UNSUPPORTED_CREDENTIAL, "Identity header's alg \"RS256\"");
+}
+END_TEST
+
+START_TEST(verify_rejects_non_p256_key_with_437)
+{
+    EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    struct sks_verify_opts o = opts_with(p384, V1_IAT);
+
+    expect(v1, strlen(v1), &o, SKS_SIP_UNSUPPORTED_CREDENTIAL, "ES256 needs P-256");
+    EVP_PKEY_free(p384);
+}
+END_TEST
+
+/* ---- 438 -------------------------------------------------------------------------- */
+
+START_TEST(verify_rejects_truncated_jws_with_438)
+{
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
+    size_t jws_len = (size_t)(strchr(v1, ';') - v1), i;
+    struct sks_verify_result res;
+    struct sks_error err;
+
+    /*
+     * Every truncation fails, none crashes, each says why: inside the JWS as
+     * a malformed header (438) or one without info (436); inside the
+     * parameters also as a cut alg value (437).
+     */
+    for (i = 1; i < strlen(v1); i++) {
+        err.msg[0] = '\0';
+        ck_assert_int_ne(sks_identity_verify(v1, i, &o, &res, &err), SKS_OK);
+        ck_assert_msg(res.sip_code == SKS_SIP_INVALID_IDENTITY_HEADER ||
+                          res.sip_code == SKS_SIP_BAD_IDENTITY_INFO ||
+                          (i > jws_len && res.sip_code == SKS_SIP_UNSUPPORTED_CREDENTIAL),
+                      "cut at %zu: %d %s", i, res.sip_code, err.msg);
+        ck_assert_msg(err.msg[0] != '\0', "cut at %zu: no message", i);
+    }
+    expect(v1, 20, &o, SKS_SIP_INVALID_IDENTITY_HEADER, "not a JWS of three parts");
+    expect(v1, jws_len - 1, &o, SKS_SIP_BAD_IDENTITY_INFO, "no info parameter");
+}
+END_TEST
+
+START_TEST(verify_rejects_bad_base64url_with_438)
+{
+    char *bad = strdup(v1);
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
+
+    bad[strchr(bad, '.') - bad + 5] = '+';
+    expect(bad, strlen(bad), &o, SKS_SIP_INVALID_IDENTITY_HEADER, "claims is not valid base64url");
+    strcpy(bad, v1);
+    bad[3] = '=';
+    expect(bad, strlen(bad), &o, SKS_SIP_INVALID_IDENTITY_HEADER, "header is not valid base64url");
+    strcpy(bad, v1);
+    bad[strchr(bad, ';') - bad - 3] = '/';
+    expect(bad, strlen(bad), &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "signature is not valid base64url");
+    free(bad);
+}
+END_TEST
+
+START_TEST(verify_rejects_der_signature_with_438)
+{
+    /* What an OpenSSL signer returns: SEQUENCE { INTEGER r, INTEGER s }. */
+    unsigned char der[72] = {0x30, 70, 0x02, 33, 0x00, 0x80};
+
+    der[4 + 33] = 0x02;
+    der[5 + 33] = 33;
+    der[6 + 33] = 0x00;
+    der[7 + 33] = 0x80;
+    expect_forged(forge_sig(HDR, CLAIMS, der, sizeof(der), INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "72-byte DER ECDSA signature");
+    expect_forged(forge_sig(HDR, CLAIMS, der + 8, 63, INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "signature is 63 bytes; ES256 is 64 bytes");
+}
+END_TEST
+
+START_TEST(verify_rejects_unknown_ppt_with_438)
+{
+    static const char rcd_hdr[] =
+        "{\"alg\":\"ES256\",\"ppt\":\"rcd\",\"typ\":\"passport\",\"x5u\":\"" X5U "\"}";
+
+    expect_forged(forge(rcd_hdr, CLAIMS, ";info=<" X5U ">;alg=ES256;ppt=rcd"),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "ppt \"rcd\" is not supported");
+    expect_forged(forge(rcd_hdr, CLAIMS, INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "PASSporT ppt \"rcd\" differs from the Identity header's ppt=shaken");
+    expect_forged(forge(HDR, CLAIMS, ";info=<" X5U ">;alg=ES256"), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "no ppt parameter");
+}
+END_TEST
+
+START_TEST(verify_rejects_x5u_different_from_info_with_438)
+{
+    expect_forged(forge(HDR, CLAIMS, ";info=<https://evil.example.net/c.cer>;ppt=shaken"),
+                  SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "x5u \"" X5U "\" differs from the Identity header's info "
+                  "<https://evil.example.net/c.cer>");
+}
+END_TEST
+
+START_TEST(verify_rejects_iat_as_string_with_438)
+{
+    expect_forged(forge(HDR, CLAIMS_AT("\"1700000000\""), INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "claim iat is a string; it must be an integer");
+}
+END_TEST
+
+START_TEST(verify_rejects_bad_header_fields_with_438)
+{
+    expect_forged(forge("{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"JWT\",\"x5u\":\"" X5U
+                        "\"}",
+                        CLAIMS, INFO),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "typ \"JWT\" is not \"passport\"");
+    expect_forged(
+        forge("{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\"}", CLAIMS, INFO),
+        SKS_SIP_INVALID_IDENTITY_HEADER, "header has no x5u");
+    expect_forged(forge("{\"alg\":\"ES256\",\"crit\":[\"foo\"],\"foo\":1,\"ppt\":\"shaken\","
+                        "\"typ\":\"passport\",\"x5u\":\"" X5U "\"}",
+                        CLAIMS, INFO),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "critical extensions");
+    expect_forged(forge("{\"alg\":\"ES256\",\"alg\":\"none\"}", CLAIMS, INFO),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "duplicate object key");
+    expect_forged(forge("[\"ES256\"]", CLAIMS, INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "header is not a JSON object");
+}
+END_TEST
+
+START_TEST(verify_rejects_bad_claims_with_438)
+{
+    expect_forged(forge(HDR,
+                        "{\"attest\":\"A\",\"dest\":{\"tn\":[\"+12155550131\"]},\"iat\":1700000000,"
+                        "\"orig\":{\"tn\":\"12155550121\"},\"origid\":\"123e4567-e89b-12d3-a456-"
+                        "426655440000\"}",
+                        INFO),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "is not in canonical form");
+    expect_forged(forge(HDR,
+                        "{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":1700000000,"
+                        "\"orig\":{\"tn\":\"12155550121\"}}",
+                        INFO),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "claim origid is missing");
+    expect_forged(forge(HDR,
+                        "{\"attest\":\"X\",\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":1700000000,"
+                        "\"orig\":{\"tn\":\"12155550121\"},\"origid\":\"123e4567-e89b-12d3-a456-"
+                        "426655440000\"}",
+                        INFO),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "attest \"X\" is not A, B or C");
+}
+END_TEST
+
+START_TEST(verify_rejects_malformed_params_with_438)
+{
+    expect_forged(forge(HDR, CLAIMS, INFO ";ppt=shaken"), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "ppt parameter twice");
+    expect_forged(forge(HDR, CLAIMS, ";info=<" X5U ";ppt=shaken"), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "no closing '>'");
+    expect_forged(forge(HDR, CLAIMS, INFO ";x=\"open"), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "no closing '\"'");
+    expect_forged(forge(HDR, CLAIMS, INFO ";;"), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "empty parameter");
+    expect_forged(forge(HDR, CLAIMS, INFO " junk"), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "unexpected text \"junk\"");
+    expect_forged(forge(HDR, "", INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
+                  "empty claims (compact form)");
+}
+END_TEST
+
+START_TEST(verify_rejects_bad_signature_with_438)
+{
+    struct sks_verify_opts o = opts_with(key, V1_IAT);
+    char *bad = strdup(v1);
+    char *sig = strchr(bad, ';') - 20;
+
+    /* The right key for V1 is A.1; ours is not it. */
+    expect(v1, strlen(v1), &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "signature does not verify with the public key given");
+    o.pubkey = a1_pub;
+    sig[10] = sig[10] == 'A' ? 'B' : 'A';
+    expect(bad, strlen(bad), &o, SKS_SIP_INVALID_IDENTITY_HEADER, "does not verify");
+    free(bad);
+}
+END_TEST
+
+START_TEST(verify_rejects_huge_header_before_parsing)
+{
+    size_t big = 1 << 20;
+    char *huge = malloc(big);
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
+
+    memset(huge, 'A', big);
+    memcpy(huge, v1, strlen(v1));
+    expect(huge, big, &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "the Identity header is 1048576 bytes; the limit is 8192");
+    expect(huge, SKS_IDENTITY_MAX + 1, &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "is 8193 bytes; the limit is 8192");
+    free(huge);
+}
+END_TEST
+
+/* ---- 403 -------------------------------------------------------------------------- */
+
+START_TEST(verify_rejects_old_iat_with_403)
+{
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT + 61);
+
+    expect(v1, strlen(v1), &o, SKS_SIP_STALE_DATE, "iat 1443208345 is 61 seconds old");
+    o.now = 0; /* now: the 2015 vector is years old */
+    expect(v1, strlen(v1), &o, SKS_SIP_STALE_DATE, "seconds old");
+}
+END_TEST
+
+START_TEST(verify_rejects_future_iat_with_403)
+{
+    struct sks_verify_opts o = opts_with(a1_pub, V1_IAT - 61);
+
+    expect(v1, strlen(v1), &o, SKS_SIP_STALE_DATE, "is 61 seconds in the future");
+    o.max_age = 5;
+    o.now = V1_IAT - 6;
+    expect(v1, strlen(v1), &o, SKS_SIP_STALE_DATE, "is 6 seconds in the future");
+}
+END_TEST
+
+/* ---- credentials ------------------------------------------------------------------ */
+
+START_TEST(verify_without_credential_is_a_caller_error)
+{
+    struct sks_verify_opts o = opts_with(NULL, V1_IAT);
+
+    expect(v1, strlen(v1), &o, SKS_SIP_SERVER_ERROR, "no certificate or public key");
+}
+END_TEST
+
+/* A test PKI issues the certificate for |key|, the key that signs the PASSporTs. */
+START_TEST(verify_with_certificate_chain_checks_profile_and_reports_spc)
+{
+    struct sks_testpki_ee_opts no_tnauthlist = {.flags = SKS_TESTPKI_EE_NO_TNAUTHLIST};
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    X509_STORE *roots = X509_STORE_new();
+    X509 *ee = NULL, *ee_bad = NULL, *ee_other = NULL;
+    struct sks_verify_result res;
+    struct sks_error err = {0};
+    struct sks_verify_opts o;
+    struct sks_testpki pki;
+    char *hdr = forge(HDR, CLAIMS, INFO);
+
+    ck_assert_msg(sks_testpki_create(&pki, NOW, 365, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_msg(sks_testpki_issue(&pki, key, "1234", NULL, &ee, &err) == SKS_OK, "%s", err.msg);
+    ck_assert(sks_testpki_issue(&pki, key, "1234", &no_tnauthlist, &ee_bad, &err) == SKS_OK);
+    ck_assert(sks_testpki_issue(&pki, other, "5678", NULL, &ee_other, &err) == SKS_OK);
+    ck_assert_int_eq(sk_X509_push(chain, pki.ca), 1);
+    ck_assert_int_eq(X509_STORE_add_cert(roots, pki.root), 1);
+
+    sks_verify_opts_init(&o);
+    o.cert = ee;
+    o.chain = chain;
+    o.roots = roots;
+    o.now = NOW;
+    ck_assert_msg(sks_identity_verify(hdr, strlen(hdr), &o, &res, &err) == SKS_OK, "%s", err.msg);
+    ck_assert(res.chain_checked);
+    ck_assert_str_eq(res.spc, "1234");
+
+    /* Without the STI-CA the chain does not reach the STI-PA root. */
+    o.chain = NULL;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_UNSUPPORTED_CREDENTIAL, "certificate is not acceptable");
+    o.chain = chain;
+    o.cert = ee_bad;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_UNSUPPORTED_CREDENTIAL, "certificate is not acceptable");
+    /* A good certificate for another key: the signature is what fails. */
+    o.cert = ee_other;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "does not verify with the certificate's public key");
+    /* Without roots the certificate's key verifies, and no chain is claimed. */
+    o.cert = ee;
+    o.roots = NULL;
+    ck_assert_int_eq(sks_identity_verify(hdr, strlen(hdr), &o, &res, &err), SKS_OK);
+    ck_assert(!res.chain_checked);
+    ck_assert_str_eq(res.spc, "");
+
+    free(hdr);
+    X509_free(ee);
+    X509_free(ee_bad);
+    X509_free(ee_other);
+    EVP_PKEY_free(other);
+    sk_X509_free(chain);
+    X509_STORE_free(roots);
+    sks_testpki_cleanup(&pki);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("verify");
+    TCase *ok = tcase_create("accepts");
+    TCase *bad = tcase_create("rejects");
+    TCase *cred = tcase_create("credentials");
+    SRunner *sr;
+    int failed;
+
+    if (getenv("SKS_VECTORS") == NULL) {
+        fprintf(stderr, "SKS_VECTORS is not set: run through make check\n");
+        return 77;
+    }
+    tcase_add_checked_fixture(ok, setup, teardown);
+    tcase_add_checked_fixture(bad, setup, teardown);
+    tcase_add_checked_fixture(cred, setup, teardown);
+    tcase_add_test(ok, verify_accepts_v1_vector_with_rfc8225_a1_key);
+    tcase_add_test(ok, verify_accepts_div_vector);
+    tcase_add_test(ok, verify_accepts_params_in_any_order_quoted_ppt_and_spaces);
+    tcase_add_test(ok, verify_accepts_iat_at_the_window_edges);
+    tcase_add_test(ok, verify_does_not_need_nul_terminated_input);
+    suite_add_tcase(s, ok);
+    tcase_add_test(bad, verify_rejects_missing_header_with_428);
+    tcase_add_test(bad, verify_rejects_missing_or_malformed_info_with_436);
+    tcase_add_test(bad, verify_rejects_alg_none_hs256_rs256_with_437);
+    tcase_add_test(bad, verify_rejects_non_p256_key_with_437);
+    tcase_add_test(bad, verify_rejects_truncated_jws_with_438);
+    tcase_add_test(bad, verify_rejects_bad_base64url_with_438);
+    tcase_add_test(bad, verify_rejects_der_signature_with_438);
+    tcase_add_test(bad, verify_rejects_unknown_ppt_with_438);
+    tcase_add_test(bad, verify_rejects_x5u_different_from_info_with_438);
+    tcase_add_test(bad, verify_rejects_iat_as_string_with_438);
+    tcase_add_test(bad, verify_rejects_bad_header_fields_with_438);
+    tcase_add_test(bad, verify_rejects_bad_claims_with_438);
+    tcase_add_test(bad, verify_rejects_malformed_params_with_438);
+    tcase_add_test(bad, verify_rejects_bad_signature_with_438);
+    tcase_add_test(bad, verify_rejects_huge_header_before_parsing);
+    tcase_add_test(bad, verify_rejects_old_iat_with_403);
+    tcase_add_test(bad, verify_rejects_future_iat_with_403);
+    suite_add_tcase(s, bad);
+    tcase_add_test(cred, verify_without_credential_is_a_caller_error);
+    tcase_add_test(cred, verify_with_certificate_chain_checks_profile_and_reports_spc);
+    suite_add_tcase(s, cred);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
