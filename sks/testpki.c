@@ -359,6 +359,22 @@ sks_status sks_testpki_issue(const struct sks_testpki *pki, EVP_PKEY *pub, const
                                 err);
 }
 
+sks_status sks_testpki_trust(const struct sks_testpki *pki, X509_STORE **roots,
+                             STACK_OF(X509) **chain, struct sks_error *err)
+{
+    *roots = X509_STORE_new();
+    *chain = sk_X509_new_null();
+    if (*roots == NULL || *chain == NULL || !X509_STORE_add_cert(*roots, pki->root) ||
+        !X509_add_cert(*chain, pki->ca, X509_ADD_FLAG_UP_REF)) {
+        X509_STORE_free(*roots);
+        sk_X509_pop_free(*chain, X509_free);
+        *roots = NULL;
+        *chain = NULL;
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory setting up the test PKI's trust");
+    }
+    return SKS_OK;
+}
+
 void sks_testpki_cleanup(struct sks_testpki *pki)
 {
     X509_CRL_free(pki->crl);

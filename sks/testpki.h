@@ -91,6 +91,13 @@ sks_status sks_testpki_create(struct sks_testpki *pki, time_t now, int days, str
 sks_status sks_testpki_issue(const struct sks_testpki *pki, EVP_PKEY *pub, const char *spc,
                              const struct sks_testpki_ee_opts *opts, X509 **out,
                              struct sks_error *err);
+/*
+ * A trust store with the PKI's root and a stack with its intermediate: what
+ * sks_profile_check needs for the certificates the PKI issues.  Free with
+ * X509_STORE_free() and sk_X509_pop_free(*chain, X509_free).
+ */
+sks_status sks_testpki_trust(const struct sks_testpki *pki, X509_STORE **roots,
+                             STACK_OF(X509) **chain, struct sks_error *err);
 void sks_testpki_cleanup(struct sks_testpki *pki);
 
 #endif

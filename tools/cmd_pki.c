@@ -292,23 +292,20 @@ done:
 static sks_status self_check(const struct sks_testpki *pki, X509 *ee, struct sks_error *err)
 {
     struct sks_profile_result res;
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    X509_STORE *roots = X509_STORE_new();
-    sks_status st = SKS_ERR_SYSTEM;
+    STACK_OF(X509) *chain = NULL;
+    X509_STORE *roots = NULL;
+    sks_status st;
 
-    if (chain == NULL || roots == NULL || !sk_X509_push(chain, pki->ca) ||
-        !X509_STORE_add_cert(roots, pki->root)) {
-        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        goto done;
-    }
+    st = sks_testpki_trust(pki, &roots, &chain, err);
+    if (st != SKS_OK)
+        return st;
     st = sks_profile_check(ee, chain, roots, pki->now, &res, err);
     if (st != SKS_OK) {
         sks_error_prefix(err, "issued SP certificate fails the profile (a bug)");
         err->status = st = SKS_ERR_INTERNAL;
     }
-done:
     X509_STORE_free(roots);
-    sk_X509_free(chain);
+    sk_X509_pop_free(chain, X509_free);
     return st;
 }
 

@@ -39,16 +39,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     EVP_PKEY *key = NULL;
 
     sks_error_clear(&err);
-    if (sks_testpki_create(&pki, FUZZ_NOW, 365, &err) != SKS_OK) {
-        fprintf(stderr, "fuzz_profile: %s\n", err.msg);
-        abort();
-    }
-    roots = X509_STORE_new();
-    chain = sk_X509_new_null();
-    if (roots == NULL || chain == NULL || !X509_STORE_add_cert(roots, pki.root) ||
-        !sk_X509_push(chain, pki.ca))
-        abort();
-    if (sks_testpki_keygen(&key, &err) != SKS_OK ||
+    if (sks_testpki_create(&pki, FUZZ_NOW, 365, &err) != SKS_OK ||
+        sks_testpki_trust(&pki, &roots, &chain, &err) != SKS_OK ||
+        sks_testpki_keygen(&key, &err) != SKS_OK ||
         sks_testpki_issue(&pki, key, "1234", NULL, &template_ee, &err) != SKS_OK) {
         fprintf(stderr, "fuzz_profile: %s\n", err.msg);
         abort();

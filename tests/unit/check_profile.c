@@ -30,20 +30,16 @@ static void pki_setup(void)
     struct sks_error err;
 
     sks_error_clear(&err);
-    if (sks_testpki_create(&pki, NOW, DAYS, &err) != SKS_OK) {
+    if (sks_testpki_create(&pki, NOW, DAYS, &err) != SKS_OK ||
+        sks_testpki_trust(&pki, &roots, &chain, &err) != SKS_OK) {
         fprintf(stderr, "test PKI: %s\n", err.msg);
         abort();
     }
-    roots = X509_STORE_new();
-    chain = sk_X509_new_null();
-    if (roots == NULL || chain == NULL || !X509_STORE_add_cert(roots, pki.root) ||
-        !sk_X509_push(chain, pki.ca))
-        abort();
 }
 
 static void pki_teardown(void)
 {
-    sk_X509_free(chain);
+    sk_X509_pop_free(chain, X509_free);
     X509_STORE_free(roots);
     sks_testpki_cleanup(&pki);
 }
