@@ -1,6 +1,6 @@
 /*
- * The SHAKEN end-entity certificate profile (ATIS-1000080 section 6.4,
- * RFC 8226) and chain validation to the STI-PA trust anchors.
+ * The SHAKEN end-entity certificate profile (ATIS-1000080, RFC 8226) and
+ * chain validation to the STI-PA trust anchors.
  *
  * Every rule runs on every certificate, so an administrator sees all that is
  * wrong with a certificate at once rather than one fault per attempt.  The
@@ -74,7 +74,7 @@ static void broken(struct sks_profile_result *res, enum sks_profile_rule rule, c
     strcat(res->detail + used, "\n");
 }
 
-/* Copies certificate text for a message: at most 64 bytes, unprintables as '?'. */
+/* Copies certificate bytes (not NUL-terminated) into a message, unprintables as '?'. */
 static void printable(char *out, size_t outsize, const unsigned char *in, size_t inlen)
 {
     size_t i, n = inlen < outsize - 1 ? inlen : outsize - 1;
@@ -91,7 +91,7 @@ static const char *ext_presence(int crit)
                         : "extension does not decode";
 }
 
-/* ATIS-1000080 6.4.1: the key is EC on the named curve P-256. */
+/* ATIS-1000080: the key is EC on the named curve P-256. */
 sks_status sks_profile_check_key(EVP_PKEY *pk, struct sks_error *err)
 {
     char group[64] = "";
@@ -210,7 +210,10 @@ static void check_basic_constraints(X509 *ee, struct sks_profile_result *res)
     BASIC_CONSTRAINTS_free(bc);
 }
 
-/* ATIS-1000080 6.4.1: SPCs are OCN-like codes of digits and upper-case letters. */
+/* An SPC that passes spc_valid() is copied whole from the summary. */
+_Static_assert(SKS_TNAUTHLIST_SPC_KEEP >= SKS_SPC_MAX, "TNAuthList summary truncates valid SPCs");
+
+/* ATIS-1000080: SPCs are OCN-like codes of digits and upper-case letters. */
 static sks_status spc_valid(const struct sks_tnauthlist_summary *sum, struct sks_error *err)
 {
     char shown[SKS_SPC_MAX + 1];
@@ -302,7 +305,7 @@ sks_status sks_cert_spc(X509 *cert, char spc[SKS_SPC_MAX + 1], struct sks_error 
     return st;
 }
 
-/* ATIS-1000080 6.4.1: the subject CN is "SHAKEN " followed by the SPC. */
+/* ATIS-1000080: the subject CN is "SHAKEN " followed by the SPC. */
 static void check_subject_cn(X509 *ee, const char *spc, struct sks_profile_result *res)
 {
     static const char prefix[] = "SHAKEN ";

@@ -59,8 +59,8 @@ sks_status sks_profile_check(X509 *ee, STACK_OF(X509) *intermediates, X509_STORE
 sks_status sks_cert_spc(X509 *cert, char spc[SKS_SPC_MAX + 1], struct sks_error *err);
 
 /*
- * Checks that |pk| is an EC key on the named curve P-256 (ATIS-1000080
- * 6.4.1), the only key a SHAKEN certificate may carry.  SKS_ERR_POLICY
+ * Checks that |pk| is an EC key on the named curve P-256, the only key a
+ * SHAKEN certificate may carry (ATIS-1000080).  SKS_ERR_POLICY
  * names the key type or curve found otherwise.
  */
 sks_status sks_profile_check_key(EVP_PKEY *pk, struct sks_error *err);

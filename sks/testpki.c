@@ -1,5 +1,5 @@
 /*
- * The test SHAKEN PKI.  Certificates follow ATIS-1000080 section 6.4 and pass
+ * The test SHAKEN PKI.  Certificates follow ATIS-1000080 and pass
  * OpenSSL's X509_V_FLAG_X509_STRICT checks (RFC 5280: SKID on CAs, AKID on
  * everything issued, critical BasicConstraints on CAs).
  */

@@ -1,7 +1,7 @@
 /*
  * A test SHAKEN PKI: an STI-PA root, an STI-CA intermediate, its CRL and SP
  * end-entity certificates that follow the profile of sks/profile.h
- * (ATIS-1000080 section 6.4).  For tests, demos and `sksctl pki`; never for
+ * (ATIS-1000080).  For tests, demos and `sksctl pki`; never for
  * production trust.
  *
  * End-entity options can break exactly one profile rule each, so tests can
@@ -19,7 +19,7 @@
 #include "common/error.h"
 #include "sks/tnauthlist.h"
 
-/* The ATIS SHAKEN certificate policy OID (ATIS-1000080 6.4.1). */
+/* The ATIS SHAKEN certificate policy OID (ATIS-1000080). */
 #define SKS_TESTPKI_POLICY_OID "2.16.840.1.114569.1.1.1"
 #define SKS_TESTPKI_CRL_URL "https://sti-ca.test/crl.pem"
 #define SKS_TESTPKI_DAYS_MAX 36500

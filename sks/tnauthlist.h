@@ -22,6 +22,9 @@
 
 #define SKS_TNAUTHLIST_OID "1.3.6.1.5.5.7.1.26"
 
+/* Longest SPC the summary keeps whole; longer ones are truncated there. */
+#define SKS_TNAUTHLIST_SPC_KEEP 64
+
 /* Longest TNAuthList extension value the decoder looks at. */
 #define SKS_TNAUTHLIST_DER_MAX 4096
 
@@ -53,7 +56,7 @@ struct sks_tnauthlist_summary {
     size_t ones;           /* number of one (single TN) entries */
     const char *first_spc; /* points into |spc_buf|; NULL when there is no SPC */
     size_t first_spc_len;  /* full length of the first SPC, even if longer than the buffer */
-    char spc_buf[65];      /* the first SPC, truncated, NUL-terminated */
+    char spc_buf[SKS_TNAUTHLIST_SPC_KEEP + 1]; /* the first SPC, truncated, NUL-terminated */
 };
 
 /*
