@@ -21,6 +21,7 @@ pkcs11:*) pass "sksctl keygen prints the private key's pkcs11: URI ($priv_uri)" 
 *) fail "sksctl keygen printed '$priv_uri', not a pkcs11: URI" ;;
 esac
 token_uri="pkcs11:token=$SKS_TOKEN_LABEL"
+package_version=$("$SKSCTL" --version | sed 's/.* //')
 pub_uri="$token_uri;object=sp-main;type=public"
 write_openssl_cnf openssl.cnf
 
@@ -62,7 +63,11 @@ check_provider_listed() {
         cat "$mode-list.out" >&2
         fail "$mode: the sks and default providers are not both active"
     }
-    pass "$mode: openssl list -providers shows sks active"
+    awk '/^  [^ ]/ { p = ($1 == "sks") } p' "$mode-list.out" > "$mode-sks.txt"
+    assert_grep "$mode: provider name" "name: " "$mode-sks.txt"
+    assert_grep "$mode: provider version" "version: $package_version" "$mode-sks.txt"
+    assert_grep "$mode: provider status" "status: active" "$mode-sks.txt"
+    pass "$mode: openssl list -providers shows sks active, named, version $package_version"
 }
 
 check_pkey_pubout() {
