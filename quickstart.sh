@@ -99,4 +99,19 @@ printf 'shaken-sks demo\n' > "$demo/message"
 openssl dgst -sha256 -sign "$demo/sp-demo.keyref.pem" -out "$demo/message.sig" "$demo/message"
 OPENSSL_CONF=/dev/null openssl dgst -sha256 -verify "$demo/sp-demo.pub" \
     -signature "$demo/message.sig" "$demo/message"
+echo "== a test SHAKEN PKI: STI-PA root, STI-CA, and an SP certificate for SPC 1234"
+echo "   issued for a CSR signed by the token key"
+openssl req -new -key "$demo/sp-demo.keyref.pem" -subj "/CN=SHAKEN 1234" -out "$demo/sp-demo.csr"
+"$top_builddir/sksctl" pki --out "$demo/pki" --spc 1234 --csr "$demo/sp-demo.csr" >/dev/null
+openssl x509 -in "$demo/pki/sp-1234.pem" -noout -subject -issuer -enddate
+
+echo "== a SHAKEN PASSporT signed in the token: the SIP Identity header"
+x5u=https://cert.example.org/sp-1234.pem
+"$top_builddir/sksctl" sign --key "$demo/sp-demo.keyref.pem" --orig +1-215-555-0121 \
+    --dest 12155550131 --attest A --x5u "$x5u" > "$demo/identity"
+cat "$demo/identity"
+
+echo "== verified against the test PKI (signature, claims, SHAKEN profile, chain)"
+"$top_builddir/sksctl" verify --cert "$demo/pki/sp-1234-fullchain.pem" \
+    --trust "$demo/pki/root.pem" < "$demo/identity"
 echo "== done: everything is under $demo"
