@@ -20,7 +20,7 @@ tests_unit_check_verify_SOURCES = tests/unit/check_verify.c
 tests_unit_check_verify_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_verify_LDADD = $(FORMATS_TEST_LDADD)
 
-FORMATS_TESTS = tests/integration/formats-sksctl.sh
+FORMATS_TESTS = tests/integration/formats-sksctl.sh tests/integration/formats-token.sh
 TESTS += tests/unit/check_tn tests/unit/check_passport tests/unit/check_verify $(FORMATS_TESTS)
 EXTRA_DIST += $(FORMATS_TESTS) tests/fuzz/corpus/identity
 

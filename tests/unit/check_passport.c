@@ -647,7 +647,8 @@ START_TEST(round_trip_signs_and_verifies_10000_passports)
      * without one has probability e^-78.  They must have verified above.
      */
     ck_assert_int_gt(leading_zero_sigs, 0);
-    printf("round trip: %d PASSporTs, %d with a leading zero byte in r or s\n", ROUND_TRIPS,
+    printf("round trip: %d PASSporTs signed with %s, %d with a leading zero byte in r or s\n",
+           ROUND_TRIPS, getenv("SKS_TEST_KEY") != NULL ? getenv("SKS_TEST_KEY") : "a software key",
            leading_zero_sigs);
     EVP_PKEY_free(priv);
     EVP_PKEY_free(pub);
