@@ -442,7 +442,7 @@ static sks_status read_shaken(const json_t *root, enum sks_claims_mode mode,
     if (origid == NULL) {
         if (mode == SKS_CLAIMS_TO_SIGN)
             return SKS_OK;
-        return sks_fail(err, SKS_ERR_INPUT, "claim origid is missing (RFC 8588 section 4)");
+        return sks_fail(err, SKS_ERR_INPUT, "claim origid is missing (RFC 8588 section 5)");
     }
     if (!json_is_string(origid))
         return wrong_type("origid", origid, "a string", err);

@@ -30,11 +30,14 @@ static sks_status check_p256(EVP_PKEY *pkey, const char *what, struct sks_error 
         return sks_fail(err, SKS_ERR_INPUT, "the %s is a %s key; ES256 needs EC P-256", what,
                         EVP_PKEY_get0_type_name(pkey) != NULL ? EVP_PKEY_get0_type_name(pkey)
                                                               : "non-EC");
-    if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) == 1 &&
-        strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
+    /* A key that cannot name its group leaves errors that are not the caller's. */
+    ERR_set_mark();
+    if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) != 1)
+        group[0] = '\0';
+    ERR_pop_to_mark();
+    if (group[0] != '\0' && strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
         return sks_fail(err, SKS_ERR_INPUT, "the %s is on curve %s; ES256 needs P-256", what,
                         group);
-    ERR_clear_error();
     return SKS_OK;
 }
 
@@ -46,12 +49,11 @@ sks_status sks_es256_sig_from_der(const unsigned char *der, size_t len,
     ECDSA_SIG *es;
     sks_status st = SKS_ERR_INPUT;
 
+    ERR_set_mark();
     es = d2i_ECDSA_SIG(NULL, &p, (long)len);
     if (es == NULL || p != der + len) {
         sks_fail(err, SKS_ERR_INPUT,
-                 "the signer returned %zu bytes that are not one DER "
-                 "ECDSA signature",
-                 len);
+                 "the signer returned %zu bytes that are not one DER ECDSA signature", len);
         goto err;
     }
     ECDSA_SIG_get0(es, &r, &s);
@@ -59,13 +61,12 @@ sks_status sks_es256_sig_from_der(const unsigned char *der, size_t len,
     if (BN_is_negative(r) || BN_is_negative(s) || BN_bn2binpad(r, sig, HALF) != HALF ||
         BN_bn2binpad(s, sig + HALF, HALF) != HALF) {
         sks_fail(err, SKS_ERR_INPUT,
-                 "the signature's r or s does not fit 32 bytes: the key is "
-                 "not a P-256 key");
+                 "the signature's r or s does not fit 32 bytes: the key is not a P-256 key");
         goto err;
     }
     st = SKS_OK;
 err:
-    ERR_clear_error();
+    ERR_pop_to_mark();
     ECDSA_SIG_free(es);
     return st;
 }
@@ -143,6 +144,8 @@ sks_status sks_es256_verify(EVP_PKEY *pub, const unsigned char *msg, size_t len,
     st = sig_to_der(sig, der, &derlen, err);
     if (st != SKS_OK)
         return st;
+    /* A signature that fails leaves OpenSSL errors; the status says it all. */
+    ERR_set_mark();
     md = EVP_MD_CTX_new();
     if (md == NULL) {
         st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
@@ -159,7 +162,7 @@ sks_status sks_es256_verify(EVP_PKEY *pub, const unsigned char *msg, size_t len,
     }
     st = SKS_OK;
 err:
-    ERR_clear_error();
+    ERR_pop_to_mark();
     EVP_MD_CTX_free(md);
     return st;
 }

@@ -40,7 +40,7 @@ enum sks_sip_code {
 /* The reason phrase of |code|: "Stale Date" for 403, and so on. */
 const char *sks_sip_reason(int code);
 
-/* RFC 8588 section 6.2 and ATIS-1000074: 60 seconds is the common policy. */
+/* The freshness window most SHAKEN verification services apply. */
 #define SKS_VERIFY_MAX_AGE_DEFAULT 60
 
 /* An Identity header value split into its parts; pointers into the input. */

@@ -5,8 +5,8 @@
  *   ident-info = "info" EQUAL "<" absoluteURI ">"
  *   ident-info-params = "alg" EQUAL token / "ppt" EQUAL token / generic-param
  *
- * SEMI and EQUAL allow whitespace on either side; parameter names are
- * case-insensitive (RFC 3261 section 7.3.1).  ppt is a token in the grammar,
+ * SEMI and EQUAL allow whitespace on either side; parameter names and
+ * values are case-insensitive (RFC 3261 section 7.3.1).  ppt is a token in the grammar,
  * but quoted values are common in the field and accepted.
  */
 #include "config.h"
@@ -150,9 +150,10 @@ static sks_status read_value(const char **p, const char *end, const char **val, 
     return SKS_OK;
 }
 
-static bool name_is(const char *name, size_t len, const char *want)
+/* Case-insensitive, as names and values of SIP header parameters are. */
+static bool token_is(const char *s, size_t len, const char *want)
 {
-    return len == strlen(want) && strncasecmp(name, want, len) == 0;
+    return len == strlen(want) && strncasecmp(s, want, len) == 0;
 }
 
 /* |opener| is the first character of the value: '<' for the RFC 8224 form. */
@@ -189,9 +190,9 @@ static sks_status set_ppt(const char *val, size_t len, struct sks_identity *id, 
 {
     char q[QUOTE_MAX];
 
-    if (len == 6 && memcmp(val, "shaken", 6) == 0) {
+    if (token_is(val, len, "shaken")) {
         id->ppt = SKS_PPT_SHAKEN;
-    } else if (len == 3 && memcmp(val, "div", 3) == 0) {
+    } else if (token_is(val, len, "div")) {
         id->ppt = SKS_PPT_DIV;
     } else {
         return invalid(sip, err,
@@ -205,7 +206,7 @@ static sks_status set_alg(const char *val, size_t len, int *sip, struct sks_erro
 {
     char q[QUOTE_MAX];
 
-    if (len == 5 && memcmp(val, "ES256", 5) == 0)
+    if (token_is(val, len, "ES256"))
         return SKS_OK;
     *sip = SKS_SIP_UNSUPPORTED_CREDENTIAL;
     return sks_fail(err, SKS_ERR_POLICY,
@@ -216,11 +217,11 @@ static sks_status set_alg(const char *val, size_t len, int *sip, struct sks_erro
 
 static unsigned int param_bit(const char *name, size_t len)
 {
-    if (name_is(name, len, "info"))
+    if (token_is(name, len, "info"))
         return PARAM_INFO;
-    if (name_is(name, len, "alg"))
+    if (token_is(name, len, "alg"))
         return PARAM_ALG;
-    if (name_is(name, len, "ppt"))
+    if (token_is(name, len, "ppt"))
         return PARAM_PPT;
     return 0; /* generic-param: not ours to judge */
 }

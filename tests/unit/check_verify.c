@@ -200,6 +200,7 @@ START_TEST(verify_accepts_params_in_any_order_quoted_ppt_and_spaces)
         " ; info = <" X5U "> ; ppt = shaken",
         ";INFO=<" X5U ">;Ppt=shaken;alg=ES256;foo=bar;flag",
         ";info=<" X5U ">;ppt=shaken\r\n",
+        ";info=<" X5U ">;alg=es256;ppt=SHAKEN",
     };
     struct sks_verify_opts o = opts_with(a1_pub, V1_IAT);
     char buf[4096];
