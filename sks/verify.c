@@ -208,6 +208,7 @@ static sks_status credential_key(const struct sks_verify_opts *opts, time_t now,
                                  struct sks_error *err)
 {
     struct sks_profile_result prof;
+    sks_status st;
 
     if (opts->cert == NULL) {
         *key = opts->pubkey;
@@ -215,10 +216,11 @@ static sks_status credential_key(const struct sks_verify_opts *opts, time_t now,
     }
     if (opts->roots != NULL) {
         memset(&prof, 0, sizeof(prof));
-        if (sks_profile_check(opts->cert, opts->chain, opts->roots, now, &prof, err) != SKS_OK) {
+        st = sks_profile_check(opts->cert, opts->chain, opts->roots, now, &prof, err);
+        if (st != SKS_OK) {
             *sip = SKS_SIP_UNSUPPORTED_CREDENTIAL;
             sks_error_prefix(err, "the certificate is not acceptable");
-            return err != NULL ? err->status : SKS_ERR_POLICY;
+            return st;
         }
         res->chain_checked = true;
         memcpy(res->spc, prof.spc, sizeof(res->spc));

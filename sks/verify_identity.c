@@ -131,7 +131,7 @@ static sks_status read_value(const char **p, const char *end, const char **val, 
     if (s < end && (*s == '"' || *s == '<')) {
         char close = *s == '"' ? '"' : '>';
         for (q = s + 1; q < end && *q != close; q++) {
-            if (close == '"' && *q == '\\')
+            if (close == '"' && *q == '\\' && q + 1 < end)
                 q++; /* quoted-pair */
         }
         if (q >= end)
