@@ -11,6 +11,7 @@ sks_status sks_vfail(struct sks_error *err, sks_status status, const char *fmt, 
 {
     if (err != NULL) {
         err->status = status;
+        err->ckr = 0;
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     }
     return status;

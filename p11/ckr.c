@@ -173,7 +173,8 @@ sks_status p11_fail(struct sks_error *err, CK_RV rv, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    sks_fail(err, status_for(rv), "%s: %s", what, p11_ckr_name(rv));
     if (err != NULL)
         err->ckr = rv;
-    return sks_fail(err, status_for(rv), "%s: %s", what, p11_ckr_name(rv));
+    return status_for(rv);
 }

@@ -48,7 +48,7 @@ struct p11_token {
     size_t pin_len;
     char *pin_source;
     CK_RV login_failure;      /* a refused PIN is never tried again */
-    int mech_ecdsa_sha256;    /* -1 unknown, 0 no, 1 yes */
+    _Atomic int mech_ecdsa_sha256; /* -1 unknown, 0 no, 1 yes */
 };
 
 struct p11_key {

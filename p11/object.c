@@ -174,8 +174,9 @@ static bool wanted_class(CK_OBJECT_CLASS cls)
     return cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY || cls == CKO_CERTIFICATE;
 }
 
-sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_private,
-                            p11_object_cb cb, void *arg, struct sks_error *err)
+static sks_status find_once(struct p11_token *tok, P11KitUri *uri, bool want_private,
+                            p11_object_cb cb, void *arg, unsigned long long *epoch,
+                            struct sks_error *err)
 {
     CK_ATTRIBUTE *uattrs, *cls_attr, *tmpl = NULL;
     CK_BBOOL yes = CK_TRUE;
@@ -203,6 +204,7 @@ sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_pri
         login = want_private;
 
     pthread_mutex_lock(&tok->lock);
+    *epoch = atomic_load(&tok->epoch);
     st = p11_token_anchor_locked(tok, err);
     if (st == SKS_OK && login) {
         /* Without a PIN, an untyped search still lists what is public. */
@@ -234,5 +236,17 @@ sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_pri
     free(objs);
     free(handles);
     free(tmpl);
+    return st;
+}
+
+sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_private,
+                            p11_object_cb cb, void *arg, struct sks_error *err)
+{
+    unsigned long long epoch = 0;
+    sks_status st = find_once(tok, uri, want_private, cb, arg, &epoch, err);
+
+    /* A token that restarted since the last use: one retry after recovery. */
+    if (st != SKS_OK && err != NULL && p11_token_recover(tok, epoch, err->ckr))
+        st = find_once(tok, uri, want_private, cb, arg, &epoch, err);
     return st;
 }

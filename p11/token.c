@@ -86,7 +86,7 @@ static struct p11_token *token_new(struct p11_module *mod, CK_SLOT_ID slot,
     tok->slot = slot;
     tok->info = *info;
     tok->refs = 1;
-    tok->mech_ecdsa_sha256 = -1;
+    atomic_init(&tok->mech_ecdsa_sha256, -1);
     atomic_init(&tok->epoch, 1);
     pthread_mutex_init(&tok->lock, NULL);
     return tok;
@@ -325,12 +325,15 @@ bool p11_token_has_mechanism(struct p11_token *tok, CK_MECHANISM_TYPE mech)
 {
     CK_MECHANISM_INFO info;
 
-    if (mech == CKM_ECDSA_SHA256 && tok->mech_ecdsa_sha256 >= 0)
-        return tok->mech_ecdsa_sha256 == 1;
-    bool has = P11_CALL(tok->mod, C_GetMechanismInfo, tok->slot, mech, &info) == CKR_OK &&
-               (info.flags & CKF_SIGN);
+    int known = atomic_load(&tok->mech_ecdsa_sha256);
+    bool has;
+
+    if (mech == CKM_ECDSA_SHA256 && known >= 0)
+        return known == 1;
+    has = P11_CALL(tok->mod, C_GetMechanismInfo, tok->slot, mech, &info) == CKR_OK &&
+          (info.flags & CKF_SIGN);
     if (mech == CKM_ECDSA_SHA256)
-        tok->mech_ecdsa_sha256 = has;
+        atomic_store(&tok->mech_ecdsa_sha256, has);
     return has;
 }
 
