@@ -22,6 +22,8 @@
  * SKS_BENCH_SECONDS (default 2) sets the length of one measurement and
  * SKS_BENCH_ROUNDS (default 5) the number of rounds: short measurements, many
  * rounds, so that each ratio compares cases measured seconds apart.
+ * SKS_BENCH_CASES (default "abcd") picks cases, for profiling one of them;
+ * case a, the baseline, always runs.
  */
 #include "config.h"
 
@@ -80,13 +82,15 @@ struct bench_case {
     int raw_sig; /* signatures are r || s, not DER */
     const char *skipped; /* why the case does not run, or NULL */
     struct signer signers[MAX_THREADS];
-    double rate[MAX_THREADS][MAX_ROUNDS]; /* [threads - 1][round] */
+    double rate[MAX_THREADS][MAX_ROUNDS]; /* signatures/s, [threads - 1][round] */
+    double cpu[MAX_THREADS][MAX_ROUNDS];  /* process CPU microseconds per signature */
 };
 
 struct bench {
     const char *module, *token, *pin_file, *sksctl;
     double seconds;
     int rounds;
+    const char *only; /* SKS_BENCH_CASES */
     char *pin;
     char uri[1024];
     struct p11_module *mod;
@@ -137,11 +141,11 @@ static long env_number(const char *name, long dflt, long min, long max)
     return n;
 }
 
-static double now(void)
+static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -482,16 +486,20 @@ static void *run_signer(void *arg)
     return NULL;
 }
 
-/* Signatures per second of |c| with |nthreads| threads for b->seconds. */
-static double measure(struct bench *b, struct bench_case *c, int nthreads,
-                      const unsigned char *msg)
+/*
+ * Signatures per second of |c| with |nthreads| threads for b->seconds, into
+ * c->rate; the process CPU time per signature into c->cpu, which a busy
+ * machine disturbs far less than the wall-clock rate.
+ */
+static void measure(struct bench *b, struct bench_case *c, int nthreads, int round,
+                    const unsigned char *msg)
 {
     struct timespec pause = {(time_t)b->seconds, 0};
     pthread_t threads[MAX_THREADS];
     struct run runs[MAX_THREADS];
     pthread_barrier_t start;
     atomic_int stop = 0;
-    double t0, t1;
+    double t0, t1, cpu0, cpu1;
     long total = 0;
     int t;
 
@@ -504,12 +512,14 @@ static double measure(struct bench *b, struct bench_case *c, int nthreads,
             die("cannot start a thread");
     }
     pthread_barrier_wait(&start);
-    t0 = now();
+    t0 = clock_seconds(CLOCK_MONOTONIC);
+    cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     nanosleep(&pause, NULL);
     atomic_store(&stop, 1);
     for (t = 0; t < nthreads; t++)
         pthread_join(threads[t], NULL);
-    t1 = now();
+    t1 = clock_seconds(CLOCK_MONOTONIC);
+    cpu1 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     pthread_barrier_destroy(&start);
 
     for (t = 0; t < nthreads; t++) {
@@ -519,7 +529,8 @@ static double measure(struct bench *b, struct bench_case *c, int nthreads,
             die("%s: a signature does not verify with the public key", c->name);
         total += c->signers[t].count;
     }
-    return (double)total / (t1 - t0);
+    c->rate[nthreads - 1][round] = (double)total / (t1 - t0);
+    c->cpu[nthreads - 1][round] = (cpu1 - cpu0) * 1e6 / (double)total;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -539,29 +550,29 @@ static double median(const double *v, int n)
 }
 
 /*
- * The ratio of |c| to case a in each round, where both ran minutes apart at
- * most; the median of those is steadier on a noisy machine than a ratio of
- * medians.
+ * The ratio of |c| to case a in each round, where both ran seconds apart;
+ * the median of those is steadier on a noisy machine than a ratio of
+ * medians.  |cpu| compares CPU time per signature instead (a over c, so that
+ * above 1 means c is cheaper, as with rates).
  */
-static double ratio_to_raw(const struct bench *b, const struct bench_case *c, int t)
+static double ratio_to_raw(const struct bench *b, const struct bench_case *c, int t, int cpu)
 {
+    const struct bench_case *a = &b->cases[CASE_RAW];
     double r[MAX_ROUNDS];
     int round;
 
     for (round = 0; round < b->rounds; round++)
-        r[round] = c->rate[t][round] / b->cases[CASE_RAW].rate[t][round];
+        r[round] = cpu ? a->cpu[t][round] / c->cpu[t][round]
+                       : c->rate[t][round] / a->rate[t][round];
     return median(r, b->rounds);
 }
 
-static void report(const struct bench *b)
+static void print_table(const struct bench *b, const char *title, int cpu)
 {
     const struct bench_case *c;
-    double m;
     int i, t;
 
-    printf("\nES256, %d-byte message, %.0f s per measurement, median of %d rounds\n", MSG_LEN,
-           b->seconds, b->rounds);
-    printf("%-48s %12s %12s\n", "signatures per second", "1 thread", "2 threads");
+    printf("\n%-48s %12s %12s\n", title, "1 thread", "2 threads");
     for (i = 0; i < NCASES; i++) {
         c = &b->cases[i];
         printf("%-48s", c->name);
@@ -569,24 +580,47 @@ static void report(const struct bench *b)
             printf(" skipped: %s\n", c->skipped);
             continue;
         }
-        for (t = 0; t < MAX_THREADS; t++)
-            printf(" %10.0f/s", median(c->rate[t], b->rounds));
+        for (t = 0; t < MAX_THREADS; t++) {
+            if (cpu)
+                printf(" %9.1f us", median(c->cpu[t], b->rounds));
+            else
+                printf(" %10.0f/s", median(c->rate[t], b->rounds));
+        }
         printf("\n");
     }
+}
 
-    printf("\n%-48s %12s %12s\n", "ratio to a) (median of per-round ratios)", "1 thread",
-           "2 threads");
+static void print_ratios(const struct bench *b, const char *title, int cpu)
+{
+    const struct bench_case *c;
+    int i, t;
+
+    printf("\n%-48s %12s %12s\n", title, "1 thread", "2 threads");
     for (i = CASE_SKS; i < NCASES; i++) {
         c = &b->cases[i];
         if (c->skipped != NULL)
             continue;
         printf("%c/a %-44s", "abcd"[i], c->name + 3);
         for (t = 0; t < MAX_THREADS; t++)
-            printf(" %12.3f", ratio_to_raw(b, c, t));
+            printf(" %12.3f", ratio_to_raw(b, c, t, cpu));
         printf("\n");
     }
+}
+
+static void report(const struct bench *b)
+{
+    double m;
+    int t;
+
+    printf("\nES256, %d-byte message, %.0f s per measurement, median of %d rounds\n", MSG_LEN,
+           b->seconds, b->rounds);
+    print_table(b, "signatures per second", 0);
+    print_ratios(b, "throughput ratio to a) (median of per-round)", 0);
+    print_table(b, "process CPU time per signature", 1);
+    print_ratios(b, "CPU-time ratio a)/x (above 1: cheaper than a)", 1);
+    printf("\n");
     for (t = 0; t < MAX_THREADS; t++) {
-        m = ratio_to_raw(b, &b->cases[CASE_SKS], t);
+        m = ratio_to_raw(b, &b->cases[CASE_SKS], t, 0);
         printf("target b >= 0.95 x a with %d thread%s: %s (%.3f)\n", t + 1, t ? "s" : "",
                m >= 0.95 ? "met" : "NOT met", m);
     }
@@ -613,6 +647,9 @@ static void init_cases(struct bench *b, EVP_PKEY *sks_key, EVP_PKEY *soft_key,
     }
     if (engine_key == NULL)
         b->cases[CASE_ENGINE].skipped = engine_why;
+    for (i = CASE_SKS; i < NCASES; i++)
+        if (b->only != NULL && strchr(b->only, "abcd"[i]) == NULL)
+            b->cases[i].skipped = "not in SKS_BENCH_CASES";
 }
 
 int main(void)
@@ -630,6 +667,7 @@ int main(void)
     b.sksctl = getenv("SKSCTL") ? getenv("SKSCTL") : "./sksctl";
     b.seconds = (double)env_number("SKS_BENCH_SECONDS", 2, 1, 600);
     b.rounds = (int)env_number("SKS_BENCH_ROUNDS", 5, 1, MAX_ROUNDS);
+    b.only = getenv("SKS_BENCH_CASES");
     if (getenv("top_builddir") != NULL && getenv("SKSCTL") == NULL) {
         static char path[1024];
 
@@ -665,7 +703,7 @@ int main(void)
                     continue;
                 if (i == CASE_RAW)
                     make_raw_copies(&b);
-                b.cases[i].rate[t][round] = measure(&b, &b.cases[i], t + 1, msg);
+                measure(&b, &b.cases[i], t + 1, round, msg);
                 if (i == CASE_RAW)
                     drop_raw_copies(&b);
                 printf(" %c %.0f/s", "abcd"[i], b.cases[i].rate[t][round]);
