@@ -9,3 +9,4 @@ EXTRA_DIST += tests/integration/common.sh tests/bench-run.sh tests/vectors
 include tests/formats.mk
 include tests/profile.mk
 include tests/provider.mk
+include tests/fault.mk
