@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <p11-kit/p11-kit.h>
 
 #include "p11/internal.h"
@@ -76,7 +77,16 @@ static void init_once(void)
 static CK_RV initialise(CK_FUNCTION_LIST *fl)
 {
     CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
-    CK_RV rv = fl->C_Initialize(&args);
+    CK_RV rv;
+
+    /*
+     * Modules built on OpenSSL (SoftHSM) leave their own start-up errors,
+     * such as a missing rdrand engine, on our thread's error queue; they
+     * would be printed with every later error of ours.
+     */
+    ERR_set_mark();
+    rv = fl->C_Initialize(&args);
+    ERR_pop_to_mark();
 
     /* Someone else in this process (another provider, an engine) got there first. */
     return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;

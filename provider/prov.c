@@ -37,20 +37,22 @@ static const OSSL_ITEM reason_strings[] = {
     {0, NULL},
 };
 
-void prov_raise(struct prov_ctx *ctx, int reason, const char *fmt, ...)
+void prov_raise_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
+                   int reason, const char *fmt, ...)
 {
     va_list ap;
 
     if (ctx == NULL || ctx->new_error == NULL)
         return;
     ctx->new_error(ctx->handle);
-    ctx->set_error_debug(ctx->handle, OPENSSL_FILE, OPENSSL_LINE, PROV_NAME);
+    ctx->set_error_debug(ctx->handle, file, line, func);
     va_start(ap, fmt);
     ctx->vset_error(ctx->handle, reason, fmt, ap);
     va_end(ap);
 }
 
-void prov_raise_error(struct prov_ctx *ctx, const struct sks_error *err)
+void prov_raise_error_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
+                         const struct sks_error *err)
 {
     static const int reasons[] = {
         [SKS_OK] = PROV_R_INTERNAL,
@@ -68,7 +70,7 @@ void prov_raise_error(struct prov_ctx *ctx, const struct sks_error *err)
 
     if ((size_t)err->status < sizeof(reasons) / sizeof(reasons[0]))
         reason = reasons[err->status];
-    prov_raise(ctx, reason, "%s", err->msg);
+    prov_raise_at(ctx, file, line, func, reason, "%s", err->msg);
 }
 
 sks_status prov_parse_uri(const char *text, P11KitUri **out, struct sks_error *err)

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include <openssl/core.h>
+#include <openssl/crypto.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/evp.h>
 #include <p11-kit/uri.h>
@@ -56,10 +57,17 @@ struct prov_key {
     EVP_PKEY *_Atomic soft_pub; /* the public key as a software key, for verification */
 };
 
-/* Raises an OpenSSL error from the provider; |fmt| must name what failed. */
-void prov_raise(struct prov_ctx *ctx, int reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void prov_raise_error(struct prov_ctx *ctx, const struct sks_error *err);
+/*
+ * Raises an OpenSSL error from the provider, recording the caller's file,
+ * line and function; |fmt| must name what failed.
+ */
+void prov_raise_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
+                   int reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void prov_raise_error_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
+                         const struct sks_error *err);
+#define prov_raise(ctx, ...) prov_raise_at(ctx, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, __VA_ARGS__)
+#define prov_raise_error(ctx, err)                                                                 \
+    prov_raise_error_at(ctx, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, err)
 
 /*
  * Finds the token a URI names, within the configured module and token
