@@ -108,32 +108,26 @@ static bool is_sha256_name(const char *mdname)
 
 static int set_digest(struct sig_ctx *ctx, const char *mdname)
 {
-    EVP_MD *md;
+    EVP_MD *md = NULL;
 
-    if (is_sha256_name(mdname)) {
-        md = sha256(ctx->pctx);
-        if (md == NULL || !EVP_MD_up_ref(md))
-            return 0;
-        EVP_MD_free(ctx->md);
-        ctx->md = md;
-        return 1;
+    /* SHA-256 by any name is the provider's one fetched copy. */
+    if (!is_sha256_name(mdname)) {
+        md = EVP_MD_fetch(ctx->pctx->libctx, mdname, NULL);
+        if (md == NULL || !(EVP_MD_is_a(md, "SHA384") || EVP_MD_is_a(md, "SHA512"))) {
+            bool sha256_alias = md != NULL && EVP_MD_is_a(md, "SHA256");
+            EVP_MD_free(md);
+            md = NULL;
+            if (!sha256_alias) {
+                prov_raise(ctx->pctx, PROV_R_NOT_SUPPORTED,
+                           "digest %s is not supported with ECDSA here (use SHA256, SHA384 or "
+                           "SHA512)",
+                           mdname);
+                return 0;
+            }
+        }
     }
-    md = EVP_MD_fetch(ctx->pctx->libctx, mdname, NULL);
-    if (md == NULL || !(EVP_MD_is_a(md, "SHA256") || EVP_MD_is_a(md, "SHA384") ||
-                        EVP_MD_is_a(md, "SHA512"))) {
-        EVP_MD_free(md);
-        prov_raise(ctx->pctx, PROV_R_NOT_SUPPORTED,
-                   "digest %s is not supported with ECDSA here (use SHA256, SHA384 or SHA512)",
-                   mdname);
+    if (md == NULL && ((md = sha256(ctx->pctx)) == NULL || !EVP_MD_up_ref(md)))
         return 0;
-    }
-    if (EVP_MD_is_a(md, "SHA256")) {
-        /* Reuse the provider's fetched copy; drop the per-call reference. */
-        EVP_MD_free(md);
-        md = sha256(ctx->pctx);
-        if (md == NULL || !EVP_MD_up_ref(md))
-            return 0;
-    }
     EVP_MD_free(ctx->md);
     ctx->md = md;
     return 1;
