@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,10 +93,41 @@ static CK_RV initialise(CK_FUNCTION_LIST *fl)
     return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
 }
 
+/*
+ * p11-kit loads modules, except its own proxy, which it refuses to load as a
+ * registered module; the proxy is an ordinary PKCS#11 module to dlopen.
+ */
+static CK_FUNCTION_LIST *load_functions(const char *path, bool *by_p11kit, struct sks_error *err)
+{
+    CK_FUNCTION_LIST *fl = NULL;
+    CK_C_GetFunctionList get;
+    const char *base = strrchr(path, '/');
+    void *dl;
+
+    *by_p11kit = strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") != 0;
+    if (*by_p11kit) {
+        fl = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED);
+        if (fl == NULL)
+            sks_fail(err, SKS_ERR_NOT_FOUND, "cannot load PKCS#11 module %s: %s", path,
+                     p11_kit_message() != NULL ? p11_kit_message() : "unknown error");
+        return fl;
+    }
+    /* Never unloaded: modules live as long as the process (see above). */
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    get = dl != NULL ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+    if (get == NULL || get(&fl) != CKR_OK || fl == NULL) {
+        sks_fail(err, SKS_ERR_NOT_FOUND, "cannot load PKCS#11 module %s: %s", path,
+                 dl == NULL ? dlerror() : "no usable C_GetFunctionList");
+        return NULL;
+    }
+    return fl;
+}
+
 sks_status p11_module_get(const char *path, struct p11_module **out, struct sks_error *err)
 {
     struct p11_module *mod;
     CK_FUNCTION_LIST *fl;
+    bool by_p11kit = false;
     CK_RV rv;
 
     pthread_once(&once, init_once);
@@ -112,15 +144,15 @@ sks_status p11_module_get(const char *path, struct p11_module **out, struct sks_
         }
     }
 
-    fl = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED);
+    fl = load_functions(path, &by_p11kit, err);
     if (fl == NULL) {
         p11_registry_unlock();
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "cannot load PKCS#11 module %s: %s", path,
-                        p11_kit_message() != NULL ? p11_kit_message() : "unknown error");
+        return SKS_ERR_NOT_FOUND;
     }
     rv = initialise(fl);
     if (rv != CKR_OK) {
-        p11_kit_module_release(fl);
+        if (by_p11kit)
+            p11_kit_module_release(fl);
         p11_registry_unlock();
         return p11_fail(err, rv, "cannot initialise PKCS#11 module %s", path);
     }

@@ -31,7 +31,8 @@ PROVIDER_TESTS = \
 	tests/integration/provider-libjwt-passport.sh \
 	tests/integration/provider-interop-pkcs11-tool-libp11.sh \
 	tests/integration/provider-concurrent-signing.sh \
-	tests/integration/provider-bad-input-errors.sh
+	tests/integration/provider-bad-input-errors.sh \
+	tests/integration/provider-p11kit-proxy.sh
 TESTS += $(PROVIDER_TESTS)
 EXTRA_DIST += $(PROVIDER_TESTS)
 
