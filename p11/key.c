@@ -326,8 +326,16 @@ static sks_status sign_mech(struct p11_key *key, CK_MECHANISM_TYPE type, const u
     if (st != SKS_OK)
         return st;
     st = sign_once(key, &mech, in, len, sig, &epoch, &rv, err);
-    /* One retry after recovery (a new session, login and handle). */
-    if (st != SKS_OK && p11_token_recover(key->tok, epoch, rv))
+    /*
+     * One retry after recovery (a new session, login and handle), or after
+     * another thread reset the token under this attempt: the reset destroyed
+     * the session copy of the key and the sessions this attempt used, which
+     * modules report with whatever code their race gives (SoftHSM:
+     * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_GENERAL_ERROR), not only with one
+     * that p11_token_recover() takes.
+     */
+    if (st != SKS_OK &&
+        (p11_token_recover(key->tok, epoch, rv) || atomic_load(&key->tok->epoch) != epoch))
         st = sign_once(key, &mech, in, len, sig, &epoch, &rv, err);
     return st;
 }
