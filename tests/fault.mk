@@ -20,6 +20,7 @@ FAULT_TESTS = \
 	tests/integration/fault-sign-survives-session-faults.sh \
 	tests/integration/fault-token-removed.sh \
 	tests/integration/fault-persistent-faults.sh \
-	tests/integration/fault-wrong-pin.sh
+	tests/integration/fault-wrong-pin.sh \
+	tests/integration/fault-reset-spares-other-threads.sh
 TESTS += $(FAULT_TESTS)
 EXTRA_DIST += $(FAULT_TESTS) tests/integration/fault-common.sh tests/p11fault/valgrind.supp
