@@ -1,0 +1,180 @@
+# Shared helpers for the sksd tests.  Source after common.sh's variables are
+# known:
+#
+#   . "$top_srcdir/tests/integration/sksd-common.sh"
+#
+# sksd_setup makes a token, a test SHAKEN PKI (sksctl pki) and a
+# configuration; sksd_start runs the daemon on 127.0.0.1 with a free port
+# (it listens on port 0 and the test reads the port from its log) and an
+# import socket in the work directory; provision_version puts a key version
+# into the token through the import API, the way an SP-KMS does.  The daemon
+# is stopped when the test exits.
+
+. "$top_srcdir/tests/integration/common.sh"
+
+SKSD=$top_builddir/sksd
+SKSD_CLIENT=$top_builddir/tests/interop/sksd_client
+SKSD_SPC=1234
+sksd_pid=
+sksd_port=
+
+require_sksd() {
+    require_softhsm
+    [ -x "$SKSD" ] || fail "sksd not built at $SKSD"
+    [ -x "$SKSD_CLIENT" ] || fail "sksd_client not built at $SKSD_CLIENT"
+    command -v curl >/dev/null 2>&1 || skip "curl is not installed"
+}
+
+sksd_kill() {
+    if [ -n "$sksd_pid" ]; then
+        kill "$sksd_pid" 2>/dev/null || true
+        wait "$sksd_pid" 2>/dev/null || true
+        sksd_pid=
+    fi
+}
+
+# A token, a test PKI for SPC 1234 and $sks_work/sks.conf.
+sksd_setup() {
+    sks_mkwork
+    trap 'sksd_rc=$?; sksd_kill; (exit $sksd_rc); sks_cleanup' EXIT
+    make_token sksd-test
+    run_ok pki "$SKSCTL" pki --out "$sks_work/pki" --spc "$SKSD_SPC"
+    write_sksd_conf "$sks_work/sks.conf"
+}
+
+# Writes the configuration to $1; more lines for [sksd_limits] come from $2.
+write_sksd_conf() {
+    cat > "$1" <<EOF
+[sks]
+pkcs11_module = $SOFTHSM_MODULE
+token = $SKS_TOKEN_LABEL
+pin_file = $SKS_PIN_FILE
+trust_anchors = $sks_work/pki/root.pem
+
+[sksd]
+listen = 127.0.0.1:0
+identities = sksd_identities
+limits = sksd_limits
+import_unix = sksd_import_unix
+
+[sksd_identities]
+default = sp-main
+
+[sksd_limits]
+connection_timeout = 10
+drain_seconds = 10
+${2:-}
+
+[sksd_import_unix]
+path = $sks_work/import.sock
+allowed_uids = $(id -u)
+EOF
+}
+
+# Starts sksd with configuration $1 (default $sks_work/sks.conf); sets
+# $sksd_pid and $sksd_port.  The log is $sks_work/sksd.log.
+sksd_start() {
+    "$SKSD" -c "${1:-$sks_work/sks.conf}" > "$sks_work/sksd.log" 2>&1 &
+    sksd_pid=$!
+    i=0
+    while ! grep -q "sksd: ready" "$sks_work/sksd.log" 2>/dev/null; do
+        if ! kill -0 "$sksd_pid" 2>/dev/null; then
+            cat "$sks_work/sksd.log" >&2
+            sksd_pid=
+            fail "sksd exited during start-up"
+        fi
+        i=$((i + 1))
+        [ "$i" -lt 200 ] || { cat "$sks_work/sksd.log" >&2; fail "sksd not ready after 20 s"; }
+        sleep 0.1
+    done
+    sksd_port=$(sed -n 's/.*signing API listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
+        "$sks_work/sksd.log" | tail -n 1)
+    [ -n "$sksd_port" ] || fail "sksd did not log its signing port"
+}
+
+# json FILE PATH: the value at a dotted PATH of the JSON in FILE.
+json() {
+    "$SKSD_CLIENT" json "$1" "$2"
+}
+
+# import_api NAME METHOD PATH [BODY]: the import API over the Unix socket.
+# The answer goes to $sks_work/NAME.json; prints the status code.
+import_api() {
+    if [ -n "${4:-}" ]; then
+        printf '%s' "$4" > "$sks_work/$1.req"
+    else
+        : > "$sks_work/$1.req"
+    fi
+    curl -sS --unix-socket "$sks_work/import.sock" -X "$2" \
+        -H 'Content-Type: application/json' --data-binary "@$sks_work/$1.req" \
+        -o "$sks_work/$1.json" -w '%{http_code}' "http://sksd$3"
+}
+
+# The same, where anything but status $2 fails the test.
+import_ok() {
+    want=$1
+    shift
+    code=$(import_api "$@") || fail "$1: curl could not reach the import socket"
+    [ "$code" = "$want" ] || { cat "$sks_work/$1.json" >&2; fail "$1: status $code, not $want"; }
+}
+
+# sign NAME BODY [QUERY]: POSTs BODY to the signing API; the answer goes to
+# $sks_work/NAME.json, the status is printed.
+sign() {
+    printf '%s' "$2" > "$sks_work/$1.req"
+    curl -sS -X POST -H 'Content-Type: application/json' --data-binary "@$sks_work/$1.req" \
+        -o "$sks_work/$1.json" -w '%{http_code}' \
+        "http://127.0.0.1:$sksd_port/stir/v1/signing${3:-}"
+}
+
+# The SP certificate the test STI-CA issues for CSR $1, written to $2 (ATIS-1000080 profile).
+issue_cert() {
+    cat > "$sks_work/sp-ext.cnf" <<EOF
+[sp]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+certificatePolicies = 2.16.840.1.114569.1.1.1
+crlDistributionPoints = URI:https://sti-ca.test/crl.pem
+1.3.6.1.5.5.7.1.26 = DER:30:08:A0:06:16:04:31:32:33:34
+EOF
+    run_ok "issue-$(basename "$2")" sw_openssl x509 -req -in "$1" -CA "$sks_work/pki/ca.pem" \
+        -CAkey "$sks_work/pki/ca.key" -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+        -days 30 -sha256 -extfile "$sks_work/sp-ext.cnf" -extensions sp -out "$2"
+}
+
+# The x5u of version $2 of identity $1 in these tests.
+x5u_of() {
+    echo "https://cert.example.org/$1-$2.pem"
+}
+
+# provision_version IDENTITY [activate]: generate in the token, issue, attach
+# (and activate); prints the version.  Its certificate is
+# $sks_work/IDENTITY-VERSION.pem.
+provision_version() {
+    import_ok 201 gen-$1 POST "/sks/v1/identities/$1/generate" "{\"spc\":\"$SKSD_SPC\"}"
+    pv_version=$(json "$sks_work/gen-$1.json" version)
+    json "$sks_work/gen-$1.json" csr > "$sks_work/$1-$pv_version.csr"
+    issue_cert "$sks_work/$1-$pv_version.csr" "$sks_work/$1-$pv_version.pem"
+    "$SKSD_CLIENT" attach-body "$sks_work/$1-$pv_version.pem" "$sks_work/pki/chain.pem" \
+        "$(x5u_of "$1" "$pv_version")" > "$sks_work/attach-$1.body"
+    import_ok 200 attach-$1 POST "/sks/v1/identities/$1/versions/$pv_version/attach" \
+        "$(cat "$sks_work/attach-$1.body")"
+    if [ "${2:-}" = activate ]; then
+        import_ok 200 activate-$1 POST "/sks/v1/identities/$1/versions/$pv_version/activate"
+    fi
+    echo "$pv_version"
+}
+
+# verify_identity NAME FILE CERT [sksctl verify options]: the Identity header in
+# FILE verifies with CERT chained to the test root (sksctl verify --trust).
+verify_identity() {
+    vi_name=$1
+    vi_file=$2
+    vi_cert=$3
+    shift 3
+    cat "$vi_cert" "$sks_work/pki/chain.pem" > "$sks_work/$vi_name.certs"
+    run_ok "$vi_name" "$SKSCTL" verify --cert "$sks_work/$vi_name.certs" \
+        --trust "$sks_work/pki/root.pem" "$@" "$(cat "$vi_file")"
+}

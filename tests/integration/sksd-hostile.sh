@@ -1,0 +1,82 @@
+#!/bin/sh
+# Slow and hostile clients do not stop sksd from serving others: 1,000 idle
+# connections, a slowloris client trickling its headers, a 100 MB body (with
+# Content-Length, and chunked).  While each one runs, ordinary signing
+# requests keep getting verified answers within a second.
+. "$top_srcdir/tests/integration/sksd-common.sh"
+require_sksd
+command -v timeout >/dev/null 2>&1 || skip "timeout(1) is not installed"
+sksd_setup
+sksd_start
+v=$(provision_version sp-main activate)
+cert="$(x5u_of sp-main "$v")=$sks_work/sp-main-$v.pem"
+
+# serves_others NAME: 50 requests on fresh connections, each answered within a
+# second and verified.
+serves_others() {
+    run_ok "$1-others" timeout 30 "$SKSD_CLIENT" load 127.0.0.1 "$sksd_port" --requests 50 \
+        --conns 1 --cert "$cert"
+    assert_grep "$1" "ok=50 " "$sks_work/$1-others.out"
+    max_us=$(sed -n 's/.* max_us=\([0-9]*\).*/\1/p' "$sks_work/$1-others.out")
+    [ "$max_us" -lt 1000000 ] || fail "$1: a request took $max_us us while the hostile client ran"
+    for i in 1 2 3 4 5; do
+        code=$(curl -sS --max-time 2 -X POST -H 'Content-Type: application/json' \
+            --data-binary '{"signingRequest":{"attest":"A","dest":{"tn":["1"]},"orig":{"tn":"2"}}}' \
+            -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sksd_port/stir/v1/signing") || code=timeout
+        [ "$code" = 200 ] || fail "$1: a fresh connection got $code"
+    done
+}
+
+# wait_opened FILE N: the hostile client reports its N connections up.
+wait_opened() {
+    i=0
+    until grep -q "^opened" "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -lt 300 ] || fail "the hostile client did not connect"
+        sleep 0.1
+    done
+    grep -q "^opened $2\$" "$1" || { cat "$1"; fail "only $(cat "$1") of $2 connections opened"; }
+}
+
+"$SKSD_CLIENT" idle 127.0.0.1 "$sksd_port" 1000 8 > "$sks_work/idle.out" 2>&1 &
+idle=$!
+wait_opened "$sks_work/idle.out" 1000
+serves_others idle
+wait $idle || { cat "$sks_work/idle.out"; fail "the idle client failed"; }
+pass "hostile_1000_idle_connections_do_not_stop_service"
+
+"$SKSD_CLIENT" slowloris 127.0.0.1 "$sksd_port" 200 6 > "$sks_work/slow.out" 2>&1 &
+slow=$!
+wait_opened "$sks_work/slow.out" 200
+serves_others slowloris
+wait $slow || { cat "$sks_work/slow.out"; fail "the slowloris client failed"; }
+pass "hostile_slowloris_headers_do_not_stop_service"
+
+head -c 100000000 /dev/zero > "$sks_work/100mb"
+start=$(date +%s%N)
+code=$(timeout 60 curl -sS -X POST -H 'Content-Type: application/json' -H 'Expect:' \
+    --data-binary "@$sks_work/100mb" -o "$sks_work/big.json" -w '%{http_code}' \
+    "http://127.0.0.1:$sksd_port/stir/v1/signing") || code=failed
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$code" = 413 ] || fail "a 100 MB body with Content-Length got $code, not 413"
+[ "$(json "$sks_work/big.json" error.code)" = body-too-large ] || fail "413 without body-too-large"
+echo "FIGURE: sksd-hostile 100 MB body refused in $ms ms"
+[ "$ms" -lt 5000 ] || fail "refusing a 100 MB body took $ms ms: it was read"
+pass "hostile_100mb_body_is_refused_from_content_length"
+
+# Chunked: no length to refuse by; the daemon drops what exceeds the limit and
+# cuts the connection.  The client may see 413 or a closed connection.
+timeout 60 curl -sS -X POST -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    -H 'Expect:' --data-binary "@$sks_work/100mb" -o /dev/null \
+    "http://127.0.0.1:$sksd_port/stir/v1/signing" > "$sks_work/chunked.out" 2>&1 &
+chunked=$!
+serves_others chunked
+rc=0
+wait $chunked || rc=$?
+[ "$rc" -ne 124 ] || fail "the chunked 100 MB upload was still running after 60 s: it was read"
+rss=$(sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$sksd_pid/status")
+echo "FIGURE: sksd-hostile RSS after the hostile clients: $rss kB"
+[ "$rss" -lt 200000 ] || fail "sksd uses $rss kB after the 100 MB bodies: they were buffered"
+kill -0 "$sksd_pid" || fail "sksd died"
+pass "hostile_chunked_100mb_body_is_cut_off_without_buffering"
+rm -f "$sks_work/100mb"

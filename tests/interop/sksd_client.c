@@ -1,0 +1,262 @@
+/*
+ * sksd_client: the test driver for sksd's signing API.
+ *
+ *   sksd_client load HOST PORT [--requests N] [--conns C] [--rate R]
+ *                    [--identity NAME] [--body FILE] [--cert X5U=FILE]...
+ *                    [--max-age S]
+ *       N requests over C keep-alive connections; with --cert every answer
+ *       must verify with the certificate its x5u names.  Prints the counts
+ *       ("ok=... per-x5u ...") and exits 0 when every request got a verified
+ *       200.
+ *   sksd_client idle HOST PORT N SECONDS
+ *       Opens N connections that send nothing and holds them SECONDS.
+ *   sksd_client slowloris HOST PORT N SECONDS
+ *       Opens N connections that send a request's headers one byte a second.
+ *
+ * Both hostile modes print "opened N" once their connections are up, so that
+ * the test can start its own requests while they hold.
+ *
+ *   sksd_client json FILE PATH
+ *       Prints the member at the dotted PATH of the JSON in FILE (strings
+ *       raw, anything else as compact JSON).
+ *   sksd_client attach-body CERT CHAIN X5U
+ *       Prints the JSON body of an import API attach request.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+
+#include "tests/interop/interop.h"
+#include "tests/interop/sksd_load.h"
+
+#define DEFAULT_BODY                                                                               \
+    "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},"                  \
+    "\"orig\":{\"tn\":\"12155550121\"}}}"
+#define HOSTILE_MAX 20000
+
+const char *interop_prog = "sksd_client";
+
+static X509 *read_cert(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+    if (f != NULL)
+        fclose(f);
+    if (x == NULL)
+        interop_die("cannot read a PEM certificate from %s", path);
+    return x;
+}
+
+static void add_cert(struct load_opts *o, char *spec)
+{
+    char *eq = strrchr(spec, '=');
+
+    if (eq == NULL || o->ncerts == LOAD_CERTS_MAX)
+        interop_die("--cert takes X5U=FILE (at most %d)", LOAD_CERTS_MAX);
+    *eq = '\0';
+    o->certs[o->ncerts].x5u = spec;
+    o->certs[o->ncerts++].cert = read_cert(eq + 1);
+}
+
+static int run_load(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"requests", required_argument, NULL, 'n'}, {"conns", required_argument, NULL, 'c'},
+        {"rate", required_argument, NULL, 'r'},     {"identity", required_argument, NULL, 'i'},
+        {"body", required_argument, NULL, 'b'},     {"cert", required_argument, NULL, 'x'},
+        {"max-age", required_argument, NULL, 'a'},  {NULL, 0, NULL, 0},
+    };
+    struct load_opts o = {0};
+    struct load_result res;
+    char path[256] = "/stir/v1/signing";
+    size_t i;
+    int opt, rc;
+
+    o.conns = 4;
+    o.requests = 1000;
+    o.body = DEFAULT_BODY;
+    o.max_age = 60;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'n':
+            o.requests = (unsigned long)interop_parse_count(optarg, 100000000, "--requests");
+            break;
+        case 'c':
+            o.conns = (unsigned int)interop_parse_count(optarg, 1024, "--conns");
+            break;
+        case 'r':
+            o.rate = atof(optarg);
+            break;
+        case 'i':
+            snprintf(path, sizeof(path), "/stir/v1/signing?identity=%s", optarg);
+            break;
+        case 'b':
+            o.body = (const char *)interop_read_file(optarg, &i);
+            break;
+        case 'x':
+            add_cert(&o, optarg);
+            break;
+        case 'a':
+            o.max_age = interop_parse_count(optarg, 1L << 40, "--max-age");
+            break;
+        default:
+            return 1;
+        }
+    }
+    if (argc - optind != 2)
+        interop_die("usage: sksd_client load HOST PORT [options]");
+    o.host = argv[optind];
+    o.port = (unsigned int)interop_parse_count(argv[optind + 1], 65535, "PORT");
+    o.path = path;
+    rc = load_run(&o, &res);
+    printf("requests=%lu ok=%lu http_errors=%lu bad=%lu io_errors=%lu seconds=%.3f rate=%.0f "
+           "p50_us=%.0f p99_us=%.0f max_us=%.0f\n",
+           o.requests, res.ok, res.http_errors, res.bad, res.io_errors, res.seconds,
+           (double)(res.ok + res.http_errors + res.bad) / res.seconds, res.p50_us, res.p99_us,
+           res.max_us);
+    for (i = 0; i < o.ncerts; i++)
+        printf("x5u %s verified=%lu\n", o.certs[i].x5u, res.per_cert[i]);
+    if (res.first_error[0] != '\0')
+        printf("first error: %s\n", res.first_error);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Connections still open: a closed one reads EOF (or an error) at once. */
+static int count_open(const int *fds, int n)
+{
+    int i, open = 0;
+
+    for (i = 0; i < n; i++) {
+        char b;
+        ssize_t r = recv(fds[i], &b, 1, MSG_DONTWAIT);
+
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            open++;
+    }
+    return open;
+}
+
+static int run_hostile(int argc, char **argv, int slow)
+{
+    static const char req[] = "POST /stir/v1/signing HTTP/1.1\r\nHost: sksd\r\n"
+                              "Content-Type: application/json\r\nX-Padding: slowly\r\n";
+    const char *host;
+    unsigned int port;
+    int n, secs, i, s, opened = 0, *fds;
+
+    if (argc != 5)
+        interop_die("usage: sksd_client %s HOST PORT N SECONDS", argv[0]);
+    host = argv[1];
+    port = (unsigned int)interop_parse_count(argv[2], 65535, "PORT");
+    n = (int)interop_parse_count(argv[3], HOSTILE_MAX, "N");
+    secs = (int)interop_parse_count(argv[4], 3600, "SECONDS");
+    fds = calloc((size_t)n, sizeof(*fds));
+    if (fds == NULL)
+        interop_die("out of memory");
+    for (i = 0; i < n; i++) {
+        fds[i] = http_connect(host, port);
+        if (fds[i] >= 0)
+            opened++;
+    }
+    printf("opened %d\n", opened);
+    fflush(stdout);
+    for (s = 0; s < secs; s++) {
+        for (i = 0; slow && i < n; i++) {
+            if (fds[i] >= 0 && send(fds[i], req + (s % (sizeof(req) - 1)), 1, MSG_NOSIGNAL) != 1) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        sleep(1);
+    }
+    printf("still open %d\n", count_open(fds, n));
+    for (i = 0; i < n; i++) {
+        if (fds[i] >= 0)
+            close(fds[i]);
+    }
+    free(fds);
+    return opened == n ? 0 : 1;
+}
+
+static int run_json(int argc, char **argv)
+{
+    json_error_t jerr;
+    json_t *root, *v;
+    char *path, *key;
+    size_t len;
+    unsigned char *text;
+
+    if (argc != 3)
+        interop_die("usage: sksd_client json FILE PATH");
+    text = interop_read_file(argv[1], &len);
+    root = json_loadb((const char *)text, len, 0, &jerr);
+    if (root == NULL)
+        interop_die("%s is not JSON: %s", argv[1], jerr.text);
+    path = argv[2];
+    for (v = root, key = strtok(path, "."); v != NULL && key != NULL; key = strtok(NULL, "."))
+        v = json_is_array(v) ? json_array_get(v, strtoul(key, NULL, 10)) : json_object_get(v, key);
+    if (v == NULL)
+        interop_die("%s has nothing at %s", argv[1], argv[2]);
+    if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+        fputs(s, stdout);
+        free(s);
+    }
+    json_decref(root);
+    free(text);
+    return 0;
+}
+
+static int run_attach_body(int argc, char **argv)
+{
+    unsigned char *cert, *chain;
+    size_t clen, chlen;
+    json_t *body;
+    char *s;
+
+    if (argc != 4)
+        interop_die("usage: sksd_client attach-body CERT CHAIN X5U");
+    cert = interop_read_file(argv[1], &clen);
+    chain = interop_read_file(argv[2], &chlen);
+    body = json_pack("{s:s, s:s, s:s}", "certificate", (char *)cert, "chain", (char *)chain,
+                     "x5u", argv[3]);
+    s = json_dumps(body, JSON_COMPACT);
+    fputs(s, stdout);
+    free(s);
+    json_decref(body);
+    free(cert);
+    free(chain);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        interop_die("usage: sksd_client (load|idle|slowloris) ...");
+    if (strcmp(argv[1], "load") == 0)
+        return run_load(argc - 1, argv + 1);
+    if (strcmp(argv[1], "idle") == 0)
+        return run_hostile(argc - 1, argv + 1, 0);
+    if (strcmp(argv[1], "slowloris") == 0)
+        return run_hostile(argc - 1, argv + 1, 1);
+    if (strcmp(argv[1], "json") == 0)
+        return run_json(argc - 1, argv + 1);
+    if (strcmp(argv[1], "attach-body") == 0)
+        return run_attach_body(argc - 1, argv + 1);
+    interop_die("unknown mode %s", argv[1]);
+}

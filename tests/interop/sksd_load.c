@@ -1,0 +1,363 @@
+/* Keep-alive load against sksd's signing API, with every answer verified. */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+
+#include "sks/verify.h"
+#include "tests/interop/sksd_load.h"
+
+int http_connect(const char *host, unsigned int port)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    char service[8];
+    int fd, one = 1;
+
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof(service), "%u", port);
+    if (getaddrinfo(host, service, &hints, &ai) != 0)
+        return -1;
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads until |c->buf| holds at least |want| bytes; -1 on EOF or error. */
+static int fill(struct http_conn *c, size_t want)
+{
+    while (c->have < want) {
+        ssize_t r;
+
+        if (c->have == sizeof(c->buf))
+            return -1;
+        r = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        c->have += (size_t)r;
+    }
+    return 0;
+}
+
+static const char *find_header_end(struct http_conn *c)
+{
+    for (;;) {
+        char *end = memmem(c->buf, c->have, "\r\n\r\n", 4);
+
+        if (end != NULL)
+            return end + 4;
+        if (fill(c, c->have + 1) != 0)
+            return NULL;
+    }
+}
+
+/* Content-Length, and whether the server will close the connection. */
+static void parse_headers(const char *head, size_t len, size_t *clen, int *closing)
+{
+    const char *p = head, *end = head + len;
+
+    *clen = 0;
+    *closing = 0;
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+
+        if (eol == NULL)
+            break;
+        if ((size_t)(eol - p) > 15 && strncasecmp(p, "Content-Length:", 15) == 0)
+            *clen = strtoul(p + 15, NULL, 10);
+        if ((size_t)(eol - p) > 11 && strncasecmp(p, "Connection:", 11) == 0 &&
+            memmem(p, (size_t)(eol - p), "close", 5) != NULL)
+            *closing = 1;
+        p = eol + 2;
+    }
+}
+
+static int read_response(struct http_conn *c, int *status, char *out, size_t outsize)
+{
+    const char *body;
+    size_t head_len, clen, total;
+    int closing;
+
+    body = find_header_end(c);
+    if (body == NULL || sscanf(c->buf, "HTTP/1.%*d %d", status) != 1)
+        return -1;
+    head_len = (size_t)(body - c->buf);
+    parse_headers(c->buf, head_len, &clen, &closing);
+    total = head_len + clen;
+    if (total > sizeof(c->buf) || fill(c, total) != 0)
+        return -1;
+    if (outsize > 0) {
+        size_t n = clen < outsize - 1 ? clen : outsize - 1;
+
+        memcpy(out, body, n);
+        out[n] = '\0';
+    }
+    memmove(c->buf, c->buf + total, c->have - total);
+    c->have -= total;
+    if (closing) {
+        close(c->fd);
+        c->fd = -1;
+        c->have = 0;
+    }
+    return 0;
+}
+
+int http_post(struct http_conn *c, const char *host, unsigned int port, const char *path,
+              const char *body, int *status, char *out, size_t outsize)
+{
+    char head[512];
+    int n, attempt;
+
+    n = snprintf(head, sizeof(head),
+                 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                 "Accept: application/json\r\nContent-Length: %zu\r\n\r\n",
+                 path, host, strlen(body));
+    /* A keep-alive connection the server timed out is retried once on a fresh one. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        int fresh = c->fd < 0;
+
+        if (c->fd < 0 && (c->fd = http_connect(host, port)) < 0)
+            return -1;
+        c->have = 0;
+        if (send_all(c->fd, head, (size_t)n) == 0 && send_all(c->fd, body, strlen(body)) == 0 &&
+            read_response(c, status, out, outsize) == 0)
+            return 0;
+        close(c->fd);
+        c->fd = -1;
+        if (fresh)
+            return -1;
+    }
+    return -1;
+}
+
+/* ---- load ----------------------------------------------------------------- */
+
+struct worker {
+    const struct load_opts *o;
+    unsigned int index;
+    unsigned long count; /* requests this worker sends */
+    double t0;
+    double *lat_us;
+    unsigned long nlat;
+    unsigned long ok, http_errors, bad, io_errors;
+    unsigned long per_cert[LOAD_CERTS_MAX];
+    char first_error[512];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_until(double t)
+{
+    double d = t - now_s();
+
+    if (d > 0) {
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void note(struct worker *w, const char *fmt, const char *detail)
+{
+    if (w->first_error[0] == '\0')
+        snprintf(w->first_error, sizeof(w->first_error), fmt, detail);
+}
+
+/* 1 when |answer| holds an Identity header that verifies with the certificate of its x5u. */
+static int verify_answer(struct worker *w, const char *answer)
+{
+    const struct load_opts *o = w->o;
+    json_t *root = json_loads(answer, 0, NULL);
+    const char *hdr = json_string_value(json_object_get(json_object_get(root, "signingResponse"),
+                                                        "identity"));
+    struct sks_verify_result vr;
+    struct sks_verify_opts vo;
+    struct sks_identity id;
+    struct sks_error err;
+    int sip, ok = 0;
+    size_t i;
+
+    if (hdr == NULL) {
+        note(w, "200 without signingResponse.identity: %.400s", answer);
+        goto done;
+    }
+    if (o->ncerts == 0) {
+        ok = 1;
+        goto done;
+    }
+    if (sks_identity_parse(hdr, strlen(hdr), &id, &sip, &err) != SKS_OK) {
+        note(w, "unparsable Identity header: %.400s", err.msg);
+        goto done;
+    }
+    for (i = 0; i < o->ncerts && strcmp(o->certs[i].x5u, id.info) != 0; i++)
+        ;
+    if (i == o->ncerts) {
+        note(w, "Identity header names an unknown x5u %.400s", id.info);
+        goto done;
+    }
+    sks_verify_opts_init(&vo);
+    vo.cert = o->certs[i].cert;
+    vo.max_age = o->max_age;
+    if (sks_identity_verify(hdr, strlen(hdr), &vo, &vr, &err) != SKS_OK) {
+        note(w, "Identity header does not verify: %.400s", err.msg);
+        goto done;
+    }
+    w->per_cert[i]++;
+    ok = 1;
+done:
+    json_decref(root);
+    ERR_clear_error();
+    return ok;
+}
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    const struct load_opts *o = w->o;
+    struct http_conn *c = calloc(1, sizeof(*c));
+    char answer[16384];
+    unsigned long j;
+
+    if (c == NULL)
+        return NULL;
+    c->fd = -1;
+    for (j = 0; j < w->count; j++) {
+        double start = now_s(), t;
+        int status = 0;
+
+        if (o->rate > 0) {
+            /* Requests interleave across workers: worker k sends k, k + n, k + 2n... */
+            start = w->t0 + (double)(j * o->conns + w->index) / o->rate;
+            sleep_until(start);
+        }
+        if (http_post(c, o->host, o->port, o->path, o->body, &status, answer, sizeof(answer)) !=
+            0) {
+            w->io_errors++;
+            note(w, "connection failed: %s", strerror(errno));
+            continue;
+        }
+        t = now_s();
+        w->lat_us[w->nlat++] = (t - start) * 1e6;
+        if (status != 200) {
+            w->http_errors++;
+            note(w, "non-200 answer: %.400s", answer);
+        } else if (verify_answer(w, answer)) {
+            w->ok++;
+        } else {
+            w->bad++;
+        }
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void merge(struct worker *w, unsigned int n, struct load_result *res, unsigned long total)
+{
+    double *all = malloc((total + 1) * sizeof(*all));
+    unsigned long k = 0;
+    unsigned int i, j;
+
+    for (i = 0; i < n; i++) {
+        res->ok += w[i].ok;
+        res->http_errors += w[i].http_errors;
+        res->bad += w[i].bad;
+        res->io_errors += w[i].io_errors;
+        for (j = 0; j < LOAD_CERTS_MAX; j++)
+            res->per_cert[j] += w[i].per_cert[j];
+        if (res->first_error[0] == '\0' && w[i].first_error[0] != '\0')
+            memcpy(res->first_error, w[i].first_error, sizeof(res->first_error));
+        if (all != NULL) {
+            memcpy(all + k, w[i].lat_us, w[i].nlat * sizeof(*all));
+            k += w[i].nlat;
+        }
+        free(w[i].lat_us);
+    }
+    if (all != NULL && k > 0) {
+        qsort(all, k, sizeof(*all), cmp_double);
+        res->p50_us = all[k / 2];
+        res->p99_us = all[k * 99 / 100];
+        res->max_us = all[k - 1];
+    }
+    free(all);
+}
+
+int load_run(const struct load_opts *o, struct load_result *res)
+{
+    struct worker *w = calloc(o->conns, sizeof(*w));
+    pthread_t *t = calloc(o->conns, sizeof(*t));
+    double t0;
+    unsigned int i;
+
+    memset(res, 0, sizeof(*res));
+    if (w == NULL || t == NULL) {
+        free(w);
+        free(t);
+        return -1;
+    }
+    t0 = now_s() + 0.01;
+    for (i = 0; i < o->conns; i++) {
+        w[i].o = o;
+        w[i].index = i;
+        w[i].count = o->requests / o->conns + (i < o->requests % o->conns);
+        w[i].t0 = t0;
+        w[i].lat_us = malloc((w[i].count + 1) * sizeof(double));
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    for (i = 0; i < o->conns; i++)
+        pthread_join(t[i], NULL);
+    res->seconds = now_s() - t0;
+    merge(w, o->conns, res, o->requests);
+    free(w);
+    free(t);
+    return res->ok == o->requests ? 0 : -1;
+}
