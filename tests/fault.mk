@@ -21,6 +21,7 @@ FAULT_TESTS = \
 	tests/integration/fault-token-removed.sh \
 	tests/integration/fault-persistent-faults.sh \
 	tests/integration/fault-wrong-pin.sh \
-	tests/integration/fault-reset-spares-other-threads.sh
+	tests/integration/fault-reset-spares-other-threads.sh \
+	tests/integration/fault-valgrind-leaks.sh
 TESTS += $(FAULT_TESTS)
 EXTRA_DIST += $(FAULT_TESTS) tests/integration/fault-common.sh tests/p11fault/valgrind.supp

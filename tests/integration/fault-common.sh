@@ -94,13 +94,15 @@ stat_field() {
 # driver_start NAME [OPTIONS...]: fault_sign in the background on the test key,
 # its output in NAME.out; returns once it has signed (NAME.ready).  It runs
 # until driver_stop, or until its own -n limit.  The shim's statistics
-# start afresh with each driver.
+# start afresh with each driver.  FAULT_WRAPPER, when set, is a command line
+# that runs fault_sign (valgrind ...).
 driver_start() {
     driver_name=$1
     shift
     rm -f "$sks_work/$driver_name.ready" "$sks_work/$driver_name.stop" "$sks_work/$driver_name.go" \
         "$sks_work"/stats "$sks_work"/stats.*
-    OPENSSL_CONF=$sks_work/fault.cnf timeout "$FAULT_CMD_TIMEOUT" "$FAULT_SIGN" \
+    # shellcheck disable=SC2086 # FAULT_WRAPPER is a command line (valgrind ...)
+    OPENSSL_CONF=$sks_work/fault.cnf timeout "$FAULT_CMD_TIMEOUT" ${FAULT_WRAPPER:-} "$FAULT_SIGN" \
         -r "$sks_work/$driver_name.ready" -s "$sks_work/$driver_name.stop" "$@" \
         "$fault_key_uri" "$sks_work/pub.pem" > "$sks_work/$driver_name.out" 2>&1 &
     driver_pid=$!
