@@ -159,6 +159,75 @@ sks_status p11_key_sign_digest(struct p11_key *key, const unsigned char *digest,
 sks_status p11_key_sign_message(struct p11_key *key, const unsigned char *msg, size_t len,
                                 unsigned char sig[P11_ES256_SIG_LEN], struct sks_error *err);
 
+/* ==== object store (p11/store.c) ==========================================
+ *
+ * What the key store needs besides signing: find, read, create, copy, modify
+ * and destroy token objects, unwrap keys into the token and generate the
+ * RSA key pair wrapped keys come in under.  Every call logs in first, runs
+ * on a pooled session and is retried once after the session, the login or
+ * the token was lost.  Object handles stay valid while the token keeps its
+ * epoch (p11_token_epoch); after a change, look objects up again.
+ */
+
+/* Bumped whenever the token is reset; handles from an earlier epoch may be stale. */
+unsigned long long p11_token_epoch(struct p11_token *tok);
+/* True when the token offers |mech| with all of |flags| (CKF_UNWRAP, CKF_SIGN, ...). */
+bool p11_token_mechanism_flags(struct p11_token *tok, CK_MECHANISM_TYPE mech, CK_FLAGS flags);
+
+/* "pkcs11:token=...;id=...;object=...;type=..." for an object (free()). */
+char *p11_store_object_uri(struct p11_token *tok, CK_OBJECT_CLASS cls, const unsigned char *id,
+                           size_t id_len, const char *label);
+/* Token objects matching |tmpl| (CKA_TOKEN=TRUE is added).  free() *handles. */
+sks_status p11_store_find(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                          CK_OBJECT_HANDLE **handles, size_t *count, struct sks_error *err);
+/*
+ * Reads attributes into the caller's buffers.  An attribute the object lacks,
+ * keeps sensitive or that does not fit is not an error: its ulValueLen is
+ * CK_UNAVAILABLE_INFORMATION.
+ */
+sks_status p11_store_get(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                         struct sks_error *err);
+/* Reads one attribute of at most |max| bytes into a new buffer (free(); NUL-terminated). */
+sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
+                               size_t max, unsigned char **out, size_t *len,
+                               struct sks_error *err);
+sks_status p11_store_create(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                            CK_OBJECT_HANDLE *out, struct sks_error *err);
+sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
+                          CK_ULONG n, CK_OBJECT_HANDLE *out, struct sks_error *err);
+/* C_SetAttributeValue: one call, so atomic as far as the token is concerned. */
+sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
+                         CK_ULONG n, struct sks_error *err);
+/* SKS_ERR_NOT_FOUND when the object is already gone. */
+sks_status p11_store_destroy(struct p11_token *tok, CK_OBJECT_HANDLE h, struct sks_error *err);
+/* C_UnwrapKey; on failure err->ckr holds the module's return value. */
+sks_status p11_store_unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
+                            CK_OBJECT_HANDLE unwrapping, const unsigned char *wrapped, size_t len,
+                            const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
+                            struct sks_error *err);
+/* One C_SignInit + C_Sign with the key |h|; *siglen is the room in |sig|, then the length. */
+sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANISM_TYPE mech,
+                          const unsigned char *in, size_t len, unsigned char *sig, size_t *siglen,
+                          struct sks_error *err);
+/*
+ * Generates an RSA key pair (exponent 65537) whose private key can only
+ * unwrap: sensitive, not extractable, no decrypt, sign or derive, and
+ * limited to |mechs| (CKA_ALLOWED_MECHANISMS; none when |nmechs| is 0).
+ */
+sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
+                                         const unsigned char *id, size_t id_len,
+                                         unsigned long bits, const CK_MECHANISM_TYPE *mechs,
+                                         size_t nmechs, CK_OBJECT_HANDLE *pub,
+                                         CK_OBJECT_HANDLE *priv, struct sks_error *err);
+/*
+ * A signing key for the private key object |h| whose CKA_ID, label and
+ * public point the caller already knows: no search, which matters on a
+ * token holding thousands of keys.
+ */
+sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
+                               size_t id_len, const char *label, const unsigned char pub[65],
+                               struct p11_key **out, struct sks_error *err);
+
 #endif
 
 /* ---- key generation ------------------------------------------------------ */
@@ -172,3 +241,4 @@ sks_status p11_key_sign_message(struct p11_key *key, const unsigned char *msg, s
  */
 sks_status p11_generate_p256(struct p11_token *tok, const char *label, const unsigned char *id,
                              size_t id_len, char **uri, struct sks_error *err);
+

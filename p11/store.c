@@ -1,0 +1,525 @@
+/*
+ * Object store operations: what the key store writes and reads besides
+ * signing.  Find, read, create, copy, modify and destroy token objects,
+ * unwrap a key into the token, and generate the RSA key pair that wrapped
+ * keys are imported under.
+ *
+ * Each operation runs on a pooled session after login and is retried once
+ * when the session, the login or the token was lost.  Unlike signing, a
+ * stale object handle is not a reason to reset the token here: the handle
+ * came from the caller, who must look the object up again.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "p11/internal.h"
+
+/* A search that finds more objects than this is refused, not truncated. */
+#define STORE_FIND_MAX 1000000
+#define FIND_BATCH 256
+
+typedef CK_RV (*store_op)(struct p11_token *tok, CK_SESSION_HANDLE session, void *arg);
+
+static bool session_fault(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+           rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_TOKEN_NOT_PRESENT ||
+           rv == CKR_DEVICE_REMOVED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+/*
+ * Runs |op| on a logged-in session, once more after recovery.  On a PKCS#11
+ * failure, returns SKS_ERR_TOKEN with *rv set and |err| untouched so that
+ * the caller names the operation; other failures fill |err|.
+ */
+static sks_status run(struct p11_token *tok, store_op op, void *arg, CK_RV *rv,
+                      struct sks_error *err)
+{
+    struct p11_session s;
+    sks_status st;
+    int attempt;
+
+    *rv = CKR_OK;
+    for (attempt = 0; attempt < 2; attempt++) {
+        st = p11_module_check_fork(tok->mod, err);
+        if (st == SKS_OK)
+            st = p11_token_login(tok, err);
+        if (st == SKS_OK)
+            st = p11_session_acquire(tok, &s, err);
+        if (st != SKS_OK)
+            return st;
+        *rv = op(tok, s.handle, arg);
+        p11_session_release(tok, &s, *rv);
+        if (*rv == CKR_OK)
+            return SKS_OK;
+        if (attempt > 0 || !session_fault(*rv) || !p11_token_recover(tok, s.epoch, *rv))
+            break;
+    }
+    return SKS_ERR_TOKEN;
+}
+
+unsigned long long p11_token_epoch(struct p11_token *tok)
+{
+    return atomic_load(&tok->epoch);
+}
+
+bool p11_token_mechanism_flags(struct p11_token *tok, CK_MECHANISM_TYPE mech, CK_FLAGS flags)
+{
+    CK_MECHANISM_INFO info;
+
+    if (p11_module_check_fork(tok->mod, NULL) != SKS_OK)
+        return false;
+    return P11_CALL(tok->mod, C_GetMechanismInfo, tok->slot, mech, &info) == CKR_OK &&
+           (info.flags & flags) == flags;
+}
+
+char *p11_store_object_uri(struct p11_token *tok, CK_OBJECT_CLASS cls, const unsigned char *id,
+                           size_t id_len, const char *label)
+{
+    return p11_object_uri(tok, cls, id, id_len, label);
+}
+
+/* ---- find ----------------------------------------------------------------- */
+
+struct find_arg {
+    CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+    CK_OBJECT_HANDLE *handles;
+    size_t count, cap;
+    bool too_many;
+};
+
+static CK_RV find_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct find_arg *a = p;
+    CK_ULONG got = 0;
+    CK_RV rv, frv;
+
+    a->count = 0;
+    rv = P11_CALL(tok->mod, C_FindObjectsInit, session, a->tmpl, a->n);
+    if (rv != CKR_OK)
+        return rv;
+    do {
+        if (a->cap - a->count < FIND_BATCH) {
+            size_t ncap = a->cap * 2 + FIND_BATCH;
+            CK_OBJECT_HANDLE *grown;
+            if (ncap > STORE_FIND_MAX) {
+                a->too_many = true;
+                rv = CKR_HOST_MEMORY;
+                break;
+            }
+            if ((grown = realloc(a->handles, ncap * sizeof(*grown))) == NULL) {
+                rv = CKR_HOST_MEMORY;
+                break;
+            }
+            a->handles = grown;
+            a->cap = ncap;
+        }
+        rv = P11_CALL(tok->mod, C_FindObjects, session, a->handles + a->count, FIND_BATCH, &got);
+        if (rv == CKR_OK)
+            a->count += got;
+    } while (rv == CKR_OK && got > 0);
+    frv = P11_CALL(tok->mod, C_FindObjectsFinal, session);
+    return rv != CKR_OK ? rv : frv;
+}
+
+sks_status p11_store_find(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                          CK_OBJECT_HANDLE **handles, size_t *count, struct sks_error *err)
+{
+    CK_BBOOL yes = CK_TRUE;
+    struct find_arg a = {0};
+    sks_status st;
+    CK_RV rv;
+
+    /* Token objects only: session copies of keys share their CKA_ID. */
+    a.tmpl = calloc(n + 1, sizeof(*a.tmpl));
+    if (a.tmpl == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    if (n > 0)
+        memcpy(a.tmpl, tmpl, n * sizeof(*tmpl));
+    a.tmpl[n] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
+    a.n = n + 1;
+    st = run(tok, find_op, &a, &rv, err);
+    free(a.tmpl);
+    if (st != SKS_OK) {
+        free(a.handles);
+        if (a.too_many)
+            return sks_fail(err, SKS_ERR_INPUT, "a search on %s matches over %d objects", tok->uri,
+                            STORE_FIND_MAX);
+        return st == SKS_ERR_TOKEN ? p11_fail(err, rv, "cannot search %s", tok->uri) : st;
+    }
+    *handles = a.handles;
+    *count = a.count;
+    return SKS_OK;
+}
+
+/* ---- read ----------------------------------------------------------------- */
+
+struct get_arg {
+    CK_OBJECT_HANDLE h;
+    CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+};
+
+static CK_RV get_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct get_arg *a = p;
+    CK_RV rv = P11_CALL(tok->mod, C_GetAttributeValue, session, a->h, a->tmpl, a->n);
+
+    /*
+     * Absent, sensitive or oversized attributes are marked
+     * CK_UNAVAILABLE_INFORMATION (PKCS#11 2.40 5.7); the others are read.
+     */
+    if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+        rv == CKR_BUFFER_TOO_SMALL)
+        rv = CKR_OK;
+    return rv;
+}
+
+sks_status p11_store_get(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                         struct sks_error *err)
+{
+    struct get_arg a = {h, tmpl, n};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, get_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot read object %lu on %s", (unsigned long)h, tok->uri);
+    return st;
+}
+
+sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
+                               size_t max, unsigned char **out, size_t *len,
+                               struct sks_error *err)
+{
+    CK_ATTRIBUTE a = {type, NULL, 0};
+    unsigned char *buf;
+    sks_status st;
+
+    st = p11_store_get(tok, h, &a, 1, err);
+    if (st != SKS_OK)
+        return st;
+    if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "object %lu on %s has no attribute 0x%lx",
+                        (unsigned long)h, tok->uri, (unsigned long)type);
+    if (a.ulValueLen > max)
+        return sks_fail(err, SKS_ERR_INPUT, "attribute 0x%lx of object %lu on %s is over %zu bytes",
+                        (unsigned long)type, (unsigned long)h, tok->uri, max);
+    /* One byte more, NUL, so that text attributes can be used as strings. */
+    if ((buf = malloc(a.ulValueLen + 1)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    a.pValue = buf;
+    st = p11_store_get(tok, h, &a, 1, err);
+    if (st == SKS_OK && (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > max))
+        st = sks_fail(err, SKS_ERR_TOKEN, "object %lu on %s changed while it was read",
+                      (unsigned long)h, tok->uri);
+    if (st != SKS_OK) {
+        free(buf);
+        return st;
+    }
+    buf[a.ulValueLen] = '\0';
+    *out = buf;
+    *len = a.ulValueLen;
+    return SKS_OK;
+}
+
+/* ---- write ---------------------------------------------------------------- */
+
+struct write_arg {
+    CK_OBJECT_HANDLE h;
+    const CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+    CK_OBJECT_HANDLE out;
+};
+
+static CK_RV create_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct write_arg *a = p;
+
+    return P11_CALL(tok->mod, C_CreateObject, session, (CK_ATTRIBUTE *)a->tmpl, a->n, &a->out);
+}
+
+static CK_RV copy_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct write_arg *a = p;
+
+    return P11_CALL(tok->mod, C_CopyObject, session, a->h, (CK_ATTRIBUTE *)a->tmpl, a->n,
+                    &a->out);
+}
+
+static CK_RV set_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct write_arg *a = p;
+
+    return P11_CALL(tok->mod, C_SetAttributeValue, session, a->h, (CK_ATTRIBUTE *)a->tmpl, a->n);
+}
+
+static CK_RV destroy_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct write_arg *a = p;
+
+    return P11_CALL(tok->mod, C_DestroyObject, session, a->h);
+}
+
+sks_status p11_store_create(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                            CK_OBJECT_HANDLE *out, struct sks_error *err)
+{
+    struct write_arg a = {CK_INVALID_HANDLE, tmpl, n, CK_INVALID_HANDLE};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, create_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot create an object on %s", tok->uri);
+    if (st == SKS_OK && out != NULL)
+        *out = a.out;
+    return st;
+}
+
+sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
+                          CK_ULONG n, CK_OBJECT_HANDLE *out, struct sks_error *err)
+{
+    struct write_arg a = {h, tmpl, n, CK_INVALID_HANDLE};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, copy_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot copy object %lu on %s", (unsigned long)h, tok->uri);
+    if (st == SKS_OK)
+        *out = a.out;
+    return st;
+}
+
+sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
+                         CK_ULONG n, struct sks_error *err)
+{
+    struct write_arg a = {h, tmpl, n, CK_INVALID_HANDLE};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, set_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot modify object %lu on %s", (unsigned long)h, tok->uri);
+    return st;
+}
+
+sks_status p11_store_destroy(struct p11_token *tok, CK_OBJECT_HANDLE h, struct sks_error *err)
+{
+    struct write_arg a = {h, NULL, 0, CK_INVALID_HANDLE};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, destroy_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN && rv == CKR_OBJECT_HANDLE_INVALID)
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "object %lu is gone from %s", (unsigned long)h,
+                        tok->uri);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot destroy object %lu on %s", (unsigned long)h, tok->uri);
+    return st;
+}
+
+/* ---- unwrap and sign ------------------------------------------------------- */
+
+struct unwrap_arg {
+    const CK_MECHANISM *mech;
+    CK_OBJECT_HANDLE unwrapping;
+    const unsigned char *wrapped;
+    size_t len;
+    const CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+    CK_OBJECT_HANDLE out;
+};
+
+static CK_RV unwrap_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct unwrap_arg *a = p;
+
+    return P11_CALL(tok->mod, C_UnwrapKey, session, (CK_MECHANISM *)a->mech, a->unwrapping,
+                    (CK_BYTE *)a->wrapped, (CK_ULONG)a->len, (CK_ATTRIBUTE *)a->tmpl, a->n,
+                    &a->out);
+}
+
+sks_status p11_store_unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
+                            CK_OBJECT_HANDLE unwrapping, const unsigned char *wrapped, size_t len,
+                            const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
+                            struct sks_error *err)
+{
+    struct unwrap_arg a = {mech, unwrapping, wrapped, len, tmpl, n, CK_INVALID_HANDLE};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, unwrap_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot unwrap a key on %s", tok->uri);
+    if (st == SKS_OK)
+        *out = a.out;
+    return st;
+}
+
+struct sign_arg {
+    CK_OBJECT_HANDLE h;
+    CK_MECHANISM mech;
+    const unsigned char *in;
+    size_t len;
+    unsigned char *sig;
+    CK_ULONG siglen;
+};
+
+static CK_RV sign_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct sign_arg *a = p;
+    CK_RV rv;
+
+    rv = P11_CALL(tok->mod, C_SignInit, session, &a->mech, a->h);
+    if (rv == CKR_OK)
+        rv = P11_CALL(tok->mod, C_Sign, session, (CK_BYTE *)a->in, (CK_ULONG)a->len, a->sig,
+                      &a->siglen);
+    return rv;
+}
+
+sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANISM_TYPE mech,
+                          const unsigned char *in, size_t len, unsigned char *sig, size_t *siglen,
+                          struct sks_error *err)
+{
+    struct sign_arg a = {h, {mech, NULL, 0}, in, len, sig, (CK_ULONG)*siglen};
+    sks_status st;
+    CK_RV rv;
+
+    st = run(tok, sign_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot sign with object %lu on %s", (unsigned long)h, tok->uri);
+    if (st == SKS_OK)
+        *siglen = a.siglen;
+    return st;
+}
+
+/* ---- the RSA key pair wrapped keys are imported under ------------------------ */
+
+struct rsa_gen_arg {
+    CK_ATTRIBUTE *pub, *priv;
+    CK_ULONG npub, npriv;
+    CK_OBJECT_HANDLE hpub, hpriv;
+};
+
+static CK_RV rsa_gen_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct rsa_gen_arg *a = p;
+    CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+
+    return P11_CALL(tok->mod, C_GenerateKeyPair, session, &mech, a->pub, a->npub, a->priv,
+                    a->npriv, &a->hpub, &a->hpriv);
+}
+
+sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
+                                         const unsigned char *id, size_t id_len,
+                                         unsigned long bits, const CK_MECHANISM_TYPE *mechs,
+                                         size_t nmechs, CK_OBJECT_HANDLE *pub,
+                                         CK_OBJECT_HANDLE *priv, struct sks_error *err)
+{
+    static const CK_BYTE f4[] = {0x01, 0x00, 0x01};
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG modulus_bits = bits;
+    CK_ATTRIBUTE pub_tmpl[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &no, sizeof(no)},
+        {CKA_WRAP, &yes, sizeof(yes)},
+        {CKA_ENCRYPT, &no, sizeof(no)},
+        {CKA_VERIFY, &no, sizeof(no)},
+        {CKA_MODULUS_BITS, &modulus_bits, sizeof(modulus_bits)},
+        {CKA_PUBLIC_EXPONENT, (void *)f4, sizeof(f4)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, (void *)id, id_len},
+    };
+    /* Unwrap only: no decrypt oracle, no signatures, never leaves the token. */
+    CK_ATTRIBUTE priv_tmpl[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_UNWRAP, &yes, sizeof(yes)},
+        {CKA_DECRYPT, &no, sizeof(no)},
+        {CKA_SIGN, &no, sizeof(no)},
+        {CKA_SIGN_RECOVER, &no, sizeof(no)},
+        {CKA_DERIVE, &no, sizeof(no)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, (void *)id, id_len},
+        {CKA_ALLOWED_MECHANISMS, (void *)mechs, nmechs * sizeof(*mechs)},
+    };
+    struct rsa_gen_arg a = {pub_tmpl, priv_tmpl, sizeof(pub_tmpl) / sizeof(pub_tmpl[0]),
+                            sizeof(priv_tmpl) / sizeof(priv_tmpl[0]), CK_INVALID_HANDLE,
+                            CK_INVALID_HANDLE};
+    sks_status st;
+    CK_RV rv;
+
+    if (nmechs == 0)
+        a.npriv--;
+    st = run(tok, rsa_gen_op, &a, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "cannot generate an RSA-%lu key pair on %s", bits, tok->uri);
+    if (st != SKS_OK)
+        return st;
+    *pub = a.hpub;
+    *priv = a.hpriv;
+    return SKS_OK;
+}
+
+/* ---- signing keys known by handle ------------------------------------------- */
+
+sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
+                               size_t id_len, const char *label, const unsigned char pub[65],
+                               struct p11_key **out, struct sks_error *err)
+{
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE session_only = {CKA_TOKEN, &no, sizeof(no)};
+    CK_OBJECT_HANDLE copy = h;
+    struct p11_key *key;
+    sks_status st;
+
+    if (id_len == 0 || id_len > P11_ID_MAX)
+        return sks_fail(err, SKS_ERR_INPUT, "a key needs a CKA_ID of 1 to %d bytes", P11_ID_MAX);
+    st = p11_module_check_fork(tok->mod, err);
+    if (st != SKS_OK)
+        return st;
+    key = calloc(1, sizeof(*key));
+    if (key == NULL ||
+        (key->uri = p11_object_uri(tok, CKO_PRIVATE_KEY, id, id_len, label)) == NULL) {
+        free(key);
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    atomic_init(&key->refs, 1);
+    key->cls = CKO_PRIVATE_KEY;
+    memcpy(key->id, id, id_len);
+    key->id_len = id_len;
+    memcpy(key->pub, pub, 65);
+    key->pub_len = 65;
+
+    /* As p11/key.c does on first use: a session copy signs faster on SoftHSM. */
+    pthread_mutex_lock(&tok->lock);
+    st = p11_token_anchor_locked(tok, err);
+    if (st == SKS_OK)
+        st = p11_token_login_locked(tok, err);
+    if (st == SKS_OK &&
+        P11_CALL(tok->mod, C_CopyObject, tok->anchor, h, &session_only, 1, &copy) != CKR_OK)
+        copy = h;
+    if (st == SKS_OK) {
+        atomic_store(&key->handle, h);
+        atomic_store(&key->sign_handle, copy);
+        atomic_store(&key->epoch, atomic_load(&tok->epoch));
+    }
+    pthread_mutex_unlock(&tok->lock);
+    if (st != SKS_OK) {
+        free(key->uri);
+        free(key);
+        return st;
+    }
+    key->tok = p11_token_ref(tok);
+    *out = key;
+    return SKS_OK;
+}

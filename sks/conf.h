@@ -1,0 +1,67 @@
+/*
+ * The shaken-sks configuration file, shared by sksctl and sksd.
+ *
+ * An openssl.cnf-style file read with OpenSSL's NCONF.  The [sks] section
+ * says where the key store is:
+ *
+ *   [sks]
+ *   pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
+ *   token = sks-prod                 # a token label or a pkcs11: URI
+ *   pin_file = /etc/shaken-sks/user.pin
+ *   trust_anchors = /etc/shaken-sks/sti-pa-roots.pem
+ *   grace_period = 86400             # seconds a replaced key version stays usable
+ *
+ * Relative paths are taken relative to the directory of the file.  Other
+ * programs keep their own settings in their own sections; sks_config_conf()
+ * gives them the parsed file.  A misspelt key in [sks] is an error, not a
+ * silent default.
+ */
+#ifndef SKS_CONF_H
+#define SKS_CONF_H
+
+#include <stdbool.h>
+
+#include <openssl/conf.h>
+#include <openssl/x509.h>
+
+#include "common/error.h"
+
+/* The configuration file used when none is named: $(sysconfdir)/shaken-sks/sks.conf. */
+#define SKS_CONFIG_DEFAULT SKS_SYSCONFDIR "/shaken-sks/sks.conf"
+
+/* The longest configuration file read; a larger one is refused. */
+#define SKS_CONFIG_MAX_BYTES (1024 * 1024)
+
+struct sks_config {
+    char *path;          /* the file read; NULL when none was */
+    char *pkcs11_module; /* NULL: p11-kit's proxy module */
+    char *token;         /* a token label or a pkcs11: URI; NULL: the first token */
+    char *pin_file;
+    char *trust_anchors; /* PEM file of STI-PA root certificates */
+    long grace_period;   /* seconds; SKS_GRACE_DEFAULT unless set */
+    long expiry_warn_days;
+    long pending_max_age; /* seconds a generated key may wait for its certificate */
+    CONF *conf;           /* the whole file, for other sections; NULL without a file */
+};
+
+/*
+ * Reads |path| (NULL: SKS_CONFIG_DEFAULT).  A missing file is an error when
+ * |path| was given and an empty configuration when the default is missing,
+ * so that sksctl works from flags alone.  Free with sks_config_free().
+ */
+sks_status sks_config_load(const char *path, struct sks_config *cfg, struct sks_error *err);
+void sks_config_free(struct sks_config *cfg);
+
+/* Replaces one string setting (a command-line flag overriding the file). */
+sks_status sks_config_set(char **field, const char *value, struct sks_error *err);
+
+/* The parsed file, for sections the key store does not know (sksd). NULL without a file. */
+CONF *sks_config_conf(const struct sks_config *cfg);
+
+/*
+ * Reads a PEM file of trust anchors into a new store.  Every certificate in
+ * it must be a CA certificate; an empty file is an error.
+ */
+sks_status sks_config_load_trust(const char *path, X509_STORE **out, struct sks_error *err);
+
+#endif

@@ -1,0 +1,709 @@
+/*
+ * The key store: opening it, the index of what the token holds, reading and
+ * writing identity records, and listing.  The ways in live in
+ * keystore_import.c, rotation and clean-up in keystore_rotate.c, the signing
+ * cache in keystore_active.c.
+ *
+ * Searching a token is slow when it holds many objects (SoftHSM checks every
+ * object file on each search), so the key store searches once, for
+ * everything, and keeps an index of handles by identity name and CKA_ID.
+ * Objects this process writes are added to the index as it writes them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "sks/keystore_internal.h"
+
+time_t ks_now(void)
+{
+    return time(NULL);
+}
+
+int64_t ks_monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool sks_identity_name_ok(const char *name)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = strlen(name);
+
+    /* No "/": object labels are "name/version". */
+    return n >= 1 && n <= SKS_IDENTITY_NAME_MAX && strchr(alnum, name[0]) != NULL &&
+           strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+void ks_version_label(char *buf, size_t len, const char *name, unsigned int n)
+{
+    snprintf(buf, len, "%s/%u", name, n);
+}
+
+void sks_keystore_config_init(struct sks_keystore_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->grace_seconds = SKS_GRACE_DEFAULT;
+    cfg->expiry_warn_days = SKS_EXPIRY_WARN_DAYS_DEFAULT;
+    cfg->pending_max_age = SKS_PENDING_MAX_AGE_DEFAULT;
+    cfg->sweep_after = SKS_SWEEP_AFTER_DEFAULT;
+}
+
+sks_status sks_keystore_open(struct p11_token *tok, const struct sks_keystore_config *cfg,
+                             struct sks_keystore **out, struct sks_error *err)
+{
+    struct sks_keystore *ks = calloc(1, sizeof(*ks));
+    sks_status st;
+
+    if (ks == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    /* The key store needs the user PIN for everything: fail now, not mid-command. */
+    st = p11_token_login(tok, err);
+    if (st != SKS_OK) {
+        free(ks);
+        return st;
+    }
+    ks->cfg = *cfg;
+    if (ks->cfg.roots != NULL)
+        X509_STORE_up_ref(ks->cfg.roots);
+    ks->tok = p11_token_ref(tok);
+    pthread_mutex_init(&ks->lock, NULL);
+    pthread_mutex_init(&ks->index_lock, NULL);
+    *out = ks;
+    return SKS_OK;
+}
+
+void sks_keystore_close(struct sks_keystore *ks)
+{
+    if (ks == NULL)
+        return;
+    ks_cache_clear(&ks->cache);
+    ks_index_free(ks->index);
+    X509_STORE_free(ks->cfg.roots);
+    p11_token_put(ks->tok);
+    pthread_mutex_destroy(&ks->lock);
+    pthread_mutex_destroy(&ks->index_lock);
+    free(ks);
+}
+
+/* ---- the index ---------------------------------------------------------------- */
+
+static void data_free(void *p)
+{
+    struct ks_data *d = p;
+
+    free(d->raw);
+    free(d);
+}
+
+static void objlist_free(void *p)
+{
+    struct ks_obj *o = p, *next;
+
+    for (; o != NULL; o = next) {
+        next = o->next;
+        free(o);
+    }
+}
+
+void ks_index_free(struct ks_index *idx)
+{
+    if (idx == NULL)
+        return;
+    ks_map_clear(&idx->by_id, objlist_free);
+    ks_map_clear(&idx->by_name, data_free);
+    free(idx->labelled);
+    free(idx);
+}
+
+struct ks_obj *ks_index_objects(struct ks_index *idx, const unsigned char id[KS_ID_LEN])
+{
+    return ks_map_get(&idx->by_id, id, KS_ID_LEN);
+}
+
+/* "name/N" or "name/N/caK" with a valid name: an object the key store wrote. */
+static bool label_is_ours(const char *label)
+{
+    char name[SKS_IDENTITY_NAME_MAX + 1];
+    const char *slash = strchr(label, '/');
+    size_t n;
+
+    if (slash == NULL || (n = (size_t)(slash - label)) > SKS_IDENTITY_NAME_MAX)
+        return false;
+    memcpy(name, label, n);
+    name[n] = '\0';
+    return sks_identity_name_ok(name) && slash[1] >= '1' && slash[1] <= '9';
+}
+
+sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
+                        const unsigned char id[KS_ID_LEN], const char *label,
+                        struct sks_error *err)
+{
+    struct ks_obj *o = calloc(1, sizeof(*o)), *head;
+
+    if (o == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    o->h = h;
+    o->cls = cls;
+    memcpy(o->id, id, KS_ID_LEN);
+    snprintf(o->label, sizeof(o->label), "%s", label);
+    head = ks_map_get(&idx->by_id, id, KS_ID_LEN);
+    o->next = head;
+    if (!ks_map_put(&idx->by_id, id, KS_ID_LEN, o)) {
+        free(o);
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    if (label_is_ours(label)) {
+        if (idx->nlabelled == idx->caplabelled) {
+            size_t cap = idx->caplabelled ? idx->caplabelled * 2 : 64;
+            struct ks_obj **grown = realloc(idx->labelled, cap * sizeof(*grown));
+            if (grown == NULL)
+                return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+            idx->labelled = grown;
+            idx->caplabelled = cap;
+        }
+        idx->labelled[idx->nlabelled++] = o;
+    }
+    return SKS_OK;
+}
+
+void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char id[KS_ID_LEN])
+{
+    struct ks_obj *head = ks_map_get(&idx->by_id, id, KS_ID_LEN), **pp, *o;
+    size_t i;
+
+    for (pp = &head; *pp != NULL && (*pp)->h != h; pp = &(*pp)->next)
+        ;
+    if ((o = *pp) == NULL)
+        return;
+    *pp = o->next;
+    if (head == NULL)
+        ks_map_del(&idx->by_id, id, KS_ID_LEN);
+    else
+        ks_map_put(&idx->by_id, id, KS_ID_LEN, head);
+    for (i = 0; i < idx->nlabelled; i++) {
+        if (idx->labelled[i] == o) {
+            idx->labelled[i] = idx->labelled[--idx->nlabelled];
+            break;
+        }
+    }
+    free(o);
+}
+
+/* Reads class, CKA_ID, label and application of one object into the index. */
+static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
+                              struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+    unsigned char id[P11_ID_MAX];
+    char label[P11_LABEL_MAX], app[sizeof(KS_APPLICATION)];
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_ID, id, sizeof(id)},
+        {CKA_LABEL, label, sizeof(label) - 1},
+        {CKA_APPLICATION, app, sizeof(app) - 1},
+    };
+    struct ks_data *d;
+    sks_status st;
+
+    st = p11_store_get(ks->tok, h, a, 4, err);
+    if (st != SKS_OK)
+        return st;
+    if (a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        return SKS_OK;
+    label[a[2].ulValueLen] = '\0';
+    if (cls != CKO_DATA) {
+        if (a[1].ulValueLen != KS_ID_LEN)
+            return SKS_OK;
+        return ks_index_add(idx, h, cls, id, label, err);
+    }
+    if (a[3].ulValueLen != strlen(KS_APPLICATION) ||
+        memcmp(app, KS_APPLICATION, strlen(KS_APPLICATION)) != 0)
+        return SKS_OK;
+    if (strcmp(label, KS_MARKER_LABEL) == 0) {
+        idx->marker = h;
+        idx->has_marker = true;
+        return SKS_OK;
+    }
+    if (!sks_identity_name_ok(label))
+        return SKS_OK;
+    if ((d = ks_map_get(&idx->by_name, label, strlen(label))) != NULL) {
+        d->duplicates++;
+        return SKS_OK;
+    }
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    strcpy(d->name, label);
+    d->h = h;
+    if (!ks_map_put(&idx->by_name, d->name, strlen(d->name), d)) {
+        free(d);
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    /* A record that cannot be read is listed as broken rather than hiding the others. */
+    if (p11_store_get_value(ks->tok, h, CKA_VALUE, KS_RECORD_MAX, &d->raw, &d->raw_len, NULL) !=
+        SKS_OK) {
+        d->raw = NULL;
+        d->raw_len = 0;
+    }
+    return SKS_OK;
+}
+
+sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err)
+{
+    CK_OBJECT_HANDLE *handles = NULL;
+    struct ks_index *idx;
+    size_t count = 0, i;
+    sks_status st;
+
+    idx = calloc(1, sizeof(*idx));
+    if (idx == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    idx->epoch = p11_token_epoch(ks->tok);
+    st = p11_store_find(ks->tok, NULL, 0, &handles, &count, err);
+    for (i = 0; st == SKS_OK && i < count; i++) {
+        st = scan_object(ks, idx, handles[i], err);
+        /* Deleted by another process since the search: not an error. */
+        if (st != SKS_OK && err != NULL && err->ckr == CKR_OBJECT_HANDLE_INVALID)
+            st = SKS_OK;
+    }
+    free(handles);
+    if (st != SKS_OK) {
+        ks_index_free(idx);
+        return st;
+    }
+    *out = idx;
+    return SKS_OK;
+}
+
+sks_status ks_index_get(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err)
+{
+    struct ks_index *idx;
+    sks_status st;
+
+    if (ks->index != NULL && ks->index->epoch == p11_token_epoch(ks->tok)) {
+        *out = ks->index;
+        return SKS_OK;
+    }
+    st = ks_index_scan(ks, &idx, err);
+    if (st != SKS_OK)
+        return st;
+    ks_index_free(ks->index);
+    ks->index = idx;
+    *out = idx;
+    return SKS_OK;
+}
+
+sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
+                            const unsigned char id[KS_ID_LEN], struct sks_error *err)
+{
+    CK_ATTRIBUTE tmpl = {CKA_ID, (void *)id, KS_ID_LEN};
+    CK_OBJECT_HANDLE *handles = NULL;
+    size_t count = 0, i;
+    sks_status st;
+
+    st = p11_store_find(ks->tok, &tmpl, 1, &handles, &count, err);
+    for (i = 0; st == SKS_OK && i < count; i++) {
+        struct ks_obj *o;
+        for (o = ks_index_objects(idx, id); o != NULL && o->h != handles[i]; o = o->next)
+            ;
+        if (o == NULL)
+            st = scan_object(ks, idx, handles[i], err);
+    }
+    free(handles);
+    return st;
+}
+
+sks_status ks_index_find_name(struct sks_keystore *ks, struct ks_index *idx, const char *name,
+                              struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
+        {CKA_LABEL, (void *)name, strlen(name)},
+    };
+    CK_OBJECT_HANDLE *handles = NULL;
+    size_t count = 0, i;
+    sks_status st;
+
+    st = p11_store_find(ks->tok, tmpl, 3, &handles, &count, err);
+    for (i = 0; st == SKS_OK && i < count; i++) {
+        struct ks_data *d = ks_map_get(&idx->by_name, name, strlen(name));
+        if (d == NULL || d->h != handles[i])
+            st = scan_object(ks, idx, handles[i], err);
+    }
+    free(handles);
+    return st;
+}
+
+/* ---- identity records ------------------------------------------------------------ */
+
+sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
+                         struct sks_error *err)
+{
+    struct ks_index *idx;
+    struct ks_data *d;
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    sks_status st;
+
+    memset(id, 0, sizeof(*id));
+    if (!sks_identity_name_ok(name))
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "identity name \"%.80s\" is not 1-%d of A-Z a-z 0-9 . _ - starting with "
+                        "a letter or digit",
+                        name, SKS_IDENTITY_NAME_MAX);
+    strcpy(id->name, name);
+    id->rec.next = 1;
+    st = ks_index_get(ks, &idx, err);
+    if (st != SKS_OK)
+        return st;
+    d = ks_map_get(&idx->by_name, name, strlen(name));
+    if (d == NULL)
+        return SKS_OK;
+    if (d->duplicates > 0)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "identity %s has %d records on %s (CKO_DATA, application \"%s\"); "
+                        "remove all but one with pkcs11-tool",
+                        name, d->duplicates + 1, p11_token_uri(ks->tok), KS_APPLICATION);
+    /* Read afresh: the index may be older than another process's change. */
+    st = p11_store_get_value(ks->tok, d->h, CKA_VALUE, KS_RECORD_MAX, &raw, &len, err);
+    if (st == SKS_OK)
+        st = ks_record_parse(raw, len, &id->rec, err);
+    if (st != SKS_OK) {
+        free(raw);
+        sks_error_prefix(err, "identity %s", name);
+        return st;
+    }
+    free(d->raw);
+    d->raw = raw;
+    d->raw_len = len;
+    id->exists = true;
+    id->data = d->h;
+    return SKS_OK;
+}
+
+static sks_status record_create(struct sks_keystore *ks, struct ks_ident *id,
+                                const unsigned char *raw, size_t len, struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_MODIFIABLE, &yes, sizeof(yes)},
+        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
+        {CKA_LABEL, id->name, strlen(id->name)},
+        {CKA_VALUE, (void *)raw, len},
+    };
+    struct ks_data *d;
+    sks_status st;
+
+    if ((d = calloc(1, sizeof(*d))) == NULL || (d->raw = malloc(len)) == NULL) {
+        free(d);
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &d->h, err);
+    if (st != SKS_OK || !ks_map_put(&ks->index->by_name, id->name, strlen(id->name), d)) {
+        data_free(d);
+        return st != SKS_OK ? st : sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    strcpy(d->name, id->name);
+    memcpy(d->raw, raw, len);
+    d->raw_len = len;
+    id->exists = true;
+    id->data = d->h;
+    return SKS_OK;
+}
+
+/* Compare and set: refuse when another process changed the record since ks_ident_load(). */
+static sks_status record_update(struct sks_keystore *ks, struct ks_ident *id,
+                                const unsigned char *raw, size_t len, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
+    CK_ATTRIBUTE value = {CKA_VALUE, (void *)raw, len};
+    unsigned char *now = NULL, *copy;
+    size_t now_len = 0;
+    sks_status st;
+
+    if (d == NULL)
+        return sks_fail(err, SKS_ERR_INTERNAL, "identity %s vanished from the index", id->name);
+    st = p11_store_get_value(ks->tok, d->h, CKA_VALUE, KS_RECORD_MAX, &now, &now_len, err);
+    if (st != SKS_OK)
+        return st;
+    if (now_len != d->raw_len || memcmp(now, d->raw, now_len) != 0) {
+        free(now);
+        return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                        "identity %s was changed by another process while this command ran; "
+                        "nothing was written: run the command again",
+                        id->name);
+    }
+    free(now);
+    if ((copy = malloc(len)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    st = p11_store_set(ks->tok, d->h, &value, 1, err);
+    if (st != SKS_OK) {
+        free(copy);
+        return st;
+    }
+    memcpy(copy, raw, len);
+    free(d->raw);
+    d->raw = copy;
+    d->raw_len = len;
+    return SKS_OK;
+}
+
+sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
+{
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    sks_status st;
+
+    st = ks_record_encode(&id->rec, &raw, &len, err);
+    if (st != SKS_OK)
+        return st;
+    if (ks->index == NULL)
+        st = sks_fail(err, SKS_ERR_INTERNAL, "record written before the index was read");
+    else if (id->exists)
+        st = record_update(ks, id, raw, len, err);
+    else
+        st = record_create(ks, id, raw, len, err);
+    free(raw);
+    if (st != SKS_OK) {
+        sks_error_prefix(err, "cannot write the record of identity %s", id->name);
+        return st;
+    }
+    /* Readers poll the marker: a failure here delays them; it loses nothing. */
+    ks_marker_touch(ks, NULL);
+    return SKS_OK;
+}
+
+sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
+{
+    struct ks_data *d;
+    sks_status st;
+
+    if (!id->exists || id->rec.n > 0)
+        return SKS_OK;
+    st = p11_store_destroy(ks->tok, id->data, err);
+    if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
+        return st;
+    d = ks_map_del(&ks->index->by_name, id->name, strlen(id->name));
+    if (d != NULL)
+        data_free(d);
+    id->exists = false;
+    ks_marker_touch(ks, NULL);
+    return SKS_OK;
+}
+
+sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
+{
+    unsigned char value[16];
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_VALUE, value, sizeof(value)},
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_MODIFIABLE, &yes, sizeof(yes)},
+        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
+        {CKA_LABEL, KS_MARKER_LABEL, strlen(KS_MARKER_LABEL)},
+    };
+    sks_status st;
+
+    if (ks->index == NULL)
+        return SKS_OK;
+    /* Random, not a counter: two writers can never leave the value they both read. */
+    if (RAND_bytes(value, sizeof(value)) != 1)
+        return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the change marker");
+    if (ks->index->has_marker) {
+        st = p11_store_set(ks->tok, ks->index->marker, tmpl, 1, err);
+        if (st != SKS_ERR_NOT_FOUND && !(st != SKS_OK && err != NULL &&
+                                         err->ckr == CKR_OBJECT_HANDLE_INVALID))
+            return st;
+    }
+    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker, err);
+    ks->index->has_marker = st == SKS_OK;
+    return st;
+}
+
+/* ---- versions ---------------------------------------------------------------------- */
+
+static struct ks_obj *version_object(struct ks_index *idx, const char *name,
+                                     const struct ks_version *v, CK_OBJECT_CLASS cls)
+{
+    char label[P11_LABEL_MAX];
+    struct ks_obj *o;
+
+    ks_version_label(label, sizeof(label), name, v->n);
+    for (o = ks_index_objects(idx, v->id); o != NULL; o = o->next)
+        if (o->cls == cls && strcmp(o->label, label) == 0)
+            return o;
+    return NULL;
+}
+
+CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name,
+                                const struct ks_version *v)
+{
+    struct ks_obj *o = version_object(idx, name, v, CKO_PRIVATE_KEY);
+
+    return o != NULL ? o->h : CK_INVALID_HANDLE;
+}
+
+sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const struct ks_version *v,
+                           X509 **cert, char x5u[SKS_X5U_MAX + 1], struct sks_error *err)
+{
+    struct ks_obj *o = version_object(ks->index, name, v, CKO_CERTIFICATE);
+    CK_ATTRIBUTE url = {CKA_URL, x5u, SKS_X5U_MAX};
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    size_t len = 0;
+    sks_status st;
+
+    if (o == NULL)
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "identity %s version %u has no certificate on %s",
+                        name, v->n, p11_token_uri(ks->tok));
+    st = p11_store_get_value(ks->tok, o->h, CKA_VALUE, KS_CERT_MAX, &der, &len, err);
+    if (st == SKS_OK)
+        st = p11_store_get(ks->tok, o->h, &url, 1, err);
+    if (st != SKS_OK) {
+        free(der);
+        return st;
+    }
+    x5u[url.ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : url.ulValueLen] = '\0';
+    p = der;
+    *cert = d2i_X509(NULL, &p, (long)len);
+    free(der);
+    if (*cert == NULL)
+        return sks_fail(err, SKS_ERR_INPUT, "the certificate of identity %s version %u on %s "
+                        "does not decode", name, v->n, p11_token_uri(ks->tok));
+    return SKS_OK;
+}
+
+sks_status ks_version_destroy_objects(struct sks_keystore *ks, const struct ks_version *v,
+                                      struct sks_error *err)
+{
+    struct ks_obj *o;
+    sks_status st;
+
+    while ((o = ks_index_objects(ks->index, v->id)) != NULL) {
+        CK_OBJECT_HANDLE h = o->h;
+        st = p11_store_destroy(ks->tok, h, err);
+        if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
+            return st;
+        ks_index_drop(ks->index, h, v->id);
+    }
+    return SKS_OK;
+}
+
+/* ---- listing -------------------------------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct ks_data *const *)a)->name, (*(struct ks_data *const *)b)->name);
+}
+
+static int collect(void *val, void *arg)
+{
+    struct ks_data ***p = arg;
+
+    *(*p)++ = val;
+    return 0;
+}
+
+static void version_info(struct sks_keystore *ks, const char *name, const struct ks_version *v,
+                         struct sks_version_info *vi)
+{
+    X509 *cert = NULL;
+    char label[P11_LABEL_MAX];
+    struct ks_obj *key;
+
+    memset(vi, 0, sizeof(*vi));
+    vi->version = v->n;
+    vi->state = v->state;
+    vi->created = v->created;
+    if (v->state == SKS_VERSION_PREVIOUS)
+        vi->replaced_at = v->changed;
+    if (ks_version_cert(ks, name, v, &cert, vi->x5u, NULL) == SKS_OK) {
+        const ASN1_TIME *na = X509_get0_notAfter(cert);
+        struct tm tm;
+        if (ASN1_TIME_to_tm(na, &tm) == 1)
+            vi->not_after = timegm(&tm);
+        X509_free(cert);
+    }
+    key = version_object(ks->index, name, v, CKO_PRIVATE_KEY);
+    if (key != NULL) {
+        char *uri;
+        ks_version_label(label, sizeof(label), name, v->n);
+        uri = p11_store_object_uri(ks->tok, CKO_PRIVATE_KEY, v->id, KS_ID_LEN, label);
+        if (uri != NULL)
+            snprintf(vi->uri, sizeof(vi->uri), "%s", uri);
+        free(uri);
+    }
+}
+
+static sks_status list_one(struct sks_keystore *ks, struct ks_data *d, sks_identity_cb cb,
+                           void *arg, int *stop)
+{
+    struct sks_version_info vis[KS_VERSIONS_MAX];
+    struct sks_identity_info info;
+    struct ks_record rec;
+    struct sks_error ignore;
+    size_t i;
+
+    memset(&info, 0, sizeof(info));
+    strcpy(info.name, d->name);
+    /* A broken record is listed with no versions rather than hiding the others. */
+    if (d->raw != NULL && ks_record_parse(d->raw, d->raw_len, &rec, &ignore) == SKS_OK) {
+        strcpy(info.spc, rec.spc);
+        info.active = rec.active;
+        for (i = 0; i < rec.n; i++)
+            version_info(ks, d->name, &rec.v[i], &vis[i]);
+        info.nversions = rec.n;
+        info.versions = vis;
+    }
+    *stop = cb(&info, arg);
+    return SKS_OK;
+}
+
+sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *arg,
+                             struct sks_error *err)
+{
+    struct ks_data **all = NULL, **p;
+    struct ks_index *idx;
+    size_t n, i;
+    int stop = 0;
+    sks_status st;
+
+    pthread_mutex_lock(&ks->index_lock);
+    /* A list shows the token as it is now: scan afresh. */
+    st = ks_index_scan(ks, &idx, err);
+    if (st != SKS_OK)
+        goto done;
+    ks_index_free(ks->index);
+    ks->index = idx;
+    n = idx->by_name.count;
+    if (n > 0 && (all = calloc(n, sizeof(*all))) == NULL) {
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        goto done;
+    }
+    p = all;
+    ks_map_each(&idx->by_name, collect, &p);
+    qsort(all, n, sizeof(*all), name_cmp);
+    for (i = 0; st == SKS_OK && !stop && i < n; i++)
+        st = list_one(ks, all[i], cb, arg, &stop);
+done:
+    pthread_mutex_unlock(&ks->index_lock);
+    free(all);
+    return st;
+}

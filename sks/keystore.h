@@ -1,0 +1,191 @@
+/*
+ * The Secure Key Store: SHAKEN identities held in a PKCS#11 token.
+ *
+ * All state lives in the token, so that a second sksd or a replacement
+ * machine sees the same thing; there is no side database.
+ *
+ * - An identity ("sp-main") has an SPC and one or more key versions, exactly
+ *   one of them active once any version is complete.
+ * - A key version is a private key, its end-entity certificate and the chain
+ *   certificates, all sharing one CKA_ID, plus its x5u (CKA_URL of the
+ *   end-entity certificate object).  Labels read well in pkcs11-tool:
+ *   "sp-main/3".
+ * - The active version and the rotation state of an identity live in one
+ *   CKO_DATA object per identity (CKA_APPLICATION "shaken-sks").
+ * - Private keys are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable
+ *   and CKA_SIGN only.
+ *
+ * Every way in validates everything before it writes anything, and writes in
+ * an order such that a crash at any point leaves nothing that will be used
+ * for signing; sks_keystore_sweep() removes what such a crash left behind.
+ */
+#ifndef SKS_KEYSTORE_H
+#define SKS_KEYSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "common/error.h"
+#include "p11/p11.h"
+#include "sks/profile.h"
+
+#define SKS_IDENTITY_NAME_MAX 64
+#define SKS_X5U_MAX 2048
+/* ATIS-1000080 6.3.7: verifiers cache certificates for up to a day. */
+#define SKS_GRACE_DEFAULT (24 * 60 * 60)
+/* Certificates that expire sooner than this are taken with a warning. */
+#define SKS_EXPIRY_WARN_DAYS_DEFAULT 30
+/* A generated key waits this long for its certificate before sweep removes it. */
+#define SKS_PENDING_MAX_AGE_DEFAULT (30L * 24 * 60 * 60)
+/* An unfinished write older than this is taken as abandoned by a crashed writer. */
+#define SKS_SWEEP_AFTER_DEFAULT 600
+
+struct sks_keystore;
+
+/* Called with a one-line warning (a certificate that expires soon); NULL: none. */
+typedef void (*sks_warn_cb)(const char *msg, void *arg);
+
+/* Fill with sks_keystore_config_init() first: zero is a meaningful value for each field. */
+struct sks_keystore_config {
+    X509_STORE *roots;      /* the STI-PA trust anchors; required for imports */
+    long grace_seconds;     /* how long a replaced version stays usable */
+    long expiry_warn_days;  /* warn when a certificate expires sooner (30) */
+    long pending_max_age;   /* seconds a generated key may wait for its certificate */
+    long sweep_after;       /* seconds after which an unfinished write is abandoned (600) */
+    sks_warn_cb warn;
+    void *warn_arg;
+};
+
+/* The defaults: no roots, 24 h grace, warn 30 days ahead, 30 days pending, 600 s sweep. */
+void sks_keystore_config_init(struct sks_keystore_config *cfg);
+
+sks_status sks_keystore_open(struct p11_token *tok, const struct sks_keystore_config *cfg,
+                             struct sks_keystore **out, struct sks_error *err);
+void sks_keystore_close(struct sks_keystore *ks);
+
+enum sks_version_state {
+    SKS_VERSION_PENDING,  /* generated, waiting for its certificate (attach) */
+    SKS_VERSION_ACTIVE,   /* signs */
+    SKS_VERSION_STANDBY,  /* complete, not yet activated */
+    SKS_VERSION_PREVIOUS, /* replaced, still usable during the grace period */
+    SKS_VERSION_WRITING,  /* being written or destroyed; never used; sweep removes it */
+};
+
+/* "pending", "active", ...: the names sksctl list prints. */
+const char *sks_version_state_name(enum sks_version_state state);
+/* True for 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit. */
+bool sks_identity_name_ok(const char *name);
+
+struct sks_version_info {
+    unsigned int version;
+    enum sks_version_state state;
+    time_t not_after;       /* 0 while pending */
+    time_t replaced_at;     /* PREVIOUS only */
+    time_t created;
+    char x5u[SKS_X5U_MAX + 1];
+    char uri[512];          /* pkcs11: URI of the private key; "" when it is missing */
+};
+
+struct sks_identity_info {
+    char name[SKS_IDENTITY_NAME_MAX + 1];
+    char spc[SKS_SPC_MAX + 1];
+    unsigned int active;    /* 0: none */
+    size_t nversions;
+    struct sks_version_info *versions;
+};
+
+/* Calls |cb| for each identity; the info is valid during the call only. */
+typedef int (*sks_identity_cb)(const struct sks_identity_info *info, void *arg);
+sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *arg,
+                             struct sks_error *err);
+
+/* ---- ways in -------------------------------------------------------------- */
+
+/*
+ * The certificate, chain and x5u that come with a key.  Validated before
+ * anything is written: P-256 key matching the certificate, SHAKEN profile
+ * and chain to cfg->roots, SPC equal to the identity's, current validity, an
+ * https x5u without userinfo, query or fragment.
+ */
+struct sks_credentials {
+    X509 *cert;
+    STACK_OF(X509) *chain;
+    const char *x5u;
+};
+
+/*
+ * 1. Generate in the token: a P-256 key pair for a new pending version, and
+ * a PKCS#10 CSR signed by it (CN "SHAKEN <SPC>", TNAuthList with the SPC),
+ * written to |csr| as PEM.
+ */
+sks_status sks_keystore_generate(struct sks_keystore *ks, const char *identity, const char *spc,
+                                 BIO *csr, unsigned int *version, struct sks_error *err);
+/* Completes a pending version with its issued certificate. */
+sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity,
+                               unsigned int version, const struct sks_credentials *cred,
+                               struct sks_error *err);
+
+/* 2. Wrapped import: RSA-OAEP(AES-256 key) || AES-KWP(PKCS#8), unwrapped in the token. */
+sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub,
+                                     struct sks_error *err);
+sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *identity,
+                                       const unsigned char *blob, size_t len,
+                                       const struct sks_credentials *cred,
+                                       unsigned int *version, struct sks_error *err);
+
+/*
+ * The sender's side of way 2, in software: wraps |key| (PKCS#8) for the
+ * RSA public key |wrapping_pub| with RSA-OAEP using |oaep_md| ("SHA1", the
+ * default when NULL, or "SHA256") for hash and MGF1.  free() *blob.
+ */
+sks_status sks_wrap_key(EVP_PKEY *wrapping_pub, EVP_PKEY *key, const char *oaep_md,
+                        unsigned char **blob, size_t *len, struct sks_error *err);
+
+/* 3. A software key (PKCS#8 / SEC1, already decrypted by the caller). */
+sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity,
+                                   EVP_PKEY *key, const struct sks_credentials *cred,
+                                   unsigned int *version, struct sks_error *err);
+
+/* ---- rotation ------------------------------------------------------------ */
+
+/* Makes |version| active; the one it replaces becomes PREVIOUS. Atomic. */
+sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
+                                 unsigned int version, struct sks_error *err);
+/* Destroys PREVIOUS versions whose grace period is over at |now|. */
+sks_status sks_keystore_retire(struct sks_keystore *ks, const char *identity, time_t now,
+                               struct sks_error *err);
+/* Destroys one version; never the active one while it is the only version. */
+sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity,
+                                unsigned int version, struct sks_error *err);
+/* Removes what an interrupted write left: keys without certificates, stale pending versions. */
+sks_status sks_keystore_sweep(struct sks_keystore *ks, time_t now, struct sks_error *err);
+
+/* ---- signing -------------------------------------------------------------- */
+
+/*
+ * What a signer needs for an identity's active version.  Reference counted:
+ * a signer keeps using the snapshot it holds while a rotation swaps in the
+ * next one.
+ */
+struct sks_active {
+    struct p11_key *key;
+    X509 *cert;
+    char x5u[SKS_X5U_MAX + 1];
+    char spc[SKS_SPC_MAX + 1];
+    unsigned int version;
+};
+
+/*
+ * The active version of |identity|, from a cache that follows changes made
+ * by other processes within |max_age_ms|.  Release with sks_active_put().
+ */
+sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, long max_age_ms,
+                               struct sks_active **out, struct sks_error *err);
+void sks_active_put(struct sks_active *a);
+
+#endif
