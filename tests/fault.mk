@@ -22,6 +22,8 @@ FAULT_TESTS = \
 	tests/integration/fault-persistent-faults.sh \
 	tests/integration/fault-wrong-pin.sh \
 	tests/integration/fault-reset-spares-other-threads.sh \
-	tests/integration/fault-valgrind-leaks.sh
+	tests/integration/fault-valgrind-leaks.sh \
+	tests/integration/fault-recovery-path-faults.sh \
+	tests/integration/fault-slow-token.sh
 TESTS += $(FAULT_TESTS)
 EXTRA_DIST += $(FAULT_TESTS) tests/integration/fault-common.sh tests/p11fault/valgrind.supp

@@ -128,6 +128,27 @@ driver_wait() {
         fail "$driver_name: fault_sign exited with $driver_rc"
     fi
     assert_grep "$driver_name" "SUMMARY " "$sks_work/$driver_name.out"
+    fault_table
+}
+
+# stats_files: the statistics of the last driver run: stats, and stats.PID
+# for a forked child (not the temporary files the shim renames into place).
+stats_files() {
+    for f in "$sks_work"/stats "$sks_work"/stats.*; do
+        case $f in
+        *.tmp.*) ;;
+        *) [ -f "$f" ] && echo "$f" ;;
+        esac
+    done
+}
+
+# fault_table: what p11fault injected in the last driver run, by kind, one
+# FIGURE line per process.
+fault_table() {
+    for f in $(stats_files); do
+        figure "$driver_name: faults_by_kind ($(basename "$f"))" \
+            "$(awk '$1 == "total" { printf "%s=%s ", $2, $3 }' "$f")restarts=$(stat_value "$f" restarts)"
+    done
 }
 
 driver_stop() {

@@ -26,14 +26,13 @@ removal() {
     fault_control
     driver_stop
     check_removal
-    if [ "$rm_stats" = stats ] && [ "$*" = -f ]; then
+    if [ "$rm_stats" = "$sks_work/stats" ] && [ "$*" = -f ]; then
         fail "$rm_name: the faults reached the parent, not the forked child"
     fi
 }
 
 removal_over() {
-    for f in stats stats.*; do
-        [ -f "$f" ] || continue
+    for f in $(stats_files); do
         if [ "$(stat_value "$f" restarts)" -gt 0 ]; then
             rm_stats=$f
             return 0

@@ -8,6 +8,9 @@
 . "$top_srcdir/tests/integration/fault-common.sh"
 
 command -v valgrind >/dev/null 2>&1 || skip "valgrind is not installed"
+case ${LD_PRELOAD:-} in
+*asan*) skip "this is a sanitizer build: valgrind cannot run AddressSanitizer code" ;;
+esac
 fault_setup sks-fault-valgrind
 
 faults=3

@@ -22,7 +22,7 @@
  *   FAIL thread=T attempt=N at_us=U latency_us=L error=MESSAGE
  *   RESUMED thread=T at_us=U failures=K   (the first success after failures)
  *   BAD thread=T attempt=N                (a signature that did not verify)
- *   SUMMARY attempts=A ok=O failed=F bad=B max_latency_us=L
+ *   SUMMARY attempts=A ok=O failed=F bad=B min_latency_us=M max_latency_us=L
  * Times are CLOCK_REALTIME in microseconds.  Exits 1 when a signature did
  * not verify or the set-up failed, 2 on bad usage, else 0.
  */
@@ -59,7 +59,7 @@ struct worker {
     const struct options *opt;
     EVP_PKEY *key, *pub;
     long attempts, ok, failed, bad;
-    long long max_latency_us;
+    long long min_latency_us, max_latency_us;
 };
 
 static long long now_us(void)
@@ -132,6 +132,8 @@ static void *sign_loop(void *arg)
         w->attempts++;
         if (t1 - t0 > w->max_latency_us)
             w->max_latency_us = t1 - t0;
+        if (w->min_latency_us == 0 || t1 - t0 < w->min_latency_us)
+            w->min_latency_us = t1 - t0;
         if (sig_len == 0) {
             error_line(err, sizeof(err));
             printf("FAIL thread=%d attempt=%ld at_us=%lld latency_us=%lld error=%s\n", w->index,
@@ -203,9 +205,12 @@ static int run(const struct options *opt, EVP_PKEY *key, EVP_PKEY *pub)
         sum.bad += workers[t].bad;
         if (workers[t].max_latency_us > sum.max_latency_us)
             sum.max_latency_us = workers[t].max_latency_us;
+        if (sum.min_latency_us == 0 || workers[t].min_latency_us < sum.min_latency_us)
+            sum.min_latency_us = workers[t].min_latency_us;
     }
-    printf("SUMMARY attempts=%ld ok=%ld failed=%ld bad=%ld max_latency_us=%lld\n", sum.attempts,
-           sum.ok, sum.failed, sum.bad, sum.max_latency_us);
+    printf(
+        "SUMMARY attempts=%ld ok=%ld failed=%ld bad=%ld min_latency_us=%lld max_latency_us=%lld\n",
+        sum.attempts, sum.ok, sum.failed, sum.bad, sum.min_latency_us, sum.max_latency_us);
     return sum.bad == 0 ? 0 : 1;
 }
 
