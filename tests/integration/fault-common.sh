@@ -128,6 +128,10 @@ driver_wait() {
         fail "$driver_name: fault_sign exited with $driver_rc"
     fi
     assert_grep "$driver_name" "SUMMARY " "$sks_work/$driver_name.out"
+    # A directive p11fault refused would leave a test injecting nothing.
+    for f in $(stats_files); do
+        if grep '^error ' "$f" >&2; then fail "$driver_name: p11fault refused a directive"; fi
+    done
     fault_table
 }
 

@@ -51,8 +51,9 @@
  *       logged out (C_Logout), which also invalidates private object handles.
  * Functions that continue an active operation (C_Sign, C_SignUpdate,
  * C_Encrypt, ...) are forwarded first and their result replaced: a failed
- * C_Sign ends the signing operation (PKCS#11 2.40 5.12), so the real module
- * must end it too.  Other functions fail without reaching the real module.
+ * C_Sign ends the signing operation (PKCS#11 2.40, C_Sign), so the real
+ * module must end it too.  Other functions fail without reaching the real
+ * module.
  *
  * The statistics file (rewritten at most every 50 ms, on every window event
  * and at exit) has one fact a line:
@@ -67,9 +68,10 @@
  *                                    function since this version was read
  *   error control line L: MESSAGE    a directive that was refused
  *
- * Threads: every entry point may be called from any thread; one lock guards
- * the directives, the handle table and the counters, and is never held while
- * forwarding a call or sleeping.
+ * Threads: every entry point may be called from any thread.  One lock guards
+ * the directives, the handle table and the counters.  It is never held while
+ * forwarding a call or sleeping, only across the real calls a fault's side
+ * effects and a restart make (C_CloseSession, C_Logout, C_CloseAllSessions).
  */
 #include "config.h"
 
@@ -247,7 +249,8 @@ static struct handle_slot *handle_find(CK_ULONG h)
 {
     size_t i;
 
-    if (shim.handles_cap == 0)
+    /* CK_INVALID_HANDLE marks the free slots: it is never issued, nor refused. */
+    if (shim.handles_cap == 0 || h == CK_INVALID_HANDLE)
         return NULL;
     for (i = handle_hash(h, shim.handles_cap);; i = (i + 1) & (shim.handles_cap - 1)) {
         if (shim.handles[i].handle == h)
@@ -539,14 +542,22 @@ static void parse_line(char *text, size_t line, long long mtime_us)
     }
     if (strcmp(words[0], "fail") == 0) {
         r.kind = RULE_FAIL;
-        if (n < 3 || !parse_code(words[2], &r.rv) || !parse_when(words, n, 3, &r, false)) {
+        if (n < 4) {
             control_error(line, "usage: fail FUNCTION CODE (nth=N [times=K] | every)");
+            return;
+        }
+        if (!parse_code(words[2], &r.rv)) {
+            control_error(line, "unknown return code \"%s\"", words[2]);
             return;
         }
     } else if (strcmp(words[0], "delay") == 0) {
         r.kind = RULE_DELAY;
-        if (n < 3 || !parse_duration(words[2], &r.delay_ns) || !parse_when(words, n, 3, &r, true)) {
+        if (n < 3) {
             control_error(line, "usage: delay FUNCTION DURATION [nth=N [times=K] | every]");
+            return;
+        }
+        if (!parse_duration(words[2], &r.delay_ns)) {
+            control_error(line, "\"%s\" is not a duration (5ms, 200us, 1.5s)", words[2]);
             return;
         }
     } else {
@@ -555,6 +566,11 @@ static void parse_line(char *text, size_t line, long long mtime_us)
     }
     if (!parse_function(words[1], &r.fn)) {
         control_error(line, "unknown PKCS#11 function \"%s\"", words[1]);
+        return;
+    }
+    if (!parse_when(words, n, 3, &r, r.kind == RULE_DELAY)) {
+        control_error(line, "after \"%s %s %s\": expected nth=N (N from 1) [times=K] or every",
+                      words[0], words[1], words[2]);
         return;
     }
     if (shim.nrules == MAX_RULES) {
