@@ -8,3 +8,4 @@ sks_libsks_la_LIBADD = \
 include sks/formats.mk
 include sks/profile.mk
 include sks/keystore.mk
+include sks/sksd.mk

@@ -10,3 +10,4 @@ include tests/formats.mk
 include tests/profile.mk
 include tests/provider.mk
 include tests/fault.mk
+include tests/sksd.mk

@@ -106,8 +106,9 @@ const char *sksd_error_code(sks_status st)
     case SKS_ERR_AUTH:
         return "forbidden";
     case SKS_ERR_UNAVAILABLE:
-    case SKS_ERR_TOKEN:
         return "hsm-unavailable";
+    case SKS_ERR_TOKEN:
+        return "hsm-error";
     case SKS_ERR_POLICY:
         return "policy-violation";
     case SKS_ERR_VERIFY:
@@ -691,12 +692,12 @@ static sks_status start_signing(struct sksd *d, struct sks_error *err)
     listeners[LISTEN_SIGNING] = (struct listener){d, LISTEN_SIGNING};
     d->signing = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, &listeners[LISTEN_SIGNING], MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, conf->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        conf->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_END);
+        NULL, on_request, &listeners[LISTEN_SIGNING], MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        conf->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conf->connection_memory,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, NULL, MHD_OPTION_END);
     if (d->signing == NULL) {
         close(fd);
         return sks_fail(err, SKS_ERR_SYSTEM, "libmicrohttpd could not start the signing API");
@@ -746,12 +747,12 @@ static sks_status start_import_tls(struct sksd *d, struct sks_error *err)
     d->import_tls = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TLS |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, &listeners[LISTEN_IMPORT_TLS], MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST,
-        ca, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-        MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, conf->connection_timeout,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_END);
+        0, NULL, NULL, on_request, &listeners[LISTEN_IMPORT_TLS], MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
+        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_LIMIT, 64U,
+        MHD_OPTION_CONNECTION_TIMEOUT, conf->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_END);
     if (d->import_tls == NULL) {
         close(fd);
         st = sks_fail(err, SKS_ERR_INPUT,
@@ -780,7 +781,7 @@ static sks_status start_import_unix(struct sksd *d, struct sks_error *err)
         NULL, on_request, &listeners[LISTEN_IMPORT_UNIX], MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
         d->conf->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (d->import_unix == NULL) {
         close(fd);
         return sks_fail(err, SKS_ERR_SYSTEM, "libmicrohttpd could not start the import socket");

@@ -297,7 +297,8 @@ static void refuse_store(struct sksd *d, struct sksd_sign_result *res, sks_statu
                 : http == 503 ? "hsm-unavailable"
                               : "internal-error";
     snprintf(res->field, sizeof(res->field), "%s", http == 404 ? "identity" : "");
-    sks_error_prefix(&res->err, "%s", what);
+    if (what != NULL)
+        sks_error_prefix(&res->err, "%s", what);
 }
 
 static void sign_with_store(struct sksd *d, const char *named, struct sks_passport *pp,
@@ -313,7 +314,7 @@ static void sign_with_store(struct sksd *d, const char *named, struct sks_passpo
         return;
     st = sks_keystore_active(d->ks, identity, max_age_ms, &active, &res->err);
     if (st != SKS_OK) {
-        refuse_store(d, res, st, identity);
+        refuse_store(d, res, st, NULL);
         return;
     }
     st = sks_passport_set_x5u(pp, active->x5u, &res->err);
@@ -325,7 +326,7 @@ static void sign_with_store(struct sksd *d, const char *named, struct sks_passpo
     st = sks_passport_sign(pp, sign_in_token, active->key, res->identity, sizeof(res->identity),
                            &res->identity_len, &res->err);
     if (st != SKS_OK) {
-        refuse_store(d, res, st, identity);
+        refuse_store(d, res, st, NULL);
         goto done;
     }
     sksd_metrics_signing_latency(&d->metrics, sksd_now_ns() - t0);

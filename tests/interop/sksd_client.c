@@ -41,11 +41,9 @@
 #include "tests/interop/sksd_load.h"
 
 #define DEFAULT_BODY                                                                               \
-    "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},"                  \
+    "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},"                   \
     "\"orig\":{\"tn\":\"12155550121\"}}}"
 #define HOSTILE_MAX 20000
-
-const char *interop_prog = "sksd_client";
 
 static X509 *read_cert(const char *path)
 {
@@ -190,62 +188,9 @@ static int run_hostile(int argc, char **argv, int slow)
     return opened == n ? 0 : 1;
 }
 
-static int run_json(int argc, char **argv)
-{
-    json_error_t jerr;
-    json_t *root, *v;
-    char *path, *key;
-    size_t len;
-    unsigned char *text;
-
-    if (argc != 3)
-        interop_die("usage: sksd_client json FILE PATH");
-    text = interop_read_file(argv[1], &len);
-    root = json_loadb((const char *)text, len, 0, &jerr);
-    if (root == NULL)
-        interop_die("%s is not JSON: %s", argv[1], jerr.text);
-    path = argv[2];
-    for (v = root, key = strtok(path, "."); v != NULL && key != NULL; key = strtok(NULL, "."))
-        v = json_is_array(v) ? json_array_get(v, strtoul(key, NULL, 10)) : json_object_get(v, key);
-    if (v == NULL)
-        interop_die("%s has nothing at %s", argv[1], argv[2]);
-    if (json_is_string(v)) {
-        fputs(json_string_value(v), stdout);
-    } else {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-        fputs(s, stdout);
-        free(s);
-    }
-    json_decref(root);
-    free(text);
-    return 0;
-}
-
-static int run_attach_body(int argc, char **argv)
-{
-    unsigned char *cert, *chain;
-    size_t clen, chlen;
-    json_t *body;
-    char *s;
-
-    if (argc != 4)
-        interop_die("usage: sksd_client attach-body CERT CHAIN X5U");
-    cert = interop_read_file(argv[1], &clen);
-    chain = interop_read_file(argv[2], &chlen);
-    body = json_pack("{s:s, s:s, s:s}", "certificate", (char *)cert, "chain", (char *)chain,
-                     "x5u", argv[3]);
-    s = json_dumps(body, JSON_COMPACT);
-    fputs(s, stdout);
-    free(s);
-    json_decref(body);
-    free(cert);
-    free(chain);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
+    interop_prog = "sksd_client";
     if (argc < 2)
         interop_die("usage: sksd_client (load|idle|slowloris) ...");
     if (strcmp(argv[1], "load") == 0)
@@ -255,8 +200,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "slowloris") == 0)
         return run_hostile(argc - 1, argv + 1, 1);
     if (strcmp(argv[1], "json") == 0)
-        return run_json(argc - 1, argv + 1);
+        return sksd_tool_json(argc - 1, argv + 1);
     if (strcmp(argv[1], "attach-body") == 0)
-        return run_attach_body(argc - 1, argv + 1);
+        return sksd_tool_attach_body(argc - 1, argv + 1);
     interop_die("unknown mode %s", argv[1]);
 }

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <openssl/err.h>
 
 #include "sks/verify.h"
+#include "tests/interop/interop.h"
 #include "tests/interop/sksd_load.h"
 
 int http_connect(const char *host, unsigned int port)
@@ -198,10 +200,17 @@ static void sleep_until(double t)
     }
 }
 
-static void note(struct worker *w, const char *fmt, const char *detail)
+static void note(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct worker *w, const char *fmt, ...)
 {
-    if (w->first_error[0] == '\0')
-        snprintf(w->first_error, sizeof(w->first_error), fmt, detail);
+    va_list ap;
+
+    if (w->first_error[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vsnprintf(w->first_error, sizeof(w->first_error), fmt, ap);
+    va_end(ap);
 }
 
 /* 1 when |answer| holds an Identity header that verifies with the certificate of its x5u. */
@@ -209,8 +218,8 @@ static int verify_answer(struct worker *w, const char *answer)
 {
     const struct load_opts *o = w->o;
     json_t *root = json_loads(answer, 0, NULL);
-    const char *hdr = json_string_value(json_object_get(json_object_get(root, "signingResponse"),
-                                                        "identity"));
+    const char *hdr =
+        json_string_value(json_object_get(json_object_get(root, "signingResponse"), "identity"));
     struct sks_verify_result vr;
     struct sks_verify_opts vo;
     struct sks_identity id;
@@ -360,4 +369,60 @@ int load_run(const struct load_opts *o, struct load_result *res)
     free(w);
     free(t);
     return res->ok == o->requests ? 0 : -1;
+}
+
+/* ---- helpers for the test scripts ------------------------------------------ */
+
+int sksd_tool_json(int argc, char **argv)
+{
+    json_error_t jerr;
+    json_t *root, *v;
+    char *path, *key;
+    size_t len;
+    unsigned char *text;
+
+    if (argc != 3)
+        interop_die("usage: %s json FILE PATH", interop_prog);
+    text = interop_read_file(argv[1], &len);
+    root = json_loadb((const char *)text, len, 0, &jerr);
+    if (root == NULL)
+        interop_die("%s is not JSON: %s", argv[1], jerr.text);
+    path = argv[2];
+    for (v = root, key = strtok(path, "."); v != NULL && key != NULL; key = strtok(NULL, "."))
+        v = json_is_array(v) ? json_array_get(v, strtoul(key, NULL, 10)) : json_object_get(v, key);
+    if (v == NULL)
+        interop_die("%s has nothing at %s", argv[1], argv[2]);
+    if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+        fputs(s, stdout);
+        free(s);
+    }
+    json_decref(root);
+    free(text);
+    return 0;
+}
+
+int sksd_tool_attach_body(int argc, char **argv)
+{
+    unsigned char *cert, *chain;
+    size_t clen, chlen;
+    json_t *body;
+    char *s;
+
+    if (argc != 4)
+        interop_die("usage: %s attach-body CERT CHAIN X5U", interop_prog);
+    cert = interop_read_file(argv[1], &clen);
+    chain = interop_read_file(argv[2], &chlen);
+    body = json_pack("{s:s, s:s, s:s}", "certificate", (char *)cert, "chain", (char *)chain, "x5u",
+                     argv[3]);
+    s = json_dumps(body, JSON_COMPACT);
+    fputs(s, stdout);
+    free(s);
+    json_decref(body);
+    free(cert);
+    free(chain);
+    return 0;
 }

@@ -24,21 +24,21 @@ struct load_cert {
 struct load_opts {
     const char *host;
     unsigned int port;
-    unsigned int conns;          /* connections, one thread each */
-    unsigned long requests;      /* in all */
-    double rate;                 /* requests per second in all; 0: as fast as answers come */
-    const char *path;            /* request target, e.g. /stir/v1/signing?identity=x */
-    const char *body;            /* the signing request */
+    unsigned int conns;     /* connections, one thread each */
+    unsigned long requests; /* in all */
+    double rate;            /* requests per second in all; 0: as fast as answers come */
+    const char *path;       /* request target, e.g. /stir/v1/signing?identity=x */
+    const char *body;       /* the signing request */
     struct load_cert certs[LOAD_CERTS_MAX];
-    size_t ncerts;               /* 0: answers are not verified */
-    long max_age;                /* verification freshness window, seconds */
+    size_t ncerts; /* 0: answers are not verified */
+    long max_age;  /* verification freshness window, seconds */
 };
 
 struct load_result {
-    unsigned long ok;            /* 200 and, with certificates, verified */
-    unsigned long http_errors;   /* any other status */
-    unsigned long bad;           /* 200 whose answer did not verify or parse */
-    unsigned long io_errors;     /* connection failures */
+    unsigned long ok;          /* 200 and, with certificates, verified */
+    unsigned long http_errors; /* any other status */
+    unsigned long bad;         /* 200 whose answer did not verify or parse */
+    unsigned long io_errors;   /* connection failures */
     unsigned long per_cert[LOAD_CERTS_MAX];
     double seconds;
     double p50_us, p99_us, max_us;
@@ -65,5 +65,13 @@ int http_connect(const char *host, unsigned int port);
  */
 int http_post(struct http_conn *c, const char *host, unsigned int port, const char *path,
               const char *body, int *status, char *out, size_t outsize);
+
+/*
+ * What the test scripts need from a JSON-aware tool (argv[0] is the mode):
+ *   json FILE PATH            prints the member at the dotted PATH (strings raw)
+ *   attach-body CERT CHAIN X5U prints the JSON body of an import attach
+ */
+int sksd_tool_json(int argc, char **argv);
+int sksd_tool_attach_body(int argc, char **argv);
 
 #endif

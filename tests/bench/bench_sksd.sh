@@ -1,0 +1,72 @@
+#!/bin/sh
+# sksd's figures (make bench, through bench_sksd): signing requests/s with
+# keep-alive from a second process on loopback, p50/p99 latency at half that
+# rate, the ratio to raw PKCS#11 signing on the same token, and RSS after
+# 1M requests against RSS after 10k.  wrk measures too when it is installed;
+# nothing depends on it.
+#
+# SKS_BENCH_SKSD_REQUESTS (default 1000000) sets the long run's length,
+# SKS_BENCH_SECONDS (default 10) the length of the rate measurements.
+. "$top_srcdir/tests/integration/sksd-common.sh"
+: "${BENCH_SKSD:?run through bench_sksd}"
+# bench_sksd does what the scripts ask of sksd_client, which make bench does not build.
+SKSD_CLIENT=$BENCH_SKSD
+require_sksd
+sksd_setup
+sksd_start
+v=$(provision_version sp-main activate)
+secs=${SKS_BENCH_SECONDS:-10}
+long=${SKS_BENCH_SKSD_REQUESTS:-1000000}
+cores=$(nproc 2>/dev/null || echo 2)
+conns=$((cores * 4))
+figure() { echo "FIGURE: sksd $*"; }
+rss() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$sksd_pid/status"; }
+
+# Warm-up, then the RSS baseline after 10k requests.
+"$BENCH_SKSD" load 127.0.0.1 "$sksd_port" 10000 "$conns" > "$sks_work/warm.out" ||
+    { cat "$sks_work/warm.out"; fail "warm-up failed"; }
+rss_10k=$(rss)
+
+# Throughput: as fast as answers come, for about $secs seconds.
+probe=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/warm.out")
+n=$((probe * secs))
+"$BENCH_SKSD" load 127.0.0.1 "$sksd_port" "$n" "$conns" > "$sks_work/max.out" ||
+    { cat "$sks_work/max.out"; fail "the throughput run failed"; }
+max=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/max.out")
+figure "keep-alive throughput ($conns connections, $cores cores shared with the client): $max requests/s"
+figure "  $(cat "$sks_work/max.out")"
+
+if command -v wrk >/dev/null 2>&1; then
+    cat > "$sks_work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
+LUA
+    wrk -t "$cores" -c "$conns" -d "${secs}s" --latency -s "$sks_work/post.lua" \
+        "http://127.0.0.1:$sksd_port/stir/v1/signing" > "$sks_work/wrk.out" 2>&1 || true
+    figure "wrk: $(grep 'Requests/sec' "$sks_work/wrk.out" | tr -s ' ') ($(grep -c ' 200 ' "$sks_work/wrk.out" >/dev/null; grep 'Non-2xx' "$sks_work/wrk.out" || echo 'all 2xx'))"
+else
+    figure "wrk not installed: throughput from bench_sksd's own load generator only"
+fi
+
+# Latency at half the throughput, paced.
+half=$((max / 2))
+"$BENCH_SKSD" load 127.0.0.1 "$sksd_port" $((half * secs)) "$conns" "$half" > "$sks_work/half.out" ||
+    { cat "$sks_work/half.out"; fail "the half-rate run failed"; }
+p50=$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' "$sks_work/half.out")
+p99=$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' "$sks_work/half.out")
+figure "latency at $half requests/s: p50 ${p50} us, p99 ${p99} us"
+
+# The baseline: raw PKCS#11 on the same token and key, one thread per core.
+"$BENCH_SKSD" raw "sp-main/$v" "$cores" "$secs" > "$sks_work/raw.out" ||
+    { cat "$sks_work/raw.out"; fail "raw PKCS#11 signing failed"; }
+raw=$(sed -n 's/^raw_rate=\([0-9]*\).*/\1/p' "$sks_work/raw.out")
+figure "raw PKCS#11 ES256 on the same token ($cores threads): $raw signatures/s"
+figure "API / raw PKCS#11: $(awk -v a="$max" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')"
+
+# RSS: after 10k requests, then after $long in all.
+"$BENCH_SKSD" load 127.0.0.1 "$sksd_port" $((long - 10000 - n - half * secs)) "$conns" \
+    > "$sks_work/long.out" || { cat "$sks_work/long.out"; fail "the long run failed"; }
+rss_long=$(rss)
+figure "RSS after 10k requests: $rss_10k kB; after $long: $rss_long kB ($(awk -v a="$rss_long" -v b="$rss_10k" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'))"
+[ $((rss_long * 100)) -le $((rss_10k * 110)) ] || fail "RSS grew more than 10% over $long requests"
