@@ -306,7 +306,6 @@ static void sign_with_store(struct sksd *d, const char *named, struct sks_passpo
 {
     char identity[SKS_IDENTITY_NAME_MAX + 1];
     struct sks_active *active = NULL;
-    unsigned long long t0;
     long max_age_ms;
     sks_status st;
 
@@ -322,14 +321,12 @@ static void sign_with_store(struct sksd *d, const char *named, struct sks_passpo
         refuse_store(d, res, SKS_ERR_INTERNAL, "the x5u of the active version");
         goto done;
     }
-    t0 = sksd_now_ns();
     st = sks_passport_sign(pp, sign_in_token, active->key, res->identity, sizeof(res->identity),
                            &res->identity_len, &res->err);
     if (st != SKS_OK) {
         refuse_store(d, res, st, NULL);
         goto done;
     }
-    sksd_metrics_signing_latency(&d->metrics, sksd_now_ns() - t0);
     res->http = 200;
 done:
     sks_active_put(active);

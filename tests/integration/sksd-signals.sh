@@ -5,7 +5,19 @@
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
 sksd_setup
+# systemd's side of Type=notify: what sksd says over NOTIFY_SOCKET.
+"$SKSD_CLIENT" notify-listen "$sks_work/notify.sock" 60 > "$sks_work/notify.out" &
+notify=$!
+i=0
+until [ -S "$sks_work/notify.sock" ]; do
+    i=$((i + 1)); [ "$i" -lt 100 ] || fail "the notify listener did not start"; sleep 0.05
+done
+NOTIFY_SOCKET=$sks_work/notify.sock
+export NOTIFY_SOCKET
 sksd_start
+unset NOTIFY_SOCKET
+assert_grep notify "READY=1" "$sks_work/notify.out"
+pass "sd_notify_says_ready_once_the_listeners_are_up"
 v=$(provision_version sp-main activate)
 w=$(provision_version sp-west activate)
 REQ='{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
@@ -25,6 +37,8 @@ until grep -q "configuration reloaded" "$sks_work/sksd.log"; do
     i=$((i + 1)); [ "$i" -lt 100 ] || fail "no reload logged after SIGHUP"; sleep 0.1
 done
 [ "$(signer after)" = "$(x5u_of sp-west "$w")" ] || fail "after SIGHUP the default is still sp-main"
+assert_grep notify "RELOADING=1" "$sks_work/notify.out"
+[ "$(grep -c '^READY=1' "$sks_work/notify.out")" -ge 2 ] || fail "no READY=1 after the reload"
 pass "sighup_reloads_the_identity_map"
 
 echo "this is [not a valid" >> "$sks_work/sks.conf"
@@ -65,4 +79,6 @@ sksd_pid=
 assert_grep log "SIGTERM: draining in-flight requests" "$sks_work/sksd.log"
 assert_grep log "sksd: stopped" "$sks_work/sksd.log"
 [ ! -e "$sks_work/import.sock" ] || fail "sksd left its import socket behind"
+assert_grep notify "STOPPING=1" "$sks_work/notify.out"
+kill "$notify" 2>/dev/null || true
 pass "sigterm_drains_in_flight_requests_and_exits_0"

@@ -16,6 +16,9 @@
  * Both hostile modes print "opened N" once their connections are up, so that
  * the test can start its own requests while they hold.
  *
+ *   sksd_client notify-listen PATH SECONDS
+ *       Plays systemd's side of sd_notify: binds a datagram socket at PATH and
+ *       prints each message it receives as one line, for SECONDS.
  *   sksd_client json FILE PATH
  *       Prints the member at the dotted PATH of the JSON in FILE (strings
  *       raw, anything else as compact JSON).
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -188,6 +192,46 @@ static int run_hostile(int argc, char **argv, int slow)
     return opened == n ? 0 : 1;
 }
 
+static int run_notify_listen(int argc, char **argv)
+{
+    struct sockaddr_un sun = {0};
+    struct timespec end;
+    char msg[4096];
+    int fd;
+
+    if (argc != 3 || strlen(argv[1]) >= sizeof(sun.sun_path))
+        interop_die("usage: sksd_client notify-listen PATH SECONDS");
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, argv[1]);
+    fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        interop_die("cannot bind %s: %s", argv[1], strerror(errno));
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += interop_parse_count(argv[2], 3600, "SECONDS");
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        struct timespec now;
+        ssize_t n;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= end.tv_sec)
+            break;
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, msg, sizeof(msg) - 1, 0);
+        if (n <= 0)
+            continue;
+        msg[n] = '\0';
+        for (char *nl = strchr(msg, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+            *nl = ' ';
+        printf("%s\n", msg);
+        fflush(stdout);
+    }
+    close(fd);
+    unlink(argv[1]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     interop_prog = "sksd_client";
@@ -199,6 +243,8 @@ int main(int argc, char **argv)
         return run_hostile(argc - 1, argv + 1, 0);
     if (strcmp(argv[1], "slowloris") == 0)
         return run_hostile(argc - 1, argv + 1, 1);
+    if (strcmp(argv[1], "notify-listen") == 0)
+        return run_notify_listen(argc - 1, argv + 1);
     if (strcmp(argv[1], "json") == 0)
         return sksd_tool_json(argc - 1, argv + 1);
     if (strcmp(argv[1], "attach-body") == 0)
