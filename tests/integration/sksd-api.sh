@@ -35,7 +35,7 @@ esac
 payload "$sks_work/v1.identity" > "$sks_work/v1.payload"
 printf '%s' "$V1_CLAIMS" > "$sks_work/v1.expected"
 assert_same_file "V1 claims round-trip" "$sks_work/v1.expected" "$sks_work/v1.payload"
-verify_identity verify-v1 "$sks_work/v1.identity" "$sks_work/sp-main-1.pem" --now 1443208345
+verify_identity verify-v1 "$sks_work/v1.identity" "$sks_work/sp-main-1.pem" --max-age 1000000000
 pass "api_signs_v1_vector_claims_byte_for_byte_and_verifies_against_the_test_root"
 
 code=$(sign fill '{"signingRequest":{"attest":"B","dest":{"tn":["12155550131","12155550132"]},"orig":{"tn":"12155550121"}}}')
@@ -57,7 +57,7 @@ grep -q ';ppt=div$' "$sks_work/div.identity" || fail "the div answer is not ppt=
 payload "$sks_work/div.identity" > "$sks_work/div.payload"
 printf '%s' '{"dest":{"tn":["12155550131"]},"div":{"tn":"12155551213"},"iat":1443208345,"orig":{"tn":"12155550121"}}' > "$sks_work/div.expected"
 assert_same_file "div claims" "$sks_work/div.expected" "$sks_work/div.payload"
-verify_identity verify-div "$sks_work/div.identity" "$sks_work/sp-main-1.pem" --now 1443208345
+verify_identity verify-div "$sks_work/div.identity" "$sks_work/sp-main-1.pem" --max-age 1000000000
 pass "api_signs_a_div_passport_when_div_is_given"
 
 code=$(sign west '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"19995550100"}}}')
@@ -87,7 +87,7 @@ refuse() {
     r_status=$1 r_code=$2 r_field=$3 r_body=$4
     shift 4
     printf '%s' "$r_body" > "$sks_work/bad$n.req"
-    got=$(curl -sS -X POST -H 'Content-Type: application/json' "$@" \
+    got=$(curl -sS -X POST -H "Content-Type: ${r_ctype:-application/json}" "$@" \
         --data-binary @"$sks_work/bad$n.req" -o "$sks_work/bad$n.json" -w '%{http_code}' \
         "http://127.0.0.1:$sksd_port/stir/v1/signing${r_query:-}")
     [ "$got" = "$r_status" ] || { cat "$sks_work/bad$n.json"; fail "$r_code: status $got, not $r_status"; }
@@ -130,7 +130,16 @@ refuse 400 malformed-json body ''
 big=$(head -c 20000 /dev/zero | tr '\0' ' ')
 refuse 413 body-too-large body "{\"signingRequest\":{$GOOD}}$big"
 refuse 413 body-too-large body "{\"signingRequest\":{$GOOD}}$big" -H 'Transfer-Encoding: chunked'
-refuse 415 unsupported-media-type Content-Type "{\"signingRequest\":{$GOOD}}" -H 'Content-Type: text/plain'
+r_ctype=text/plain
+refuse 415 unsupported-media-type Content-Type "{\"signingRequest\":{$GOOD}}"
+r_ctype=application/jsonx
+refuse 415 unsupported-media-type Content-Type "{\"signingRequest\":{$GOOD}}"
+r_ctype=
+code=$(curl -sS -X POST -H 'Content-Type: application/json; charset=utf-8' -H 'Accept: application/*' \
+    --data-binary "{\"signingRequest\":{$GOOD}}" -o "$sks_work/charset.json" -w '%{http_code}' \
+    "http://127.0.0.1:$sksd_port/stir/v1/signing")
+[ "$code" = 200 ] || { cat "$sks_work/charset.json"; fail "application/json; charset=utf-8: status $code"; }
+pass "api_takes_a_charset_parameter_and_accept_ranges"
 refuse 406 not-acceptable Accept "{\"signingRequest\":{$GOOD}}" -H 'Accept: text/html'
 refuse 405 method-not-allowed '' '' -X GET
 r_query='?identity=sp-nobody' refuse 404 unknown-identity identity "{\"signingRequest\":{$GOOD}}"
@@ -159,8 +168,11 @@ pass "healthz_reports_the_token_and_active_identities"
 for m in 'sksd_requests_total{api="signing",code="200"}' 'sksd_requests_total{api="signing",code="400"}' \
     'sksd_signing_latency_seconds_bucket{le="+Inf"}' 'sksd_signing_latency_seconds_count' \
     'sksd_hsm_errors_total 0' 'sksd_active_key_version{identity="sp-main"} 1' \
-    'sksd_certificate_expiry_days{identity="sp-main",version="1",state="active"} 29.' \
     'sksd_keystore_up 1'; do
     assert_grep "/metrics" "$m" "$sks_work/metrics.txt"
 done
+days=$(sed -n 's/^sksd_certificate_expiry_days{identity="sp-main",version="1",state="active"} //p' \
+    "$sks_work/metrics.txt")
+awk -v d="${days:-x}" 'BEGIN { exit !(d + 0 > 29.9 && d + 0 <= 30) }' ||
+    fail "the 30-day certificate of sp-main/1 expires in \"$days\" days, says /metrics"
 pass "metrics_count_requests_latency_versions_and_expiry"
