@@ -55,10 +55,15 @@ check_removal() {
     recovery=$(awk -v e="$end" '/^RESUMED / { split($3, a, "="); r = a[2] - e
         if (max == "" || r > max) max = r } END { print max + 0 }' "$out")
     resumed=$(driver_count RESUMED)
+    removed_calls=$(stat_value "$rm_stats" "total removed")
     figure "$rm_name: threads=$rm_threads window_s=$rm_seconds code=$rm_code" \
         "failed_signatures=$failed failed_after_window=$late threads_resumed=$resumed" \
-        "recovery_us=$recovery max_sign_latency_us=$max_latency" \
-        "removed_calls=$(stat_value "$rm_stats" "total removed")"
+        "recovery_us=$recovery max_sign_latency_us=$max_latency removed_calls=$removed_calls" \
+        "calls_per_failed_signature=$(awk -v c="$removed_calls" -v f="$failed" \
+            'BEGIN { printf "%.1f", c / f }')"
+    # One attempt and one retry, each a few calls (session, slot list): no storm.
+    [ "$removed_calls" -le $((8 * failed)) ] ||
+        fail "$rm_name: $removed_calls PKCS#11 calls for $failed failed signatures"
     # A call under way when the token came back may still fail, one a thread.
     [ "$late" -le "$rm_threads" ] ||
         fail "$rm_name: $late signatures failed after the token came back"
