@@ -20,7 +20,8 @@
 #define TRUST_MAX 1000
 
 static const char *const string_keys[] = {"pkcs11_module", "token", "pin_file", "trust_anchors"};
-static const char *const number_keys[] = {"grace_period", "expiry_warn_days", "pending_max_age"};
+static const char *const number_keys[] = {"grace_period", "expiry_warn_days", "pending_max_age",
+                                          "sweep_after"};
 
 static char **string_field(struct sks_config *cfg, const char *key)
 {
@@ -43,6 +44,8 @@ static long *number_field(struct sks_config *cfg, const char *key)
         return &cfg->expiry_warn_days;
     if (strcmp(key, "pending_max_age") == 0)
         return &cfg->pending_max_age;
+    if (strcmp(key, "sweep_after") == 0)
+        return &cfg->sweep_after;
     return NULL;
 }
 
@@ -119,7 +122,7 @@ static sks_status read_section(struct sks_config *cfg, const char *dir, struct s
             return sks_fail(err, SKS_ERR_INPUT,
                             "%s: unknown key \"%s\" in [%s] (known: pkcs11_module, token, "
                             "pin_file, trust_anchors, grace_period, expiry_warn_days, "
-                            "pending_max_age)",
+                            "pending_max_age, sweep_after)",
                             cfg->path, v->name, SECTION);
         if ((s = string_field(cfg, v->name)) != NULL) {
             if (strcmp(v->name, "token") == 0)
@@ -201,6 +204,7 @@ sks_status sks_config_load(const char *path, struct sks_config *cfg, struct sks_
     cfg->grace_period = SKS_GRACE_DEFAULT;
     cfg->expiry_warn_days = SKS_EXPIRY_WARN_DAYS_DEFAULT;
     cfg->pending_max_age = SKS_PENDING_MAX_AGE_DEFAULT;
+    cfg->sweep_after = SKS_SWEEP_AFTER_DEFAULT;
     if (path == NULL) {
         path = SKS_CONFIG_DEFAULT;
         /* No configuration file at all: flags alone say where the token is. */

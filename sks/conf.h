@@ -10,6 +10,9 @@
  *   pin_file = /etc/shaken-sks/user.pin
  *   trust_anchors = /etc/shaken-sks/sti-pa-roots.pem
  *   grace_period = 86400             # seconds a replaced key version stays usable
+ *   expiry_warn_days = 30            # warn on imports of certificates expiring sooner
+ *   pending_max_age = 2592000        # seconds a generated key may wait for its certificate
+ *   sweep_after = 600                # seconds after which an unfinished write is abandoned
  *
  * Relative paths are taken relative to the directory of the file.  Other
  * programs keep their own settings in their own sections; sks_config_conf()
@@ -41,6 +44,7 @@ struct sks_config {
     long grace_period;   /* seconds; SKS_GRACE_DEFAULT unless set */
     long expiry_warn_days;
     long pending_max_age; /* seconds a generated key may wait for its certificate */
+    long sweep_after;     /* seconds after which an unfinished write is abandoned */
     CONF *conf;           /* the whole file, for other sections; NULL without a file */
 };
 

@@ -100,7 +100,10 @@ static void data_free(void *p)
 {
     struct ks_data *d = p;
 
+    if (d == NULL)
+        return;
     free(d->raw);
+    free(d->stale);
     free(d);
 }
 
@@ -198,20 +201,74 @@ void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char
     free(o);
 }
 
+static sks_status stale_add(struct ks_data *d, CK_OBJECT_HANDLE h, struct sks_error *err)
+{
+    CK_OBJECT_HANDLE *grown = realloc(d->stale, (d->nstale + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    d->stale = grown;
+    d->stale[d->nstale++] = h;
+    return SKS_OK;
+}
+
+/*
+ * A record object for |name| with value |raw| (taken over).  Of several
+ * records for one name, the one with the highest sequence number counts;
+ * the others are what a crash between writing a record and destroying its
+ * predecessor left, and sweep destroys them.
+ */
+static sks_status data_offer(struct ks_index *idx, const char *name, CK_OBJECT_HANDLE h,
+                             unsigned char *raw, size_t len, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&idx->by_name, name, strlen(name));
+    struct ks_record rec;
+    unsigned long long seq = 0;
+
+    if (raw != NULL && ks_record_parse(raw, len, &rec, NULL) == SKS_OK)
+        seq = rec.seq;
+    if (d != NULL && d->h != h && d->h != CK_INVALID_HANDLE && seq <= d->seq) {
+        free(raw);
+        return stale_add(d, h, err);
+    }
+    if (d == NULL) {
+        if ((d = calloc(1, sizeof(*d))) == NULL) {
+            free(raw);
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        }
+        strcpy(d->name, name);
+        if (!ks_map_put(&idx->by_name, d->name, strlen(d->name), d)) {
+            free(d);
+            free(raw);
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        }
+    } else if (d->h != h && d->h != CK_INVALID_HANDLE && stale_add(d, d->h, err) != SKS_OK) {
+        free(raw);
+        return SKS_ERR_SYSTEM;
+    }
+    free(d->raw);
+    d->h = h;
+    d->raw = raw;
+    d->raw_len = len;
+    d->seq = seq;
+    return SKS_OK;
+}
+
 /* Reads class, CKA_ID, label and application of one object into the index. */
 static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
                               struct sks_error *err)
 {
     CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
     unsigned char id[P11_ID_MAX];
-    char label[P11_LABEL_MAX], app[sizeof(KS_APPLICATION)];
+    char label[P11_LABEL_MAX], app[64];
     CK_ATTRIBUTE a[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_ID, id, sizeof(id)},
         {CKA_LABEL, label, sizeof(label) - 1},
         {CKA_APPLICATION, app, sizeof(app) - 1},
     };
-    struct ks_data *d;
+    unsigned char *raw = NULL;
+    size_t len = 0;
     sks_status st;
 
     st = p11_store_get(ks->tok, h, a, 4, err);
@@ -225,35 +282,22 @@ static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_
             return SKS_OK;
         return ks_index_add(idx, h, cls, id, label, err);
     }
-    if (a[3].ulValueLen != strlen(KS_APPLICATION) ||
-        memcmp(app, KS_APPLICATION, strlen(KS_APPLICATION)) != 0)
+    if (a[3].ulValueLen == CK_UNAVAILABLE_INFORMATION)
         return SKS_OK;
-    if (strcmp(label, KS_MARKER_LABEL) == 0) {
+    app[a[3].ulValueLen] = '\0';
+    if (strcmp(app, KS_MARKER_APPLICATION) == 0) {
         idx->marker = h;
         idx->has_marker = true;
         return SKS_OK;
     }
-    if (!sks_identity_name_ok(label))
+    if (strcmp(app, KS_APPLICATION) != 0 || !sks_identity_name_ok(label))
         return SKS_OK;
-    if ((d = ks_map_get(&idx->by_name, label, strlen(label))) != NULL) {
-        d->duplicates++;
-        return SKS_OK;
-    }
-    if ((d = calloc(1, sizeof(*d))) == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    strcpy(d->name, label);
-    d->h = h;
-    if (!ks_map_put(&idx->by_name, d->name, strlen(d->name), d)) {
-        free(d);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
     /* A record that cannot be read is listed as broken rather than hiding the others. */
-    if (p11_store_get_value(ks->tok, h, CKA_VALUE, KS_RECORD_MAX, &d->raw, &d->raw_len, NULL) !=
-        SKS_OK) {
-        d->raw = NULL;
-        d->raw_len = 0;
+    if (p11_store_get_value(ks->tok, h, CKA_VALUE, KS_RECORD_MAX, &raw, &len, NULL) != SKS_OK) {
+        raw = NULL;
+        len = 0;
     }
-    return SKS_OK;
+    return data_offer(idx, label, h, raw, len, err);
 }
 
 sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err)
@@ -335,16 +379,28 @@ sks_status ks_index_find_name(struct sks_keystore *ks, struct ks_index *idx, con
     sks_status st;
 
     st = p11_store_find(ks->tok, tmpl, 3, &handles, &count, err);
-    for (i = 0; st == SKS_OK && i < count; i++) {
-        struct ks_data *d = ks_map_get(&idx->by_name, name, strlen(name));
-        if (d == NULL || d->h != handles[i])
-            st = scan_object(ks, idx, handles[i], err);
-    }
+    if (st != SKS_OK)
+        return st;
+    /* What the token holds now replaces what the index knew. */
+    data_free(ks_map_del(&idx->by_name, name, strlen(name)));
+    for (i = 0; st == SKS_OK && i < count; i++)
+        st = scan_object(ks, idx, handles[i], err);
     free(handles);
     return st;
 }
 
 /* ---- identity records ------------------------------------------------------------ */
+
+static sks_status reread(struct sks_keystore *ks, const struct ks_data *d, unsigned char **raw,
+                         size_t *len, struct sks_error *err)
+{
+    return p11_store_get_value(ks->tok, d->h, CKA_VALUE, KS_RECORD_MAX, raw, len, err);
+}
+
+static bool object_gone(sks_status st, const struct sks_error *err)
+{
+    return st != SKS_OK && err != NULL && err->ckr == CKR_OBJECT_HANDLE_INVALID;
+}
 
 sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
                          struct sks_error *err)
@@ -369,13 +425,15 @@ sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_id
     d = ks_map_get(&idx->by_name, name, strlen(name));
     if (d == NULL)
         return SKS_OK;
-    if (d->duplicates > 0)
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "identity %s has %d records on %s (CKO_DATA, application \"%s\"); "
-                        "remove all but one with pkcs11-tool",
-                        name, d->duplicates + 1, p11_token_uri(ks->tok), KS_APPLICATION);
     /* Read afresh: the index may be older than another process's change. */
-    st = p11_store_get_value(ks->tok, d->h, CKA_VALUE, KS_RECORD_MAX, &raw, &len, err);
+    st = reread(ks, d, &raw, &len, err);
+    if (object_gone(st, err)) {
+        /* Replaced by another process since the index was made: look again. */
+        st = ks_index_find_name(ks, idx, name, err);
+        if (st != SKS_OK || (d = ks_map_get(&idx->by_name, name, strlen(name))) == NULL)
+            return st;
+        st = reread(ks, d, &raw, &len, err);
+    }
     if (st == SKS_OK)
         st = ks_record_parse(raw, len, &id->rec, err);
     if (st != SKS_OK) {
@@ -386,13 +444,14 @@ sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_id
     free(d->raw);
     d->raw = raw;
     d->raw_len = len;
+    d->seq = id->rec.seq;
     id->exists = true;
-    id->data = d->h;
     return SKS_OK;
 }
 
-static sks_status record_create(struct sks_keystore *ks, struct ks_ident *id,
-                                const unsigned char *raw, size_t len, struct sks_error *err)
+static sks_status record_write(struct sks_keystore *ks, const char *name,
+                               const unsigned char *raw, size_t len, CK_OBJECT_HANDLE *h,
+                               struct sks_error *err)
 {
     CK_OBJECT_CLASS cls = CKO_DATA;
     CK_BBOOL yes = CK_TRUE;
@@ -400,66 +459,64 @@ static sks_status record_create(struct sks_keystore *ks, struct ks_ident *id,
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_MODIFIABLE, &yes, sizeof(yes)},
         {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
-        {CKA_LABEL, id->name, strlen(id->name)},
+        {CKA_LABEL, (void *)name, strlen(name)},
         {CKA_VALUE, (void *)raw, len},
     };
-    struct ks_data *d;
-    sks_status st;
 
-    if ((d = calloc(1, sizeof(*d))) == NULL || (d->raw = malloc(len)) == NULL) {
-        free(d);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &d->h, err);
-    if (st != SKS_OK || !ks_map_put(&ks->index->by_name, id->name, strlen(id->name), d)) {
-        data_free(d);
-        return st != SKS_OK ? st : sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    strcpy(d->name, id->name);
-    memcpy(d->raw, raw, len);
-    d->raw_len = len;
-    id->exists = true;
-    id->data = d->h;
-    return SKS_OK;
+    return p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h, err);
 }
 
-/* Compare and set: refuse when another process changed the record since ks_ident_load(). */
-static sks_status record_update(struct sks_keystore *ks, struct ks_ident *id,
-                                const unsigned char *raw, size_t len, struct sks_error *err)
+static sks_status changed_meanwhile(const struct ks_ident *id, struct sks_error *err)
+{
+    return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                    "identity %s was changed by another process while this command ran; "
+                    "nothing was written: run the command again",
+                    id->name);
+}
+
+/*
+ * PKCS#11 keeps CKA_VALUE of a data object read-only (SoftHSM enforces it),
+ * so a record is replaced, not modified: the new object, with the next
+ * sequence number, is created first (one atomic call) and the old one
+ * destroyed after.  A crash between the two leaves two records, of which the
+ * newer counts.  Before writing, the record is compared with the one this
+ * change started from, so that a change another process made meanwhile is
+ * not overwritten.
+ */
+static sks_status record_replace(struct sks_keystore *ks, struct ks_ident *id,
+                                 const unsigned char *raw, size_t len, struct sks_error *err)
 {
     struct ks_data *d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
-    CK_ATTRIBUTE value = {CKA_VALUE, (void *)raw, len};
-    unsigned char *now = NULL, *copy;
+    unsigned char *now = NULL, *copy = NULL;
+    CK_OBJECT_HANDLE h;
     size_t now_len = 0;
+    bool same;
     sks_status st;
 
-    if (d == NULL)
-        return sks_fail(err, SKS_ERR_INTERNAL, "identity %s vanished from the index", id->name);
-    st = p11_store_get_value(ks->tok, d->h, CKA_VALUE, KS_RECORD_MAX, &now, &now_len, err);
-    if (st != SKS_OK)
-        return st;
-    if (now_len != d->raw_len || memcmp(now, d->raw, now_len) != 0) {
+    if (d != NULL && !id->exists)
+        return changed_meanwhile(id, err);
+    if (d != NULL) {
+        st = reread(ks, d, &now, &now_len, err);
+        same = st == SKS_OK && now_len == d->raw_len && memcmp(now, d->raw, now_len) == 0;
         free(now);
-        return sks_fail(err, SKS_ERR_UNAVAILABLE,
-                        "identity %s was changed by another process while this command ran; "
-                        "nothing was written: run the command again",
-                        id->name);
+        if (!same)
+            return changed_meanwhile(id, err);
     }
-    free(now);
     if ((copy = malloc(len)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    st = p11_store_set(ks->tok, d->h, &value, 1, err);
+    memcpy(copy, raw, len);
+    st = record_write(ks, id->name, raw, len, &h, err);
     if (st != SKS_OK) {
         free(copy);
         return st;
     }
-    memcpy(copy, raw, len);
-    free(d->raw);
-    d->raw = copy;
-    d->raw_len = len;
-    return SKS_OK;
+    if (d != NULL) {
+        /* Already gone (a sweep) is fine: the new record counts either way. */
+        p11_store_destroy(ks->tok, d->h, NULL);
+        d->h = CK_INVALID_HANDLE;
+    }
+    return data_offer(ks->index, id->name, h, copy, len, err);
 }
 
 sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
@@ -468,20 +525,19 @@ sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sk
     size_t len = 0;
     sks_status st;
 
-    st = ks_record_encode(&id->rec, &raw, &len, err);
-    if (st != SKS_OK)
-        return st;
     if (ks->index == NULL)
-        st = sks_fail(err, SKS_ERR_INTERNAL, "record written before the index was read");
-    else if (id->exists)
-        st = record_update(ks, id, raw, len, err);
-    else
-        st = record_create(ks, id, raw, len, err);
+        return sks_fail(err, SKS_ERR_INTERNAL, "record written before the index was read");
+    id->rec.seq++;
+    st = ks_record_encode(&id->rec, &raw, &len, err);
+    if (st == SKS_OK)
+        st = record_replace(ks, id, raw, len, err);
     free(raw);
     if (st != SKS_OK) {
+        id->rec.seq--;
         sks_error_prefix(err, "cannot write the record of identity %s", id->name);
         return st;
     }
+    id->exists = true;
     /* Readers poll the marker: a failure here delays them; it loses nothing. */
     ks_marker_touch(ks, NULL);
     return SKS_OK;
@@ -494,42 +550,59 @@ sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sk
 
     if (!id->exists || id->rec.n > 0)
         return SKS_OK;
-    st = p11_store_destroy(ks->tok, id->data, err);
-    if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
-        return st;
-    d = ks_map_del(&ks->index->by_name, id->name, strlen(id->name));
-    if (d != NULL)
-        data_free(d);
+    d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
+    if (d != NULL) {
+        st = ks_ident_drop_stale(ks, id->name, err);
+        if (st == SKS_OK)
+            st = p11_store_destroy(ks->tok, d->h, err);
+        if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
+            return st;
+        data_free(ks_map_del(&ks->index->by_name, id->name, strlen(id->name)));
+    }
     id->exists = false;
     ks_marker_touch(ks, NULL);
     return SKS_OK;
 }
 
+sks_status ks_ident_drop_stale(struct sks_keystore *ks, const char *name, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&ks->index->by_name, name, strlen(name));
+    sks_status st;
+
+    while (d != NULL && d->nstale > 0) {
+        st = p11_store_destroy(ks->tok, d->stale[d->nstale - 1], err);
+        if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
+            return st;
+        d->nstale--;
+    }
+    return SKS_OK;
+}
+
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
 {
-    unsigned char value[16];
+    unsigned char rnd[16];
+    char value[2 * sizeof(rnd) + 1];
     CK_OBJECT_CLASS cls = CKO_DATA;
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_VALUE, value, sizeof(value)},
+        {CKA_LABEL, value, 2 * sizeof(rnd)},
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_MODIFIABLE, &yes, sizeof(yes)},
-        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
-        {CKA_LABEL, KS_MARKER_LABEL, strlen(KS_MARKER_LABEL)},
+        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
     };
     sks_status st;
 
     if (ks->index == NULL)
         return SKS_OK;
     /* Random, not a counter: two writers can never leave the value they both read. */
-    if (RAND_bytes(value, sizeof(value)) != 1)
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the change marker");
+    OPENSSL_buf2hexstr_ex(value, sizeof(value), NULL, rnd, sizeof(rnd), '\0');
+    /* The label is the one attribute of a data object PKCS#11 lets us modify. */
     if (ks->index->has_marker) {
         st = p11_store_set(ks->tok, ks->index->marker, tmpl, 1, err);
-        if (st != SKS_ERR_NOT_FOUND && !(st != SKS_OK && err != NULL &&
-                                         err->ckr == CKR_OBJECT_HANDLE_INVALID))
+        if (!object_gone(st, err))
             return st;
     }
     st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker, err);

@@ -111,9 +111,13 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
     return SKS_OK;
 }
 
-/* The record's handle: from the index, else one search for this name (index_lock held). */
-static sks_status find_record(struct sks_keystore *ks, const char *name, CK_OBJECT_HANDLE *h,
-                              struct sks_error *err)
+/*
+ * The handle of |name|'s record (index_lock held): from the index, or from
+ * one search for this name when the index does not know it or knows only
+ * |gone|, a handle that no longer works (the record was replaced).
+ */
+static sks_status find_record(struct sks_keystore *ks, const char *name, CK_OBJECT_HANDLE gone,
+                              CK_OBJECT_HANDLE *h, struct sks_error *err)
 {
     struct ks_index *idx;
     struct ks_data *d;
@@ -124,7 +128,7 @@ static sks_status find_record(struct sks_keystore *ks, const char *name, CK_OBJE
     if (st != SKS_OK)
         return st;
     d = ks_map_get(&idx->by_name, name, strlen(name));
-    if (d == NULL && !fresh) {
+    if (!fresh && (d == NULL || d->h == gone)) {
         st = ks_index_find_name(ks, idx, name, err);
         if (st != SKS_OK)
             return st;
@@ -148,16 +152,19 @@ struct refresh {
 
 static sks_status read_record(struct sks_keystore *ks, struct refresh *r, struct sks_error *err)
 {
-    sks_status st = SKS_ERR_NOT_FOUND;
+    CK_OBJECT_HANDLE gone = CK_INVALID_HANDLE;
+    sks_status st;
 
-    if (r->data != CK_INVALID_HANDLE)
+    if (r->data != CK_INVALID_HANDLE) {
         st = p11_store_get_value(ks->tok, r->data, CKA_VALUE, KS_RECORD_MAX, &r->raw,
                                  &r->raw_len, err);
-    if (st == SKS_OK)
-        return SKS_OK;
-    /* Never found, or destroyed since (CKR_OBJECT_HANDLE_INVALID): look for it. */
+        if (st == SKS_OK || err == NULL || err->ckr != CKR_OBJECT_HANDLE_INVALID)
+            return st;
+        /* Replaced by a writer (records are never modified in place): look for the new one. */
+        gone = r->data;
+    }
     pthread_mutex_lock(&ks->index_lock);
-    st = find_record(ks, r->name, &r->data, err);
+    st = find_record(ks, r->name, gone, &r->data, err);
     pthread_mutex_unlock(&ks->index_lock);
     if (st == SKS_OK)
         st = p11_store_get_value(ks->tok, r->data, CKA_VALUE, KS_RECORD_MAX, &r->raw,
@@ -202,7 +209,7 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
 {
     struct ks_cache *c = &ks->cache;
     unsigned char value[sizeof(c->marker_value)];
-    CK_ATTRIBUTE a = {CKA_VALUE, value, sizeof(value)};
+    CK_ATTRIBUTE a = {CKA_LABEL, value, sizeof(value)};
     struct ks_index *idx;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     bool has = false;
@@ -240,7 +247,7 @@ static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
 {
     struct ks_cache *c = &ks->cache;
     unsigned char value[sizeof(c->marker_value)];
-    CK_ATTRIBUTE a = {CKA_VALUE, value, sizeof(value)};
+    CK_ATTRIBUTE a = {CKA_LABEL, value, sizeof(value)};
     CK_OBJECT_HANDLE h;
     bool ok;
 

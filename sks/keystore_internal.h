@@ -3,16 +3,19 @@
  *
  * Token layout, per identity "sp-main":
  *   CKO_DATA        application "shaken-sks", label "sp-main": the record
- *                   (JSON: SPC, active version, each version's CKA_ID and state)
+ *                   (JSON: sequence number, SPC, active version, each
+ *                   version's CKA_ID and state).  Replaced as a whole on each
+ *                   change, since a data object's CKA_VALUE is read-only
  *   per version 3, all with the version's random 16-byte CKA_ID:
  *   CKO_PRIVATE_KEY label "sp-main/3"
  *   CKO_PUBLIC_KEY  label "sp-main/3"
  *   CKO_CERTIFICATE label "sp-main/3", CKA_URL = x5u, category "token user"
  *   CKO_CERTIFICATE label "sp-main/3/ca1", "sp-main/3/ca2"...: the chain
  * and once per token:
- *   CKO_DATA        label "shaken-sks/changed": random bytes rewritten after
- *                   every record change, so that readers learn that
- *                   something changed with one read instead of one per identity
+ *   CKO_DATA        application "shaken-sks/changed": its label is rewritten
+ *                   with random hex after every record change, so that readers
+ *                   learn that something changed with one read instead of one
+ *                   per identity
  *   RSA key pair    label "shaken-sks/wrapping": unwraps imported keys
  *
  * The record is the truth: a version is used only when its record entry says
@@ -29,7 +32,7 @@
 #include "sks/keystore.h"
 
 #define KS_APPLICATION "shaken-sks"
-#define KS_MARKER_LABEL "shaken-sks/changed"
+#define KS_MARKER_APPLICATION "shaken-sks/changed"
 #define KS_WRAPPING_LABEL "shaken-sks/wrapping"
 #define KS_ID_LEN 16
 #define KS_RECORD_MAX (64 * 1024)
@@ -48,6 +51,7 @@ struct ks_version {
 };
 
 struct ks_record {
+    unsigned long long seq; /* bumped by every write; of several records, the highest counts */
     char spc[SKS_SPC_MAX + 1];
     unsigned int active; /* 0: none */
     unsigned int next;   /* the number the next version gets; never reused */
@@ -92,10 +96,12 @@ struct ks_obj {
 
 struct ks_data {
     char name[SKS_IDENTITY_NAME_MAX + 1];
-    CK_OBJECT_HANDLE h;
-    unsigned char *raw; /* the record as last read or written */
+    CK_OBJECT_HANDLE h;      /* the record with the highest sequence number */
+    unsigned char *raw;      /* its value as last read or written; NULL: unreadable */
     size_t raw_len;
-    int duplicates; /* more than one record claims this name */
+    unsigned long long seq;  /* 0 when |raw| does not parse */
+    CK_OBJECT_HANDLE *stale; /* older records of the same name, left by a crash */
+    size_t nstale;
 };
 
 struct ks_index {
@@ -117,7 +123,7 @@ struct ks_cache {
     CK_OBJECT_HANDLE marker;
     bool has_marker;       /* false: entries re-read their record every max_age */
     bool has_baseline;
-    unsigned char marker_value[32];
+    unsigned char marker_value[64];
     size_t marker_len;
     int64_t marker_checked_ms;
     bool marker_busy;
@@ -161,7 +167,6 @@ sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
 struct ks_ident {
     char name[SKS_IDENTITY_NAME_MAX + 1];
     bool exists;
-    CK_OBJECT_HANDLE data;
     struct ks_record rec;
 };
 
@@ -169,13 +174,15 @@ struct ks_ident {
 sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
                          struct sks_error *err);
 /*
- * Writes id->rec: one C_SetAttributeValue on the record (C_CreateObject for a
- * new identity), after checking that nobody changed the record since it was
- * read; then rewrites the change marker.
+ * Writes id->rec as a new record object that replaces the old one, after
+ * checking that nobody changed the record since it was read; then rewrites
+ * the change marker.
  */
 sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
 /* Destroys the record of an identity that has no versions left. */
 sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
+/* Destroys the older records of |name| that a crash between two record writes left. */
+sks_status ks_ident_drop_stale(struct sks_keystore *ks, const char *name, struct sks_error *err);
 /* Rewrites the change marker (creating it when missing). */
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err);
 

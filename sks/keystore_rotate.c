@@ -292,7 +292,9 @@ static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time
     size_t removed = 0;
     sks_status st;
 
-    st = ks_ident_load(ks, name, &id, err);
+    st = ks_ident_drop_stale(ks, name, err);
+    if (st == SKS_OK)
+        st = ks_ident_load(ks, name, &id, err);
     if (st != SKS_OK || !id.exists)
         return st;
     if (id.rec.n == 0) {
@@ -342,7 +344,7 @@ static sks_status sweep_orphans(struct sks_keystore *ks, struct sks_error *err)
 
         if (!label_owner(o->label, name, &n) ||
             (d = ks_map_get(&idx->by_name, name, strlen(name))) == NULL || d->raw == NULL ||
-            d->duplicates > 0 || ks_record_parse(d->raw, d->raw_len, &rec, NULL) != SKS_OK ||
+            ks_record_parse(d->raw, d->raw_len, &rec, NULL) != SKS_OK ||
             ((v = ks_record_find(&rec, n)) != NULL && memcmp(v->id, o->id, KS_ID_LEN) == 0)) {
             i++;
             continue;

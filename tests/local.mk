@@ -9,5 +9,6 @@ EXTRA_DIST += tests/integration/common.sh tests/bench-run.sh tests/vectors
 include tests/formats.mk
 include tests/profile.mk
 include tests/provider.mk
+include tests/keystore.mk
 include tests/fault.mk
 include tests/sksd.mk

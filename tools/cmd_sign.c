@@ -2,13 +2,14 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sks/passport.h"
 #include "tools/sksctl.h"
 
 struct sign_args {
-    const char *key, *orig, *dest, *attest, *x5u, *origid, *iat, *div;
+    const char *key, *orig, *dest, *attest, *x5u, *origid, *iat, *div, *config;
 };
 
 static int usage(FILE *f, int status)
@@ -22,7 +23,10 @@ static int usage(FILE *f, int status)
             "Signs a PASSporT (RFC 8225) with ES256 and prints the SIP Identity header\n"
             "value (RFC 8224): JWS;info=<URL>;alg=ES256;ppt=shaken.\n"
             "\n"
-            "  --key KEY       a pkcs11: URI, a key-reference PEM file or a PEM private key\n"
+            "  --key KEY       a pkcs11: URI, a key-reference PEM file, a PEM private key,\n"
+            "                  or a key store identity (identity:NAME, or a NAME that is no\n"
+            "                  file): its active key, and its x5u unless --x5u is given\n"
+            "  -c, --config F  the key store configuration for identities (see sksctl(1))\n"
             "  --orig TN       the calling number; separators and a leading + are dropped\n"
             "  --dest TN,...   the called number(s), at most %d\n"
             "  --attest A|B|C  the SHAKEN attestation level (RFC 8588)\n"
@@ -85,6 +89,55 @@ static int check_args(const struct sign_args *a)
     return 0;
 }
 
+static int sign_key(const struct sign_args *a)
+{
+    struct sks_passport pp;
+    struct sks_error err;
+    char out[SKS_IDENTITY_MAX];
+    EVP_PKEY *key = NULL;
+    size_t len;
+    int rc;
+
+    sks_error_clear(&err);
+    rc = check_args(a);
+    if (rc != 0)
+        return rc;
+    /* Claims first: a typo in a TN should not cost a token login. */
+    if (build(a, &pp, &err) != SKS_OK)
+        return cli_report("sign", &err);
+    if (cli_load_private_key(a->key, &key, &err) != SKS_OK)
+        return cli_report("sign", &err);
+    if (sks_passport_sign(&pp, sks_es256_sign_evp, key, out, sizeof(out), &len, &err) != SKS_OK) {
+        EVP_PKEY_free(key);
+        return cli_report("sign", &err);
+    }
+    EVP_PKEY_free(key);
+    printf("%s\n", out);
+    if (fflush(stdout) != 0) {
+        sks_fail(&err, SKS_ERR_SYSTEM, "cannot write the Identity header to stdout");
+        return cli_report("sign", &err);
+    }
+    return 0;
+}
+
+/* --key names a key store identity: sign with its active version, through the provider by URI. */
+static int sign_identity(struct sign_args *a)
+{
+    char *uri = NULL, *x5u = NULL;
+    struct sks_error err;
+    int rc;
+
+    if (cli_resolve_identity(a->key, a->config, &uri, &x5u, &err) != SKS_OK)
+        return cli_report("sign", &err);
+    a->key = uri;
+    if (a->x5u == NULL)
+        a->x5u = x5u;
+    rc = sign_key(a);
+    free(uri);
+    free(x5u);
+    return rc;
+}
+
 int cmd_sign(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -92,19 +145,17 @@ int cmd_sign(int argc, char **argv)
         {"dest", required_argument, NULL, 'd'}, {"attest", required_argument, NULL, 'a'},
         {"x5u", required_argument, NULL, 'x'},  {"origid", required_argument, NULL, 'i'},
         {"iat", required_argument, NULL, 't'},  {"div", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},       {"config", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
     };
     struct sign_args a = {0};
-    struct sks_passport pp;
-    struct sks_error err;
-    char out[SKS_IDENTITY_MAX];
-    EVP_PKEY *key = NULL;
-    size_t len;
-    int c, rc;
+    int c;
 
-    sks_error_clear(&err);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hc:", opts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            a.config = optarg;
+            break;
         case 'k':
             a.key = optarg;
             break;
@@ -137,23 +188,7 @@ int cmd_sign(int argc, char **argv)
     }
     if (optind != argc)
         return usage_error("unexpected argument");
-    rc = check_args(&a);
-    if (rc != 0)
-        return rc;
-    /* Claims first: a typo in a TN should not cost a token login. */
-    if (build(&a, &pp, &err) != SKS_OK)
-        return cli_report("sign", &err);
-    if (cli_load_private_key(a.key, &key, &err) != SKS_OK)
-        return cli_report("sign", &err);
-    if (sks_passport_sign(&pp, sks_es256_sign_evp, key, out, sizeof(out), &len, &err) != SKS_OK) {
-        EVP_PKEY_free(key);
-        return cli_report("sign", &err);
-    }
-    EVP_PKEY_free(key);
-    printf("%s\n", out);
-    if (fflush(stdout) != 0) {
-        sks_fail(&err, SKS_ERR_SYSTEM, "cannot write the Identity header to stdout");
-        return cli_report("sign", &err);
-    }
-    return 0;
+    if (a.key != NULL && cli_is_identity_ref(a.key))
+        return sign_identity(&a);
+    return sign_key(&a);
 }

@@ -19,6 +19,17 @@ static const struct sksctl_cmd commands[] = {
     {"cert-check", "check an SP certificate against the SHAKEN profile", cmd_cert_check},
     {"sign", "sign a PASSporT and print the SIP Identity header", cmd_sign},
     {"verify", "verify a SIP Identity header and say why it fails", cmd_verify},
+    {"generate", "generate a key version in the token and write its CSR", cmd_generate},
+    {"attach", "complete a generated key version with its certificate", cmd_attach},
+    {"wrapping-key", "print the token's public key for wrapped imports", cmd_wrapping_key},
+    {"wrap", "wrap a private key for a token's wrapping key (no token needed)", cmd_wrap},
+    {"import", "import a key version: a software key or a wrapped one", cmd_import},
+    {"import-batch", "import one key version per subdirectory of a directory", cmd_import_batch},
+    {"list", "list identities and their key versions", cmd_list},
+    {"activate", "make a key version the one an identity signs with", cmd_activate},
+    {"retire", "destroy replaced key versions whose grace period is over", cmd_retire},
+    {"destroy", "destroy one key version", cmd_destroy},
+    {"sweep", "remove what interrupted commands left in the token", cmd_sweep},
 };
 
 static void usage(FILE *f)

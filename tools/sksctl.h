@@ -2,6 +2,7 @@
 #ifndef SKS_TOOLS_SKSCTL_H
 #define SKS_TOOLS_SKSCTL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <openssl/evp.h>
@@ -26,6 +27,29 @@ int cmd_pki(int argc, char **argv);
 int cmd_cert_check(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_wrapping_key(int argc, char **argv);
+int cmd_wrap(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_import_batch(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_activate(int argc, char **argv);
+int cmd_retire(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+
+/*
+ * For sksctl sign (tools/cmd_keystore.c): "identity:NAME", or a bare NAME
+ * that is neither a pkcs11: URI nor a file, names a key store identity.
+ * cli_resolve_identity() opens the key store the configuration file |config|
+ * (NULL: the default) describes and returns the pkcs11: URI of the active
+ * key, with module-path and pin-source so that the sks provider finds it,
+ * and its x5u (free() both).
+ */
+bool cli_is_identity_ref(const char *spec);
+sks_status cli_resolve_identity(const char *spec, const char *config, char **uri, char **x5u,
+                                struct sks_error *err);
 
 /* The options every token command takes: --module, --token, --pin-file. */
 struct cli_token_opts {

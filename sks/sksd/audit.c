@@ -61,15 +61,20 @@ void sksd_log(enum sksd_log_level level, const char *fmt, ...)
     emit(level, line, (size_t)n);
 }
 
-/* Quotes |s| for a key="value" field: no quote, backslash or control byte gets through. */
+/*
+ * |s| as the inside of a key="value" field: quotes and backslashes escaped,
+ * control bytes shown as '?', so that a hostile name cannot forge a field.
+ */
 static void quote(char *out, size_t size, const char *s)
 {
     size_t i, o = 0;
 
-    for (i = 0; s != NULL && s[i] != '\0' && o + 2 < size; i++) {
+    for (i = 0; s != NULL && s[i] != '\0' && o + 3 < size; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        out[o++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+        if (c == '"' || c == '\\')
+            out[o++] = '\\';
+        out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }
     out[o] = '\0';
 }
@@ -77,7 +82,7 @@ static void quote(char *out, size_t size, const char *s)
 void sksd_audit(const struct sksd_peer *peer, const char *what, const char *identity,
                 unsigned int version, const char *result, const char *detail)
 {
-    char who[sizeof(peer->who)], id[SKS_IDENTITY_NAME_MAX * 2], det[SKS_ERROR_MSG_MAX];
+    char who[2 * sizeof(peer->who)], id[2 * SKS_IDENTITY_NAME_MAX + 1], det[2 * SKS_ERROR_MSG_MAX];
     char ver[24] = "";
 
     quote(who, sizeof(who), peer != NULL ? peer->who : "unknown");
