@@ -20,7 +20,7 @@ long=${SKS_BENCH_SKSD_REQUESTS:-1000000}
 cores=$(nproc 2>/dev/null || echo 2)
 conns=$((cores * 4))
 figure() { echo "FIGURE: sksd $*"; }
-rss() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$sksd_pid/status"; }
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$sksd_pid/status"; }
 
 # Warm-up, then the RSS baseline after 10k requests.
 "$BENCH_SKSD" load 127.0.0.1 "$sksd_port" 10000 "$conns" > "$sks_work/warm.out" ||

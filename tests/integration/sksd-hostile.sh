@@ -74,7 +74,7 @@ serves_others chunked
 rc=0
 wait $chunked || rc=$?
 [ "$rc" -ne 124 ] || fail "the chunked 100 MB upload was still running after 60 s: it was read"
-rss=$(sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$sksd_pid/status")
+rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$sksd_pid/status")
 echo "FIGURE: sksd-hostile RSS after the hostile clients: $rss kB"
 [ "$rss" -lt 200000 ] || fail "sksd uses $rss kB after the 100 MB bodies: they were buffered"
 kill -0 "$sksd_pid" || fail "sksd died"
