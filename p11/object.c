@@ -101,16 +101,22 @@ sks_status p11_find_by_id_locked(struct p11_token *tok, CK_SESSION_HANDLE sessio
     st = find_handles(tok, session, tmpl, 3, &handles, &count, err);
     if (st != SKS_OK)
         return st;
-    if (count == 1)
+    if (count == 1) {
         *out = handles[0];
+    } else {
+        char *uri = p11_object_uri(tok, cls, id, id_len, NULL);
+        const char *name = uri != NULL ? uri : tok->uri;
+
+        if (count == 0)
+            st = sks_fail(err, SKS_ERR_NOT_FOUND,
+                          "no object matches %s (deleted, or the token changed)", name);
+        else
+            st = sks_fail(err, SKS_ERR_INPUT, "%zu objects match %s; one is expected", count,
+                          name);
+        free(uri);
+    }
     free(handles);
-    if (count == 0)
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "no object matches class %lu and the CKA_ID on %s",
-                        (unsigned long)cls, tok->uri);
-    if (count > 1)
-        return sks_fail(err, SKS_ERR_INPUT, "%zu objects of class %lu share one CKA_ID on %s",
-                        count, (unsigned long)cls, tok->uri);
-    return SKS_OK;
+    return st;
 }
 
 static void object_clear(struct p11_object *obj)

@@ -324,15 +324,16 @@ sks_status p11_token_login(struct p11_token *tok, struct sks_error *err)
 bool p11_token_has_mechanism(struct p11_token *tok, CK_MECHANISM_TYPE mech)
 {
     CK_MECHANISM_INFO info;
-
     int known = atomic_load(&tok->mech_ecdsa_sha256);
+    CK_RV rv;
     bool has;
 
     if (mech == CKM_ECDSA_SHA256 && known >= 0)
         return known == 1;
-    has = P11_CALL(tok->mod, C_GetMechanismInfo, tok->slot, mech, &info) == CKR_OK &&
-          (info.flags & CKF_SIGN);
-    if (mech == CKM_ECDSA_SHA256)
+    rv = P11_CALL(tok->mod, C_GetMechanismInfo, tok->slot, mech, &info);
+    has = rv == CKR_OK && (info.flags & CKF_SIGN);
+    /* Only a definite answer is remembered: not a token that was away. */
+    if (mech == CKM_ECDSA_SHA256 && (rv == CKR_OK || rv == CKR_MECHANISM_INVALID))
         atomic_store(&tok->mech_ecdsa_sha256, has);
     return has;
 }
