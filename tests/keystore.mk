@@ -6,3 +6,13 @@
 # tools/local.mk's "sksctl_SOURCES =" before any "+=", and tools/ is included
 # after sks/.
 sksctl_SOURCES += tools/cmd_keystore.c
+
+# Issues SP certificates that break one rule each, for the bad-input tests.
+check_PROGRAMS += tests/keystore/keystore_mkcert
+tests_keystore_keystore_mkcert_SOURCES = tests/keystore/mkcert.c
+tests_keystore_keystore_mkcert_LDADD = sks/libsks.la common/libskscommon.la $(CRYPTO_LIBS)
+
+KEYSTORE_TESTS = \
+	tests/integration/keystore-ways-in.sh
+TESTS += $(KEYSTORE_TESTS)
+EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
