@@ -13,6 +13,7 @@ tests_keystore_keystore_mkcert_SOURCES = tests/keystore/mkcert.c
 tests_keystore_keystore_mkcert_LDADD = sks/libsks.la common/libskscommon.la $(CRYPTO_LIBS)
 
 KEYSTORE_TESTS = \
-	tests/integration/keystore-ways-in.sh
+	tests/integration/keystore-ways-in.sh \
+	tests/integration/keystore-bad-input.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh

@@ -189,6 +189,7 @@ static sks_status read_input(const char *what, const char *path, unsigned char *
     }
     if (*len == 0) {
         OPENSSL_free(*data);
+        *data = NULL;
         return sks_fail(err, SKS_ERR_INPUT, "%s: %s is empty", what, path);
     }
     return SKS_OK;
