@@ -137,7 +137,8 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
 
 static int init(struct sig_ctx *ctx, void *keydata, int op, const OSSL_PARAM params[])
 {
-    struct prov_key *key = keydata;
+    /* No key: EVP_DigestSignInit re-initialising a context keeps its key. */
+    struct prov_key *key = keydata != NULL ? keydata : ctx->key;
 
     if (key == NULL) {
         prov_raise(ctx->pctx, PROV_R_INPUT, "no key given");

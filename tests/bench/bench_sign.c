@@ -11,6 +11,9 @@
  *   c) OpenSSL's default provider with a software P-256 key, same loop.
  *   d) libp11's engine (ENGINE_by_id("pkcs11")), same loop; skipped when the
  *      engine is not installed.
+ *   e) the sks provider again, but with one context per thread that
+ *      EVP_DigestSignInit re-initialises for each signature: what the
+ *      provider costs apart from OpenSSL's per-context set-up.
  *
  * All cases use the same token and the same key, made with `sksctl keygen`.
  * Rounds of all cases are interleaved so that a noisy machine slows every
@@ -22,7 +25,7 @@
  * SKS_BENCH_SECONDS (default 2) sets the length of one measurement and
  * SKS_BENCH_ROUNDS (default 5) the number of rounds: short measurements, many
  * rounds, so that each ratio compares cases measured seconds apart.
- * SKS_BENCH_CASES (default "abcd") picks cases, for profiling one of them;
+ * SKS_BENCH_CASES (default "abcde") picks cases, for profiling one of them;
  * case a, the baseline, always runs.
  */
 #include "config.h"
@@ -62,14 +65,15 @@
 #define KEY_LABEL "bench-key"
 #define KEY_ID "b0"
 
-enum { CASE_RAW, CASE_SKS, CASE_SOFT, CASE_ENGINE, NCASES };
+enum { CASE_RAW, CASE_SKS, CASE_SOFT, CASE_ENGINE, CASE_SKS_REINIT, NCASES };
 
 /* What one thread needs to sign on its own in one case. */
 struct signer {
     CK_FUNCTION_LIST *fl; /* case a */
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE key;
-    EVP_PKEY *pkey; /* cases b-d */
+    EVP_PKEY *pkey; /* cases b-e */
+    EVP_MD_CTX *kept; /* case e: one context, re-initialised per signature */
     unsigned char sig[DER_SIG_MAX];
     size_t sig_len;
     long count;
@@ -376,6 +380,27 @@ static int sign_evp(struct signer *s, const unsigned char *msg, size_t len)
     return ok;
 }
 
+/*
+ * A signer that keeps its context: EVP_DigestSignInit with no key and no
+ * digest re-initialises it (OpenSSL's "reinit" path), which shows what the
+ * provider costs apart from OpenSSL's per-context set-up.
+ */
+static int sign_evp_kept(struct signer *s, const unsigned char *msg, size_t len)
+{
+    size_t sig_len = sizeof(s->sig);
+    int ok;
+
+    if (s->kept == NULL) {
+        s->kept = EVP_MD_CTX_new();
+        ok = s->kept != NULL && EVP_DigestSignInit(s->kept, NULL, EVP_sha256(), NULL, s->pkey) == 1;
+    } else {
+        ok = EVP_DigestSignInit(s->kept, NULL, NULL, NULL, NULL) == 1;
+    }
+    ok = ok && EVP_DigestSign(s->kept, s->sig, &sig_len, msg, len) == 1;
+    s->sig_len = ok ? sig_len : 0;
+    return ok;
+}
+
 static int verify(struct bench *b, const struct bench_case *c, const struct signer *s,
                   const unsigned char *msg)
 {
@@ -600,7 +625,7 @@ static void print_ratios(const struct bench *b, const char *title, int cpu)
         c = &b->cases[i];
         if (c->skipped != NULL)
             continue;
-        printf("%c/a %-44s", "abcd"[i], c->name + 3);
+        printf("%c/a %-44s", "abcde"[i], c->name + 3);
         for (t = 0; t < MAX_THREADS; t++)
             printf(" %12.3f", ratio_to_raw(b, c, t, cpu));
         printf("\n");
@@ -634,13 +659,16 @@ static void init_cases(struct bench *b, EVP_PKEY *sks_key, EVP_PKEY *soft_key,
         "b) sks provider, EVP_DigestSign",
         "c) default provider, software key",
         "d) libp11 engine, EVP_DigestSign",
+        "e) sks provider, kept context re-initialised",
     };
-    EVP_PKEY *keys[NCASES] = {NULL, sks_key, soft_key, engine_key};
+    EVP_PKEY *keys[NCASES] = {NULL, sks_key, soft_key, engine_key, sks_key};
     int i, t;
 
     for (i = 0; i < NCASES; i++) {
         b->cases[i].name = names[i];
-        b->cases[i].sign = i == CASE_RAW ? sign_raw : sign_evp;
+        b->cases[i].sign = i == CASE_RAW         ? sign_raw
+                           : i == CASE_SKS_REINIT ? sign_evp_kept
+                                                  : sign_evp;
         b->cases[i].raw_sig = i == CASE_RAW;
         for (t = 0; t < MAX_THREADS && i != CASE_RAW; t++)
             b->cases[i].signers[t].pkey = keys[i];
@@ -648,7 +676,7 @@ static void init_cases(struct bench *b, EVP_PKEY *sks_key, EVP_PKEY *soft_key,
     if (engine_key == NULL)
         b->cases[CASE_ENGINE].skipped = engine_why;
     for (i = CASE_SKS; i < NCASES; i++)
-        if (b->only != NULL && strchr(b->only, "abcd"[i]) == NULL)
+        if (b->only != NULL && strchr(b->only, "abcde"[i]) == NULL)
             b->cases[i].skipped = "not in SKS_BENCH_CASES";
 }
 
@@ -706,7 +734,7 @@ int main(void)
                 measure(&b, &b.cases[i], t + 1, round, msg);
                 if (i == CASE_RAW)
                     drop_raw_copies(&b);
-                printf(" %c %.0f/s", "abcd"[i], b.cases[i].rate[t][round]);
+                printf(" %c %.0f/s", "abcde"[i], b.cases[i].rate[t][round]);
                 fflush(stdout);
             }
             printf("\n");

@@ -156,6 +156,35 @@ static void check_legacy_ec_key(EVP_PKEY *key, EVP_PKEY *pub)
     ok("EVP_PKEY_get1_EC_KEY gives the public point and curve, no private value");
 }
 
+/*
+ * A context signed with once and re-initialised with EVP_DigestSignInit(ctx,
+ * NULL, NULL, NULL, NULL) keeps its key and digest: servers that keep one
+ * context per thread sign this way.
+ */
+static void check_context_reinit(EVP_PKEY *key, EVP_PKEY *pub)
+{
+    static const unsigned char msg[] = "INVITE sip:+12155550131@example.net SIP/2.0";
+    unsigned char sig[80];
+    size_t len;
+    EVP_MD_CTX *md;
+    int round;
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1)
+        interop_die("EVP_DigestSignInit failed");
+    for (round = 0; round < 3; round++) {
+        len = sizeof(sig);
+        if (round > 0 && EVP_DigestSignInit(md, NULL, NULL, NULL, NULL) != 1)
+            interop_die("re-initialising the signing context (round %d) failed", round);
+        if (EVP_DigestSign(md, sig, &len, msg, sizeof(msg) - 1) != 1)
+            interop_die("signing with a re-initialised context (round %d) failed", round);
+        if (!interop_verify(pub, msg, sizeof(msg) - 1, sig, len))
+            interop_die("the signature of round %d does not verify", round);
+    }
+    EVP_MD_CTX_free(md);
+    ok("a signing context re-initialised with EVP_DigestSignInit keeps its key");
+}
+
 int main(int argc, char **argv)
 {
     EVP_PKEY *key, *pub;
@@ -173,6 +202,9 @@ int main(int argc, char **argv)
     check_export_import(key, pub);
     check_no_private_value(key);
     check_legacy_ec_key(key, pub);
+    /* Public keys are loaded too (type=public URIs); only private keys sign. */
+    if (strstr(argv[1], "type=public") == NULL)
+        check_context_reinit(key, pub);
 
     EVP_PKEY_free(pub);
     EVP_PKEY_free(key);
