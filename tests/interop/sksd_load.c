@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "sks/verify.h"
 #include "tests/interop/interop.h"
@@ -405,24 +406,35 @@ int sksd_tool_json(int argc, char **argv)
     return 0;
 }
 
+/* The body of an attach, or with a wrapped key blob (base64), of an import. */
 int sksd_tool_attach_body(int argc, char **argv)
 {
-    unsigned char *cert, *chain;
-    size_t clen, chlen;
+    unsigned char *cert, *chain, *blob = NULL;
+    char *b64 = NULL, *s;
+    size_t clen, chlen, blen = 0;
     json_t *body;
-    char *s;
 
-    if (argc != 4)
-        interop_die("usage: %s attach-body CERT CHAIN X5U", interop_prog);
+    if (argc != 4 && argc != 5)
+        interop_die("usage: %s attach-body CERT CHAIN X5U [WRAPPED-BLOB]", interop_prog);
     cert = interop_read_file(argv[1], &clen);
     chain = interop_read_file(argv[2], &chlen);
     body = json_pack("{s:s, s:s, s:s}", "certificate", (char *)cert, "chain", (char *)chain, "x5u",
                      argv[3]);
+    if (argc == 5) {
+        blob = interop_read_file(argv[4], &blen);
+        b64 = malloc(4 * (blen / 3 + 1) + 1);
+        if (b64 == NULL)
+            interop_die("out of memory");
+        EVP_EncodeBlock((unsigned char *)b64, blob, (int)blen);
+        json_object_set_new(body, "wrappedKey", json_string(b64));
+    }
     s = json_dumps(body, JSON_COMPACT);
     fputs(s, stdout);
     free(s);
     json_decref(body);
     free(cert);
     free(chain);
+    free(blob);
+    free(b64);
     return 0;
 }

@@ -69,7 +69,9 @@ int http_post(struct http_conn *c, const char *host, unsigned int port, const ch
 /*
  * What the test scripts need from a JSON-aware tool (argv[0] is the mode):
  *   json FILE PATH            prints the member at the dotted PATH (strings raw)
- *   attach-body CERT CHAIN X5U prints the JSON body of an import attach
+ *   attach-body CERT CHAIN X5U [BLOB]
+ *                             prints the JSON body of an import attach, or
+ *                             with a wrapped key blob, of a wrapped import
  */
 int sksd_tool_json(int argc, char **argv);
 int sksd_tool_attach_body(int argc, char **argv);
