@@ -12,11 +12,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "sks/keystore_internal.h"
 
@@ -57,6 +61,48 @@ void sks_keystore_config_init(struct sks_keystore_config *cfg)
     cfg->sweep_after = SKS_SWEEP_AFTER_DEFAULT;
 }
 
+/* DIR/shaken-sks-<hash of the token URI>.lock: one lock per token, whatever the slot. */
+static void lock_path(struct sks_keystore *ks, struct p11_token *tok, const char *dir)
+{
+    const char *uri = p11_token_uri(tok);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[17];
+
+    SHA256((const unsigned char *)uri, strlen(uri), md);
+    OPENSSL_buf2hexstr_ex(hex, sizeof(hex), NULL, md, 8, '\0');
+    snprintf(ks->lock_path, sizeof(ks->lock_path), "%s/shaken-sks-%s.lock",
+             dir != NULL ? dir : "/tmp", hex);
+}
+
+sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&ks->index_lock);
+    if (ks->lock_fd < 0)
+        ks->lock_fd = open(ks->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (ks->lock_fd < 0) {
+        pthread_mutex_unlock(&ks->index_lock);
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot open the lock file %s: %s", ks->lock_path,
+                        strerror(errno));
+    }
+    /* The kernel drops the lock when a writer dies, even by SIGKILL. */
+    while ((rc = flock(ks->lock_fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        pthread_mutex_unlock(&ks->index_lock);
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot lock %s: %s", ks->lock_path,
+                        strerror(errno));
+    }
+    return SKS_OK;
+}
+
+void ks_write_unlock(struct sks_keystore *ks)
+{
+    flock(ks->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&ks->index_lock);
+}
+
 sks_status sks_keystore_open(struct p11_token *tok, const struct sks_keystore_config *cfg,
                              struct sks_keystore **out, struct sks_error *err)
 {
@@ -72,6 +118,9 @@ sks_status sks_keystore_open(struct p11_token *tok, const struct sks_keystore_co
         return st;
     }
     ks->cfg = *cfg;
+    ks->cfg.lock_dir = NULL;
+    ks->lock_fd = -1;
+    lock_path(ks, tok, cfg->lock_dir);
     if (ks->cfg.roots != NULL)
         X509_STORE_up_ref(ks->cfg.roots);
     ks->tok = p11_token_ref(tok);
@@ -88,6 +137,8 @@ void sks_keystore_close(struct sks_keystore *ks)
     ks_cache_clear(&ks->cache);
     ks_index_free(ks->index);
     X509_STORE_free(ks->cfg.roots);
+    if (ks->lock_fd >= 0)
+        close(ks->lock_fd);
     p11_token_put(ks->tok);
     pthread_mutex_destroy(&ks->lock);
     pthread_mutex_destroy(&ks->index_lock);

@@ -59,6 +59,12 @@ struct sks_keystore_config {
     long sweep_after;       /* seconds after which an unfinished write is abandoned (600) */
     sks_warn_cb warn;
     void *warn_arg;
+    /*
+     * Writers on one host take a lock file here, one per token, for each
+     * change: NULL is /tmp.  Writers on other hosts are caught by the check
+     * each record write makes against the record it started from.
+     */
+    const char *lock_dir;
 };
 
 /* The defaults: no roots, 24 h grace, warn 30 days ahead, 30 days pending, 600 s sweep. */

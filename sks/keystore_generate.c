@@ -260,9 +260,11 @@ sks_status sks_keystore_generate(struct sks_keystore *ks, const char *identity, 
 {
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = generate(ks, identity, spc, csr, version, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = generate(ks, identity, spc, csr, version, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }
 
@@ -357,8 +359,10 @@ sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity,
 {
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = attach(ks, identity, version, cred, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = attach(ks, identity, version, cred, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }

@@ -429,9 +429,11 @@ sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity
     unsigned char d[32];
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = import_key(ks, identity, key, cred, version, d, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = import_key(ks, identity, key, cred, version, d, err);
+        ks_write_unlock(ks);
+    }
     OPENSSL_cleanse(d, sizeof(d));
     return st;
 }

@@ -142,7 +142,13 @@ struct sks_keystore {
     pthread_mutex_t index_lock;
     struct ks_index *index;
     struct ks_cache cache;
+    int lock_fd; /* the host lock file, -1 until first needed */
+    char lock_path[4096];
 };
+
+/* For a change: index_lock, then the host lock file (flock), so writers go one at a time. */
+sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err);
+void ks_write_unlock(struct sks_keystore *ks);
 
 /* Scans the token into a new index (keystore.c). */
 sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err);

@@ -129,9 +129,11 @@ sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
 {
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = activate(ks, identity, version, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = activate(ks, identity, version, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }
 
@@ -213,9 +215,11 @@ sks_status sks_keystore_retire(struct sks_keystore *ks, const char *identity, ti
 {
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = retire(ks, identity, now, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = retire(ks, identity, now, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }
 
@@ -253,9 +257,11 @@ sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity,
 {
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = destroy(ks, identity, version, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = destroy(ks, identity, version, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }
 
@@ -385,8 +391,10 @@ sks_status sks_keystore_sweep(struct sks_keystore *ks, time_t now, struct sks_er
 {
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = sweep(ks, now, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = sweep(ks, now, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }

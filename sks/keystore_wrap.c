@@ -151,9 +151,11 @@ sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub,
     CK_OBJECT_HANDLE priv;
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = wrapping_key(ks, true, &priv, pub, err);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = wrapping_key(ks, true, &priv, pub, err);
+        ks_write_unlock(ks);
+    }
     return st;
 }
 
@@ -525,10 +527,12 @@ sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *iden
     CK_OBJECT_HANDLE session_key = CK_INVALID_HANDLE;
     sks_status st;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = import_wrapped(ks, identity, blob, len, cred, version, &session_key, err);
-    if (session_key != CK_INVALID_HANDLE)
-        p11_store_destroy(ks->tok, session_key, NULL);
-    pthread_mutex_unlock(&ks->index_lock);
+    st = ks_write_lock(ks, err);
+    if (st == SKS_OK) {
+        st = import_wrapped(ks, identity, blob, len, cred, version, &session_key, err);
+        if (session_key != CK_INVALID_HANDLE)
+            p11_store_destroy(ks->tok, session_key, NULL);
+        ks_write_unlock(ks);
+    }
     return st;
 }

@@ -15,6 +15,7 @@ tests_keystore_keystore_mkcert_LDADD = sks/libsks.la common/libskscommon.la $(CR
 KEYSTORE_TESTS = \
 	tests/integration/keystore-ways-in.sh \
 	tests/integration/keystore-bad-input.sh \
-	tests/integration/keystore-rotation.sh
+	tests/integration/keystore-rotation.sh \
+	tests/integration/keystore-crash.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
