@@ -8,7 +8,9 @@
  *   bench_sksd load HOST PORT REQUESTS CONNS [RATE]
  *       keep-alive signing requests from this process (answers are checked
  *       for 200 and a signingResponse, not verified: the figure is the
- *       daemon's); prints "requests=... rate=... p50_us=... p99_us=...".
+ *       daemon's); prints "requests=... rate=... p50_us=... p99_us=...",
+ *       latency from when each request was due, and sent_p50_us/sent_p99_us,
+ *       from when it was sent.
  *   bench_sksd raw LABEL THREADS SECONDS
  *       the baseline: raw PKCS#11 ES256 signing on the same token with the
  *       private key labelled LABEL (SHA-256 on the host, then C_SignInit +
@@ -70,9 +72,10 @@ static int run_load(int argc, char **argv)
     o.body = BENCH_BODY;
     load_run(&o, &res);
     printf("requests=%lu ok=%lu errors=%lu seconds=%.3f rate=%.0f p50_us=%.0f p99_us=%.0f "
-           "max_us=%.0f\n",
+           "max_us=%.0f sent_p50_us=%.0f sent_p99_us=%.0f\n",
            o.requests, res.ok, res.http_errors + res.bad + res.io_errors, res.seconds,
-           (double)res.ok / res.seconds, res.p50_us, res.p99_us, res.max_us);
+           (double)res.ok / res.seconds, res.p50_us, res.p99_us, res.max_us, res.svc_p50_us,
+           res.svc_p99_us);
     if (res.first_error[0] != '\0')
         printf("first error: %s\n", res.first_error);
     return res.ok == o.requests ? 0 : 1;

@@ -44,7 +44,7 @@ wrk.body = '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig"
 LUA
     wrk -t "$cores" -c "$conns" -d "${secs}s" --latency -s "$sks_work/post.lua" \
         "http://127.0.0.1:$sksd_port/stir/v1/signing" > "$sks_work/wrk.out" 2>&1 || true
-    figure "wrk: $(grep 'Requests/sec' "$sks_work/wrk.out" | tr -s ' ') ($(grep -c ' 200 ' "$sks_work/wrk.out" >/dev/null; grep 'Non-2xx' "$sks_work/wrk.out" || echo 'all 2xx'))"
+    figure "wrk ($cores threads, $conns connections): $(sed -n 's/^Requests\/sec: *//p' "$sks_work/wrk.out") requests/s, latency p50 $(sed -n 's/^ *50% *//p' "$sks_work/wrk.out"), p99 $(sed -n 's/^ *99% *//p' "$sks_work/wrk.out")$(grep 'Non-2xx' "$sks_work/wrk.out" | sed 's/^/, /')"
 else
     figure "wrk not installed: throughput from bench_sksd's own load generator only"
 fi
@@ -53,9 +53,9 @@ fi
 half=$((max / 2))
 "$BENCH_SKSD" load 127.0.0.1 "$sksd_port" $((half * secs)) "$conns" "$half" > "$sks_work/half.out" ||
     { cat "$sks_work/half.out"; fail "the half-rate run failed"; }
-p50=$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' "$sks_work/half.out")
-p99=$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' "$sks_work/half.out")
-figure "latency at $half requests/s: p50 ${p50} us, p99 ${p99} us"
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$2"; }
+figure "latency at $half requests/s, from each request's send: p50 $(field sent_p50_us "$sks_work/half.out") us, p99 $(field sent_p99_us "$sks_work/half.out") us"
+figure "latency at $half requests/s, from when each was due (a client that falls behind counts): p50 $(field p50_us "$sks_work/half.out") us, p99 $(field p99_us "$sks_work/half.out") us"
 
 # The baseline: raw PKCS#11 on the same token and key, one thread per core.
 "$BENCH_SKSD" raw "sp-main/$v" "$cores" "$secs" > "$sks_work/raw.out" ||

@@ -175,7 +175,8 @@ struct worker {
     unsigned int index;
     unsigned long count; /* requests this worker sends */
     double t0;
-    double *lat_us;
+    double *lat_us; /* from the time the request was due (paced) or sent */
+    double *svc_us; /* from the time it was sent */
     unsigned long nlat;
     unsigned long ok, http_errors, bad, io_errors;
     unsigned long per_cert[LOAD_CERTS_MAX];
@@ -273,7 +274,7 @@ static void *work(void *arg)
         return NULL;
     c->fd = -1;
     for (j = 0; j < w->count; j++) {
-        double start = now_s(), t;
+        double start = now_s(), sent, t;
         int status = 0;
 
         if (o->rate > 0) {
@@ -281,6 +282,7 @@ static void *work(void *arg)
             start = w->t0 + (double)(j * o->conns + w->index) / o->rate;
             sleep_until(start);
         }
+        sent = now_s();
         if (http_post(c, o->host, o->port, o->path, o->body, &status, answer, sizeof(answer)) !=
             0) {
             w->io_errors++;
@@ -288,6 +290,7 @@ static void *work(void *arg)
             continue;
         }
         t = now_s();
+        w->svc_us[w->nlat] = (t - sent) * 1e6;
         w->lat_us[w->nlat++] = (t - start) * 1e6;
         if (status != 200) {
             w->http_errors++;
@@ -311,9 +314,21 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* p50, p99 and max of the |k| values in |v|, sorted in place. */
+static void percentiles(double *v, unsigned long k, double *p50, double *p99, double *max)
+{
+    if (k == 0)
+        return;
+    qsort(v, k, sizeof(*v), cmp_double);
+    *p50 = v[k / 2];
+    *p99 = v[k * 99 / 100];
+    if (max != NULL)
+        *max = v[k - 1];
+}
+
 static void merge(struct worker *w, unsigned int n, struct load_result *res, unsigned long total)
 {
-    double *all = malloc((total + 1) * sizeof(*all));
+    double *all = malloc((total + 1) * sizeof(*all)), *svc = malloc((total + 1) * sizeof(*svc));
     unsigned long k = 0;
     unsigned int i, j;
 
@@ -326,19 +341,20 @@ static void merge(struct worker *w, unsigned int n, struct load_result *res, uns
             res->per_cert[j] += w[i].per_cert[j];
         if (res->first_error[0] == '\0' && w[i].first_error[0] != '\0')
             memcpy(res->first_error, w[i].first_error, sizeof(res->first_error));
-        if (all != NULL) {
+        if (all != NULL && svc != NULL) {
             memcpy(all + k, w[i].lat_us, w[i].nlat * sizeof(*all));
+            memcpy(svc + k, w[i].svc_us, w[i].nlat * sizeof(*svc));
             k += w[i].nlat;
         }
         free(w[i].lat_us);
+        free(w[i].svc_us);
     }
-    if (all != NULL && k > 0) {
-        qsort(all, k, sizeof(*all), cmp_double);
-        res->p50_us = all[k / 2];
-        res->p99_us = all[k * 99 / 100];
-        res->max_us = all[k - 1];
+    if (all != NULL && svc != NULL) {
+        percentiles(all, k, &res->p50_us, &res->p99_us, &res->max_us);
+        percentiles(svc, k, &res->svc_p50_us, &res->svc_p99_us, NULL);
     }
     free(all);
+    free(svc);
 }
 
 int load_run(const struct load_opts *o, struct load_result *res)
@@ -361,6 +377,11 @@ int load_run(const struct load_opts *o, struct load_result *res)
         w[i].count = o->requests / o->conns + (i < o->requests % o->conns);
         w[i].t0 = t0;
         w[i].lat_us = malloc((w[i].count + 1) * sizeof(double));
+        w[i].svc_us = malloc((w[i].count + 1) * sizeof(double));
+        if (w[i].lat_us == NULL || w[i].svc_us == NULL) {
+            w[i].count = 0;
+            snprintf(w[i].first_error, sizeof(w[i].first_error), "out of memory");
+        }
         pthread_create(&t[i], NULL, work, &w[i]);
     }
     for (i = 0; i < o->conns; i++)

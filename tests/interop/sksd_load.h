@@ -41,7 +41,10 @@ struct load_result {
     unsigned long io_errors;   /* connection failures */
     unsigned long per_cert[LOAD_CERTS_MAX];
     double seconds;
+    /* Latency from when each request was due: with --rate, a late send counts too. */
     double p50_us, p99_us, max_us;
+    /* Latency from when each request was sent: the server's part. */
+    double svc_p50_us, svc_p99_us;
     char first_error[512];
 };
 
