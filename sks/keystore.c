@@ -694,6 +694,9 @@ sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const stru
     size_t len = 0;
     sks_status st;
 
+    /* Written by another process after the index was made: look for it. */
+    if (o == NULL && ks_index_find_id(ks, ks->index, v->id, err) == SKS_OK)
+        o = version_object(ks->index, name, v, CKO_CERTIFICATE);
     if (o == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "identity %s version %u has no certificate on %s",
                         name, v->n, p11_token_uri(ks->tok));
@@ -720,6 +723,10 @@ sks_status ks_version_destroy_objects(struct sks_keystore *ks, const struct ks_v
     struct ks_obj *o;
     sks_status st;
 
+    /* All of them, including what another process wrote since the index was made. */
+    st = ks_index_find_id(ks, ks->index, v->id, err);
+    if (st != SKS_OK)
+        return st;
     while ((o = ks_index_objects(ks->index, v->id)) != NULL) {
         CK_OBJECT_HANDLE h = o->h;
         st = p11_store_destroy(ks->tok, h, err);

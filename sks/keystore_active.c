@@ -154,22 +154,25 @@ static sks_status read_record(struct sks_keystore *ks, struct refresh *r, struct
 {
     CK_OBJECT_HANDLE gone = CK_INVALID_HANDLE;
     sks_status st;
+    int attempt;
 
-    if (r->data != CK_INVALID_HANDLE) {
-        st = p11_store_get_value(ks->tok, r->data, CKA_VALUE, KS_RECORD_MAX, &r->raw,
-                                 &r->raw_len, err);
-        if (st == SKS_OK || err == NULL || err->ckr != CKR_OBJECT_HANDLE_INVALID)
+    /* The cached handle, then the index's, then a search: records are replaced, not modified. */
+    for (attempt = 0; attempt < 3; attempt++) {
+        if (r->data != CK_INVALID_HANDLE) {
+            st = p11_store_get_value(ks->tok, r->data, CKA_VALUE, KS_RECORD_MAX, &r->raw,
+                                     &r->raw_len, err);
+            if (st == SKS_OK || err == NULL || err->ckr != CKR_OBJECT_HANDLE_INVALID)
+                return st;
+            gone = r->data;
+        }
+        pthread_mutex_lock(&ks->index_lock);
+        st = find_record(ks, r->name, gone, &r->data, err);
+        pthread_mutex_unlock(&ks->index_lock);
+        if (st != SKS_OK)
             return st;
-        /* Replaced by a writer (records are never modified in place): look for the new one. */
-        gone = r->data;
     }
-    pthread_mutex_lock(&ks->index_lock);
-    st = find_record(ks, r->name, gone, &r->data, err);
-    pthread_mutex_unlock(&ks->index_lock);
-    if (st == SKS_OK)
-        st = p11_store_get_value(ks->tok, r->data, CKA_VALUE, KS_RECORD_MAX, &r->raw,
-                                 &r->raw_len, err);
-    return st;
+    return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                    "the record of identity %s keeps changing; try again", r->name);
 }
 
 static sks_status refresh(struct sks_keystore *ks, struct refresh *r, struct sks_error *err)

@@ -19,3 +19,12 @@ KEYSTORE_TESTS = \
 	tests/integration/keystore-crash.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
+
+# Unit tests: records, configuration and the map without a token; the ways
+# in and the signing cache against a throwaway SoftHSM2 token.
+check_PROGRAMS += tests/unit/check_keystore
+tests_unit_check_keystore_SOURCES = tests/unit/check_keystore.c
+tests_unit_check_keystore_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
+	$(CHECK_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+TESTS += tests/unit/check_keystore
