@@ -126,19 +126,15 @@ static bool only_members(struct import_call *k, const char *const *allowed, size
     return true;
 }
 
-/* The end-entity certificate, the chain and the x5u that come with a key. */
-struct creds {
-    struct sks_credentials cred;
-};
-
-static void creds_free(struct creds *cr)
+static void creds_free(struct sks_credentials *cr)
 {
-    X509_free(cr->cred.cert);
-    sk_X509_pop_free(cr->cred.chain, X509_free);
+    X509_free(cr->cert);
+    sk_X509_pop_free(cr->chain, X509_free);
     memset(cr, 0, sizeof(*cr));
 }
 
-static bool read_creds(struct import_call *k, struct creds *cr, enum MHD_Result *ret)
+/* The end-entity certificate, the chain and the x5u that come with a key. */
+static bool read_creds(struct import_call *k, struct sks_credentials *cr, enum MHD_Result *ret)
 {
     const char *cert, *chain, *x5u;
     BIO *b = NULL;
@@ -149,18 +145,18 @@ static bool read_creds(struct import_call *k, struct creds *cr, enum MHD_Result 
         !get_string(k, "chain", false, &chain, ret) || !get_string(k, "x5u", true, &x5u, ret))
         return false;
     b = BIO_new_mem_buf(cert, -1);
-    cr->cred.cert = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    cr->cert = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
-    if (cr->cred.cert == NULL) {
+    if (cr->cert == NULL) {
         ERR_clear_error();
         *ret = refuse(k, 400, "invalid-certificate", "certificate",
                       "certificate is not a PEM X.509 certificate");
         return false;
     }
-    cr->cred.chain = sk_X509_new_null();
+    cr->chain = sk_X509_new_null();
     b = chain != NULL ? BIO_new_mem_buf(chain, -1) : NULL;
     while (b != NULL && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_num(cr->cred.chain) >= CHAIN_MAX || !sk_X509_push(cr->cred.chain, x)) {
+        if (sk_X509_num(cr->chain) >= CHAIN_MAX || !sk_X509_push(cr->chain, x)) {
             X509_free(x);
             BIO_free(b);
             creds_free(cr);
@@ -171,13 +167,13 @@ static bool read_creds(struct import_call *k, struct creds *cr, enum MHD_Result 
     }
     BIO_free(b);
     ERR_clear_error();
-    if (chain != NULL && sk_X509_num(cr->cred.chain) == 0) {
+    if (chain != NULL && sk_X509_num(cr->chain) == 0) {
         creds_free(cr);
         *ret = refuse(k, 400, "invalid-chain", "chain",
                       "chain holds no PEM certificate: leave it out or give the intermediates");
         return false;
     }
-    cr->cred.x5u = x5u;
+    cr->x5u = x5u;
     return true;
 }
 
@@ -275,7 +271,7 @@ static enum MHD_Result import_wrapped(struct import_call *k)
     const char *wrapped64;
     unsigned char *blob = NULL;
     size_t blen = 0;
-    struct creds cr;
+    struct sks_credentials cr;
     struct sks_error err;
     enum MHD_Result ret;
 
@@ -287,8 +283,8 @@ static enum MHD_Result import_wrapped(struct import_call *k)
     if (!read_creds(k, &cr, &ret))
         goto done;
     sks_error_clear(&err);
-    if (sks_keystore_import_wrapped(k->d->ks, k->identity, blob, blen, &cr.cred, &k->version,
-                                    &err) != SKS_OK)
+    if (sks_keystore_import_wrapped(k->d->ks, k->identity, blob, blen, &cr, &k->version, &err) !=
+        SKS_OK)
         ret = failed(k, &err);
     else
         ret = succeeded(
@@ -332,14 +328,14 @@ static enum MHD_Result generate(struct import_call *k)
 static enum MHD_Result attach(struct import_call *k)
 {
     static const char *const members[] = {"certificate", "chain", "x5u"};
-    struct creds cr;
+    struct sks_credentials cr;
     struct sks_error err;
     enum MHD_Result ret;
 
     if (!only_members(k, members, 3, &ret) || !read_creds(k, &cr, &ret))
         return ret;
     sks_error_clear(&err);
-    if (sks_keystore_attach(k->d->ks, k->identity, k->version, &cr.cred, &err) != SKS_OK)
+    if (sks_keystore_attach(k->d->ks, k->identity, k->version, &cr, &err) != SKS_OK)
         ret = failed(k, &err);
     else
         ret = succeeded(
