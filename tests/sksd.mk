@@ -20,7 +20,8 @@ SKSD_TESTS = \
 	tests/integration/sksd-hostile.sh \
 	tests/integration/sksd-signals.sh \
 	tests/integration/sksd-hsm-unavailable.sh \
-	tests/integration/sksd-import-api.sh
+	tests/integration/sksd-import-api.sh \
+	tests/integration/sksd-config.sh
 TESTS += $(SKSD_TESTS)
 EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh
 

@@ -1,0 +1,43 @@
+#!/bin/sh
+# sksd's configuration: --check accepts a good file and opens the token;
+# each broken setting stops the start with a message naming the section, the
+# key and what is wrong, and no listener is opened.
+. "$top_srcdir/tests/integration/sksd-common.sh"
+require_sksd
+sksd_setup
+run_ok check "$SKSD" -c "$sks_work/sks.conf" --check
+assert_grep check "is valid and the token" "$sks_work/check.out"
+pass "check_accepts_a_good_configuration"
+
+# broken NAME EXPECTED SED-EXPRESSION [APPENDED TEXT]
+n=0
+broken() {
+    n=$((n + 1))
+    sed "$3" "$sks_work/sks.conf" > "$sks_work/bad$n.conf"
+    [ -z "${4:-}" ] || printf '%s\n' "$4" >> "$sks_work/bad$n.conf"
+    run_fails "$1" "$2" "$SKSD" -c "$sks_work/bad$n.conf" --check
+    pass "config_refuses_$1"
+}
+broken listen-without-port '[sksd] listen = "127.0.0.1": expected ADDRESS:PORT' 's/^listen = .*/listen = 127.0.0.1/'
+broken port-out-of-range 'the port must be a number from 0 to 65535' 's/^listen = .*/listen = 127.0.0.1:70000/'
+broken no-listen '[sksd] listen is missing' '/^listen = /d'
+broken limit-out-of-range '[sksd_limits] key_max_age_ms = "5000": expected a whole number from 0 to 1000' \
+    's/^connection_timeout = 10$/connection_timeout = 10\nkey_max_age_ms = 5000/'
+broken limit-not-a-number '[sksd_limits] max_body = "lots"' \
+    's/^connection_timeout = 10$/connection_timeout = 10\nmax_body = lots/'
+broken bad-identity-name '[sksd_identities] default = "sp main"' 's/^default = sp-main$/default = sp main/'
+broken bad-prefix '[sksd_identities] 12a4 = "sp-west": a key is "default" or a TN prefix' \
+    's/^default = sp-main$/default = sp-main\n12a4 = sp-west/'
+broken missing-section 'limits = nowhere: no such section' 's/^limits = sksd_limits$/limits = nowhere/'
+broken relative-socket 'the socket needs an absolute path' 's|^path = .*|path = import.sock|'
+broken no-uids 'allowed_uids is missing' '/^allowed_uids/d'
+broken bad-uids 'expected numeric uids separated by commas' 's/^allowed_uids = .*/allowed_uids = root/'
+broken tls-without-subjects 'names no subject' \
+    's/^import_unix = sksd_import_unix$/import_unix = sksd_import_unix\nimport_tls = tls/' \
+    "$(printf '[tls]\nlisten = 127.0.0.1:0\ncert = a.pem\nkey = a.key\nclient_ca = ca.pem')"
+broken no-pin-file 'pin_file is missing' '/^pin_file = /d'
+broken syntax 'syntax error on line' 's/^\[sksd\]$/[sksd/'
+run_fails missing-file 'cannot read the configuration file' "$SKSD" -c "$sks_work/nothing.conf" --check
+pass "config_refuses_a_missing_file"
+run_fails usage 'usage: sksd' "$SKSD" --bogus
+pass "usage_error_prints_the_usage"
