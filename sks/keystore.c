@@ -147,17 +147,6 @@ void sks_keystore_close(struct sks_keystore *ks)
 
 /* ---- the index ---------------------------------------------------------------- */
 
-static void data_free(void *p)
-{
-    struct ks_data *d = p;
-
-    if (d == NULL)
-        return;
-    free(d->raw);
-    free(d->stale);
-    free(d);
-}
-
 static void objlist_free(void *p)
 {
     struct ks_obj *o = p, *next;
@@ -173,7 +162,9 @@ void ks_index_free(struct ks_index *idx)
     if (idx == NULL)
         return;
     ks_map_clear(&idx->by_id, objlist_free);
-    ks_map_clear(&idx->by_name, data_free);
+    ks_map_clear(&idx->by_name, ks_data_free);
+    ks_map_clear(&idx->by_handle, NULL);
+    ks_map_clear(&idx->by_owner, NULL);
     free(idx->labelled);
     free(idx);
 }
@@ -183,10 +174,9 @@ struct ks_obj *ks_index_objects(struct ks_index *idx, const unsigned char id[KS_
     return ks_map_get(&idx->by_id, id, KS_ID_LEN);
 }
 
-/* "name/N" or "name/N/caK" with a valid name: an object the key store wrote. */
-static bool label_is_ours(const char *label)
+/* "name/N" or "name/N/caK" with a valid name: an object the key store wrote; |name| its owner. */
+static bool label_owner(const char *label, char name[SKS_IDENTITY_NAME_MAX + 1])
 {
-    char name[SKS_IDENTITY_NAME_MAX + 1];
     const char *slash = strchr(label, '/');
     size_t n;
 
@@ -197,11 +187,28 @@ static bool label_is_ours(const char *label)
     return sks_identity_name_ok(name) && slash[1] >= '1' && slash[1] <= '9';
 }
 
+/* Counts the objects labelled as versions of each identity. */
+static void owner_count(struct ks_index *idx, const char *name, intptr_t delta)
+{
+    intptr_t n = (intptr_t)ks_map_get(&idx->by_owner, name, strlen(name)) + delta;
+
+    if (n <= 0)
+        ks_map_del(&idx->by_owner, name, strlen(name));
+    else
+        ks_map_put(&idx->by_owner, name, strlen(name), (void *)n);
+}
+
+bool ks_index_has_versions_of(struct ks_index *idx, const char *name)
+{
+    return ks_map_get(&idx->by_owner, name, strlen(name)) != NULL;
+}
+
 sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
                         const unsigned char id[KS_ID_LEN], const char *label,
                         struct sks_error *err)
 {
     struct ks_obj *o = calloc(1, sizeof(*o)), *head;
+    char owner[SKS_IDENTITY_NAME_MAX + 1];
 
     if (o == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
@@ -215,7 +222,8 @@ sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLAS
         free(o);
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     }
-    if (label_is_ours(label)) {
+    if (label_owner(label, owner)) {
+        owner_count(idx, owner, 1);
         if (idx->nlabelled == idx->caplabelled) {
             size_t cap = idx->caplabelled ? idx->caplabelled * 2 : 64;
             struct ks_obj **grown = realloc(idx->labelled, cap * sizeof(*grown));
@@ -245,64 +253,14 @@ void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char
         ks_map_put(&idx->by_id, id, KS_ID_LEN, head);
     for (i = 0; i < idx->nlabelled; i++) {
         if (idx->labelled[i] == o) {
+            char owner[SKS_IDENTITY_NAME_MAX + 1];
             idx->labelled[i] = idx->labelled[--idx->nlabelled];
+            if (label_owner(o->label, owner))
+                owner_count(idx, owner, -1);
             break;
         }
     }
     free(o);
-}
-
-static sks_status stale_add(struct ks_data *d, CK_OBJECT_HANDLE h, struct sks_error *err)
-{
-    CK_OBJECT_HANDLE *grown = realloc(d->stale, (d->nstale + 1) * sizeof(*grown));
-
-    if (grown == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    d->stale = grown;
-    d->stale[d->nstale++] = h;
-    return SKS_OK;
-}
-
-/*
- * A record object for |name| with value |raw| (taken over).  Of several
- * records for one name, the one with the highest sequence number counts;
- * the others are what a crash between writing a record and destroying its
- * predecessor left, and sweep destroys them.
- */
-static sks_status data_offer(struct ks_index *idx, const char *name, CK_OBJECT_HANDLE h,
-                             unsigned char *raw, size_t len, struct sks_error *err)
-{
-    struct ks_data *d = ks_map_get(&idx->by_name, name, strlen(name));
-    struct ks_record rec;
-    unsigned long long seq = 0;
-
-    if (raw != NULL && ks_record_parse(raw, len, &rec, NULL) == SKS_OK)
-        seq = rec.seq;
-    if (d != NULL && d->h != h && d->h != CK_INVALID_HANDLE && seq <= d->seq) {
-        free(raw);
-        return stale_add(d, h, err);
-    }
-    if (d == NULL) {
-        if ((d = calloc(1, sizeof(*d))) == NULL) {
-            free(raw);
-            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        }
-        strcpy(d->name, name);
-        if (!ks_map_put(&idx->by_name, d->name, strlen(d->name), d)) {
-            free(d);
-            free(raw);
-            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        }
-    } else if (d->h != h && d->h != CK_INVALID_HANDLE && stale_add(d, d->h, err) != SKS_OK) {
-        free(raw);
-        return SKS_ERR_SYSTEM;
-    }
-    free(d->raw);
-    d->h = h;
-    d->raw = raw;
-    d->raw_len = len;
-    d->seq = seq;
-    return SKS_OK;
 }
 
 /* Reads class, CKA_ID, label and application of one object into the index. */
@@ -318,21 +276,18 @@ static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_
         {CKA_LABEL, label, sizeof(label) - 1},
         {CKA_APPLICATION, app, sizeof(app) - 1},
     };
-    unsigned char *raw = NULL;
-    size_t len = 0;
     sks_status st;
 
     st = p11_store_get(ks->tok, h, a, 4, err);
     if (st != SKS_OK)
         return st;
-    if (a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION)
-        return SKS_OK;
-    label[a[2].ulValueLen] = '\0';
     if (cls != CKO_DATA) {
-        if (a[1].ulValueLen != KS_ID_LEN)
+        if (a[1].ulValueLen != KS_ID_LEN || a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION)
             return SKS_OK;
+        label[a[2].ulValueLen] = '\0';
         return ks_index_add(idx, h, cls, id, label, err);
     }
+    /* A record's label is its JSON, longer than |label|: ks_record_found() reads it. */
     if (a[3].ulValueLen == CK_UNAVAILABLE_INFORMATION)
         return SKS_OK;
     app[a[3].ulValueLen] = '\0';
@@ -341,14 +296,9 @@ static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_
         idx->has_marker = true;
         return SKS_OK;
     }
-    if (strcmp(app, KS_APPLICATION) != 0 || !sks_identity_name_ok(label))
+    if (strcmp(app, KS_APPLICATION) != 0)
         return SKS_OK;
-    /* A record that cannot be read is listed as broken rather than hiding the others. */
-    if (p11_store_get_value(ks->tok, h, CKA_VALUE, KS_RECORD_MAX, &raw, &len, NULL) != SKS_OK) {
-        raw = NULL;
-        len = 0;
-    }
-    return data_offer(idx, label, h, raw, len, err);
+    return ks_record_found(ks, idx, h, err);
 }
 
 sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err)
@@ -413,251 +363,6 @@ sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
             st = scan_object(ks, idx, handles[i], err);
     }
     free(handles);
-    return st;
-}
-
-sks_status ks_index_find_name(struct sks_keystore *ks, struct ks_index *idx, const char *name,
-                              struct sks_error *err)
-{
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
-        {CKA_LABEL, (void *)name, strlen(name)},
-    };
-    CK_OBJECT_HANDLE *handles = NULL;
-    size_t count = 0, i;
-    sks_status st;
-
-    st = p11_store_find(ks->tok, tmpl, 3, &handles, &count, err);
-    if (st != SKS_OK)
-        return st;
-    /* What the token holds now replaces what the index knew. */
-    data_free(ks_map_del(&idx->by_name, name, strlen(name)));
-    for (i = 0; st == SKS_OK && i < count; i++)
-        st = scan_object(ks, idx, handles[i], err);
-    free(handles);
-    return st;
-}
-
-/* ---- identity records ------------------------------------------------------------ */
-
-static sks_status reread(struct sks_keystore *ks, const struct ks_data *d, unsigned char **raw,
-                         size_t *len, struct sks_error *err)
-{
-    return p11_store_get_value(ks->tok, d->h, CKA_VALUE, KS_RECORD_MAX, raw, len, err);
-}
-
-static bool object_gone(sks_status st, const struct sks_error *err)
-{
-    return st != SKS_OK && err != NULL && err->ckr == CKR_OBJECT_HANDLE_INVALID;
-}
-
-sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
-                         struct sks_error *err)
-{
-    struct ks_index *idx;
-    struct ks_data *d;
-    unsigned char *raw = NULL;
-    size_t len = 0;
-    sks_status st;
-
-    memset(id, 0, sizeof(*id));
-    if (!sks_identity_name_ok(name))
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "identity name \"%.80s\" is not 1-%d of A-Z a-z 0-9 . _ - starting with "
-                        "a letter or digit",
-                        name, SKS_IDENTITY_NAME_MAX);
-    strcpy(id->name, name);
-    id->rec.next = 1;
-    st = ks_index_get(ks, &idx, err);
-    if (st != SKS_OK)
-        return st;
-    d = ks_map_get(&idx->by_name, name, strlen(name));
-    if (d == NULL)
-        return SKS_OK;
-    /* Read afresh: the index may be older than another process's change. */
-    st = reread(ks, d, &raw, &len, err);
-    if (object_gone(st, err)) {
-        /* Replaced by another process since the index was made: look again. */
-        st = ks_index_find_name(ks, idx, name, err);
-        if (st != SKS_OK || (d = ks_map_get(&idx->by_name, name, strlen(name))) == NULL)
-            return st;
-        st = reread(ks, d, &raw, &len, err);
-    }
-    if (st == SKS_OK)
-        st = ks_record_parse(raw, len, &id->rec, err);
-    if (st != SKS_OK) {
-        free(raw);
-        sks_error_prefix(err, "identity %s", name);
-        return st;
-    }
-    free(d->raw);
-    d->raw = raw;
-    d->raw_len = len;
-    d->seq = id->rec.seq;
-    id->exists = true;
-    return SKS_OK;
-}
-
-static sks_status record_write(struct sks_keystore *ks, const char *name,
-                               const unsigned char *raw, size_t len, CK_OBJECT_HANDLE *h,
-                               struct sks_error *err)
-{
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
-        {CKA_LABEL, (void *)name, strlen(name)},
-        {CKA_VALUE, (void *)raw, len},
-    };
-
-    return p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h, err);
-}
-
-static sks_status changed_meanwhile(const struct ks_ident *id, struct sks_error *err)
-{
-    return sks_fail(err, SKS_ERR_UNAVAILABLE,
-                    "identity %s was changed by another process while this command ran; "
-                    "nothing was written: run the command again",
-                    id->name);
-}
-
-/*
- * PKCS#11 keeps CKA_VALUE of a data object read-only (SoftHSM enforces it),
- * so a record is replaced, not modified: the new object, with the next
- * sequence number, is created first (one atomic call) and the old one
- * destroyed after.  A crash between the two leaves two records, of which the
- * newer counts.  Before writing, the record is compared with the one this
- * change started from, so that a change another process made meanwhile is
- * not overwritten.
- */
-static sks_status record_replace(struct sks_keystore *ks, struct ks_ident *id,
-                                 const unsigned char *raw, size_t len, struct sks_error *err)
-{
-    struct ks_data *d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
-    unsigned char *now = NULL, *copy = NULL;
-    CK_OBJECT_HANDLE h;
-    size_t now_len = 0;
-    bool same;
-    sks_status st;
-
-    if (d != NULL && !id->exists)
-        return changed_meanwhile(id, err);
-    if (d != NULL) {
-        st = reread(ks, d, &now, &now_len, err);
-        same = st == SKS_OK && now_len == d->raw_len && memcmp(now, d->raw, now_len) == 0;
-        free(now);
-        if (!same)
-            return changed_meanwhile(id, err);
-    }
-    if ((copy = malloc(len)) == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    memcpy(copy, raw, len);
-    st = record_write(ks, id->name, raw, len, &h, err);
-    if (st != SKS_OK) {
-        free(copy);
-        return st;
-    }
-    if (d != NULL) {
-        /* Already gone (a sweep) is fine: the new record counts either way. */
-        p11_store_destroy(ks->tok, d->h, NULL);
-        d->h = CK_INVALID_HANDLE;
-    }
-    return data_offer(ks->index, id->name, h, copy, len, err);
-}
-
-sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
-{
-    unsigned char *raw = NULL;
-    size_t len = 0;
-    sks_status st;
-
-    if (ks->index == NULL)
-        return sks_fail(err, SKS_ERR_INTERNAL, "record written before the index was read");
-    id->rec.seq++;
-    st = ks_record_encode(&id->rec, &raw, &len, err);
-    if (st == SKS_OK)
-        st = record_replace(ks, id, raw, len, err);
-    free(raw);
-    if (st != SKS_OK) {
-        id->rec.seq--;
-        sks_error_prefix(err, "cannot write the record of identity %s", id->name);
-        return st;
-    }
-    id->exists = true;
-    /* Readers poll the marker: a failure here delays them; it loses nothing. */
-    ks_marker_touch(ks, NULL);
-    return SKS_OK;
-}
-
-sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
-{
-    struct ks_data *d;
-    sks_status st;
-
-    if (!id->exists || id->rec.n > 0)
-        return SKS_OK;
-    d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
-    if (d != NULL) {
-        st = ks_ident_drop_stale(ks, id->name, err);
-        if (st == SKS_OK)
-            st = p11_store_destroy(ks->tok, d->h, err);
-        if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
-            return st;
-        data_free(ks_map_del(&ks->index->by_name, id->name, strlen(id->name)));
-    }
-    id->exists = false;
-    ks_marker_touch(ks, NULL);
-    return SKS_OK;
-}
-
-sks_status ks_ident_drop_stale(struct sks_keystore *ks, const char *name, struct sks_error *err)
-{
-    struct ks_data *d = ks_map_get(&ks->index->by_name, name, strlen(name));
-    sks_status st;
-
-    while (d != NULL && d->nstale > 0) {
-        st = p11_store_destroy(ks->tok, d->stale[d->nstale - 1], err);
-        if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
-            return st;
-        d->nstale--;
-    }
-    return SKS_OK;
-}
-
-sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
-{
-    unsigned char rnd[16];
-    char value[2 * sizeof(rnd) + 1];
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_LABEL, value, 2 * sizeof(rnd)},
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
-    };
-    sks_status st;
-
-    if (ks->index == NULL)
-        return SKS_OK;
-    /* Random, not a counter: two writers can never leave the value they both read. */
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the change marker");
-    OPENSSL_buf2hexstr_ex(value, sizeof(value), NULL, rnd, sizeof(rnd), '\0');
-    /* The label is the one attribute of a data object PKCS#11 lets us modify. */
-    if (ks->index->has_marker) {
-        st = p11_store_set(ks->tok, ks->index->marker, tmpl, 1, err);
-        if (!object_gone(st, err))
-            return st;
-    }
-    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker, err);
-    ks->index->has_marker = st == SKS_OK;
     return st;
 }
 

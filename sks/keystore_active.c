@@ -27,7 +27,8 @@ struct ks_snap {
 
 struct ks_entry {
     char name[SKS_IDENTITY_NAME_MAX + 1];
-    CK_OBJECT_HANDLE data; /* CK_INVALID_HANDLE until the record is found */
+    CK_OBJECT_HANDLE slots[KS_SLOTS]; /* the record slots, once found */
+    size_t nslots;
     unsigned char *raw;    /* the record the snapshot was made from */
     size_t raw_len;
     struct ks_snap *snap;  /* NULL when |miss| says why there is none */
@@ -112,12 +113,12 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
 }
 
 /*
- * The handle of |name|'s record (index_lock held): from the index, or from
- * one search for this name when the index does not know it or knows only
- * |gone|, a handle that no longer works (the record was replaced).
+ * The record slots of |name| (index_lock held): from the index, or from a
+ * search for record slots the index does not know when it knows none for
+ * this name, or only slots that no longer read (|stale|).
  */
-static sks_status find_record(struct sks_keystore *ks, const char *name, CK_OBJECT_HANDLE gone,
-                              CK_OBJECT_HANDLE *h, struct sks_error *err)
+static sks_status find_record(struct sks_keystore *ks, const char *name, bool stale,
+                              CK_OBJECT_HANDLE slots[KS_SLOTS], size_t *n, struct sks_error *err)
 {
     struct ks_index *idx;
     struct ks_data *d;
@@ -128,51 +129,53 @@ static sks_status find_record(struct sks_keystore *ks, const char *name, CK_OBJE
     if (st != SKS_OK)
         return st;
     d = ks_map_get(&idx->by_name, name, strlen(name));
-    if (!fresh && (d == NULL || d->h == gone)) {
-        st = ks_index_find_name(ks, idx, name, err);
+    if (!fresh && (d == NULL || d->nslots == 0 || stale)) {
+        st = ks_index_find_records(ks, idx, err);
         if (st != SKS_OK)
             return st;
         d = ks_map_get(&idx->by_name, name, strlen(name));
     }
-    if (d == NULL)
+    if (d == NULL || d->nslots == 0)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "no identity %s on %s", name,
                         p11_token_uri(ks->tok));
-    *h = d->h;
+    memcpy(slots, d->slot, d->nslots * sizeof(slots[0]));
+    *n = d->nslots;
     return SKS_OK;
 }
 
 /* What a refresh works from and produces, copied out of the entry. */
 struct refresh {
     const char *name;
-    CK_OBJECT_HANDLE data;
+    CK_OBJECT_HANDLE slots[KS_SLOTS];
+    size_t nslots;
     unsigned char *raw;
     size_t raw_len;
     struct ks_snap *snap; /* in: the current one (not owned); out: a new reference */
 };
 
-static sks_status read_record(struct sks_keystore *ks, struct refresh *r, struct sks_error *err)
+static sks_status read_record(struct sks_keystore *ks, struct refresh *r, struct ks_record *rec,
+                              struct sks_error *err)
 {
-    CK_OBJECT_HANDLE gone = CK_INVALID_HANDLE;
+    bool stale = false;
     sks_status st;
     int attempt;
 
-    /* The cached handle, then the index's, then a search: records are replaced, not modified. */
+    /* The cached slots first; the index, and then a search, when they no longer read. */
     for (attempt = 0; attempt < 3; attempt++) {
-        if (r->data != CK_INVALID_HANDLE) {
-            st = p11_store_get_value(ks->tok, r->data, CKA_VALUE, KS_RECORD_MAX, &r->raw,
-                                     &r->raw_len, err);
-            if (st == SKS_OK || err == NULL || err->ckr != CKR_OBJECT_HANDLE_INVALID)
+        if (r->nslots > 0) {
+            st = ks_slots_newest(ks, r->slots, r->nslots, &r->raw, &r->raw_len, rec, err);
+            if (st != SKS_ERR_NOT_FOUND)
                 return st;
-            gone = r->data;
+            stale = true;
         }
         pthread_mutex_lock(&ks->index_lock);
-        st = find_record(ks, r->name, gone, &r->data, err);
+        st = find_record(ks, r->name, stale, r->slots, &r->nslots, err);
         pthread_mutex_unlock(&ks->index_lock);
         if (st != SKS_OK)
             return st;
     }
     return sks_fail(err, SKS_ERR_UNAVAILABLE,
-                    "the record of identity %s keeps changing; try again", r->name);
+                    "the record of identity %s does not read; see sksctl list", r->name);
 }
 
 static sks_status refresh(struct sks_keystore *ks, struct refresh *r, struct sks_error *err)
@@ -184,9 +187,7 @@ static sks_status refresh(struct sks_keystore *ks, struct refresh *r, struct sks
 
     r->snap = NULL;
     r->raw = NULL;
-    st = read_record(ks, r, err);
-    if (st == SKS_OK)
-        st = ks_record_parse(r->raw, r->raw_len, &rec, err);
+    st = read_record(ks, r, &rec, err);
     if (st != SKS_OK)
         return st;
     if (rec.active == 0 || (v = ks_record_find(&rec, rec.active)) == NULL)
@@ -307,7 +308,6 @@ static struct ks_entry *entry_get(struct ks_cache *c, const char *name)
     if ((e = calloc(1, sizeof(*e))) == NULL)
         return NULL;
     strcpy(e->name, name);
-    e->data = CK_INVALID_HANDLE;
     if (!ks_map_put(&c->entries, e->name, strlen(e->name), e)) {
         free(e);
         return NULL;
@@ -319,7 +319,7 @@ sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, lo
                                struct sks_active **out, struct sks_error *err)
 {
     struct ks_cache *c = &ks->cache;
-    struct refresh r = {identity, CK_INVALID_HANDLE, NULL, 0, NULL};
+    struct refresh r = {identity, {CK_INVALID_HANDLE, CK_INVALID_HANDLE}, 0, NULL, 0, NULL};
     struct sks_error rerr;
     struct ks_entry *e;
     int64_t now = ks_monotonic_ms();
@@ -349,7 +349,8 @@ sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, lo
     }
     e->busy = true;
     gen = c->generation;
-    r.data = e->data;
+    memcpy(r.slots, e->slots, sizeof(r.slots));
+    r.nslots = e->nslots;
     r.snap = e->snap;
     if (r.snap != NULL)
         atomic_fetch_add(&r.snap->refs, 1);
@@ -366,7 +367,8 @@ sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, lo
     snap_put(e->snap);
     e->snap = st == SKS_OK ? r.snap : NULL;
     e->miss = rerr;
-    e->data = r.data;
+    memcpy(e->slots, r.slots, sizeof(e->slots));
+    e->nslots = r.nslots;
     free(e->raw);
     e->raw = r.raw;
     e->raw_len = r.raw_len;

@@ -2,10 +2,10 @@
  * Internals shared by the files of the key store (sks/keystore*.c).
  *
  * Token layout, per identity "sp-main":
- *   CKO_DATA        application "shaken-sks", label "sp-main": the record
- *                   (JSON: sequence number, SPC, active version, each
- *                   version's CKA_ID and state).  Replaced as a whole on each
- *                   change, since a data object's CKA_VALUE is read-only
+ *   2 x CKO_DATA    application "shaken-sks", label: the record (JSON: name,
+ *                   sequence number, SPC, active version, each version's
+ *                   CKA_ID and state), in two slots written in turn
+ *                   (keystore_slots.c)
  *   per version 3, all with the version's random 16-byte CKA_ID:
  *   CKO_PRIVATE_KEY label "sp-main/3"
  *   CKO_PUBLIC_KEY  label "sp-main/3"
@@ -51,7 +51,8 @@ struct ks_version {
 };
 
 struct ks_record {
-    unsigned long long seq; /* bumped by every write; of several records, the highest counts */
+    char name[SKS_IDENTITY_NAME_MAX + 1];
+    unsigned long long seq; /* bumped by every write; of two slots, the higher counts */
     char spc[SKS_SPC_MAX + 1];
     unsigned int active; /* 0: none */
     unsigned int next;   /* the number the next version gets; never reused */
@@ -94,19 +95,26 @@ struct ks_obj {
     char label[P11_LABEL_MAX];
 };
 
+#define KS_SLOTS 2
+
+/* The record slots of one identity (keystore_slots.c). */
 struct ks_data {
     char name[SKS_IDENTITY_NAME_MAX + 1];
-    CK_OBJECT_HANDLE h;      /* the record with the highest sequence number */
-    unsigned char *raw;      /* its value as last read or written; NULL: unreadable */
+    CK_OBJECT_HANDLE slot[KS_SLOTS];
+    size_t nslots;
+    size_t cur;               /* the slot with the newest record */
+    unsigned char *raw;       /* the newest record as last read or written */
     size_t raw_len;
-    unsigned long long seq;  /* 0 when |raw| does not parse */
-    CK_OBJECT_HANDLE *stale; /* older records of the same name, left by a crash */
-    size_t nstale;
+    unsigned long long seq;
+    CK_OBJECT_HANDLE *extra;  /* slots beyond two, left by writers racing on two hosts */
+    size_t nextra;
 };
 
 struct ks_index {
     struct ks_map by_id;   /* CKA_ID -> struct ks_obj list */
     struct ks_map by_name; /* identity name -> struct ks_data */
+    struct ks_map by_handle; /* record slot handle -> struct ks_data */
+    struct ks_map by_owner;  /* identity name -> how many objects are labelled "name/N..." */
     CK_OBJECT_HANDLE marker;
     bool has_marker;
     unsigned long long epoch;
@@ -157,14 +165,24 @@ void ks_index_free(struct ks_index *idx);
 sks_status ks_index_get(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err);
 /* The objects with CKA_ID |id| (a list through ->next), or NULL. */
 struct ks_obj *ks_index_objects(struct ks_index *idx, const unsigned char id[KS_ID_LEN]);
+/* True when objects labelled as versions of |name| are on the token. */
+bool ks_index_has_versions_of(struct ks_index *idx, const char *name);
 /* Adds or drops an object this process created or destroyed. */
 sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
                         const unsigned char id[KS_ID_LEN], const char *label,
                         struct sks_error *err);
 void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char id[KS_ID_LEN]);
-/* Searches the token for the record of one identity and adds it (not found is not an error). */
-sks_status ks_index_find_name(struct sks_keystore *ks, struct ks_index *idx, const char *name,
-                              struct sks_error *err);
+/* Searches the token for record slots the index does not know and adds them. */
+sks_status ks_index_find_records(struct sks_keystore *ks, struct ks_index *idx,
+                                 struct sks_error *err);
+/* Adds the record slot |h| to the index, when it reads as a record. */
+sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
+                           struct sks_error *err);
+/* The newest record among |slots| that reads and parses; SKS_ERR_NOT_FOUND if none does. */
+sks_status ks_slots_newest(struct sks_keystore *ks, const CK_OBJECT_HANDLE *slots, size_t n,
+                           unsigned char **raw, size_t *len, struct ks_record *rec,
+                           struct sks_error *err);
+void ks_data_free(void *d);
 /* Searches the token for the objects of one CKA_ID and adds them. */
 sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
                             const unsigned char id[KS_ID_LEN], struct sks_error *err);
@@ -180,15 +198,15 @@ struct ks_ident {
 sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
                          struct sks_error *err);
 /*
- * Writes id->rec as a new record object that replaces the old one, after
- * checking that nobody changed the record since it was read; then rewrites
- * the change marker.
+ * Writes id->rec into the identity's older record slot, after checking that
+ * nobody changed the record since it was read; then rewrites the change
+ * marker.
  */
 sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
 /* Destroys the record of an identity that has no versions left. */
 sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
-/* Destroys the older records of |name| that a crash between two record writes left. */
-sks_status ks_ident_drop_stale(struct sks_keystore *ks, const char *name, struct sks_error *err);
+/* Destroys record slots beyond two that writers racing on two hosts left. */
+sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct sks_error *err);
 /* Rewrites the change marker (creating it when missing). */
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err);
 

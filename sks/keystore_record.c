@@ -1,7 +1,7 @@
 /*
  * The identity record: the CKA_VALUE of an identity's CKO_DATA object.
  *
- *   {"format":1,"seq":7,"spc":"1234","active":2,"next":3,
+ *   {"format":1,"name":"sp-main","seq":7,"spc":"1234","active":2,"next":3,
  *    "versions":[{"version":2,"id":"<32 hex>","state":"active",
  *                 "created":1700000000,"changed":1700000000}]}
  *
@@ -123,7 +123,7 @@ sks_status ks_record_parse(const unsigned char *raw, size_t len, struct ks_recor
                            struct sks_error *err)
 {
     json_int_t format = 0, seq = 0, active = 0, next = 0;
-    const char *spc = NULL;
+    const char *spc = NULL, *name = NULL;
     json_t *root, *versions = NULL;
     json_error_t jerr;
     sks_status st = SKS_OK;
@@ -135,9 +135,9 @@ sks_status ks_record_parse(const unsigned char *raw, size_t len, struct ks_recor
     root = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return bad(err, jerr.text);
-    if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I, s:s, s:I, s:I, s:o}", "format",
-                       &format, "seq", &seq, "spc", &spc, "active", &active, "next", &next,
-                       "versions", &versions) != 0) {
+    if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:s, s:I, s:s, s:I, s:I, s:o}", "format",
+                       &format, "name", &name, "seq", &seq, "spc", &spc, "active", &active,
+                       "next", &next, "versions", &versions) != 0) {
         st = bad(err, jerr.text);
         goto done;
     }
@@ -147,11 +147,12 @@ sks_status ks_record_parse(const unsigned char *raw, size_t len, struct ks_recor
                       (long long)format, RECORD_FORMAT);
         goto done;
     }
-    if (seq < 1 || !spc_ok(spc) || active < 0 || next < 1 || next > 0x1000000 || !json_is_array(versions) ||
+    if (!sks_identity_name_ok(name) || seq < 1 || !spc_ok(spc) || active < 0 || next < 1 || next > 0x1000000 || !json_is_array(versions) ||
         json_array_size(versions) > KS_VERSIONS_MAX) {
         st = bad(err, "spc, active, next or versions is out of range");
         goto done;
     }
+    strcpy(rec->name, name);
     strcpy(rec->spc, spc);
     rec->seq = (unsigned long long)seq;
     rec->active = (unsigned int)active;
@@ -192,8 +193,8 @@ sks_status ks_record_encode(const struct ks_record *rec, unsigned char **out, si
         }
     }
     if (versions != NULL)
-        root = json_pack("{s:i, s:I, s:s, s:I, s:I, s:o}", "format", RECORD_FORMAT, "seq",
-                         (json_int_t)rec->seq, "spc", rec->spc, "active",
+        root = json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o}", "format", RECORD_FORMAT, "name",
+                         rec->name, "seq", (json_int_t)rec->seq, "spc", rec->spc, "active",
                          (json_int_t)rec->active, "next", (json_int_t)rec->next, "versions",
                          versions);
     if (root != NULL)

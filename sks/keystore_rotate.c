@@ -298,7 +298,7 @@ static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time
     size_t removed = 0;
     sks_status st;
 
-    st = ks_ident_drop_stale(ks, name, err);
+    st = ks_ident_drop_extra(ks, name, err);
     if (st == SKS_OK)
         st = ks_ident_load(ks, name, &id, err);
     if (st != SKS_OK || !id.exists)
@@ -311,7 +311,7 @@ static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time
 }
 
 /* Splits "name/N" and "name/N/caK" labels. */
-static bool label_owner(const char *label, char name[SKS_IDENTITY_NAME_MAX + 1], unsigned int *n)
+static bool version_of_label(const char *label, char name[SKS_IDENTITY_NAME_MAX + 1], unsigned int *n)
 {
     const char *slash = strchr(label, '/');
     char *end;
@@ -348,7 +348,7 @@ static sks_status sweep_orphans(struct sks_keystore *ks, struct sks_error *err)
         struct ks_version *v;
         unsigned int n;
 
-        if (!label_owner(o->label, name, &n) ||
+        if (!version_of_label(o->label, name, &n) ||
             (d = ks_map_get(&idx->by_name, name, strlen(name))) == NULL || d->raw == NULL ||
             ks_record_parse(d->raw, d->raw_len, &rec, NULL) != SKS_OK ||
             ((v = ks_record_find(&rec, n)) != NULL && memcmp(v->id, o->id, KS_ID_LEN) == 0)) {

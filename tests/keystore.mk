@@ -28,3 +28,10 @@ tests_unit_check_keystore_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
 	$(CHECK_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 TESTS += tests/unit/check_keystore
+
+# Imports per second for each way in and the signing rate through the
+# key store's cache with 1, 100 and 10,000 identities (make bench).
+BENCH_BINS += tests/bench/bench_keystore
+tests_bench_bench_keystore_SOURCES = tests/bench/bench_keystore.c
+tests_bench_bench_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
+	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)

@@ -30,6 +30,7 @@ static struct ks_record sample_record(void)
     struct ks_record rec;
 
     memset(&rec, 0, sizeof(rec));
+    strcpy(rec.name, "sp-unit");
     rec.seq = 7;
     strcpy(rec.spc, "1234");
     rec.active = 2;
@@ -70,23 +71,23 @@ static void assert_record_rejected(const char *json, const char *why)
 START_TEST(record_parse_rejects_malformed_records)
 {
     assert_record_rejected("not json", "malformed");
-    assert_record_rejected("{\"format\":2,\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":1,\"versions\":[]}",
+    assert_record_rejected("{\"format\":2,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":1,\"versions\":[]}",
                            "format 2");
-    assert_record_rejected("{\"format\":1,\"seq\":1,\"spc\":\"a b\",\"active\":0,\"next\":1,\"versions\":[]}",
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"a b\",\"active\":0,\"next\":1,\"versions\":[]}",
                            "out of range");
-    assert_record_rejected("{\"format\":1,\"seq\":1,\"spc\":\"1\",\"active\":1,\"next\":3,\"versions\":["
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":1,\"next\":3,\"versions\":["
                            REC_VERSION(1, "active") "," REC_VERSION(2, "active") "]}",
                            "active");
-    assert_record_rejected("{\"format\":1,\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":["
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":["
                            REC_VERSION(1, "standby") "," REC_VERSION(1, "standby") "]}",
                            "appears twice");
-    assert_record_rejected("{\"format\":1,\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":2,\"versions\":["
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":2,\"versions\":["
                            REC_VERSION(5, "standby") "]}",
                            "not below");
-    assert_record_rejected("{\"format\":1,\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":["
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":["
                            REC_VERSION(1, "sleeping") "]}",
                            "state is unknown");
-    assert_record_rejected("{\"format\":1,\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"extra\":1,"
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"extra\":1,"
                            "\"versions\":[]}",
                            "malformed");
 }

@@ -1,0 +1,441 @@
+/*
+ * Where identity records live: two record slots per identity, each a
+ * CKO_DATA object (application "shaken-sks") whose CKA_LABEL holds the
+ * record.  A change rewrites the slot that does not hold the newest record
+ * with one C_SetAttributeValue, so that:
+ *
+ * - it is one attribute write, atomic as far as the token is concerned.
+ *   The label, because PKCS#11 keeps a data object's CKA_VALUE read-only
+ *   after creation (SoftHSM enforces it) and CKA_LABEL is the one attribute
+ *   of a data object that may be modified.
+ * - a write torn by a crash inside the token library (SoftHSM rewrites an
+ *   object file in place: truncate, then write) can only damage the older
+ *   record; readers take the newest record that reads.
+ * - handles stay: records are never destroyed and recreated, which on
+ *   SoftHSM costs a listing of the whole token directory per destroy.
+ *
+ * Readers take the slot with the highest sequence number that parses.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "sks/keystore_internal.h"
+
+static sks_status slot_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h, unsigned char **raw,
+                            size_t *len, struct ks_record *rec, struct sks_error *err)
+{
+    sks_status st = p11_store_get_value(ks->tok, h, CKA_LABEL, KS_RECORD_MAX, raw, len, err);
+
+    if (st != SKS_OK)
+        return st;
+    st = ks_record_parse(*raw, *len, rec, err);
+    if (st != SKS_OK) {
+        free(*raw);
+        *raw = NULL;
+    }
+    return st;
+}
+
+static bool gone(sks_status st, const struct sks_error *err)
+{
+    return st != SKS_OK && err != NULL && err->ckr == CKR_OBJECT_HANDLE_INVALID;
+}
+
+sks_status ks_slots_newest(struct sks_keystore *ks, const CK_OBJECT_HANDLE *slots, size_t n,
+                           unsigned char **raw, size_t *len, struct ks_record *rec,
+                           struct sks_error *err)
+{
+    unsigned char *best = NULL, *r = NULL;
+    size_t best_len = 0, l = 0, i;
+    struct ks_record one;
+    sks_status st = SKS_ERR_NOT_FOUND;
+
+    for (i = 0; i < n; i++) {
+        sks_status s = slot_read(ks, slots[i], &r, &l, &one, err);
+        if (s == SKS_OK && (best == NULL || one.seq > rec->seq)) {
+            free(best);
+            best = r;
+            best_len = l;
+            *rec = one;
+            st = SKS_OK;
+        } else if (s == SKS_OK) {
+            free(r);
+        } else if (!gone(s, err) && s != SKS_ERR_INPUT && s != SKS_ERR_NOT_FOUND) {
+            /* The token failed, not the record: say so rather than "not found". */
+            free(best);
+            return s;
+        }
+    }
+    if (st != SKS_OK)
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "no readable record");
+    *raw = best;
+    *len = best_len;
+    return SKS_OK;
+}
+
+/* ---- the index of records ------------------------------------------------------------ */
+
+void ks_data_free(void *p)
+{
+    struct ks_data *d = p;
+
+    if (d == NULL)
+        return;
+    free(d->raw);
+    free(d->extra);
+    free(d);
+}
+
+static struct ks_data *data_get(struct ks_index *idx, const char *name, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&idx->by_name, name, strlen(name));
+
+    if (d != NULL)
+        return d;
+    if ((d = calloc(1, sizeof(*d))) == NULL) {
+        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        return NULL;
+    }
+    strcpy(d->name, name);
+    if (!ks_map_put(&idx->by_name, d->name, strlen(d->name), d)) {
+        free(d);
+        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        return NULL;
+    }
+    return d;
+}
+
+/*
+ * Slot |h| of |d| holds |raw| (taken over) with sequence |seq|.  A third
+ * slot can only come from writers on two hosts creating one at once; it is
+ * kept aside for sweep.
+ */
+static sks_status data_slot(struct ks_index *idx, struct ks_data *d, CK_OBJECT_HANDLE h,
+                            unsigned char *raw, size_t len, unsigned long long seq,
+                            struct sks_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < d->nslots && d->slot[i] != h; i++)
+        ;
+    if (i == d->nslots) {
+        if (d->nslots == KS_SLOTS) {
+            CK_OBJECT_HANDLE *grown = realloc(d->extra, (d->nextra + 1) * sizeof(*grown));
+            free(raw);
+            if (grown == NULL)
+                return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+            d->extra = grown;
+            d->extra[d->nextra++] = h;
+            return SKS_OK;
+        }
+        d->slot[d->nslots++] = h;
+        if (!ks_map_put(&idx->by_handle, &h, sizeof(h), d)) {
+            free(raw);
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        }
+    }
+    if (raw == NULL || (d->raw != NULL && seq <= d->seq)) {
+        free(raw);
+        return SKS_OK;
+    }
+    free(d->raw);
+    d->raw = raw;
+    d->raw_len = len;
+    d->seq = seq;
+    d->cur = i;
+    return SKS_OK;
+}
+
+sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
+                           struct sks_error *err)
+{
+    struct ks_record rec;
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    struct ks_data *d;
+
+    /* A slot that does not parse (torn, or not ours) cannot be tied to an identity. */
+    if (slot_read(ks, h, &raw, &len, &rec, NULL) != SKS_OK)
+        return SKS_OK;
+    if ((d = data_get(idx, rec.name, err)) == NULL) {
+        free(raw);
+        return SKS_ERR_SYSTEM;
+    }
+    return data_slot(idx, d, h, raw, len, rec.seq, err);
+}
+
+sks_status ks_index_find_records(struct sks_keystore *ks, struct ks_index *idx,
+                                 struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
+    };
+    CK_OBJECT_HANDLE *handles = NULL;
+    size_t count = 0, i;
+    sks_status st;
+
+    st = p11_store_find(ks->tok, tmpl, 2, &handles, &count, err);
+    for (i = 0; st == SKS_OK && i < count; i++)
+        if (ks_map_get(&idx->by_handle, &handles[i], sizeof(handles[i])) == NULL)
+            st = ks_record_found(ks, idx, handles[i], err);
+    free(handles);
+    return st;
+}
+
+/* Drops slot |i| of |d|, whose object is gone. */
+static void slot_forget(struct ks_index *idx, struct ks_data *d, size_t i)
+{
+    ks_map_del(&idx->by_handle, &d->slot[i], sizeof(d->slot[i]));
+    d->slot[i] = d->slot[--d->nslots];
+    if (d->cur >= d->nslots)
+        d->cur = 0;
+}
+
+/* Re-reads every slot of |d|: the index may be older than another process's change. */
+static sks_status data_refresh(struct sks_keystore *ks, struct ks_index *idx, struct ks_data *d,
+                               struct ks_record *rec, struct sks_error *err)
+{
+    unsigned long long best = 0;
+    size_t i = 0;
+    sks_status st;
+
+    free(d->raw);
+    d->raw = NULL;
+    d->seq = 0;
+    while (i < d->nslots) {
+        unsigned char *raw = NULL;
+        size_t len = 0;
+        struct ks_record one;
+        st = slot_read(ks, d->slot[i], &raw, &len, &one, err);
+        if (gone(st, err)) {
+            slot_forget(idx, d, i);
+            continue;
+        }
+        if (st == SKS_OK && (d->raw == NULL || one.seq > best)) {
+            free(d->raw);
+            d->raw = raw;
+            d->raw_len = len;
+            d->seq = best = one.seq;
+            d->cur = i;
+            *rec = one;
+        } else {
+            free(raw);
+        }
+        i++;
+    }
+    return d->raw != NULL ? SKS_OK : SKS_ERR_NOT_FOUND;
+}
+
+/* ---- reading and writing an identity --------------------------------------------------- */
+
+sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
+                         struct sks_error *err)
+{
+    struct ks_index *idx;
+    struct ks_data *d;
+    sks_status st;
+
+    memset(id, 0, sizeof(*id));
+    if (!sks_identity_name_ok(name))
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "identity name \"%.80s\" is not 1-%d of A-Z a-z 0-9 . _ - starting with "
+                        "a letter or digit",
+                        name, SKS_IDENTITY_NAME_MAX);
+    strcpy(id->name, name);
+    id->rec.next = 1;
+    st = ks_index_get(ks, &idx, err);
+    if (st != SKS_OK)
+        return st;
+    d = ks_map_get(&idx->by_name, name, strlen(name));
+    /*
+     * Version objects without a readable record: writing a new record would
+     * orphan them and the next sweep would destroy keys.  Stop instead.
+     */
+    if ((d == NULL || d->nslots == 0) && ks_index_has_versions_of(idx, name))
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "identity %s has key objects on %s (labelled %s/N) but no readable "
+                        "record; nothing was written: inspect them with pkcs11-tool -O",
+                        name, p11_token_uri(ks->tok), name);
+    if (d == NULL)
+        return SKS_OK;
+    st = data_refresh(ks, idx, d, &id->rec, err);
+    if (st == SKS_ERR_NOT_FOUND && d->nslots > 0)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "identity %s: none of its %zu records on %s reads; see pkcs11-tool -O",
+                        name, d->nslots, p11_token_uri(ks->tok));
+    if (st == SKS_ERR_NOT_FOUND)
+        return SKS_OK;
+    if (st == SKS_OK)
+        id->exists = true;
+    return st;
+}
+
+static sks_status changed_meanwhile(const struct ks_ident *id, struct sks_error *err)
+{
+    return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                    "identity %s was changed by another process while this command ran; "
+                    "nothing was written: run the command again",
+                    id->name);
+}
+
+static sks_status slot_create(struct sks_keystore *ks, const unsigned char *raw, size_t len,
+                              CK_OBJECT_HANDLE *h, struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_MODIFIABLE, &yes, sizeof(yes)},
+        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
+        {CKA_LABEL, (void *)raw, len},
+    };
+
+    return p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h, err);
+}
+
+/* Writes |raw| into the slot that does not hold the newest record, or a new slot. */
+static sks_status slot_write(struct sks_keystore *ks, struct ks_data *d, const unsigned char *raw,
+                             size_t len, CK_OBJECT_HANDLE *h, struct sks_error *err)
+{
+    CK_ATTRIBUTE label = {CKA_LABEL, (void *)raw, len};
+    sks_status st = SKS_ERR_NOT_FOUND;
+
+    if (d->nslots == KS_SLOTS) {
+        *h = d->slot[1 - d->cur];
+        st = p11_store_set(ks->tok, *h, &label, 1, err);
+        if (!gone(st, err))
+            return st;
+        slot_forget(ks->index, d, 1 - d->cur);
+    }
+    st = slot_create(ks, raw, len, h, err);
+    return st != SKS_OK ? st : data_slot(ks->index, d, *h, NULL, 0, 0, err);
+}
+
+sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
+    struct ks_record now;
+    unsigned char *raw = NULL, *copy = NULL;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    size_t len = 0;
+    sks_status st;
+
+    if (d != NULL && d->raw != NULL && !id->exists)
+        return changed_meanwhile(id, err);
+    if (d != NULL && d->raw != NULL) {
+        /* Compare and set: the newest record must still be the one this change started from. */
+        st = ks_slots_newest(ks, d->slot, d->nslots, &raw, &len, &now, err);
+        if (st != SKS_OK || len != d->raw_len || memcmp(raw, d->raw, len) != 0) {
+            free(raw);
+            return changed_meanwhile(id, err);
+        }
+        free(raw);
+        raw = NULL;
+    }
+    if (d == NULL && (d = data_get(ks->index, id->name, err)) == NULL)
+        return SKS_ERR_SYSTEM;
+    strcpy(id->rec.name, id->name);
+    id->rec.seq = d->seq + 1;
+    st = ks_record_encode(&id->rec, &raw, &len, err);
+    if (st == SKS_OK && (copy = malloc(len)) == NULL)
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    if (st == SKS_OK)
+        st = slot_write(ks, d, raw, len, &h, err);
+    if (st != SKS_OK) {
+        free(raw);
+        free(copy);
+        sks_error_prefix(err, "cannot write the record of identity %s", id->name);
+        return st;
+    }
+    memcpy(copy, raw, len);
+    free(raw);
+    free(d->raw);
+    d->raw = copy;
+    d->raw_len = len;
+    d->seq = id->rec.seq;
+    for (d->cur = 0; d->cur < d->nslots && d->slot[d->cur] != h; d->cur++)
+        ;
+    id->exists = true;
+    /* Readers poll the marker: a failure here delays them; it loses nothing. */
+    ks_marker_touch(ks, NULL);
+    return SKS_OK;
+}
+
+sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
+    sks_status st = SKS_OK;
+
+    if (!id->exists || id->rec.n > 0)
+        return SKS_OK;
+    st = ks_ident_drop_extra(ks, id->name, err);
+    while (st == SKS_OK && d != NULL && d->nslots > 0) {
+        st = p11_store_destroy(ks->tok, d->slot[d->nslots - 1], err);
+        if (st == SKS_ERR_NOT_FOUND)
+            st = SKS_OK;
+        if (st == SKS_OK)
+            slot_forget(ks->index, d, d->nslots - 1);
+    }
+    if (st != SKS_OK)
+        return st;
+    ks_data_free(ks_map_del(&ks->index->by_name, id->name, strlen(id->name)));
+    id->exists = false;
+    ks_marker_touch(ks, NULL);
+    return SKS_OK;
+}
+
+sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct sks_error *err)
+{
+    struct ks_data *d = ks_map_get(&ks->index->by_name, name, strlen(name));
+    sks_status st;
+
+    while (d != NULL && d->nextra > 0) {
+        st = p11_store_destroy(ks->tok, d->extra[d->nextra - 1], err);
+        if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
+            return st;
+        d->nextra--;
+    }
+    return SKS_OK;
+}
+
+/* ---- the change marker ---------------------------------------------------------------------- */
+
+sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
+{
+    unsigned char rnd[16];
+    char value[2 * sizeof(rnd) + 1];
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_LABEL, value, 2 * sizeof(rnd)},
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_MODIFIABLE, &yes, sizeof(yes)},
+        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
+    };
+    sks_status st;
+
+    if (ks->index == NULL)
+        return SKS_OK;
+    /* Random, not a counter: two writers can never leave the value they both read. */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the change marker");
+    OPENSSL_buf2hexstr_ex(value, sizeof(value), NULL, rnd, sizeof(rnd), '\0');
+    if (ks->index->has_marker) {
+        st = p11_store_set(ks->tok, ks->index->marker, tmpl, 1, err);
+        if (!gone(st, err))
+            return st;
+    }
+    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker, err);
+    ks->index->has_marker = st == SKS_OK;
+    return st;
+}
