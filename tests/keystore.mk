@@ -16,7 +16,8 @@ KEYSTORE_TESTS = \
 	tests/integration/keystore-ways-in.sh \
 	tests/integration/keystore-bad-input.sh \
 	tests/integration/keystore-rotation.sh \
-	tests/integration/keystore-crash.sh
+	tests/integration/keystore-crash.sh \
+	tests/integration/keystore-usage.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
 
