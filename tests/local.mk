@@ -12,3 +12,4 @@ include tests/provider.mk
 include tests/keystore.mk
 include tests/fault.mk
 include tests/sksd.mk
+include tests/fuzz.mk

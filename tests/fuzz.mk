@@ -1,0 +1,55 @@
+# Fuzz targets for every parser of outside input not covered by an area's own
+# fragment (tests/formats.mk and tests/profile.mk have theirs), and the soak
+# test.  `make fuzz` builds the targets and `make fuzz-run` runs each from its
+# seed corpus in tests/fuzz/corpus/<name without fuzz_> (./configure CC=clang
+# --enable-fuzzing); `make soak` runs sksd under load, rotation and faults
+# for SOAK_MINUTES.
+
+FUZZ_CORPORA = tests/fuzz/corpus/uri tests/fuzz/corpus/keyref tests/fuzz/corpus/wrapped \
+	tests/fuzz/corpus/pkcs8 tests/fuzz/corpus/sksd_body
+EXTRA_DIST += $(FUZZ_CORPORA) tests/fuzz/fuzz_uri.c tests/fuzz/fuzz_keyref.c \
+	tests/fuzz/fuzz_wrapped.c tests/fuzz/fuzz_pkcs8.c tests/fuzz/fuzz_sksd_body.c \
+	tests/fuzz/fuzz_a1_key.h
+
+if ENABLE_FUZZING
+# PKCS#11 URIs as the provider reads them: the provider's objects are linked
+# in, since the module itself exports OSSL_provider_init alone.
+FUZZ_BINS += tests/fuzz/fuzz_uri
+tests_fuzz_fuzz_uri_SOURCES = tests/fuzz/fuzz_uri.c $(provider_sks_la_SOURCES)
+# Its own objects: the provider's are libtool objects of a shared module.
+tests_fuzz_fuzz_uri_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_fuzz_uri_LDADD = p11/libsksp11.la common/libskscommon.la \
+	$(P11KIT_LIBS) $(CRYPTO_LIBS)
+tests_fuzz_fuzz_uri_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+
+# Key-reference files, DER and PEM.
+FUZZ_BINS += tests/fuzz/fuzz_keyref
+tests_fuzz_fuzz_keyref_SOURCES = tests/fuzz/fuzz_keyref.c
+tests_fuzz_fuzz_keyref_LDADD = common/libskscommon.la $(CRYPTO_LIBS)
+tests_fuzz_fuzz_keyref_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+
+# Wrapped-key blobs, unwrapped in software with a fixed test wrapping key.
+FUZZ_BINS += tests/fuzz/fuzz_wrapped
+tests_fuzz_fuzz_wrapped_SOURCES = tests/fuzz/fuzz_wrapped.c
+tests_fuzz_fuzz_wrapped_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
+	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+tests_fuzz_fuzz_wrapped_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+
+# Software keys through sksctl's loader and the key store's key checks; the
+# fuzzer includes tools/cmd_keystore.c, whose loader is static.
+FUZZ_BINS += tests/fuzz/fuzz_pkcs8
+tests_fuzz_fuzz_pkcs8_SOURCES = tests/fuzz/fuzz_pkcs8.c tools/cli.c tools/sksctl.h
+tests_fuzz_fuzz_pkcs8_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
+	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+tests_fuzz_fuzz_pkcs8_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+
+# sksd signing request bodies and the PASSporT claims parser.
+SKSD_LIB_SOURCES = sks/sksd/sksd.h sks/sksd/conf.c sks/sksd/http.c sks/sksd/signing.c \
+	sks/sksd/import.c sks/sksd/auth.c sks/sksd/metrics.c sks/sksd/audit.c
+FUZZ_BINS += tests/fuzz/fuzz_sksd_body
+tests_fuzz_fuzz_sksd_body_SOURCES = tests/fuzz/fuzz_sksd_body.c $(SKSD_LIB_SOURCES)
+tests_fuzz_fuzz_sksd_body_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) -pthread
+tests_fuzz_fuzz_sksd_body_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
+	$(MHD_LIBS) -lgnutls $(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS) -lpthread
+tests_fuzz_fuzz_sksd_body_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+endif
