@@ -399,8 +399,11 @@ sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const stru
     size_t len = 0;
     sks_status st;
 
-    /* Written by another process after the index was made: look for it. */
-    if (o == NULL && ks_index_find_id(ks, ks->index, v->id, err) == SKS_OK)
+    /* A complete version written by another process after the index was made: look for it. */
+    if (o == NULL &&
+        (v->state == SKS_VERSION_ACTIVE || v->state == SKS_VERSION_STANDBY ||
+         v->state == SKS_VERSION_PREVIOUS) &&
+        ks_index_find_id(ks, ks->index, v->id, err) == SKS_OK)
         o = version_object(ks->index, name, v, CKO_CERTIFICATE);
     if (o == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "identity %s version %u has no certificate on %s",

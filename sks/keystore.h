@@ -10,14 +10,25 @@
  *   certificates, all sharing one CKA_ID, plus its x5u (CKA_URL of the
  *   end-entity certificate object).  Labels read well in pkcs11-tool:
  *   "sp-main/3".
- * - The active version and the rotation state of an identity live in one
- *   CKO_DATA object per identity (CKA_APPLICATION "shaken-sks").
+ * - The active version and the rotation state of an identity live in its
+ *   record: CKO_DATA objects with CKA_APPLICATION "shaken-sks" whose
+ *   CKA_LABEL holds the record, two slots written in turn with one
+ *   C_SetAttributeValue each (PKCS#11 keeps a data object's CKA_VALUE
+ *   read-only; the label is the attribute it lets us modify).  See
+ *   keystore_slots.c.
  * - Private keys are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable
  *   and CKA_SIGN only.
  *
  * Every way in validates everything before it writes anything, and writes in
  * an order such that a crash at any point leaves nothing that will be used
  * for signing; sks_keystore_sweep() removes what such a crash left behind.
+ *
+ * Threads: sks_keystore_active() and sks_active_put() may be called from any
+ * number of threads; the other calls run one at a time (they take a lock).
+ * Processes: writers on one host serialise on a lock file per token
+ * (config lock_dir); every record write also checks that the record is
+ * still the one it started from, and fails with SKS_ERR_UNAVAILABLE
+ * ("run again") when another writer changed it.
  */
 #ifndef SKS_KEYSTORE_H
 #define SKS_KEYSTORE_H
@@ -105,7 +116,11 @@ struct sks_identity_info {
     struct sks_version_info *versions;
 };
 
-/* Calls |cb| for each identity; the info is valid during the call only. */
+/*
+ * Calls |cb| for each identity, in name order; the info is valid during the
+ * call only.  Scans the whole token (one search, then every object), so its
+ * cost grows with the number of objects.
+ */
 typedef int (*sks_identity_cb)(const struct sks_identity_info *info, void *arg);
 sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *arg,
                              struct sks_error *err);
@@ -136,7 +151,11 @@ sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity,
                                unsigned int version, const struct sks_credentials *cred,
                                struct sks_error *err);
 
-/* 2. Wrapped import: RSA-OAEP(AES-256 key) || AES-KWP(PKCS#8), unwrapped in the token. */
+/*
+ * 2. Wrapped import: RSA-OAEP(AES-256 key) || AES-KWP(PKCS#8), unwrapped in
+ * the token.  The public half of the token's RSA-3072 wrapping key pair,
+ * generated (unwrap-only, not extractable) on first use.
+ */
 sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub,
                                      struct sks_error *err);
 sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *identity,
@@ -188,7 +207,11 @@ struct sks_active {
 
 /*
  * The active version of |identity|, from a cache that follows changes made
- * by other processes within |max_age_ms|.  Release with sks_active_put().
+ * by other processes within |max_age_ms|: at most every |max_age_ms| one
+ * read of the key store's change marker tells whether any record changed,
+ * and only then do cached identities re-read their records.  A hit costs a
+ * hash lookup, whatever the number of identities.  Identities that do not
+ * exist are cached as such.  Release with sks_active_put().
  */
 sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, long max_age_ms,
                                struct sks_active **out, struct sks_error *err);
