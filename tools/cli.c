@@ -15,6 +15,7 @@
 #include <openssl/store.h>
 
 #include "p11/p11.h"
+#include "sks/certs.h"
 #include "tools/sksctl.h"
 
 int cli_report(const char *cmd, const struct sks_error *err)
@@ -177,5 +178,29 @@ sks_status cli_open_token(const struct cli_token_opts *opts, struct p11_token **
     st = p11_token_set_pin_source(*tok, pin, err);
     if (st != SKS_OK)
         p11_token_put(*tok);
+    return st;
+}
+
+sks_status cli_load_certs(const char *path, bool der_ok, STACK_OF(X509) **out,
+                          struct sks_error *err)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    sks_status st = cli_read_file(path, SKS_CERT_FILE_MAX, &data, &len, err);
+
+    if (st == SKS_OK)
+        st = sks_certs_parse(data, len, der_ok, path, out, err);
+    OPENSSL_free(data);
+    return st;
+}
+
+sks_status cli_load_roots(const char *path, X509_STORE **out, struct sks_error *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    sks_status st = cli_load_certs(path, false, &certs, err);
+
+    if (st == SKS_OK)
+        st = sks_certs_store(certs, path, out, err);
+    sk_X509_pop_free(certs, X509_free);
     return st;
 }

@@ -15,7 +15,6 @@
 #include "sks/profile.h"
 #include "tools/sksctl.h"
 
-#define CERT_FILE_MAX_BYTES (1024 * 1024)
 
 static void usage(FILE *f)
 {
@@ -30,69 +29,6 @@ static void usage(FILE *f)
                "                in the file (a fullchain file) are taken as intermediates\n"
                "  --chain FILE  PEM intermediate certificates (e.g. chain.pem)\n"
                "  --trust FILE  PEM STI-PA root certificates to trust\n");
-}
-
-/*
- * Appends every certificate in |path| to |out|: PEM (any number) or, when
- * |der_ok|, a single DER certificate.  At least one is required.
- */
-static sks_status load_certs(const char *path, int der_ok, STACK_OF(X509) *out,
-                             struct sks_error *err)
-{
-    unsigned char *data = NULL;
-    const unsigned char *p;
-    int before = sk_X509_num(out);
-    size_t len = 0;
-    BIO *bio = NULL;
-    X509 *x;
-    sks_status st;
-
-    st = cli_read_file(path, CERT_FILE_MAX_BYTES, &data, &len, err);
-    if (st != SKS_OK)
-        return st;
-    bio = BIO_new_mem_buf(data, (int)len);
-    while (bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (!sk_X509_push(out, x)) {
-            X509_free(x);
-            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory reading %s", path);
-            goto done;
-        }
-    }
-    if (sk_X509_num(out) == before && der_ok) {
-        p = data;
-        x = d2i_X509(NULL, &p, (long)len);
-        if (x != NULL && p == data + len && sk_X509_push(out, x))
-            x = NULL;
-        X509_free(x);
-    }
-    if (sk_X509_num(out) == before)
-        st = sks_fail(err, SKS_ERR_INPUT, "%s holds no %s certificate", path,
-                      der_ok ? "PEM or DER" : "PEM");
-done:
-    ERR_clear_error();
-    BIO_free(bio);
-    OPENSSL_free(data);
-    return st;
-}
-
-static sks_status load_store(const char *path, X509_STORE **roots, struct sks_error *err)
-{
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    sks_status st;
-    int i;
-
-    if (certs == NULL || (*roots = X509_STORE_new()) == NULL) {
-        sk_X509_free(certs);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    st = load_certs(path, 0, certs, err);
-    for (i = 0; st == SKS_OK && i < sk_X509_num(certs); i++) {
-        if (!X509_STORE_add_cert(*roots, sk_X509_value(certs, i)))
-            st =
-                sks_fail(err, SKS_ERR_SYSTEM, "cannot add a root from %s to the trust store", path);
-    }
-    sk_X509_pop_free(certs, X509_free);
-    return st;
 }
 
 static void print_result(const struct sks_profile_result *res)
@@ -124,7 +60,7 @@ static void print_broken(const char *path, const struct sks_profile_result *res)
 
 static int check(const char *cert_path, const char *chain_path, const char *trust_path)
 {
-    STACK_OF(X509) *certs = sk_X509_new_null(), *chain = sk_X509_new_null();
+    STACK_OF(X509) *certs = NULL, *chain = NULL;
     X509_STORE *roots = NULL;
     struct sks_profile_result res;
     struct sks_error err;
@@ -132,13 +68,13 @@ static int check(const char *cert_path, const char *chain_path, const char *trus
     int rc;
 
     sks_error_clear(&err);
-    if (certs == NULL || chain == NULL) {
+    if (chain_path == NULL && (chain = sk_X509_new_null()) == NULL) {
         sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
         goto fail;
     }
-    if (load_certs(cert_path, 1, certs, &err) != SKS_OK ||
-        (chain_path != NULL && load_certs(chain_path, 0, chain, &err) != SKS_OK) ||
-        load_store(trust_path, &roots, &err) != SKS_OK)
+    if (cli_load_certs(cert_path, true, &certs, &err) != SKS_OK ||
+        (chain_path != NULL && cli_load_certs(chain_path, false, &chain, &err) != SKS_OK) ||
+        cli_load_roots(trust_path, &roots, &err) != SKS_OK)
         goto fail;
     ee = sk_X509_shift(certs);
     while (sk_X509_num(certs) > 0) {

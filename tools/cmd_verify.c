@@ -106,25 +106,11 @@ static BIO *open_pem(const char *path, struct sks_error *err)
 static sks_status load_certs(const char *path, X509 **ee, STACK_OF(X509) **chain,
                              struct sks_error *err)
 {
-    BIO *bio = open_pem(path, err);
-    X509 *x;
+    sks_status st = cli_load_certs(path, false, chain, err);
 
-    if (bio == NULL)
-        return err->status;
-    *chain = sk_X509_new_null();
-    *ee = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    while (*ee != NULL && *chain != NULL &&
-           (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_push(*chain, x) <= 0) {
-            X509_free(x);
-            break;
-        }
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-    if (*ee == NULL || *chain == NULL)
-        return sks_fail(err, SKS_ERR_INPUT, "%s holds no PEM certificate", path);
-    return SKS_OK;
+    if (st == SKS_OK)
+        *ee = sk_X509_shift(*chain);
+    return st;
 }
 
 static sks_status load_pubkey(const char *path, EVP_PKEY **pub, struct sks_error *err)
@@ -141,33 +127,6 @@ static sks_status load_pubkey(const char *path, EVP_PKEY **pub, struct sks_error
     return SKS_OK;
 }
 
-static sks_status load_roots(const char *path, X509_STORE **roots, struct sks_error *err)
-{
-    STACK_OF(X509) *certs = NULL;
-    X509 *ee = NULL;
-    int i;
-
-    if (load_certs(path, &ee, &certs, err) != SKS_OK)
-        goto err;
-    *roots = X509_STORE_new();
-    if (*roots == NULL || X509_STORE_add_cert(*roots, ee) != 1) {
-        sks_fail(err, SKS_ERR_SYSTEM, "cannot set up the trust roots from %s", path);
-        goto err;
-    }
-    for (i = 0; i < sk_X509_num(certs); i++) {
-        if (X509_STORE_add_cert(*roots, sk_X509_value(certs, i)) != 1) {
-            sks_fail(err, SKS_ERR_SYSTEM, "cannot set up the trust roots from %s", path);
-            goto err;
-        }
-    }
-    X509_free(ee);
-    sk_X509_pop_free(certs, X509_free);
-    return SKS_OK;
-err:
-    X509_free(ee);
-    sk_X509_pop_free(certs, X509_free);
-    return err->status;
-}
 
 static void print_result(const struct sks_verify_result *res, bool with_cert)
 {
@@ -213,7 +172,7 @@ static sks_status set_up(const struct verify_args *a, struct sks_verify_opts *o,
         return err->status;
     if (a->pubkey != NULL && load_pubkey(a->pubkey, &o->pubkey, err) != SKS_OK)
         return err->status;
-    if (a->trust != NULL && load_roots(a->trust, &o->roots, err) != SKS_OK)
+    if (a->trust != NULL && cli_load_roots(a->trust, &o->roots, err) != SKS_OK)
         return err->status;
     return SKS_OK;
 }

@@ -3,9 +3,11 @@
 #define SKS_TOOLS_SKSCTL_H
 
 #include <stdbool.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "common/error.h"
 
@@ -68,6 +70,11 @@ sks_status cli_open_token(const struct cli_token_opts *opts, struct p11_token **
  * file or a plain PEM/DER key file.  HSM keys come from the sks provider.
  */
 sks_status cli_load_private_key(const char *spec, EVP_PKEY **out, struct sks_error *err);
+/* Every certificate in a PEM file (or, when |der_ok|, a single DER one). */
+sks_status cli_load_certs(const char *path, bool der_ok, STACK_OF(X509) **out,
+                          struct sks_error *err);
+/* A trust store of every certificate in the PEM file |path|. */
+sks_status cli_load_roots(const char *path, X509_STORE **out, struct sks_error *err);
 /* Prints "sksctl CMD: message" on stderr and returns the exit status for |err|. */
 int cli_report(const char *cmd, const struct sks_error *err);
 /*

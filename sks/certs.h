@@ -1,0 +1,26 @@
+/* Certificate bundles: what a PEM (or single DER) certificate file holds. */
+#ifndef SKS_CERTS_H
+#define SKS_CERTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "common/error.h"
+
+/* A certificate file larger than this is refused, not read. */
+#define SKS_CERT_FILE_MAX (1024 * 1024)
+
+/*
+ * Every certificate of |data|, in order: any number of PEM certificates or,
+ * when |der_ok|, a single DER one.  At least one is required; |what| names
+ * the input in messages ("--chain chain.pem").
+ */
+sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, const char *what,
+                           STACK_OF(X509) **out, struct sks_error *err);
+/* A trust store holding every certificate of |certs|. */
+sks_status sks_certs_store(STACK_OF(X509) *certs, const char *what, X509_STORE **out,
+                           struct sks_error *err);
+
+#endif
