@@ -18,7 +18,10 @@
  * Run by `make bench` through tests/bench-run.sh, which makes a token and
  * exports SOFTHSM2_CONF, SOFTHSM_MODULE, SKS_TOKEN_LABEL and SKS_PIN_FILE.
  * SKS_BENCH_SECONDS (default 3) is the length of one signing measurement;
- * SKS_BENCH_ROUNDS (default 3) the number of rounds, whose median is shown.
+ * SKS_BENCH_ROUNDS (default 5) the number of rounds, whose median is shown.
+ * Signing is measured twice: as the token grows (N identities on the token),
+ * and, on the full token, in rounds that alternate between signing for 1,
+ * 100 and all identities, so that a machine's drift hits each size alike.
  */
 #include "config.h"
 
@@ -104,9 +107,9 @@ static void setup(struct bench *b)
     if (module == NULL || label == NULL || pin == NULL)
         die("run through tests/bench-run.sh (SOFTHSM_MODULE, SKS_TOKEN_LABEL, SKS_PIN_FILE)");
     b->seconds = atof(env_or("SKS_BENCH_SECONDS", "3"));
-    b->rounds = atoi(env_or("SKS_BENCH_ROUNDS", "3"));
+    b->rounds = atoi(env_or("SKS_BENCH_ROUNDS", "5"));
     if (b->rounds < 1 || b->rounds > MAX_ROUNDS)
-        b->rounds = 3;
+        b->rounds = 5;
     snprintf(uri, sizeof(uri), "pkcs11:token=%s", label);
     snprintf(pin_source, sizeof(pin_source), "file:%s", pin);
     if (p11_kit_uri_parse(uri, P11_KIT_URI_FOR_TOKEN, match) != P11_KIT_URI_OK ||
@@ -297,31 +300,52 @@ static int cmp_double(const void *x, const void *y)
     return (a > c) - (a < c);
 }
 
+static double median_rate(struct bench *b, unsigned int n)
+{
+    double rate[MAX_ROUNDS];
+    int r;
+
+    for (r = 0; r < b->rounds; r++)
+        rate[r] = sign_rate(b, n);
+    qsort(rate, (size_t)b->rounds, sizeof(double), cmp_double);
+    return rate[b->rounds / 2];
+}
+
 static void signing(struct bench *b)
 {
     unsigned int sizes[3] = {1, 100, 10000};
-    double rate[3][MAX_ROUNDS], med[3], warm[3];
+    double rate[3][MAX_ROUNDS], med[3], alone[3], warm[3];
     int s, r;
 
     sizes[2] = (unsigned int)atoi(env_or("SKS_BENCH_IDENTITIES", "10000"));
     printf("\n2. signatures per second: sks_keystore_active (max age 1000 ms) + "
-           "p11_key_sign_message, random identity each time, 1 thread\n");
+           "p11_key_sign_message, random identity each time, 1 thread\n"
+           "   a) as the token grows: N identities on the token, signing for all N\n");
     for (s = 0; s < 3; s++) {
         grow_to(b, sizes[s]);
         warm[s] = warm_up(b, sizes[s]);
-        for (r = 0; r < b->rounds; r++)
-            rate[s][r] = sign_rate(b, sizes[s]);
-        qsort(rate[s], (size_t)b->rounds, sizeof(double), cmp_double);
-        med[s] = rate[s][b->rounds / 2];
-        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s; first pass over all "
-               "identities, cold cache: %.2f s)\n",
-               sizes[s], med[s], b->rounds, b->seconds, warm[s]);
+        alone[s] = median_rate(b, sizes[s]);
+        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s; first pass over all, cold "
+               "cache: %.2f s)\n",
+               sizes[s], alone[s], b->rounds, b->seconds, warm[s]);
         fflush(stdout);
     }
-    printf("\n   ratio %u/1 identities: %.3f; %u/1: %.3f\n", sizes[1], med[1] / med[0], sizes[2],
-           med[2] / med[0]);
+    /* Machines drift: rounds alternate between the sizes, all on the full token. */
+    printf("   b) on the token with %u identities, rounds alternating, signing for the first N\n",
+           sizes[2]);
+    for (r = 0; r < b->rounds; r++)
+        for (s = 0; s < 3; s++)
+            rate[s][r] = sign_rate(b, sizes[s]);
+    for (s = 0; s < 3; s++) {
+        qsort(rate[s], (size_t)b->rounds, sizeof(double), cmp_double);
+        med[s] = rate[s][b->rounds / 2];
+        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s)\n", sizes[s], med[s],
+               b->rounds, b->seconds);
+    }
+    printf("\n   ratio %u/1: a) %.3f  b) %.3f;  %u/1: a) %.3f  b) %.3f\n", sizes[1],
+           alone[1] / alone[0], med[1] / med[0], sizes[2], alone[2] / alone[0], med[2] / med[0]);
     printf("   target rate(%u) >= 0.9 x rate(1): %s\n", sizes[2],
-           med[2] >= 0.9 * med[0] ? "met" : "NOT met");
+           alone[2] >= 0.9 * alone[0] && med[2] >= 0.9 * med[0] ? "met" : "NOT met");
 }
 
 int main(void)
