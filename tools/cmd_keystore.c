@@ -332,6 +332,13 @@ static sks_status load_key_file(const char *path, const char *pass_file, EVP_PKE
         st = read_passphrase(pass_file, &pass, err);
     if (st != SKS_OK)
         goto done;
+    if (pass == NULL && !isatty(STDIN_FILENO) && looks_encrypted(data, len)) {
+        st = sks_fail(err, SKS_ERR_INPUT,
+                      "--key: %s is encrypted and there is no terminal to ask for its "
+                      "passphrase: give --passphrase-file",
+                      path);
+        goto done;
+    }
     dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, OSSL_KEYMGMT_SELECT_PRIVATE_KEY,
                                          NULL, NULL);
     if (dctx == NULL) {

@@ -50,6 +50,9 @@ printf 'wrong\n' > wrong.pass
 sw_openssl pkcs8 -topk8 -v2 aes-256-cbc -passout file:right.pass -in pki/sp-1234.key -out enc.pem
 import_rejects wrong_passphrase "wrong passphrase" --key enc.pem --passphrase-file wrong.pass \
     --cert pki/sp-1234-fullchain.pem --x5u "$x5u"
+ks_refused no-passphrase "give --passphrase-file" import sp-main --key enc.pem \
+    --cert pki/sp-1234-fullchain.pem --x5u "$x5u" < /dev/null
+pass "import_asks_for_a_passphrase_file_without_a_terminal"
 
 # ---- certificates -------------------------------------------------------------------
 
