@@ -195,8 +195,7 @@ sks_status p11_store_get(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE
 }
 
 sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
-                               size_t max, unsigned char **out, size_t *len,
-                               struct sks_error *err)
+                               size_t max, unsigned char **out, size_t *len, struct sks_error *err)
 {
     CK_ATTRIBUTE a = {type, NULL, 0};
     unsigned char *buf;
@@ -249,8 +248,7 @@ static CK_RV copy_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
 {
     struct write_arg *a = p;
 
-    return P11_CALL(tok->mod, C_CopyObject, session, a->h, (CK_ATTRIBUTE *)a->tmpl, a->n,
-                    &a->out);
+    return P11_CALL(tok->mod, C_CopyObject, session, a->h, (CK_ATTRIBUTE *)a->tmpl, a->n, &a->out);
 }
 
 static CK_RV set_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
@@ -413,15 +411,15 @@ static CK_RV rsa_gen_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *
     struct rsa_gen_arg *a = p;
     CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 
-    return P11_CALL(tok->mod, C_GenerateKeyPair, session, &mech, a->pub, a->npub, a->priv,
-                    a->npriv, &a->hpub, &a->hpriv);
+    return P11_CALL(tok->mod, C_GenerateKeyPair, session, &mech, a->pub, a->npub, a->priv, a->npriv,
+                    &a->hpub, &a->hpriv);
 }
 
 sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
-                                         const unsigned char *id, size_t id_len,
-                                         unsigned long bits, const CK_MECHANISM_TYPE *mechs,
-                                         size_t nmechs, CK_OBJECT_HANDLE *pub,
-                                         CK_OBJECT_HANDLE *priv, struct sks_error *err)
+                                         const unsigned char *id, size_t id_len, unsigned long bits,
+                                         const CK_MECHANISM_TYPE *mechs, size_t nmechs,
+                                         CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
+                                         struct sks_error *err)
 {
     static const CK_BYTE f4[] = {0x01, 0x00, 0x01};
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -452,8 +450,11 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
         {CKA_ID, (void *)id, id_len},
         {CKA_ALLOWED_MECHANISMS, (void *)mechs, nmechs * sizeof(*mechs)},
     };
-    struct rsa_gen_arg a = {pub_tmpl, priv_tmpl, sizeof(pub_tmpl) / sizeof(pub_tmpl[0]),
-                            sizeof(priv_tmpl) / sizeof(priv_tmpl[0]), CK_INVALID_HANDLE,
+    struct rsa_gen_arg a = {pub_tmpl,
+                            priv_tmpl,
+                            sizeof(pub_tmpl) / sizeof(pub_tmpl[0]),
+                            sizeof(priv_tmpl) / sizeof(priv_tmpl[0]),
+                            CK_INVALID_HANDLE,
                             CK_INVALID_HANDLE};
     sks_status st;
     CK_RV rv;

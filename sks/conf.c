@@ -261,8 +261,8 @@ sks_status sks_config_load_trust(const char *path, X509_STORE **out, struct sks_
             st = sks_fail(err, SKS_ERR_INPUT,
                           "trust anchors %s: certificate %d is not a CA certificate", path, n);
         else if (X509_STORE_add_cert(store, x) != 1)
-            st = sks_fail(err, SKS_ERR_SYSTEM, "trust anchors %s: cannot add certificate %d",
-                          path, n);
+            st = sks_fail(err, SKS_ERR_SYSTEM, "trust anchors %s: cannot add certificate %d", path,
+                          n);
         X509_free(x);
     }
     ERR_clear_error();

@@ -91,8 +91,7 @@ sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err)
         ;
     if (rc != 0) {
         pthread_mutex_unlock(&ks->index_lock);
-        return sks_fail(err, SKS_ERR_SYSTEM, "cannot lock %s: %s", ks->lock_path,
-                        strerror(errno));
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot lock %s: %s", ks->lock_path, strerror(errno));
     }
     return SKS_OK;
 }
@@ -204,8 +203,7 @@ bool ks_index_has_versions_of(struct ks_index *idx, const char *name)
 }
 
 sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
-                        const unsigned char id[KS_ID_LEN], const char *label,
-                        struct sks_error *err)
+                        const unsigned char id[KS_ID_LEN], const char *label, struct sks_error *err)
 {
     struct ks_obj *o = calloc(1, sizeof(*o)), *head;
     char owner[SKS_IDENTITY_NAME_MAX + 1];
@@ -381,8 +379,7 @@ static struct ks_obj *version_object(struct ks_index *idx, const char *name,
     return NULL;
 }
 
-CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name,
-                                const struct ks_version *v)
+CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v)
 {
     struct ks_obj *o = version_object(idx, name, v, CKO_PRIVATE_KEY);
 
@@ -420,8 +417,10 @@ sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const stru
     *cert = d2i_X509(NULL, &p, (long)len);
     free(der);
     if (*cert == NULL)
-        return sks_fail(err, SKS_ERR_INPUT, "the certificate of identity %s version %u on %s "
-                        "does not decode", name, v->n, p11_token_uri(ks->tok));
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "the certificate of identity %s version %u on %s "
+                        "does not decode",
+                        name, v->n, p11_token_uri(ks->tok));
     return SKS_OK;
 }
 

@@ -63,11 +63,11 @@ typedef void (*sks_warn_cb)(const char *msg, void *arg);
 
 /* Fill with sks_keystore_config_init() first: zero is a meaningful value for each field. */
 struct sks_keystore_config {
-    X509_STORE *roots;      /* the STI-PA trust anchors; required for imports */
-    long grace_seconds;     /* how long a replaced version stays usable */
-    long expiry_warn_days;  /* warn when a certificate expires sooner (30) */
-    long pending_max_age;   /* seconds a generated key may wait for its certificate */
-    long sweep_after;       /* seconds after which an unfinished write is abandoned (600) */
+    X509_STORE *roots;     /* the STI-PA trust anchors; required for imports */
+    long grace_seconds;    /* how long a replaced version stays usable */
+    long expiry_warn_days; /* warn when a certificate expires sooner (30) */
+    long pending_max_age;  /* seconds a generated key may wait for its certificate */
+    long sweep_after;      /* seconds after which an unfinished write is abandoned (600) */
     sks_warn_cb warn;
     void *warn_arg;
     /*
@@ -101,17 +101,17 @@ bool sks_identity_name_ok(const char *name);
 struct sks_version_info {
     unsigned int version;
     enum sks_version_state state;
-    time_t not_after;       /* 0 while pending */
-    time_t replaced_at;     /* PREVIOUS only */
+    time_t not_after;   /* 0 while pending */
+    time_t replaced_at; /* PREVIOUS only */
     time_t created;
     char x5u[SKS_X5U_MAX + 1];
-    char uri[512];          /* pkcs11: URI of the private key; "" when it is missing */
+    char uri[512]; /* pkcs11: URI of the private key; "" when it is missing */
 };
 
 struct sks_identity_info {
     char name[SKS_IDENTITY_NAME_MAX + 1];
     char spc[SKS_SPC_MAX + 1];
-    unsigned int active;    /* 0: none */
+    unsigned int active; /* 0: none */
     size_t nversions;
     struct sks_version_info *versions;
 };
@@ -135,7 +135,7 @@ sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *
  */
 struct sks_credentials {
     X509 *cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     const char *x5u;
 };
 
@@ -147,9 +147,8 @@ struct sks_credentials {
 sks_status sks_keystore_generate(struct sks_keystore *ks, const char *identity, const char *spc,
                                  BIO *csr, unsigned int *version, struct sks_error *err);
 /* Completes a pending version with its issued certificate. */
-sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity,
-                               unsigned int version, const struct sks_credentials *cred,
-                               struct sks_error *err);
+sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity, unsigned int version,
+                               const struct sks_credentials *cred, struct sks_error *err);
 
 /*
  * 2. Wrapped import: RSA-OAEP(AES-256 key) || AES-KWP(PKCS#8), unwrapped in
@@ -160,8 +159,8 @@ sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub,
                                      struct sks_error *err);
 sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *identity,
                                        const unsigned char *blob, size_t len,
-                                       const struct sks_credentials *cred,
-                                       unsigned int *version, struct sks_error *err);
+                                       const struct sks_credentials *cred, unsigned int *version,
+                                       struct sks_error *err);
 
 /*
  * The sender's side of way 2, in software: wraps |key| (PKCS#8) for the
@@ -172,9 +171,9 @@ sks_status sks_wrap_key(EVP_PKEY *wrapping_pub, EVP_PKEY *key, const char *oaep_
                         unsigned char **blob, size_t *len, struct sks_error *err);
 
 /* 3. A software key (PKCS#8 / SEC1, already decrypted by the caller). */
-sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity,
-                                   EVP_PKEY *key, const struct sks_credentials *cred,
-                                   unsigned int *version, struct sks_error *err);
+sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity, EVP_PKEY *key,
+                                   const struct sks_credentials *cred, unsigned int *version,
+                                   struct sks_error *err);
 
 /* ---- rotation ------------------------------------------------------------ */
 
@@ -185,8 +184,8 @@ sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
 sks_status sks_keystore_retire(struct sks_keystore *ks, const char *identity, time_t now,
                                struct sks_error *err);
 /* Destroys one version; never the active one while it is the only version. */
-sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity,
-                                unsigned int version, struct sks_error *err);
+sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity, unsigned int version,
+                                struct sks_error *err);
 /* Removes what an interrupted write left: keys without certificates, stale pending versions. */
 sks_status sks_keystore_sweep(struct sks_keystore *ks, time_t now, struct sks_error *err);
 

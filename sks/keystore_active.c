@@ -29,11 +29,11 @@ struct ks_entry {
     char name[SKS_IDENTITY_NAME_MAX + 1];
     CK_OBJECT_HANDLE slots[KS_SLOTS]; /* the record slots, once found */
     size_t nslots;
-    unsigned char *raw;    /* the record the snapshot was made from */
+    unsigned char *raw; /* the record the snapshot was made from */
     size_t raw_len;
-    struct ks_snap *snap;  /* NULL when |miss| says why there is none */
+    struct ks_snap *snap; /* NULL when |miss| says why there is none */
     struct sks_error miss;
-    uint64_t generation;   /* the cache generation it was checked at */
+    uint64_t generation; /* the cache generation it was checked at */
     int64_t checked_ms;
     bool valid, busy;
 };
@@ -69,8 +69,7 @@ void ks_cache_clear(struct ks_cache *c)
 
 /* A snapshot of version |v| (ks->index_lock held). */
 static sks_status snap_make(struct sks_keystore *ks, const char *name, const struct ks_record *rec,
-                            const struct ks_version *v, struct ks_snap **out,
-                            struct sks_error *err)
+                            const struct ks_version *v, struct ks_snap **out, struct sks_error *err)
 {
     struct ks_snap *s;
     struct ks_index *idx;
@@ -96,8 +95,10 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
     atomic_init(&s->refs, 1);
     st = ks_version_cert(ks, name, v, &s->pub.cert, s->pub.x5u, err);
     if (st == SKS_OK && !ks_cert_point(s->pub.cert, pub))
-        st = sks_fail(err, SKS_ERR_POLICY, "identity %s version %u: the certificate key is not "
-                      "an uncompressed P-256 point", name, v->n);
+        st = sks_fail(err, SKS_ERR_POLICY,
+                      "identity %s version %u: the certificate key is not "
+                      "an uncompressed P-256 point",
+                      name, v->n);
     ks_version_label(label, sizeof(label), name, v->n);
     if (st == SKS_OK)
         st = p11_key_from_handle(ks->tok, h, v->id, KS_ID_LEN, label, pub, &s->pub.key, err);

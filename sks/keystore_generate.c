@@ -62,8 +62,10 @@ static sks_status token_point(struct sks_keystore *ks, const struct ks_version *
     else if (a.ulValueLen == 65 && buf[0] == 0x04)
         memcpy(pub, buf, 65);
     else
-        return sks_fail(err, SKS_ERR_TOKEN, "the public key of version %u has a malformed "
-                        "CKA_EC_POINT", v->n);
+        return sks_fail(err, SKS_ERR_TOKEN,
+                        "the public key of version %u has a malformed "
+                        "CKA_EC_POINT",
+                        v->n);
     return SKS_OK;
 }
 
@@ -205,8 +207,8 @@ done:
 
 /* ---- generate ------------------------------------------------------------------------ */
 
-static sks_status generate(struct sks_keystore *ks, const char *identity, const char *spc,
-                           BIO *csr, unsigned int *version, struct sks_error *err)
+static sks_status generate(struct sks_keystore *ks, const char *identity, const char *spc, BIO *csr,
+                           unsigned int *version, struct sks_error *err)
 {
     struct ks_ident id;
     struct ks_version *v;
@@ -353,9 +355,8 @@ static sks_status attach(struct sks_keystore *ks, const char *identity, unsigned
     return st;
 }
 
-sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity,
-                               unsigned int version, const struct sks_credentials *cred,
-                               struct sks_error *err)
+sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity, unsigned int version,
+                               const struct sks_credentials *cred, struct sks_error *err)
 {
     sks_status st;
 

@@ -98,7 +98,8 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
     if (st != SKS_OK)
         return st;
     if (!ks_cert_point(cred->cert, out->pub))
-        return sks_fail(err, SKS_ERR_POLICY, "key-p256: the certificate key is not an "
+        return sks_fail(err, SKS_ERR_POLICY,
+                        "key-p256: the certificate key is not an "
                         "uncompressed P-256 point");
     strcpy(out->spc, res.spc);
     out->not_after = res.not_after;
@@ -144,8 +145,7 @@ static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], struct sks_erro
     return st;
 }
 
-static sks_status check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32],
-                            struct sks_error *err)
+static sks_status check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err)
 {
     sks_status st;
 
@@ -239,8 +239,8 @@ static sks_status write_public_key(struct sks_keystore *ks, const struct ks_vers
 }
 
 /* A certificate object; |url| is set on the end-entity certificate only. */
-static sks_status write_cert(struct sks_keystore *ks, const struct ks_version *v,
-                             const char *label, X509 *cert, const char *url, struct sks_error *err)
+static sks_status write_cert(struct sks_keystore *ks, const struct ks_version *v, const char *label,
+                             X509 *cert, const char *url, struct sks_error *err)
 {
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     CK_CERTIFICATE_TYPE type = CKC_X_509;
@@ -422,9 +422,9 @@ static sks_status import_key(struct sks_keystore *ks, const char *identity, EVP_
     return ks_version_write(ks, &id, &chk, cred, write_private_key, d, version, err);
 }
 
-sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity,
-                                   EVP_PKEY *key, const struct sks_credentials *cred,
-                                   unsigned int *version, struct sks_error *err)
+sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity, EVP_PKEY *key,
+                                   const struct sks_credentials *cred, unsigned int *version,
+                                   struct sks_error *err)
 {
     unsigned char d[32];
     sks_status st;

@@ -102,17 +102,17 @@ struct ks_data {
     char name[SKS_IDENTITY_NAME_MAX + 1];
     CK_OBJECT_HANDLE slot[KS_SLOTS];
     size_t nslots;
-    size_t cur;               /* the slot with the newest record */
-    unsigned char *raw;       /* the newest record as last read or written */
+    size_t cur;         /* the slot with the newest record */
+    unsigned char *raw; /* the newest record as last read or written */
     size_t raw_len;
     unsigned long long seq;
-    CK_OBJECT_HANDLE *extra;  /* slots beyond two, left by writers racing on two hosts */
+    CK_OBJECT_HANDLE *extra; /* slots beyond two, left by writers racing on two hosts */
     size_t nextra;
 };
 
 struct ks_index {
-    struct ks_map by_id;   /* CKA_ID -> struct ks_obj list */
-    struct ks_map by_name; /* identity name -> struct ks_data */
+    struct ks_map by_id;     /* CKA_ID -> struct ks_obj list */
+    struct ks_map by_name;   /* identity name -> struct ks_data */
     struct ks_map by_handle; /* record slot handle -> struct ks_data */
     struct ks_map by_owner;  /* identity name -> how many objects are labelled "name/N..." */
     CK_OBJECT_HANDLE marker;
@@ -129,7 +129,7 @@ struct ks_cache {
     struct ks_map entries; /* identity name -> struct ks_entry */
     uint64_t generation;   /* bumped when the change marker changes */
     CK_OBJECT_HANDLE marker;
-    bool has_marker;       /* false: entries re-read their record every max_age */
+    bool has_marker; /* false: entries re-read their record every max_age */
     bool has_baseline;
     unsigned char marker_value[64];
     size_t marker_len;
@@ -220,8 +220,7 @@ void ks_version_label(char *buf, size_t len, const char *name, unsigned int n);
 sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const struct ks_version *v,
                            X509 **cert, char x5u[SKS_X5U_MAX + 1], struct sks_error *err);
 /* The private key object of a version, or CK_INVALID_HANDLE. */
-CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name,
-                                const struct ks_version *v);
+CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v);
 
 /* ---- writing versions (keystore_import.c) ------------------------------------- */
 

@@ -22,8 +22,8 @@
 #define RECORD_FORMAT 1
 
 static const char *const state_names[] = {
-    [SKS_VERSION_PENDING] = "pending",   [SKS_VERSION_ACTIVE] = "active",
-    [SKS_VERSION_STANDBY] = "standby",   [SKS_VERSION_PREVIOUS] = "previous",
+    [SKS_VERSION_PENDING] = "pending", [SKS_VERSION_ACTIVE] = "active",
+    [SKS_VERSION_STANDBY] = "standby", [SKS_VERSION_PREVIOUS] = "previous",
     [SKS_VERSION_WRITING] = "writing",
 };
 
@@ -136,8 +136,8 @@ sks_status ks_record_parse(const unsigned char *raw, size_t len, struct ks_recor
     if (root == NULL)
         return bad(err, jerr.text);
     if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:s, s:I, s:s, s:I, s:I, s:o}", "format",
-                       &format, "name", &name, "seq", &seq, "spc", &spc, "active", &active,
-                       "next", &next, "versions", &versions) != 0) {
+                       &format, "name", &name, "seq", &seq, "spc", &spc, "active", &active, "next",
+                       &next, "versions", &versions) != 0) {
         st = bad(err, jerr.text);
         goto done;
     }
@@ -147,7 +147,8 @@ sks_status ks_record_parse(const unsigned char *raw, size_t len, struct ks_recor
                       (long long)format, RECORD_FORMAT);
         goto done;
     }
-    if (!sks_identity_name_ok(name) || seq < 1 || !spc_ok(spc) || active < 0 || next < 1 || next > 0x1000000 || !json_is_array(versions) ||
+    if (!sks_identity_name_ok(name) || seq < 1 || !spc_ok(spc) || active < 0 || next < 1 ||
+        next > 0x1000000 || !json_is_array(versions) ||
         json_array_size(versions) > KS_VERSIONS_MAX) {
         st = bad(err, "spc, active, next or versions is out of range");
         goto done;
@@ -184,19 +185,19 @@ sks_status ks_record_encode(const struct ks_record *rec, unsigned char **out, si
         const struct ks_version *v = &rec->v[i];
         json_t *jv;
         OPENSSL_buf2hexstr_ex(hex, sizeof(hex), NULL, v->id, KS_ID_LEN, '\0');
-        jv = json_pack("{s:I, s:s, s:s, s:I, s:I}", "version", (json_int_t)v->n, "id", hex,
-                       "state", sks_version_state_name(v->state), "created",
-                       (json_int_t)v->created, "changed", (json_int_t)v->changed);
+        jv = json_pack("{s:I, s:s, s:s, s:I, s:I}", "version", (json_int_t)v->n, "id", hex, "state",
+                       sks_version_state_name(v->state), "created", (json_int_t)v->created,
+                       "changed", (json_int_t)v->changed);
         if (jv == NULL || json_array_append_new(versions, jv) != 0) {
             json_decref(versions);
             versions = NULL;
         }
     }
     if (versions != NULL)
-        root = json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o}", "format", RECORD_FORMAT, "name",
-                         rec->name, "seq", (json_int_t)rec->seq, "spc", rec->spc, "active",
-                         (json_int_t)rec->active, "next", (json_int_t)rec->next, "versions",
-                         versions);
+        root =
+            json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o}", "format", RECORD_FORMAT, "name",
+                      rec->name, "seq", (json_int_t)rec->seq, "spc", rec->spc, "active",
+                      (json_int_t)rec->active, "next", (json_int_t)rec->next, "versions", versions);
     if (root != NULL)
         text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);

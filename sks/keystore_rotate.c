@@ -252,8 +252,8 @@ static sks_status destroy(struct sks_keystore *ks, const char *identity, unsigne
     return remove_versions(ks, &id, is_version, &n, &removed, err);
 }
 
-sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity,
-                                unsigned int version, struct sks_error *err)
+sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity, unsigned int version,
+                                struct sks_error *err)
 {
     sks_status st;
 
@@ -311,7 +311,8 @@ static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time
 }
 
 /* Splits "name/N" and "name/N/caK" labels. */
-static bool version_of_label(const char *label, char name[SKS_IDENTITY_NAME_MAX + 1], unsigned int *n)
+static bool version_of_label(const char *label, char name[SKS_IDENTITY_NAME_MAX + 1],
+                             unsigned int *n)
 {
     const char *slash = strchr(label, '/');
     char *end;

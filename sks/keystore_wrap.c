@@ -68,8 +68,8 @@ static sks_status wrap_generate(struct sks_keystore *ks, struct sks_error *err)
     st = p11_store_generate_rsa_unwrap(ks->tok, KS_WRAPPING_LABEL, wrap_id, sizeof(wrap_id),
                                        WRAP_BITS, allowed, 2, &pub, &priv, err);
     /* A token without CKA_ALLOWED_MECHANISMS still gets an unwrap-only key. */
-    if (st != SKS_OK && err != NULL && (err->ckr == CKR_ATTRIBUTE_TYPE_INVALID ||
-                                        err->ckr == CKR_TEMPLATE_INCONSISTENT))
+    if (st != SKS_OK && err != NULL &&
+        (err->ckr == CKR_ATTRIBUTE_TYPE_INVALID || err->ckr == CKR_TEMPLATE_INCONSISTENT))
         st = p11_store_generate_rsa_unwrap(ks->tok, KS_WRAPPING_LABEL, wrap_id, sizeof(wrap_id),
                                            WRAP_BITS, NULL, 0, &pub, &priv, err);
     if (st == SKS_OK)
@@ -145,8 +145,7 @@ static sks_status wrapping_key(struct sks_keystore *ks, bool create, CK_OBJECT_H
     return pub != NULL ? rsa_public(ks, hpub, pub, err) : SKS_OK;
 }
 
-sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub,
-                                     struct sks_error *err)
+sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub, struct sks_error *err)
 {
     CK_OBJECT_HANDLE priv;
     sks_status st;
@@ -227,12 +226,15 @@ sks_status sks_wrap_key(EVP_PKEY *wrapping_pub, EVP_PKEY *key, const char *oaep_
 
     if (oaep_md == NULL)
         oaep_md = "SHA1";
-    if (EVP_PKEY_get_base_id(wrapping_pub) != EVP_PKEY_RSA || EVP_PKEY_get_bits(wrapping_pub) < 2048)
-        return sks_fail(err, SKS_ERR_INPUT, "the wrapping key must be an RSA key of at least "
+    if (EVP_PKEY_get_base_id(wrapping_pub) != EVP_PKEY_RSA ||
+        EVP_PKEY_get_bits(wrapping_pub) < 2048)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "the wrapping key must be an RSA key of at least "
                         "2048 bits (sksctl wrapping-key prints it)");
     if (RAND_priv_bytes(kek, sizeof(kek)) != 1)
         return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the AES key");
-    if ((info = EVP_PKEY2PKCS8(key)) == NULL || (p8_len = i2d_PKCS8_PRIV_KEY_INFO(info, &p8)) <= 0) {
+    if ((info = EVP_PKEY2PKCS8(key)) == NULL ||
+        (p8_len = i2d_PKCS8_PRIV_KEY_INFO(info, &p8)) <= 0) {
         st = sks_fail(err, SKS_ERR_INPUT, "the key cannot be encoded as PKCS#8");
         goto done;
     }
@@ -332,8 +334,8 @@ static sks_status unwrap_key_kwp(struct sks_keystore *ks, CK_OBJECT_HANDLE kek,
 
 /* Both steps at once where the token offers CKM_RSA_AES_KEY_WRAP. */
 static sks_status unwrap_key_rsa_aes(struct sks_keystore *ks, CK_OBJECT_HANDLE priv,
-                                     CK_MECHANISM_TYPE hash, const unsigned char *blob,
-                                     size_t len, CK_OBJECT_HANDLE *key, struct sks_error *err)
+                                     CK_MECHANISM_TYPE hash, const unsigned char *blob, size_t len,
+                                     CK_OBJECT_HANDLE *key, struct sks_error *err)
 {
     CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
                                     CKZ_DATA_SPECIFIED, NULL, 0};
@@ -380,12 +382,12 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
                       "wrapped: the blob carries a %lu-bit AES key; the format uses AES-256",
                       (unsigned long)kek_len * 8);
     if (st == SKS_OK && unwrap_key_kwp(ks, kek, blob + rsa_len, len - rsa_len, key, err) != SKS_OK)
-        st = sks_fail(err, err != NULL && err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY
-                                                                           : SKS_ERR_VERIFY,
-                      err != NULL && err->ckr == CKR_FUNCTION_FAILED
-                          ? "key-p256: the unwrapped key is not an EC private key (PKCS#8)"
-                          : "wrapped: AES key wrap integrity check failed (RFC 5649): the blob "
-                            "is damaged or truncated, or its parts do not belong together");
+        st = sks_fail(
+            err, err != NULL && err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY : SKS_ERR_VERIFY,
+            err != NULL && err->ckr == CKR_FUNCTION_FAILED
+                ? "key-p256: the unwrapped key is not an EC private key (PKCS#8)"
+                : "wrapped: AES key wrap integrity check failed (RFC 5649): the blob "
+                  "is damaged or truncated, or its parts do not belong together");
     /* The AES key lives for this import only. */
     p11_store_destroy(ks->tok, kek, NULL);
     return st;
@@ -440,8 +442,8 @@ static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key,
     return SKS_OK;
 }
 
-static sks_status unwrap(struct sks_keystore *ks, const unsigned char *blob, size_t len,
-                         X509 *cert, CK_OBJECT_HANDLE *key, struct sks_error *err)
+static sks_status unwrap(struct sks_keystore *ks, const unsigned char *blob, size_t len, X509 *cert,
+                         CK_OBJECT_HANDLE *key, struct sks_error *err)
 {
     CK_OBJECT_HANDLE priv;
     EVP_PKEY *pub = NULL;
@@ -504,8 +506,10 @@ static sks_status import_wrapped(struct sks_keystore *ks, const char *identity,
     sks_status st;
 
     if (len > KS_RECORD_MAX)
-        return sks_fail(err, SKS_ERR_INPUT, "wrapped: the blob is %zu bytes; a wrapped P-256 key "
-                        "is under 1000", len);
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "wrapped: the blob is %zu bytes; a wrapped P-256 key "
+                        "is under 1000",
+                        len);
     st = ks_check_credentials(ks, cred, &chk, err);
     if (st == SKS_OK)
         st = ks_ident_load(ks, identity, &id, err);
@@ -521,8 +525,8 @@ static sks_status import_wrapped(struct sks_keystore *ks, const char *identity,
 
 sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *identity,
                                        const unsigned char *blob, size_t len,
-                                       const struct sks_credentials *cred,
-                                       unsigned int *version, struct sks_error *err)
+                                       const struct sks_credentials *cred, unsigned int *version,
+                                       struct sks_error *err)
 {
     CK_OBJECT_HANDLE session_key = CK_INVALID_HANDLE;
     sks_status st;

@@ -49,7 +49,10 @@ enum { OPT_CONFIG = 'c', OPT_MODULE = 0x100, OPT_TOKEN, OPT_PIN_FILE, OPT_TRUST,
         {"module", required_argument, NULL, OPT_MODULE},                                           \
         {"token", required_argument, NULL, OPT_TOKEN},                                             \
         {"pin-file", required_argument, NULL, OPT_PIN_FILE},                                       \
-        {"trust", required_argument, NULL, OPT_TRUST}, {"help", no_argument, NULL, OPT_HELP }
+        {"trust", required_argument, NULL, OPT_TRUST},                                             \
+    {                                                                                              \
+        "help", no_argument, NULL, OPT_HELP                                                        \
+    }
 
 #define STORE_USAGE                                                                                \
     "  -c, --config FILE  configuration file (default " SKS_CONFIG_DEFAULT ")\n"                   \
@@ -129,8 +132,8 @@ static sks_status store_config(const struct store_opts *o, struct sks_config *cf
  * Opens the token and the key store.  |roots|: load the trust anchors (every
  * way in needs them).  |mutating|: sweep first.
  */
-static sks_status store_open(const struct store_opts *o, bool roots, bool mutating,
-                             struct store *s, struct sks_error *err)
+static sks_status store_open(const struct store_opts *o, bool roots, bool mutating, struct store *s,
+                             struct sks_error *err)
 {
     struct cli_token_opts topts = {0};
     struct sks_keystore_config kcfg;
@@ -178,8 +181,8 @@ static sks_status store_open(const struct store_opts *o, bool roots, bool mutati
 
 /* ---- reading inputs ------------------------------------------------------------------- */
 
-static sks_status read_input(const char *what, const char *path, unsigned char **data,
-                             size_t *len, struct sks_error *err)
+static sks_status read_input(const char *what, const char *path, unsigned char **data, size_t *len,
+                             struct sks_error *err)
 {
     sks_status st = cli_read_file(path, INPUT_MAX, data, len, err);
 
@@ -196,7 +199,7 @@ static sks_status read_input(const char *what, const char *path, unsigned char *
 }
 
 /* Every certificate in a PEM file (or the one of a DER file), in order. */
-static sks_status read_certs(const char *what, const char *path, STACK_OF(X509) **out,
+static sks_status read_certs(const char *what, const char *path, STACK_OF(X509) * *out,
                              struct sks_error *err)
 {
     STACK_OF(X509) *certs = sk_X509_new_null();
@@ -419,8 +422,10 @@ static int usage_generate(FILE *f, int status)
 int cmd_generate(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"spc", required_argument, NULL, 's'}, {"csr", required_argument, NULL, 'o'},
-        STORE_LONG_OPTIONS, {NULL, 0, NULL, 0},
+        {"spc", required_argument, NULL, 's'},
+        {"csr", required_argument, NULL, 'o'},
+        STORE_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     struct store_opts o = {.cmd = "generate"};
     const char *spc = NULL, *csr = NULL;
@@ -489,9 +494,12 @@ static int usage_attach(FILE *f, int status)
 int cmd_attach(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"version", required_argument, NULL, 'v'}, {"cert", required_argument, NULL, 'C'},
-        {"chain", required_argument, NULL, 'a'},   {"x5u", required_argument, NULL, 'x'},
-        STORE_LONG_OPTIONS,                        {NULL, 0, NULL, 0},
+        {"version", required_argument, NULL, 'v'},
+        {"cert", required_argument, NULL, 'C'},
+        {"chain", required_argument, NULL, 'a'},
+        {"x5u", required_argument, NULL, 'x'},
+        STORE_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     struct store_opts o = {.cmd = "attach"};
     struct cred_files f = {0};
@@ -676,13 +684,25 @@ int cmd_wrap(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'w': wk = optarg; break;
-        case 'k': key_path = optarg; break;
-        case 'p': pass = optarg; break;
-        case 'o': out = optarg; break;
-        case 'a': oaep = optarg; break;
-        case 'h': return usage_wrap(stdout, 0);
-        default: return usage_wrap(stderr, SKSCTL_EXIT_USAGE);
+        case 'w':
+            wk = optarg;
+            break;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'p':
+            pass = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'a':
+            oaep = optarg;
+            break;
+        case 'h':
+            return usage_wrap(stdout, 0);
+        default:
+            return usage_wrap(stderr, SKSCTL_EXIT_USAGE);
         }
     }
     if (optind != argc)
@@ -756,9 +776,9 @@ static sks_status import_one(struct sks_keystore *ks, const struct import_args *
         char spc[SKS_SPC_MAX + 1];
         st = sks_cert_spc(cred.cert, spc, err);
         if (st == SKS_OK && strcmp(spc, a->spc) != 0)
-            st = sks_fail(err, SKS_ERR_POLICY,
-                          "spc: the certificate is for SPC %s, not the --spc %s given", spc,
-                          a->spc);
+            st =
+                sks_fail(err, SKS_ERR_POLICY,
+                         "spc: the certificate is for SPC %s, not the --spc %s given", spc, a->spc);
     }
     if (st == SKS_OK && a->key != NULL)
         st = load_key_file(a->key, a->pass, &key, err);
@@ -791,10 +811,14 @@ static const char *version_state(struct sks_keystore *ks, const char *identity, 
 int cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},   {"passphrase-file", required_argument, NULL, 'p'},
-        {"wrapped", required_argument, NULL, 'w'}, {"cert", required_argument, NULL, 'C'},
-        {"chain", required_argument, NULL, 'a'}, {"x5u", required_argument, NULL, 'x'},
-        {"spc", required_argument, NULL, 's'},   STORE_LONG_OPTIONS,
+        {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, 'p'},
+        {"wrapped", required_argument, NULL, 'w'},
+        {"cert", required_argument, NULL, 'C'},
+        {"chain", required_argument, NULL, 'a'},
+        {"x5u", required_argument, NULL, 'x'},
+        {"spc", required_argument, NULL, 's'},
+        STORE_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct store_opts o = {.cmd = "import"};
@@ -806,14 +830,29 @@ int cmd_import(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': a.key = optarg; break;
-        case 'p': a.pass = optarg; break;
-        case 'w': a.wrapped = optarg; break;
-        case 'C': a.f.cert = optarg; break;
-        case 'a': a.f.chain = optarg; break;
-        case 'x': a.f.x5u = optarg; break;
-        case 's': a.spc = optarg; break;
-        case OPT_HELP: return usage_import(stdout, 0);
+        case 'k':
+            a.key = optarg;
+            break;
+        case 'p':
+            a.pass = optarg;
+            break;
+        case 'w':
+            a.wrapped = optarg;
+            break;
+        case 'C':
+            a.f.cert = optarg;
+            break;
+        case 'a':
+            a.f.chain = optarg;
+            break;
+        case 'x':
+            a.f.x5u = optarg;
+            break;
+        case 's':
+            a.spc = optarg;
+            break;
+        case OPT_HELP:
+            return usage_import(stdout, 0);
         default:
             if (!store_opt(c, &o))
                 return usage_import(stderr, SKSCTL_EXIT_USAGE);
@@ -839,21 +878,22 @@ int cmd_import(int argc, char **argv)
 
 static int usage_import_batch(FILE *f, int status)
 {
-    fprintf(f, "usage: sksctl import-batch DIR [--passphrase-file FILE] [OPTIONS]\n"
-               "\n"
-               "Imports one key version per subdirectory of DIR; the subdirectory's name is\n"
-               "the identity.  Each holds:\n"
-               "  key.pem       the private key (or key.wrapped, a blob from sksctl wrap)\n"
-               "  cert.pem      the SP certificate\n"
-               "  chain.pem     the intermediate certificates (optional when cert.pem is a\n"
-               "                full chain)\n"
-               "  x5u           the x5u URL, one line\n"
-               "Each set is checked and imported on its own: a bad one is reported and the\n"
-               "others go on.  Shows progress on a terminal and ends with a summary; exits\n"
-               "non-zero when any set failed.\n"
-               "\n"
-               "  --passphrase-file F  passphrase of every encrypted key.pem\n" STORE_USAGE
-                   TRUST_USAGE);
+    fprintf(
+        f,
+        "usage: sksctl import-batch DIR [--passphrase-file FILE] [OPTIONS]\n"
+        "\n"
+        "Imports one key version per subdirectory of DIR; the subdirectory's name is\n"
+        "the identity.  Each holds:\n"
+        "  key.pem       the private key (or key.wrapped, a blob from sksctl wrap)\n"
+        "  cert.pem      the SP certificate\n"
+        "  chain.pem     the intermediate certificates (optional when cert.pem is a\n"
+        "                full chain)\n"
+        "  x5u           the x5u URL, one line\n"
+        "Each set is checked and imported on its own: a bad one is reported and the\n"
+        "others go on.  Shows progress on a terminal and ends with a summary; exits\n"
+        "non-zero when any set failed.\n"
+        "\n"
+        "  --passphrase-file F  passphrase of every encrypted key.pem\n" STORE_USAGE TRUST_USAGE);
     return status;
 }
 
@@ -962,8 +1002,8 @@ static void progress(size_t done, size_t total, const char *name)
 {
     int width = 30, filled = total > 0 ? (int)(done * (size_t)width / total) : width;
 
-    fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-24.24s", filled, "==============================",
-            width - filled, "", done, total, name);
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-24.24s", filled,
+            "==============================", width - filled, "", done, total, name);
     fflush(stderr);
 }
 
@@ -1067,8 +1107,7 @@ static json_t *version_json(const struct sks_version_info *v, long grace)
 
     iso_time(na, sizeof(na), v->not_after);
     j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "version", (json_int_t)v->version, "state",
-                  sks_version_state_name(v->state), "not_after", na, "x5u", v->x5u, "uri",
-                  v->uri);
+                  sks_version_state_name(v->state), "not_after", na, "x5u", v->x5u, "uri", v->uri);
     if (j != NULL && v->state == SKS_VERSION_PREVIOUS) {
         iso_time(until, sizeof(until), v->replaced_at + grace);
         json_object_set_new(j, "usable_until", json_string(until));
@@ -1089,9 +1128,9 @@ static int list_cb(const struct sks_identity_info *info, void *arg)
         json_t *versions = json_array();
         for (i = 0; i < info->nversions; i++)
             json_array_append_new(versions, version_json(&info->versions[i], ctx->grace));
-        json_array_append_new(ctx->out, json_pack("{s:s, s:s, s:I, s:o}", "name", info->name,
-                                                  "spc", info->spc, "active",
-                                                  (json_int_t)info->active, "versions", versions));
+        json_array_append_new(ctx->out, json_pack("{s:s, s:s, s:I, s:o}", "name", info->name, "spc",
+                                                  info->spc, "active", (json_int_t)info->active,
+                                                  "versions", versions));
         return 0;
     }
     if (info->nversions == 0)
@@ -1162,7 +1201,8 @@ int cmd_list(int argc, char **argv)
     return 0;
 }
 
-/* ---- activate, retire, destroy, sweep ------------------------------------------------------------ */
+/* ---- activate, retire, destroy, sweep
+ * ------------------------------------------------------------ */
 
 static int usage_activate(FILE *f, int status)
 {
@@ -1326,8 +1366,10 @@ int cmd_destroy(int argc, char **argv)
     if (sks_keystore_active(s.ks, argv[optind], 0, &a, &err) == SKS_OK)
         sks_active_put(a);
     else if (err.status == SKS_ERR_NOT_FOUND)
-        fprintf(stderr, "sksctl destroy: warning: %s has no active version now: run sksctl "
-                        "activate\n", argv[optind]);
+        fprintf(stderr,
+                "sksctl destroy: warning: %s has no active version now: run sksctl "
+                "activate\n",
+                argv[optind]);
     store_close(&s);
     return 0;
 }
@@ -1366,7 +1408,8 @@ int cmd_sweep(int argc, char **argv)
     return 0;
 }
 
-/* ---- sksctl sign --key IDENTITY ------------------------------------------------------------------ */
+/* ---- sksctl sign --key IDENTITY
+ * ------------------------------------------------------------------ */
 
 /*
  * Appends |s| to |buf|, percent-encoded when |encode| (RFC 7512 2.3: query
@@ -1418,7 +1461,8 @@ sks_status cli_resolve_identity(const char *spec, const char *config, char **uri
     if (st == SKS_OK)
         st = sks_keystore_active(s.ks, name, 0, &a, err);
     if (st != SKS_OK) {
-        sks_error_prefix(err, "--key %s is neither a file nor a pkcs11: URI, and as a key store "
+        sks_error_prefix(err,
+                         "--key %s is neither a file nor a pkcs11: URI, and as a key store "
                          "identity",
                          spec);
         store_close(&s);

@@ -46,7 +46,7 @@ struct bench {
     struct sks_keystore *ks;
     struct sks_testpki pki;
     X509_STORE *roots;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     EVP_PKEY *key;
     X509 *cert;
     double seconds;
@@ -339,8 +339,8 @@ static void signing(struct bench *b)
     for (s = 0; s < 3; s++) {
         qsort(rate[s], (size_t)b->rounds, sizeof(double), cmp_double);
         med[s] = rate[s][b->rounds / 2];
-        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s)\n", sizes[s], med[s],
-               b->rounds, b->seconds);
+        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s)\n", sizes[s], med[s], b->rounds,
+               b->seconds);
     }
     printf("\n   ratio %u/1: a) %.3f  b) %.3f;  %u/1: a) %.3f  b) %.3f\n", sizes[1],
            alone[1] / alone[0], med[1] / med[0], sizes[2], alone[2] / alone[0], med[2] / med[0]);

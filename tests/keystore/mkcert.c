@@ -80,17 +80,42 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': ca_dir = optarg; break;
-        case 'k': key_path = optarg; break;
-        case 's': spc = optarg; break;
-        case 'o': out = optarg; break;
-        case 'n': o.flags |= SKS_TESTPKI_EE_NO_TNAUTHLIST; break;
-        case '2': o.tnauthlist = two; o.tnauthlist_len = 2; break;
-        case 't': o.tnauthlist = &tn; o.tnauthlist_len = 1; break;
-        case 'e': o.not_before = now - 30 * 86400L; o.not_after = now - 86400L; break;
-        case 'y': o.not_before = now + 86400L; o.not_after = now + 30 * 86400L; break;
-        case 'd': o.not_after = now + atol(optarg) * 86400L; break;
-        default: return 2;
+        case 'c':
+            ca_dir = optarg;
+            break;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 's':
+            spc = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'n':
+            o.flags |= SKS_TESTPKI_EE_NO_TNAUTHLIST;
+            break;
+        case '2':
+            o.tnauthlist = two;
+            o.tnauthlist_len = 2;
+            break;
+        case 't':
+            o.tnauthlist = &tn;
+            o.tnauthlist_len = 1;
+            break;
+        case 'e':
+            o.not_before = now - 30 * 86400L;
+            o.not_after = now - 86400L;
+            break;
+        case 'y':
+            o.not_before = now + 86400L;
+            o.not_after = now + 30 * 86400L;
+            break;
+        case 'd':
+            o.not_after = now + atol(optarg) * 86400L;
+            break;
+        default:
+            return 2;
         }
     }
     if (ca_dir == NULL || key_path == NULL || spc == NULL || out == NULL) {

@@ -66,30 +66,36 @@ static void assert_record_rejected(const char *json, const char *why)
 }
 
 #define ID32 "000102030405060708090a0b0c0d0e0f"
-#define REC_VERSION(n, state) "{\"version\":" #n ",\"id\":\"" ID32 "\",\"state\":\"" state "\",\"created\":1,\"changed\":1}"
+#define REC_VERSION(n, state)                                                                      \
+    "{\"version\":" #n ",\"id\":\"" ID32 "\",\"state\":\"" state "\",\"created\":1,\"changed\":1}"
 
 START_TEST(record_parse_rejects_malformed_records)
 {
     assert_record_rejected("not json", "malformed");
-    assert_record_rejected("{\"format\":2,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":1,\"versions\":[]}",
+    assert_record_rejected("{\"format\":2,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,"
+                           "\"next\":1,\"versions\":[]}",
                            "format 2");
-    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"a b\",\"active\":0,\"next\":1,\"versions\":[]}",
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"a "
+                           "b\",\"active\":0,\"next\":1,\"versions\":[]}",
                            "out of range");
-    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":1,\"next\":3,\"versions\":["
-                           REC_VERSION(1, "active") "," REC_VERSION(2, "active") "]}",
-                           "active");
-    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":["
-                           REC_VERSION(1, "standby") "," REC_VERSION(1, "standby") "]}",
-                           "appears twice");
-    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":2,\"versions\":["
-                           REC_VERSION(5, "standby") "]}",
+    assert_record_rejected(
+        "{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":1,\"next\":3,\"versions\":"
+        "[" REC_VERSION(1, "active") "," REC_VERSION(2, "active") "]}",
+        "active");
+    assert_record_rejected(
+        "{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":"
+        "[" REC_VERSION(1, "standby") "," REC_VERSION(1, "standby") "]}",
+        "appears twice");
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,"
+                           "\"next\":2,\"versions\":[" REC_VERSION(5, "standby") "]}",
                            "not below");
-    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"versions\":["
-                           REC_VERSION(1, "sleeping") "]}",
+    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,"
+                           "\"next\":3,\"versions\":[" REC_VERSION(1, "sleeping") "]}",
                            "state is unknown");
-    assert_record_rejected("{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"extra\":1,"
-                           "\"versions\":[]}",
-                           "malformed");
+    assert_record_rejected(
+        "{\"format\":1,\"name\":\"x\",\"seq\":1,\"spc\":\"1\",\"active\":0,\"next\":3,\"extra\":1,"
+        "\"versions\":[]}",
+        "malformed");
 }
 END_TEST
 
@@ -101,8 +107,8 @@ START_TEST(identity_names_exclude_slashes_and_leading_dots)
     ck_assert(!sks_identity_name_ok("sp/main"));
     ck_assert(!sks_identity_name_ok(".hidden"));
     ck_assert(!sks_identity_name_ok("sp main"));
-    ck_assert(!sks_identity_name_ok(
-        "a2345678901234567890123456789012345678901234567890123456789012345"));
+    ck_assert(
+        !sks_identity_name_ok("a2345678901234567890123456789012345678901234567890123456789012345"));
 }
 END_TEST
 
@@ -189,7 +195,7 @@ static char tokdir[] = "/tmp/check_keystore_token.XXXXXX";
 static char pin_path[sizeof(tokdir) + 16], conf_path[sizeof(tokdir) + 16];
 static struct sks_testpki pki;
 static X509_STORE *roots;
-static STACK_OF(X509) *chain;
+static STACK_OF(X509) * chain;
 static struct p11_token *tok;
 static struct sks_keystore *ks;
 
@@ -318,9 +324,12 @@ START_TEST(imported_key_is_sensitive_and_sign_only)
     unsigned char value[64];
     CK_ATTRIBUTE find = {CKA_CLASS, &cls, sizeof(cls)};
     CK_ATTRIBUTE attrs[] = {
-        {CKA_SENSITIVE, &sensitive, 1}, {CKA_EXTRACTABLE, &extractable, 1},
-        {CKA_SIGN, &sign, 1},           {CKA_DECRYPT, &decrypt, 1},
-        {CKA_UNWRAP, &unwrap, 1},       {CKA_DERIVE, &derive, 1},
+        {CKA_SENSITIVE, &sensitive, 1},
+        {CKA_EXTRACTABLE, &extractable, 1},
+        {CKA_SIGN, &sign, 1},
+        {CKA_DECRYPT, &decrypt, 1},
+        {CKA_UNWRAP, &unwrap, 1},
+        {CKA_DERIVE, &derive, 1},
         {CKA_VALUE, value, sizeof(value)},
     };
 
@@ -356,9 +365,9 @@ START_TEST(import_rejects_scalar_out_of_range)
     struct sks_error err;
 
     key_and_cert("1234", &good, &cred);
-    ck_assert_int_eq(EVP_PKEY_get_octet_string_param(good, OSSL_PKEY_PARAM_PUB_KEY, pub,
-                                                     sizeof(pub), &publen),
-                     1);
+    ck_assert_int_eq(
+        EVP_PKEY_get_octet_string_param(good, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &publen),
+        1);
     OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
     OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen);
     OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, EC_GROUP_get0_order(g));
