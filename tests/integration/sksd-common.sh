@@ -25,6 +25,12 @@ require_sksd() {
     command -v curl >/dev/null 2>&1 || skip "curl is not installed"
 }
 
+# curl loads none of our code, and under a sanitizer run the preloaded ASan
+# runtime can deadlock it at start-up (in setlocale): it runs without.
+curl() {
+    env -u LD_PRELOAD curl "$@"
+}
+
 sksd_kill() {
     if [ -n "$sksd_pid" ]; then
         kill "$sksd_pid" 2>/dev/null || true

@@ -54,7 +54,7 @@ pass "hostile_slowloris_headers_do_not_stop_service"
 
 head -c 100000000 /dev/zero > "$sks_work/100mb"
 start=$(date +%s%N)
-code=$(timeout 60 curl -sS -X POST -H 'Content-Type: application/json' -H 'Expect:' \
+code=$(timeout 60 env -u LD_PRELOAD curl -sS -X POST -H 'Content-Type: application/json' -H 'Expect:' \
     --data-binary "@$sks_work/100mb" -o "$sks_work/big.json" -w '%{http_code}' \
     "http://127.0.0.1:$sksd_port/stir/v1/signing") || code=failed
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -66,7 +66,7 @@ pass "hostile_100mb_body_is_refused_from_content_length"
 
 # Chunked: no length to refuse by; the daemon drops what exceeds the limit and
 # cuts the connection.  The client may see 413 or a closed connection.
-timeout 60 curl -sS -X POST -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+timeout 60 env -u LD_PRELOAD curl -sS -X POST -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
     -H 'Expect:' --data-binary "@$sks_work/100mb" -o /dev/null \
     "http://127.0.0.1:$sksd_port/stir/v1/signing" > "$sks_work/chunked.out" 2>&1 &
 chunked=$!

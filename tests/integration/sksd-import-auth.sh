@@ -96,7 +96,7 @@ assert_grep audit 'does not verify against the import client CA' "$sks_work/sksd
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     printf '%s' "$GEN" > "$sks_work/uid.req"
     chmod 755 "$sks_work" && chmod 644 "$sks_work/uid.req"
-    code=$(setpriv --reuid 65534 --regid 65534 --clear-groups curl -sS \
+    code=$(setpriv --reuid 65534 --regid 65534 --clear-groups env -u LD_PRELOAD curl -sS \
         --unix-socket "$sks_work/import.sock" -X POST -H 'Content-Type: application/json' \
         --data-binary "@$sks_work/uid.req" -o /dev/null -w '%{http_code}' \
         http://sksd/sks/v1/identities/sp-main/generate) || code=curl-failed
