@@ -48,8 +48,6 @@ enum listener_kind { LISTEN_SIGNING, LISTEN_IMPORT_TLS, LISTEN_IMPORT_UNIX };
 enum route {
     ROUTE_NONE,
     ROUTE_SIGN,
-    ROUTE_HEALTH,
-    ROUTE_METRICS,
     ROUTE_IMPORT,
     ROUTE_ANSWERED, /* a response is queued already: drop whatever body follows */
 };
