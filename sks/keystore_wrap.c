@@ -349,6 +349,33 @@ static sks_status unwrap_key_rsa_aes(struct sks_keystore *ks, CK_OBJECT_HANDLE p
     return p11_store_unwrap(ks->tok, &mech, priv, blob, len, tmpl, KEY_ATTRS, key, err);
 }
 
+/*
+ * Whether the token refused the unwrap's inputs: the blob (a bad OAEP block,
+ * a failed RFC 5649 integrity check, a bad length) or the mechanism
+ * parameters (SoftHSM answers CKR_ARGUMENTS_BAD to SHA-256 OAEP, and the
+ * general codes to a bad blob).  Anything else (a device error, a lost
+ * session or token) is the token's fault and is reported as such.
+ */
+static bool blob_fault(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_ARGUMENTS_BAD:
+    case CKR_GENERAL_ERROR:
+    case CKR_FUNCTION_FAILED:
+    case CKR_DATA_INVALID:
+    case CKR_DATA_LEN_RANGE:
+    case CKR_ENCRYPTED_DATA_INVALID:
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+    case CKR_WRAPPED_KEY_INVALID:
+    case CKR_WRAPPED_KEY_LEN_RANGE:
+    case CKR_MECHANISM_INVALID:
+    case CKR_MECHANISM_PARAM_INVALID:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static sks_status oaep_failed(struct sks_keystore *ks, size_t rsa_len, struct sks_error *err)
 {
     return sks_fail(err, SKS_ERR_VERIFY,
@@ -366,12 +393,21 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
     CK_OBJECT_HANDLE kek = CK_INVALID_HANDLE;
     CK_ULONG kek_len = 0;
     CK_ATTRIBUTE value_len = {CKA_VALUE_LEN, &kek_len, sizeof(kek_len)};
+    struct sks_error tried;
     sks_status st = SKS_ERR_VERIFY;
     size_t i;
 
-    for (i = 0; i < 2 && kek == CK_INVALID_HANDLE; i++)
-        if (unwrap_kek(ks, priv, hashes[i], blob, rsa_len, &kek, NULL) != SKS_OK)
-            kek = CK_INVALID_HANDLE;
+    sks_error_clear(&tried);
+    for (i = 0; i < 2 && kek == CK_INVALID_HANDLE; i++) {
+        if (unwrap_kek(ks, priv, hashes[i], blob, rsa_len, &kek, &tried) == SKS_OK)
+            continue;
+        kek = CK_INVALID_HANDLE;
+        if (!blob_fault(tried.ckr)) {
+            if (err != NULL)
+                *err = tried;
+            return tried.status;
+        }
+    }
     if (kek == CK_INVALID_HANDLE)
         return oaep_failed(ks, rsa_len, err);
     st = p11_store_get(ks->tok, kek, &value_len, 1, err);
@@ -381,10 +417,12 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
         st = sks_fail(err, SKS_ERR_INPUT,
                       "wrapped: the blob carries a %lu-bit AES key; the format uses AES-256",
                       (unsigned long)kek_len * 8);
-    if (st == SKS_OK && unwrap_key_kwp(ks, kek, blob + rsa_len, len - rsa_len, key, err) != SKS_OK)
+    if (st == SKS_OK)
+        st = unwrap_key_kwp(ks, kek, blob + rsa_len, len - rsa_len, key, err);
+    if (st != SKS_OK && err != NULL && err->ckr != CKR_OK && blob_fault(err->ckr))
         st = sks_fail(
-            err, err != NULL && err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY : SKS_ERR_VERIFY,
-            err != NULL && err->ckr == CKR_FUNCTION_FAILED
+            err, err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY : SKS_ERR_VERIFY,
+            err->ckr == CKR_FUNCTION_FAILED
                 ? "key-p256: the unwrapped key is not an EC private key (PKCS#8)"
                 : "wrapped: AES key wrap integrity check failed (RFC 5649): the blob "
                   "is damaged or truncated, or its parts do not belong together");
