@@ -58,3 +58,14 @@ endif
 # token as it was, at once or after the next sweep; p11fault injects it.
 TESTS += tests/integration/fault-import.sh
 EXTRA_DIST += tests/integration/fault-import.sh
+
+# sksd under load, key rotation and token faults for SOAK_MINUTES; prints
+# FIGURE lines (requests, failures by status, RSS, descriptors, sessions).
+SOAK_MINUTES = 30
+soak: sksd$(EXEEXT) sksctl$(EXEEXT) tests/interop/sksd_client$(EXEEXT) \
+		tests/p11fault/libp11fault.la $(modules_LTLIBRARIES)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	SOFTHSM_MODULE='$(SOFTHSM_MODULE)' OPENSSL_MODULES='$(abs_top_builddir)/provider/.libs' \
+	SOAK_MINUTES='$(SOAK_MINUTES)' $(SHELL) $(abs_top_srcdir)/tests/soak/soak.sh
+EXTRA_DIST += tests/soak/soak.sh
+.PHONY: soak
