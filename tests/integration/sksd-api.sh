@@ -22,6 +22,13 @@ payload() {
         base64 -d
 }
 
+# same_claims NAME EXPECTED: the claims of NAME's Identity header are EXPECTED, byte for byte.
+same_claims() {
+    payload "$sks_work/$1.identity" > "$sks_work/$1.payload"
+    printf '%s' "$2" > "$sks_work/$1.expected"
+    assert_same_file "$1 claims" "$sks_work/$1.expected" "$sks_work/$1.payload"
+}
+
 # ---- answers --------------------------------------------------------------
 
 V1_CLAIMS='{"attest":"A","dest":{"tn":["12155550131"]},"iat":1443208345,"orig":{"tn":"12155550121"},"origid":"123e4567-e89b-12d3-a456-426655440000"}'
@@ -32,9 +39,7 @@ case "$(cat "$sks_work/v1.identity")" in
 *";info=<$(x5u_of sp-main 1)>;alg=ES256;ppt=shaken") ;;
 *) fail "the V1 answer does not end in ;info=<x5u>;alg=ES256;ppt=shaken: $(cat "$sks_work/v1.identity")" ;;
 esac
-payload "$sks_work/v1.identity" > "$sks_work/v1.payload"
-printf '%s' "$V1_CLAIMS" > "$sks_work/v1.expected"
-assert_same_file "V1 claims round-trip" "$sks_work/v1.expected" "$sks_work/v1.payload"
+same_claims v1 "$V1_CLAIMS"
 verify_identity verify-v1 "$sks_work/v1.identity" "$sks_work/sp-main-1.pem" --max-age 1000000000
 pass "api_signs_v1_vector_claims_byte_for_byte_and_verifies_against_the_test_root"
 
@@ -54,9 +59,7 @@ code=$(sign div '{"signingRequest":{"dest":{"tn":["12155550131"]},"orig":{"tn":"
 [ "$code" = 200 ] || { cat "$sks_work/div.json"; fail "div request: status $code"; }
 json "$sks_work/div.json" signingResponse.identity > "$sks_work/div.identity"
 grep -q ';ppt=div$' "$sks_work/div.identity" || fail "the div answer is not ppt=div"
-payload "$sks_work/div.identity" > "$sks_work/div.payload"
-printf '%s' '{"dest":{"tn":["12155550131"]},"div":{"tn":"12155551213"},"iat":1443208345,"orig":{"tn":"12155550121"}}' > "$sks_work/div.expected"
-assert_same_file "div claims" "$sks_work/div.expected" "$sks_work/div.payload"
+same_claims div '{"dest":{"tn":["12155550131"]},"div":{"tn":"12155551213"},"iat":1443208345,"orig":{"tn":"12155550121"}}'
 verify_identity verify-div "$sks_work/div.identity" "$sks_work/sp-main-1.pem" --max-age 1000000000
 pass "api_signs_a_div_passport_when_div_is_given"
 

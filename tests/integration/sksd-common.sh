@@ -98,6 +98,16 @@ sksd_start() {
     [ -n "$sksd_port" ] || fail "sksd did not log its signing port"
 }
 
+# wait_log TEXT WHAT: waits up to 10 s for TEXT in the daemon's log.
+wait_log() {
+    wl_i=0
+    until grep -qF "$1" "$sks_work/sksd.log"; do
+        wl_i=$((wl_i + 1))
+        [ "$wl_i" -lt 100 ] || fail "$2"
+        sleep 0.1
+    done
+}
+
 # json FILE PATH: the value at a dotted PATH of the JSON in FILE.
 json() {
     "$SKSD_CLIENT" json "$1" "$2"

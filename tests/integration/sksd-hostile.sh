@@ -27,29 +27,26 @@ serves_others() {
     done
 }
 
-# wait_opened FILE N: the hostile client reports its N connections up.
-wait_opened() {
+# hostile MODE N SECONDS: sksd_client MODE holds N connections for SECONDS
+# while ordinary requests must still be served.
+hostile() {
+    "$SKSD_CLIENT" "$1" 127.0.0.1 "$sksd_port" "$2" "$3" > "$sks_work/$1.out" 2>&1 &
+    h_pid=$!
     i=0
-    until grep -q "^opened" "$1" 2>/dev/null; do
+    until grep -q "^opened" "$sks_work/$1.out" 2>/dev/null; do
         i=$((i + 1))
-        [ "$i" -lt 300 ] || fail "the hostile client did not connect"
+        [ "$i" -lt 300 ] || fail "$1: the hostile client did not connect"
         sleep 0.1
     done
-    grep -q "^opened $2\$" "$1" || { cat "$1"; fail "only $(cat "$1") of $2 connections opened"; }
+    grep -q "^opened $2\$" "$sks_work/$1.out" ||
+        { cat "$sks_work/$1.out"; fail "$1: only $(cat "$sks_work/$1.out") of $2 connections opened"; }
+    serves_others "$1"
+    wait $h_pid || { cat "$sks_work/$1.out"; fail "the $1 client failed"; }
 }
 
-"$SKSD_CLIENT" idle 127.0.0.1 "$sksd_port" 1000 8 > "$sks_work/idle.out" 2>&1 &
-idle=$!
-wait_opened "$sks_work/idle.out" 1000
-serves_others idle
-wait $idle || { cat "$sks_work/idle.out"; fail "the idle client failed"; }
+hostile idle 1000 8
 pass "hostile_1000_idle_connections_do_not_stop_service"
-
-"$SKSD_CLIENT" slowloris 127.0.0.1 "$sksd_port" 200 6 > "$sks_work/slow.out" 2>&1 &
-slow=$!
-wait_opened "$sks_work/slow.out" 200
-serves_others slowloris
-wait $slow || { cat "$sks_work/slow.out"; fail "the slowloris client failed"; }
+hostile slowloris 200 6
 pass "hostile_slowloris_headers_do_not_stop_service"
 
 head -c 100000000 /dev/zero > "$sks_work/100mb"

@@ -32,10 +32,7 @@ signer() {
 [ "$(signer before)" = "$(x5u_of sp-main "$v")" ] || fail "the default identity is not sp-main"
 sed -i 's/^default = sp-main$/default = sp-west/' "$sks_work/sks.conf"
 kill -HUP "$sksd_pid"
-i=0
-until grep -q "configuration reloaded" "$sks_work/sksd.log"; do
-    i=$((i + 1)); [ "$i" -lt 100 ] || fail "no reload logged after SIGHUP"; sleep 0.1
-done
+wait_log "configuration reloaded" "no reload logged after SIGHUP"
 [ "$(signer after)" = "$(x5u_of sp-west "$w")" ] || fail "after SIGHUP the default is still sp-main"
 assert_grep notify "RELOADING=1" "$sks_work/notify.out"
 [ "$(grep -c '^READY=1' "$sks_work/notify.out")" -ge 2 ] || fail "no READY=1 after the reload"
@@ -43,10 +40,7 @@ pass "sighup_reloads_the_identity_map"
 
 echo "this is [not a valid" >> "$sks_work/sks.conf"
 kill -HUP "$sksd_pid"
-i=0
-until grep -q "reload refused" "$sks_work/sksd.log"; do
-    i=$((i + 1)); [ "$i" -lt 100 ] || fail "a broken configuration was not refused"; sleep 0.1
-done
+wait_log "reload refused" "a broken configuration was not refused"
 [ "$(signer broken)" = "$(x5u_of sp-west "$w")" ] || fail "a refused reload changed the configuration"
 kill -0 "$sksd_pid" || fail "sksd died on a broken configuration"
 pass "sighup_keeps_the_running_configuration_when_the_file_is_broken"
