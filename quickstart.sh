@@ -19,7 +19,7 @@ demo | check) ;;
 esac
 
 packages="build-essential autoconf automake libtool pkg-config openssl libssl-dev
-  libp11-kit-dev p11-kit check libjansson-dev libmicrohttpd-dev libjwt-dev softhsm2
+  libp11-kit-dev p11-kit check libjansson-dev libmicrohttpd-dev libgnutls28-dev libjwt-dev softhsm2
   opensc gnutls-bin libengine-pkcs11-openssl curl clang"
 
 missing=""
