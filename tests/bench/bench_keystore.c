@@ -272,6 +272,31 @@ static double sign_rate(struct bench *b, unsigned int n)
     return count / t;
 }
 
+/* Lookups per second alone (sks_keystore_active + put), random identities among the first |n|. */
+static double lookup_rate(struct bench *b, unsigned int n)
+{
+    struct sks_active *a;
+    struct sks_error err;
+    char name[32];
+    unsigned long count = 0;
+    unsigned int r;
+    double t0 = now_s(), t;
+
+    do {
+        for (int k = 0; k < 1024; k++) {
+            if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+                die("no randomness");
+            identity_name(name, sizeof(name), r % n);
+            if (sks_keystore_active(b->ks, name, 1000, &a, &err) != SKS_OK)
+                die("active %s: %s", name, err.msg);
+            sks_active_put(a);
+            count++;
+        }
+        t = now_s() - t0;
+    } while (t < b->seconds / 3);
+    return count / t;
+}
+
 /* A fresh cache, then one pass over every identity so that the measurement sees a warm one. */
 static double warm_up(struct bench *b, unsigned int n)
 {
@@ -339,8 +364,8 @@ static void signing(struct bench *b)
     for (s = 0; s < 3; s++) {
         qsort(rate[s], (size_t)b->rounds, sizeof(double), cmp_double);
         med[s] = rate[s][b->rounds / 2];
-        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s)\n", sizes[s], med[s], b->rounds,
-               b->seconds);
+        printf("   %6u identities: %8.0f/s  (median of %d x %.0f s); lookup alone %.2f us\n",
+               sizes[s], med[s], b->rounds, b->seconds, 1e6 / lookup_rate(b, sizes[s]));
     }
     printf("\n   ratio %u/1: a) %.3f  b) %.3f;  %u/1: a) %.3f  b) %.3f\n", sizes[1],
            alone[1] / alone[0], med[1] / med[0], sizes[2], alone[2] / alone[0], med[2] / med[0]);
