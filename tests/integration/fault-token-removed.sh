@@ -76,5 +76,5 @@ check_removal() {
 }
 
 removal removed-device 1.0 CKR_DEVICE_REMOVED 2
-removal removed-not-present 0.5 CKR_TOKEN_NOT_PRESENT 1
-removal removed-forked-child 0.5 CKR_DEVICE_REMOVED 1 -f
+removal removed-not-present 1.0 CKR_TOKEN_NOT_PRESENT 1
+removal removed-forked-child 1.0 CKR_DEVICE_REMOVED 1 -f
