@@ -114,4 +114,61 @@ cat "$demo/identity"
 echo "== verified against the test PKI (signature, claims, SHAKEN profile, chain)"
 "$top_builddir/sksctl" verify --cert "$demo/pki/sp-1234-fullchain.pem" \
     --trust "$demo/pki/root.pem" < "$demo/identity"
+echo "== the key store: an SP-KMS key for identity sp-main, wrapped for the token"
+"$top_builddir/sksctl" pki --out "$demo/kms-pki" --spc 5678 >/dev/null
+cat > "$demo/sks.conf" <<CONF
+[sks]
+pkcs11_module = $SOFTHSM_MODULE
+token = sks-demo
+pin_file = $SKS_PIN_FILE
+trust_anchors = $demo/kms-pki/root.pem
+
+[sksd]
+listen = 127.0.0.1:0
+identities = sksd_identities
+import_unix = sksd_import_unix
+
+[sksd_identities]
+default = sp-main
+
+[sksd_import_unix]
+path = $demo/import.sock
+allowed_uids = $(id -u)
+CONF
+ks() { "$top_builddir/sksctl" "$@" -c "$demo/sks.conf"; }
+ks wrapping-key --out "$demo/wrapping.pem"
+"$top_builddir/sksctl" wrap --wrapping-key "$demo/wrapping.pem" \
+    --key "$demo/kms-pki/sp-5678.key" --out "$demo/sp-main.blob"
+rm -f "$demo/kms-pki/sp-5678.key" # from now on the key exists only in the token
+ks import sp-main --wrapped "$demo/sp-main.blob" --cert "$demo/kms-pki/sp-5678.pem" \
+    --chain "$demo/kms-pki/chain.pem" --x5u https://cert.example.org/sp-5678.pem
+ks list
+
+echo "== sksd on loopback, signing with curl (ATIS-1000082)"
+"$top_builddir/sksd" -c "$demo/sks.conf" > "$demo/sksd.log" 2>&1 &
+sksd_pid=$!
+trap 'kill $sksd_pid 2>/dev/null || true' EXIT INT TERM
+i=0
+until grep -q "sksd: ready" "$demo/sksd.log"; do
+    i=$((i + 1))
+    if [ "$i" -gt 100 ] || ! kill -0 "$sksd_pid" 2>/dev/null; then
+        cat "$demo/sksd.log" >&2
+        echo "sksd did not start" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+port=$(sed -n 's/.*signing API listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$demo/sksd.log" | tail -n 1)
+curl -sS -X POST "http://127.0.0.1:$port/stir/v1/signing" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json' \
+    -d '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}' \
+    > "$demo/sksd-response.json"
+cat "$demo/sksd-response.json"
+echo
+sed -n 's/.*"identity":"\([^"]*\)".*/\1/p' "$demo/sksd-response.json" > "$demo/sksd-identity"
+"$top_builddir/sksctl" verify --cert "$demo/kms-pki/sp-5678-fullchain.pem" \
+    --trust "$demo/kms-pki/root.pem" < "$demo/sksd-identity"
+kill "$sksd_pid"
+wait "$sksd_pid" 2>/dev/null || true
+trap - EXIT INT TERM
 echo "== done: everything is under $demo"
