@@ -14,7 +14,15 @@
 # (sks/keystore.h): then the next sksctl run that sweeps must restore the
 # token exactly.  An import that reports failure must not leave a version
 # that looks complete either.
+#
+# Last, a rotation while a reader runs: sksd signs for the identity, a
+# standby version comes in and is activated while the write of the change
+# marker (the one token read by which readers learn of a change) fails.  If
+# sksctl activate reports success, sksd must sign with the new version
+# within its key_max_age_ms (1 s), as it does without the fault.
 . "$top_srcdir/tests/integration/keystore-common.sh"
+# After keystore-common.sh, which it would reset, and before any work directory.
+. "$top_srcdir/tests/integration/sksd-common.sh"
 
 P11FAULT_SO=$top_builddir/tests/p11fault/.libs/libp11fault.so
 [ -f "$P11FAULT_SO" ] || skip "p11fault is not built at $P11FAULT_SO (make check builds it)"
@@ -173,6 +181,10 @@ fault_case() {
     check_after "$fc_name" "$*" "$(echo "$1" | cut -d' ' -f3)"
 }
 
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
 # stat_total KIND, calls_of FUNCTION: from the statistics of the running or last import.
 stat_total() {
     if [ -f stats ]; then
@@ -278,6 +290,61 @@ removal_case removed-pkcs8-create-2 "$IMPORT_KEY" C_CreateObject 2
 removal_case removed-pkcs8-create-3 "$IMPORT_KEY" C_CreateObject 3
 removal_case removed-wrapped-unwrap-2 "$IMPORT_WRAPPED" C_UnwrapKey 2
 removal_case removed-wrapped-create-2 "$IMPORT_WRAPPED" C_CreateObject 2
+
+# ---- a rotation seen by a running reader despite a fault on the change marker -----------
+
+[ -x "$SKSD" ] || fail "sksd is not built at $SKSD"
+trap 'rc=$?; set +e; sksd_kill; (exit $rc); sks_cleanup' EXIT
+write_sksd_conf "$sks_work/sks.conf"
+sksd_start
+REQ='{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
+# signs_with NAME: the x5u of the version sksd signs with now.
+signs_with() {
+    code=$(sign "$1" "$REQ") || code=curl-failed
+    [ "$code" = 200 ] || { cat "$1.json" >&2; fail "$1: sksd answered $code"; }
+    sed -n 's/.*;info=<\([^>]*\)>.*/\1/p' "$1.json"
+}
+[ "$(signs_with before-rotation)" = "$X5U" ] || fail "sksd does not sign with the first version"
+X5U_NEXT=https://cert.example.org/sp-1234-next.pem
+run_ok standby ks import sp-main --key pki/sp-1234.key --cert pki/sp-1234.pem \
+    --chain pki/chain.pem --x5u "$X5U_NEXT"
+next=$(sed -n 's|^sp-main/\([0-9]*\) .*|\1|p' standby.out)
+# sksd learns of the import (its marker) and re-reads the record: from here on
+# only the activation's own marker can tell it that something changed.
+sleep 2
+[ "$(signs_with after-import)" = "$X5U" ] || fail "sksd does not sign with the active version"
+# In sksctl activate, the first C_SetAttributeValue writes the record and the second the marker.
+control "fail C_SetAttributeValue CKR_DEVICE_ERROR nth=2"
+activate_rc=0
+timeout "$CMD_TIMEOUT" "$SKSCTL" activate sp-main "$next" -c "$sks_work/ks.conf" \
+    --module "$P11FAULT_SO" > activate.out 2>&1 || activate_rc=$?
+control
+[ "$(stat_total fail)" -ge 1 ] || fail "the fault on the change marker was never injected"
+activated=$(now_ms)
+if [ "$activate_rc" -ne 0 ]; then
+    [ "$(active_version)" != "$next" ] ||
+        problem "sksctl activate failed ($(cat activate.out)) but version $next is active"
+    pass "activation with a failing change marker: refused, and nothing changed"
+else
+    seen=
+    while [ $(($(now_ms) - activated)) -lt 5000 ]; do
+        if [ "$(signs_with after-rotation)" = "$X5U_NEXT" ]; then
+            seen=$(($(now_ms) - activated))
+            break
+        fi
+        sleep 0.1
+    done
+    echo "FIGURE: $sks_test_name rotation_with_failed_marker_seen_by_sksd_ms=${seen:-never_within_5000}"
+    if [ -z "$seen" ]; then
+        problem "sksctl activate reported success while the change marker write failed, and sksd" \
+            "still signs with the previous version 5 s later (key_max_age_ms is 1000)"
+    elif [ "$seen" -gt 1500 ]; then
+        problem "sksd saw the activation after $seen ms (key_max_age_ms is 1000)"
+    else
+        pass "activation with a failing change marker: sksd signs with version $next after $seen ms"
+    fi
+fi
+sksd_kill
 
 # The identity still signs with the version it had from the start.
 ks_signs final sp-main pki/sp-1234-fullchain.pem
