@@ -28,11 +28,12 @@ sks_status keyref_write(BIO *out, const char *uri, struct sks_error *err)
     int len;
     sks_status st = SKS_OK;
 
-    if (strncmp(uri, "pkcs11:", 7) != 0)
-        st = sks_fail(err, SKS_ERR_INPUT, "\"%s\" is not a pkcs11: URI", uri);
-    else if (strstr(uri, "pin-value=") != NULL)
+    /* Checked first: no message below may quote a URI that holds a PIN. */
+    if (strcasestr(uri, "pin-value=") != NULL)
         st = sks_fail(err, SKS_ERR_INPUT,
                       "the URI carries pin-value; a key-reference file never holds a PIN");
+    else if (strncmp(uri, "pkcs11:", 7) != 0)
+        st = sks_fail(err, SKS_ERR_INPUT, "\"%.64s\" is not a pkcs11: URI", uri);
     else if (strlen(uri) > KEYREF_URI_MAX)
         st = sks_fail(err, SKS_ERR_INPUT, "the URI is longer than %d bytes", KEYREF_URI_MAX);
     if (st != SKS_OK)

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -73,9 +74,43 @@ void prov_raise_error_at(struct prov_ctx *ctx, const char *file, int line, const
     prov_raise_at(ctx, file, line, func, reason, "%s", err->msg);
 }
 
+/* Longest part of a refused URI that a message quotes. */
+#define URI_QUOTE_MAX 160
+
+/*
+ * Copies |text| for an error message: at most URI_QUOTE_MAX characters, and
+ * the value of every pin-value attribute left out, so that a URI p11-kit
+ * refuses cannot put its PIN into a log.
+ */
+static void uri_for_message(const char *text, char *out, size_t size)
+{
+    static const char attr[] = "pin-value=";
+    size_t o = 0, len = strlen(text), n = len < URI_QUOTE_MAX ? len : URI_QUOTE_MAX;
+    size_t i = 0;
+
+    while (i < n && o + 1 < size) {
+        if (strncasecmp(text + i, attr, sizeof(attr) - 1) == 0) {
+            size_t k;
+
+            for (k = 0; k < sizeof(attr) - 1 && o + 1 < size; k++)
+                out[o++] = text[i++];
+            while (i < len && strchr(";?&", text[i]) == NULL)
+                i++;
+            continue;
+        }
+        out[o++] = text[i++];
+    }
+    if (i < len && o + 4 < size) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
 sks_status prov_parse_uri(const char *text, P11KitUri **out, struct sks_error *err)
 {
     P11KitUri *uri = p11_kit_uri_new();
+    char quoted[2 * URI_QUOTE_MAX];
     int rc;
 
     if (uri == NULL)
@@ -83,15 +118,17 @@ sks_status prov_parse_uri(const char *text, P11KitUri **out, struct sks_error *e
     rc = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri);
     if (rc != P11_KIT_URI_OK) {
         p11_kit_uri_free(uri);
-        return sks_fail(err, SKS_ERR_INPUT, "invalid PKCS#11 URI \"%s\": %s", text,
+        uri_for_message(text, quoted, sizeof(quoted));
+        return sks_fail(err, SKS_ERR_INPUT, "invalid PKCS#11 URI \"%s\": %s", quoted,
                         p11_kit_uri_message(rc));
     }
     if (p11_kit_uri_any_unrecognized(uri)) {
         p11_kit_uri_free(uri);
+        uri_for_message(text, quoted, sizeof(quoted));
         return sks_fail(err, SKS_ERR_INPUT,
                         "invalid PKCS#11 URI \"%s\": it has attributes this provider does not "
                         "know; a misspelt attribute would match the wrong object",
-                        text);
+                        quoted);
     }
     /* A PIN in a URI ends up in argv, shell history and logs. */
     if (p11_kit_uri_get_pin_value(uri) != NULL) {

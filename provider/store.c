@@ -252,7 +252,8 @@ sks_status prov_key_open(struct prov_ctx *pctx, const char *uri, struct prov_key
     sks_status st = SKS_OK;
 
     if (ctx == NULL)
-        return sks_fail(err, SKS_ERR_INPUT, "invalid PKCS#11 URI in key reference: %s", uri);
+        /* store_open reported why, quoting the URI without its PIN. */
+        return sks_fail(err, SKS_ERR_INPUT, "the key reference holds an invalid PKCS#11 URI");
     cls = p11_kit_uri_get_attribute(ctx->uri, CKA_CLASS);
     ctx->expect = cls != NULL && cls->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
                           *(CK_OBJECT_CLASS *)cls->pValue == CKO_PUBLIC_KEY

@@ -39,6 +39,22 @@ sign_ok baseline
 run_fails malformed-uri "invalid PKCS#11 URI" hsm_openssl pkey -in 'pkcs11:id=%zz' -pubout
 pass "pkcs11:id=%zz is refused as an invalid PKCS#11 URI"
 
+# A URI that holds a PIN and is refused for another reason: the provider's
+# refusal names the reason and quotes the URI without the PIN.  The openssl
+# command itself echoes its -in argument, so only the provider's lines count.
+for case in "malformed-uri-with-pin;id=%zz;invalid PKCS#11 URI" \
+    "unknown-attr-with-pin;objekt=sp-good;attributes this provider does not know"; do
+    name=${case%%;*}
+    rest=${case#*;}
+    run_fails "$name" "${rest#*;}" \
+        hsm_openssl pkey -in "$token_uri;${rest%%;*}?pin-value=Wr0ngPin7731" -pubout
+    grep ':sks:' "$name.out" > "$name.provider"
+    mv "$name.out" "$name.openssl-echo"
+    assert_grep "$name: the provider quotes the URI" 'pin-value="' "$name.provider"
+    ! grep -F Wr0ngPin7731 "$name.provider" || fail "$name: the provider's error repeats the PIN"
+done
+pass "a refused URI that carries pin-value is quoted without its PIN"
+
 run_fails unknown-public "no object matches" \
     hsm_openssl pkey -pubin -in "$token_uri;object=nosuch;type=public" -pubout
 run_fails unknown-private "no object matches" \
