@@ -12,9 +12,11 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -103,14 +105,11 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
                         "uncompressed P-256 point");
     strcpy(out->spc, res.spc);
     out->not_after = res.not_after;
-    if (ks->cfg.warn != NULL && res.not_after - now < ks->cfg.expiry_warn_days * 86400L) {
-        char msg[256];
-        snprintf(msg, sizeof(msg),
-                 "expiry: the certificate for SPC %s expires in %ld days (less than %ld); "
-                 "order its successor",
-                 res.spc, (long)((res.not_after - now) / 86400), ks->cfg.expiry_warn_days);
-        ks->cfg.warn(msg, ks->cfg.warn_arg);
-    }
+    if (res.not_after - now < ks->cfg.expiry_warn_days * 86400L)
+        ks_warn(ks,
+                "expiry: the certificate for SPC %s expires in %ld days (less than %ld); "
+                "order its successor",
+                res.spc, (long)((res.not_after - now) / 86400), ks->cfg.expiry_warn_days);
     return SKS_OK;
 }
 
@@ -123,23 +122,59 @@ sks_status ks_check_spc(const struct ks_ident *id, const char *spc, struct sks_e
     return SKS_OK;
 }
 
-/* The private value of a P-256 key, after checking 1 <= d < n (SEC 1 3.2.1). */
-static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], struct sks_error *err)
+/*
+ * The public point the key's own public value encodes, uncompressed, in |pub|.
+ * Returns false when the key carries none (OpenSSL then derives it itself).
+ */
+static bool key_point(EVP_PKEY *key, const EC_GROUP *group, BN_CTX *bnctx, unsigned char pub[65])
+{
+    unsigned char buf[133];
+    size_t len = 0;
+    EC_POINT *p = EC_POINT_new(group);
+    bool ok = p != NULL &&
+              EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof(buf),
+                                              &len) == 1 &&
+              EC_POINT_oct2point(group, p, buf, len, bnctx) == 1 &&
+              EC_POINT_point2oct(group, p, POINT_CONVERSION_UNCOMPRESSED, pub, 65, bnctx) == 65;
+
+    EC_POINT_free(p);
+    return ok;
+}
+
+/*
+ * The private value d of a P-256 key, after checking 1 <= d < n (SEC 1
+ * 3.2.1), and the public point d*G computed from it.  Comparing d*G, not the
+ * public value stored next to d, is what catches a damaged private value.
+ */
+static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], unsigned char pub[65],
+                             struct sks_error *err)
 {
     EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *bnctx = BN_CTX_secure_new();
+    EC_POINT *q = group != NULL ? EC_POINT_new(group) : NULL;
     BIGNUM *bn = NULL;
+    unsigned char stored[65];
     sks_status st = SKS_OK;
 
-    if (group == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &bn) != 1)
+    if (group == NULL || bnctx == NULL || q == NULL)
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    else if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &bn) != 1)
         st = sks_fail(err, SKS_ERR_INPUT, "key-p256: the key has no private value");
     else if (BN_is_zero(bn) || BN_is_negative(bn) || BN_cmp(bn, EC_GROUP_get0_order(group)) >= 0)
         st = sks_fail(err, SKS_ERR_POLICY,
                       "key-range: the private value is not between 1 and the P-256 group order");
-    else if (BN_bn2binpad(bn, d, 32) != 32)
-        st = sks_fail(err, SKS_ERR_INTERNAL, "cannot encode the private value");
+    else if (BN_bn2binpad(bn, d, 32) != 32 || EC_POINT_mul(group, q, bn, NULL, NULL, bnctx) != 1 ||
+             EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, pub, 65, bnctx) != 65)
+        st = sks_fail(err, SKS_ERR_INTERNAL, "cannot compute the public point of the key");
+    else if (key_point(key, group, bnctx, stored) && CRYPTO_memcmp(stored, pub, 65) != 0)
+        st = sks_fail(err, SKS_ERR_INPUT,
+                      "key-consistency: the private value does not give the public key stored "
+                      "with it; the key is damaged");
+    if (st != SKS_OK)
+        OPENSSL_cleanse(d, 32);
+    EC_POINT_clear_free(q);
     BN_clear_free(bn);
+    BN_CTX_free(bnctx);
     EC_GROUP_free(group);
     ERR_clear_error();
     return st;
@@ -147,6 +182,7 @@ static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], struct sks_erro
 
 static sks_status check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err)
 {
+    unsigned char pub[65], cert_pub[65];
     sks_status st;
 
     if (key == NULL)
@@ -156,12 +192,11 @@ static sks_status check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], stru
         sks_error_prefix(err, "key-p256");
         return st;
     }
-    st = key_scalar(key, d, err);
+    st = key_scalar(key, d, pub, err);
     if (st != SKS_OK)
         return st;
-    if (cert != NULL && EVP_PKEY_eq(key, X509_get0_pubkey(cert)) != 1) {
+    if (cert != NULL && (!ks_cert_point(cert, cert_pub) || CRYPTO_memcmp(pub, cert_pub, 65) != 0)) {
         OPENSSL_cleanse(d, 32);
-        ERR_clear_error();
         return sks_fail(err, SKS_ERR_POLICY,
                         "key-match: the certificate does not match the private key (its public "
                         "key differs)");

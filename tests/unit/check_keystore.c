@@ -351,36 +351,75 @@ START_TEST(imported_key_is_sensitive_and_sign_only)
 }
 END_TEST
 
-START_TEST(import_rejects_scalar_out_of_range)
+/* A P-256 key pair made of |good|'s public key and the private value |d|, whatever it is. */
+static EVP_PKEY *keypair_with_private_value(EVP_PKEY *good, const BIGNUM *d)
 {
-    /* d = n, the P-256 group order: not a private key, whatever the public key says. */
-    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    struct sks_credentials cred;
-    EVP_PKEY *good, *bad = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *pair = NULL;
     unsigned char pub[65];
     size_t publen = 0;
     OSSL_PARAM *params;
-    struct sks_error err;
 
-    key_and_cert("1234", &good, &cred);
     ck_assert_int_eq(
         EVP_PKEY_get_octet_string_param(good, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &publen),
         1);
     OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
     OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen);
-    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, EC_GROUP_get0_order(g));
+    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d);
     params = OSSL_PARAM_BLD_to_param(bld);
     ck_assert_int_eq(EVP_PKEY_fromdata_init(ctx), 1);
-    ck_assert_int_eq(EVP_PKEY_fromdata(ctx, &bad, EVP_PKEY_KEYPAIR, params), 1);
-    ck_assert_int_eq(sks_keystore_import_key(ks, "sp-range", bad, &cred, NULL, &err),
-                     SKS_ERR_POLICY);
-    ck_assert_ptr_nonnull(strstr(err.msg, "key-range"));
+    ck_assert_int_eq(EVP_PKEY_fromdata(ctx, &pair, EVP_PKEY_KEYPAIR, params), 1);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     EVP_PKEY_CTX_free(ctx);
+    return pair;
+}
+
+/* Imports |bad| with |cred| as |identity|; expects |status| naming |rule|, and nothing stored. */
+static void assert_import_refused(const char *identity, EVP_PKEY *bad,
+                                  const struct sks_credentials *cred, sks_status status,
+                                  const char *rule)
+{
+    struct sks_active *a = NULL;
+    struct sks_error err;
+
+    sks_error_clear(&err);
+    ck_assert_int_eq(sks_keystore_import_key(ks, identity, bad, cred, NULL, &err), status);
+    ck_assert_msg(strstr(err.msg, rule) != NULL, "%s", err.msg);
+    ck_assert_int_eq(sks_keystore_active(ks, identity, 0, &a, &err), SKS_ERR_NOT_FOUND);
+}
+
+START_TEST(import_rejects_scalar_out_of_range)
+{
+    /* d = n, the P-256 group order: not a private key, whatever the public key says. */
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    struct sks_credentials cred;
+    EVP_PKEY *good, *bad;
+
+    key_and_cert("1234", &good, &cred);
+    bad = keypair_with_private_value(good, EC_GROUP_get0_order(g));
+    assert_import_refused("sp-range", bad, &cred, SKS_ERR_POLICY, "key-range");
     EC_GROUP_free(g);
+    EVP_PKEY_free(good);
+    EVP_PKEY_free(bad);
+    X509_free(cred.cert);
+}
+END_TEST
+
+START_TEST(import_rejects_damaged_private_value)
+{
+    /* One bit of d flipped, the public key and certificate intact: they match each other only. */
+    struct sks_credentials cred;
+    EVP_PKEY *good, *bad;
+    BIGNUM *d = NULL;
+
+    key_and_cert("1234", &good, &cred);
+    ck_assert_int_eq(EVP_PKEY_get_bn_param(good, OSSL_PKEY_PARAM_PRIV_KEY, &d), 1);
+    ck_assert_int_eq(BN_is_bit_set(d, 7) ? BN_clear_bit(d, 7) : BN_set_bit(d, 7), 1);
+    bad = keypair_with_private_value(good, d);
+    assert_import_refused("sp-damaged", bad, &cred, SKS_ERR_INPUT, "key-consistency");
+    BN_clear_free(d);
     EVP_PKEY_free(good);
     EVP_PKEY_free(bad);
     X509_free(cred.cert);
@@ -535,6 +574,7 @@ static Suite *keystore_suite(bool token)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, imported_key_is_sensitive_and_sign_only);
     tcase_add_test(tc, import_rejects_scalar_out_of_range);
+    tcase_add_test(tc, import_rejects_damaged_private_value);
     tcase_add_test(tc, wrapped_key_round_trips_through_the_token);
     tcase_add_test(tc, generated_key_csr_verifies_and_attach_activates);
     tcase_add_test(tc, active_follows_another_process_within_a_second);
