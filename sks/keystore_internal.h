@@ -209,6 +209,16 @@ sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sk
 sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct sks_error *err);
 /* Rewrites the change marker (creating it when missing). */
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err);
+/*
+ * Tells readers that a record changed: rewrites the change marker, retrying;
+ * when it cannot, destroys the marker, so that readers fall back to reading
+ * each record.  The record is already written, so this never fails; what it
+ * could not do goes to the warning callback.
+ */
+void ks_marker_announce(struct sks_keystore *ks);
+
+/* Passes a one-line warning to the configured callback, if any. */
+void ks_warn(struct sks_keystore *ks, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Destroys every object of version |v| (key, public key, certificates). */
 sks_status ks_version_destroy_objects(struct sks_keystore *ks, const struct ks_version *v,

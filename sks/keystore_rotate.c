@@ -19,22 +19,6 @@
 
 #include "sks/keystore_internal.h"
 
-static void warn(struct sks_keystore *ks, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void warn(struct sks_keystore *ks, const char *fmt, ...)
-{
-    char msg[SKS_ERROR_MSG_MAX];
-    va_list ap;
-
-    if (ks->cfg.warn == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ks->cfg.warn(msg, ks->cfg.warn_arg);
-}
-
 static sks_status load_existing(struct sks_keystore *ks, const char *identity, struct ks_ident *id,
                                 struct sks_error *err)
 {
@@ -279,12 +263,12 @@ static bool abandoned(const struct ks_version *v, void *p)
     const struct sks_keystore_config *cfg = &a->ks->cfg;
 
     if (v->state == SKS_VERSION_WRITING && v->changed + cfg->sweep_after <= a->now) {
-        warn(a->ks, "sweep: removed %s version %u, an unfinished write", a->name, v->n);
+        ks_warn(a->ks, "sweep: removed %s version %u, an unfinished write", a->name, v->n);
         return true;
     }
     if (v->state == SKS_VERSION_PENDING && v->changed + cfg->pending_max_age <= a->now) {
-        warn(a->ks, "sweep: removed %s version %u, pending without a certificate since %lld",
-             a->name, v->n, (long long)v->changed);
+        ks_warn(a->ks, "sweep: removed %s version %u, pending without a certificate since %lld",
+                a->name, v->n, (long long)v->changed);
         return true;
     }
     return false;
@@ -304,7 +288,7 @@ static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time
     if (st != SKS_OK || !id.exists)
         return st;
     if (id.rec.n == 0) {
-        warn(ks, "sweep: removed the empty record of %s", name);
+        ks_warn(ks, "sweep: removed the empty record of %s", name);
         return ks_ident_drop(ks, &id, err);
     }
     return remove_versions(ks, &id, abandoned, &a, &removed, err);
@@ -356,7 +340,7 @@ static sks_status sweep_orphans(struct sks_keystore *ks, struct sks_error *err)
             i++;
             continue;
         }
-        warn(ks, "sweep: destroyed %s, which no record lists", o->label);
+        ks_warn(ks, "sweep: destroyed %s, which no record lists", o->label);
         st = p11_store_destroy(ks->tok, o->h, err);
         if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
             return st;

@@ -18,6 +18,8 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -364,8 +366,7 @@ sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sk
     for (d->cur = 0; d->cur < d->nslots && d->slot[d->cur] != h; d->cur++)
         ;
     id->exists = true;
-    /* Readers poll the marker: a failure here delays them; it loses nothing. */
-    ks_marker_touch(ks, NULL);
+    ks_marker_announce(ks);
     return SKS_OK;
 }
 
@@ -388,7 +389,7 @@ sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sk
         return st;
     ks_data_free(ks_map_del(&ks->index->by_name, id->name, strlen(id->name)));
     id->exists = false;
-    ks_marker_touch(ks, NULL);
+    ks_marker_announce(ks);
     return SKS_OK;
 }
 
@@ -438,4 +439,50 @@ sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
     st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker, err);
     ks->index->has_marker = st == SKS_OK;
     return st;
+}
+
+/* Attempts at rewriting the marker before falling back to destroying it. */
+#define KS_MARKER_TRIES 3
+
+void ks_marker_announce(struct sks_keystore *ks)
+{
+    struct sks_error err;
+    sks_status st = SKS_OK;
+    int i;
+
+    if (ks->index == NULL)
+        return;
+    for (i = 0; i < KS_MARKER_TRIES; i++) {
+        sks_error_clear(&err);
+        if ((st = ks_marker_touch(ks, &err)) == SKS_OK)
+            return;
+    }
+    ks_warn(ks, "cannot rewrite the change marker: %s", err.msg);
+    if (!ks->index->has_marker)
+        return;
+    /* Without a marker, readers re-read each record every key_max_age_ms. */
+    sks_error_clear(&err);
+    st = p11_store_destroy(ks->tok, ks->index->marker, &err);
+    if (st == SKS_OK || st == SKS_ERR_NOT_FOUND) {
+        ks->index->has_marker = false;
+        ks_warn(ks, "destroyed the change marker; readers now read each record");
+        return;
+    }
+    ks_warn(ks,
+            "cannot destroy the change marker either (%s): other processes see this change "
+            "only when they restart",
+            err.msg);
+}
+
+void ks_warn(struct sks_keystore *ks, const char *fmt, ...)
+{
+    char msg[SKS_ERROR_MSG_MAX];
+    va_list ap;
+
+    if (ks->cfg.warn == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ks->cfg.warn(msg, ks->cfg.warn_arg);
 }
