@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,28 +80,33 @@ void prov_raise_error_at(struct prov_ctx *ctx, const char *file, int line, const
 
 /*
  * Copies |text| for an error message: at most URI_QUOTE_MAX characters, and
- * the value of every pin-value attribute left out, so that a URI p11-kit
- * refuses cannot put its PIN into a log.
+ * the value of every pin-value attribute left out, up to the next '&' (the
+ * only separator in a query), so that a URI p11-kit refuses cannot put any
+ * part of its PIN into a log.
  */
 static void uri_for_message(const char *text, char *out, size_t size)
 {
     static const char attr[] = "pin-value=";
     size_t o = 0, len = strlen(text), n = len < URI_QUOTE_MAX ? len : URI_QUOTE_MAX;
     size_t i = 0;
+    bool value_left_out = false;
 
     while (i < n && o + 1 < size) {
+        value_left_out = false;
         if (strncasecmp(text + i, attr, sizeof(attr) - 1) == 0) {
             size_t k;
 
             for (k = 0; k < sizeof(attr) - 1 && o + 1 < size; k++)
                 out[o++] = text[i++];
-            while (i < len && strchr(";?&", text[i]) == NULL)
+            while (i < len && text[i] != '&')
                 i++;
+            value_left_out = true;
             continue;
         }
         out[o++] = text[i++];
     }
-    if (i < len && o + 4 < size) {
+    /* "pin-value=..." would read as a PIN of three dots. */
+    if (i < len && !value_left_out && o + 4 < size) {
         memcpy(out + o, "...", 3);
         o += 3;
     }
