@@ -117,6 +117,14 @@ struct ks_index {
     struct ks_map by_owner;  /* identity name -> how many objects are labelled "name/N..." */
     CK_OBJECT_HANDLE marker;
     bool has_marker;
+    /*
+     * The change marker's value when this index last knew every record slot
+     * on the token (seen_len 0: not known).  Writers rewrite the marker
+     * before they create a slot, so while it holds this value no slot that
+     * another process created is missing from the index.
+     */
+    unsigned char seen[64];
+    size_t seen_len;
     unsigned long long epoch;
     /* Objects labelled "name/N..." whose CKA_ID is 16 bytes: sweep checks each. */
     struct ks_obj **labelled;

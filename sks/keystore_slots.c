@@ -236,6 +236,45 @@ static sks_status data_refresh(struct sks_keystore *ks, struct ks_index *idx, st
 
 /* ---- reading and writing an identity --------------------------------------------------- */
 
+/* The change marker's value; false when there is none or it does not read. */
+static bool marker_read(struct sks_keystore *ks, struct ks_index *idx, unsigned char *value,
+                        size_t *len)
+{
+    CK_ATTRIBUTE a = {CKA_LABEL, value, sizeof(idx->seen)};
+
+    if (!idx->has_marker || p11_store_get(ks->tok, idx->marker, &a, 1, NULL) != SKS_OK ||
+        a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > sizeof(idx->seen))
+        return false;
+    *len = a.ulValueLen;
+    return true;
+}
+
+/*
+ * Another process (sksctl next to sksd) may have created record slots since
+ * the index last looked: an identity it created would otherwise look new
+ * here and get a second record, and a slot it added would escape the
+ * compare-and-set.  Searches for them unless the marker says none came.
+ */
+static sks_status records_catch_up(struct sks_keystore *ks, struct ks_index *idx,
+                                   struct sks_error *err)
+{
+    unsigned char value[sizeof(idx->seen)];
+    size_t len = 0;
+    bool has = marker_read(ks, idx, value, &len);
+    sks_status st;
+
+    if (has && idx->seen_len == len && memcmp(value, idx->seen, len) == 0)
+        return SKS_OK;
+    /* The value read before the search: a slot created after it shows as a new value. */
+    idx->seen_len = 0;
+    st = ks_index_find_records(ks, idx, err);
+    if (st == SKS_OK && has) {
+        memcpy(idx->seen, value, len);
+        idx->seen_len = len;
+    }
+    return st;
+}
+
 sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_ident *id,
                          struct sks_error *err)
 {
@@ -252,6 +291,8 @@ sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_id
     strcpy(id->name, name);
     id->rec.next = 1;
     st = ks_index_get(ks, &idx, err);
+    if (st == SKS_OK)
+        st = records_catch_up(ks, idx, err);
     if (st != SKS_OK)
         return st;
     d = ks_map_get(&idx->by_name, name, strlen(name));
@@ -317,6 +358,8 @@ static sks_status slot_write(struct sks_keystore *ks, struct ks_data *d, const u
             return st;
         slot_forget(ks->index, d, 1 - d->cur);
     }
+    /* First, so that a writer killed right after the create still leaves a new marker value. */
+    ks_marker_announce(ks);
     st = slot_create(ks, raw, len, h, err);
     return st != SKS_OK ? st : data_slot(ks->index, d, *h, NULL, 0, 0, err);
 }
@@ -409,6 +452,30 @@ sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct
 
 /* ---- the change marker ---------------------------------------------------------------------- */
 
+/*
+ * The marker another process created after this index was made: a second
+ * marker would split writers and readers between two objects.
+ */
+static sks_status marker_find(struct sks_keystore *ks, struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
+    };
+    CK_OBJECT_HANDLE *handles = NULL;
+    size_t count = 0;
+    sks_status st;
+
+    st = p11_store_find(ks->tok, tmpl, 2, &handles, &count, err);
+    if (st == SKS_OK && count > 0) {
+        ks->index->marker = handles[0];
+        ks->index->has_marker = true;
+    }
+    free(handles);
+    return st;
+}
+
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
 {
     unsigned char rnd[16];
@@ -431,13 +498,22 @@ sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the change marker");
     OPENSSL_buf2hexstr_ex(value, sizeof(value), NULL, rnd, sizeof(rnd), '\0');
-    if (ks->index->has_marker) {
+    st = SKS_ERR_NOT_FOUND;
+    if (!ks->index->has_marker && (st = marker_find(ks, err)) != SKS_OK)
+        return st;
+    if (ks->index->has_marker)
         st = p11_store_set(ks->tok, ks->index->marker, tmpl, 1, err);
-        if (!gone(st, err))
-            return st;
+    if (!ks->index->has_marker || gone(st, err)) {
+        st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker,
+                              err);
+        ks->index->has_marker = st == SKS_OK;
     }
-    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker, err);
-    ks->index->has_marker = st == SKS_OK;
+    /* Writers hold the write lock and ks_ident_load() caught up: the index knows every slot. */
+    ks->index->seen_len = 0;
+    if (st == SKS_OK) {
+        memcpy(ks->index->seen, value, 2 * sizeof(rnd));
+        ks->index->seen_len = 2 * sizeof(rnd);
+    }
     return st;
 }
 
