@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -165,10 +166,25 @@ static sks_status open_keystore(struct sksd *d, struct sks_error *err)
     kcfg.grace_seconds = cfg->grace_period;
     kcfg.expiry_warn_days = cfg->expiry_warn_days;
     kcfg.pending_max_age = cfg->pending_max_age;
+    kcfg.sweep_after = cfg->sweep_after;
     kcfg.warn = keystore_warning;
     st = sks_keystore_open(d->tok, &kcfg, &d->ks, err);
     X509_STORE_free(kcfg.roots);
     return st;
+}
+
+/*
+ * What a killed writer (sksd itself, sksctl) left goes before sksd serves:
+ * the sweep sksctl runs before each change.  Signing does not depend on it,
+ * so a failure is logged and the start goes on.
+ */
+static void sweep_at_start(struct sksd *d)
+{
+    struct sks_error err;
+
+    sks_error_clear(&err);
+    if (sks_keystore_sweep(d->ks, time(NULL), &err) != SKS_OK)
+        sksd_log(SKSD_LOG_WARNING, "start-up sweep: %s; sksctl sweep runs it again", err.msg);
 }
 
 /* ---- reload --------------------------------------------------------------------------- */
@@ -325,6 +341,7 @@ int main(int argc, char **argv)
         shutdown_all(&d);
         return 0;
     }
+    sweep_at_start(&d);
     if (sksd_http_start(&d, &err) != SKS_OK)
         goto err;
     notify("READY=1");
