@@ -1,5 +1,6 @@
 # Tests for sksd: API conformance, volume, rotation under load, import API
-# authentication, hostile clients, SIGTERM drain and SIGHUP reload, each
+# authentication, hostile clients, SIGTERM drain and SIGHUP reload, imports
+# and activations through sksd and sksctl killed by SIGKILL, each
 # against a SoftHSM2 token and a test PKI the test makes itself
 # (tests/integration/sksd-common.sh), with curl and sksd_client as clients.
 
@@ -21,7 +22,8 @@ SKSD_TESTS = \
 	tests/integration/sksd-signals.sh \
 	tests/integration/sksd-hsm-unavailable.sh \
 	tests/integration/sksd-import-api.sh \
-	tests/integration/sksd-config.sh
+	tests/integration/sksd-config.sh \
+	tests/integration/crash-sksd-activations.sh
 TESTS += $(SKSD_TESTS)
 EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh
 
