@@ -80,6 +80,9 @@ EOF
 # Starts sksd with configuration $1 (default $sks_work/sks.conf); sets
 # $sksd_pid and $sksd_port.  The log is $sks_work/sksd.log.
 sksd_start() {
+    # Emptied here, not by the background job's redirection: that may run
+    # after the loop below has read the previous daemon's "ready".
+    : > "$sks_work/sksd.log"
     "$SKSD" -c "${1:-$sks_work/sks.conf}" > "$sks_work/sksd.log" 2>&1 &
     sksd_pid=$!
     i=0
