@@ -6,8 +6,11 @@
  * the change marker: one token read every max_age_ms tells whether any
  * record changed, and only then do cached identities re-read their own
  * record.  On a token without a marker each identity re-reads its record at
- * most every max_age_ms.  Identities that do not exist are cached too, so
- * that requests for them cannot make the token search again and again.
+ * most every max_age_ms.  With a marker a record is still re-read every
+ * KS_RECORD_RECHECK_MS: a writer killed between its record and the marker
+ * leaves a change the marker never announces.  Identities that do not exist
+ * are cached too, so that requests for them cannot make the token search
+ * again and again.
  */
 #include "config.h"
 
@@ -18,6 +21,9 @@
 #include <openssl/crypto.h>
 
 #include "sks/keystore_internal.h"
+
+/* How long a cached record is trusted on the marker's word alone. */
+#define KS_RECORD_RECHECK_MS 30000
 
 struct ks_snap {
     struct sks_active pub;
@@ -284,7 +290,9 @@ static bool entry_fresh(const struct ks_cache *c, const struct ks_entry *e, long
 {
     if (!e->valid || e->generation != c->generation)
         return false;
-    return c->has_marker || now - e->checked_ms < max_age_ms;
+    if (c->has_marker && now - e->checked_ms < KS_RECORD_RECHECK_MS)
+        return true;
+    return now - e->checked_ms < max_age_ms;
 }
 
 /* The entry's answer: a new reference to its snapshot, or its error. */
