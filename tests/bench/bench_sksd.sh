@@ -2,8 +2,10 @@
 # sksd's figures (make bench, through bench_sksd): signing requests/s with
 # keep-alive from a second process on loopback, p50/p99 latency at half that
 # rate, the ratio to raw PKCS#11 signing on the same token, and RSS after
-# 1M requests against RSS after 10k.  wrk measures too when it is installed;
-# nothing depends on it.
+# 1M requests against RSS after 10k.  When wrk is installed it measures too,
+# in each of the same alternating rounds (bench_sksd's client runs a thread
+# per connection and is the slower load generator on two cores); nothing
+# depends on it.
 #
 # SKS_BENCH_SKSD_REQUESTS (default 1000000) sets the long run's length,
 # SKS_BENCH_SECONDS (default 5) the length of one rate measurement and
@@ -36,6 +38,25 @@ probe=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/warm.out")
 n=$((probe * secs))
 done_requests=0
 : > "$sks_work/rounds"
+have_wrk=
+if command -v wrk >/dev/null 2>&1; then
+    have_wrk=1
+    cat > "$sks_work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
+LUA
+fi
+# wrk_rate: requests/s from a wrk run of $secs seconds (0 when any answer was not 2xx).
+wrk_rate() {
+    wrk -t "$cores" -c "$conns" -d "${secs}s" --latency -s "$sks_work/post.lua" \
+        "http://127.0.0.1:$sksd_port/stir/v1/signing" > "$sks_work/wrk.out" 2>&1 || true
+    if grep -q 'Non-2xx' "$sks_work/wrk.out"; then
+        echo 0
+    else
+        sed -n 's/^Requests\/sec: *\([0-9]*\).*/\1/p' "$sks_work/wrk.out"
+    fi
+}
 r=1
 while [ "$r" -le "$rounds" ]; do
     "$BENCH_SKSD" load 127.0.0.1 "$sksd_port" "$n" "$conns" > "$sks_work/max$r.out" ||
@@ -44,8 +65,11 @@ while [ "$r" -le "$rounds" ]; do
         { cat "$sks_work/raw$r.out"; fail "raw PKCS#11 round $r failed"; }
     api=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/max$r.out")
     raw=$(sed -n 's/^raw_rate=\([0-9]*\).*/\1/p' "$sks_work/raw$r.out")
-    echo "$api $raw $(awk -v a="$api" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')" >> "$sks_work/rounds"
-    figure "round $r: API $api requests/s, raw PKCS#11 $raw signatures/s, ratio $(tail -n 1 "$sks_work/rounds" | cut -d' ' -f3)"
+    wrk=0
+    [ -z "$have_wrk" ] || wrk=$(wrk_rate)
+    echo "$api $raw $(awk -v a="$api" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')" \
+        "$wrk $(awk -v a="$wrk" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')" >> "$sks_work/rounds"
+    figure "round $r: API $api requests/s, raw PKCS#11 $raw signatures/s, ratio $(tail -n 1 "$sks_work/rounds" | cut -d' ' -f3)$([ -z "$have_wrk" ] || echo "; wrk $wrk requests/s, ratio $(tail -n 1 "$sks_work/rounds" | cut -d' ' -f5)")"
     done_requests=$((done_requests + n))
     r=$((r + 1))
 done
@@ -55,19 +79,12 @@ figure "keep-alive throughput ($conns connections, $cores cores shared with the 
 figure "raw PKCS#11 ES256 on the same token ($cores threads): $(median 2) signatures/s (median)"
 figure "API / raw PKCS#11: $(median 3) (median of the rounds)"
 
-if command -v wrk >/dev/null 2>&1; then
-    cat > "$sks_work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
-LUA
-    wrk -t "$cores" -c "$conns" -d "${secs}s" --latency -s "$sks_work/post.lua" \
-        "http://127.0.0.1:$sksd_port/stir/v1/signing" > "$sks_work/wrk.out" 2>&1 || true
-    figure "wrk ($cores threads, $conns connections): $(sed -n 's/^Requests\/sec: *//p' "$sks_work/wrk.out") requests/s, latency p50 $(sed -n 's/^ *50% *//p' "$sks_work/wrk.out"), p99 $(sed -n 's/^ *99% *//p' "$sks_work/wrk.out")$(grep 'Non-2xx' "$sks_work/wrk.out" | sed 's/^/, /')"
+if [ -n "$have_wrk" ]; then
+    figure "wrk ($cores threads, $conns connections): $(median 4) requests/s (median); API (wrk) / raw PKCS#11: $(median 5)"
+    figure "wrk latency in the last round: p50 $(sed -n 's/^ *50% *//p' "$sks_work/wrk.out"), p99 $(sed -n 's/^ *99% *//p' "$sks_work/wrk.out")$(grep 'Non-2xx' "$sks_work/wrk.out" | sed 's/^/, /')"
 else
     figure "wrk not installed: throughput from bench_sksd's own load generator only"
 fi
-
 # Latency at half the throughput, paced.
 half=$((max / 2))
 "$BENCH_SKSD" load 127.0.0.1 "$sksd_port" $((half * secs)) "$conns" "$half" > "$sks_work/half.out" ||
