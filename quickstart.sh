@@ -145,6 +145,7 @@ ks import sp-main --wrapped "$demo/sp-main.blob" --cert "$demo/kms-pki/sp-5678.p
 ks list
 
 echo "== sksd on loopback, signing with curl (ATIS-1000082)"
+: > "$demo/sksd.log" # before the wait below reads it
 "$top_builddir/sksd" -c "$demo/sks.conf" > "$demo/sksd.log" 2>&1 &
 sksd_pid=$!
 trap 'kill $sksd_pid 2>/dev/null || true' EXIT INT TERM
