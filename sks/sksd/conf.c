@@ -353,7 +353,8 @@ static void set_defaults(struct sksd_conf *c)
     c->connection_timeout = 30;
     c->connection_memory = 32 * 1024;
     c->threads = 0;
-    c->key_max_age_ms = 1000;
+    /* Half the one second within which another process's rotation must show. */
+    c->key_max_age_ms = 500;
     c->drain_seconds = 10;
     c->retry_after = 1;
 }

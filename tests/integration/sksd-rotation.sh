@@ -46,7 +46,7 @@ while [ $(( ($(date +%s%N) - activated) / 1000000 )) -lt 3000 ]; do
 done
 [ -n "$seen" ] || fail "daemon A still signs with v$v1 3 s after daemon B activated v$v2"
 echo "FIGURE: sksd-rotation new version seen by the other daemon after ${seen} ms"
-[ "$seen" -le 1200 ] || fail "daemon A took $seen ms to see the activation (limit: 1 s)"
+[ "$seen" -le 1000 ] || fail "daemon A took $seen ms to see the activation (limit: 1 s)"
 pass "rotation_by_another_process_is_seen_within_a_second"
 
 wait $load || true
