@@ -219,8 +219,8 @@ static sks_status refresh(struct sks_keystore *ks, struct refresh *r, struct sks
 static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
 {
     struct ks_cache *c = &ks->cache;
-    unsigned char value[sizeof(c->marker_value)];
-    CK_ATTRIBUTE a = {CKA_LABEL, value, sizeof(value)};
+    unsigned char value[KS_MARKER_VALUE_MAX];
+    size_t len = 0;
     struct ks_index *idx;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     bool has = false;
@@ -235,17 +235,15 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
     pthread_mutex_unlock(&ks->index_lock);
     if (st != SKS_OK)
         return st;
-    if (has && (p11_store_get(ks->tok, h, &a, 1, NULL) != SKS_OK ||
-                a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
-        has = false;
+    has = has && ks_marker_read(ks, h, value, &len);
     pthread_mutex_lock(&ks->lock);
     if (!c->has_baseline) {
         c->has_baseline = true;
         c->has_marker = has;
         c->marker = h;
         if (has) {
-            memcpy(c->marker_value, value, a.ulValueLen);
-            c->marker_len = a.ulValueLen;
+            memcpy(c->marker_value, value, len);
+            c->marker_len = len;
         }
         c->marker_checked_ms = ks_monotonic_ms();
     }
@@ -257,8 +255,8 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
 static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
 {
     struct ks_cache *c = &ks->cache;
-    unsigned char value[sizeof(c->marker_value)];
-    CK_ATTRIBUTE a = {CKA_LABEL, value, sizeof(value)};
+    unsigned char value[KS_MARKER_VALUE_MAX];
+    size_t len = 0;
     CK_OBJECT_HANDLE h;
     bool ok;
 
@@ -267,8 +265,7 @@ static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
     c->marker_busy = true;
     h = c->marker;
     pthread_mutex_unlock(&ks->lock);
-    ok = p11_store_get(ks->tok, h, &a, 1, NULL) == SKS_OK &&
-         a.ulValueLen != CK_UNAVAILABLE_INFORMATION;
+    ok = ks_marker_read(ks, h, value, &len);
     pthread_mutex_lock(&ks->lock);
     c->marker_busy = false;
     c->marker_checked_ms = now;
@@ -278,9 +275,9 @@ static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
         c->generation++;
         return;
     }
-    if (a.ulValueLen != c->marker_len || memcmp(value, c->marker_value, a.ulValueLen) != 0) {
-        memcpy(c->marker_value, value, a.ulValueLen);
-        c->marker_len = a.ulValueLen;
+    if (len != c->marker_len || memcmp(value, c->marker_value, len) != 0) {
+        memcpy(c->marker_value, value, len);
+        c->marker_len = len;
         c->generation++;
     }
 }

@@ -33,6 +33,8 @@
 
 #define KS_APPLICATION "shaken-sks"
 #define KS_MARKER_APPLICATION "shaken-sks/changed"
+/* Longest change marker value (its CKA_LABEL) that readers take. */
+#define KS_MARKER_VALUE_MAX 64
 #define KS_WRAPPING_LABEL "shaken-sks/wrapping"
 #define KS_ID_LEN 16
 #define KS_RECORD_MAX (64 * 1024)
@@ -123,7 +125,7 @@ struct ks_index {
      * before they create a slot, so while it holds this value no slot that
      * another process created is missing from the index.
      */
-    unsigned char seen[64];
+    unsigned char seen[KS_MARKER_VALUE_MAX];
     size_t seen_len;
     unsigned long long epoch;
     /* Objects labelled "name/N..." whose CKA_ID is 16 bytes: sweep checks each. */
@@ -139,7 +141,7 @@ struct ks_cache {
     CK_OBJECT_HANDLE marker;
     bool has_marker; /* false: entries re-read their record every max_age */
     bool has_baseline;
-    unsigned char marker_value[64];
+    unsigned char marker_value[KS_MARKER_VALUE_MAX];
     size_t marker_len;
     int64_t marker_checked_ms;
     bool marker_busy;
@@ -215,6 +217,9 @@ sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sk
 sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
 /* Destroys record slots beyond two that writers racing on two hosts left. */
 sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct sks_error *err);
+/* Reads the value of marker |h|; false when it is gone or does not read. */
+bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
+                    unsigned char value[KS_MARKER_VALUE_MAX], size_t *len);
 /* Rewrites the change marker (creating it when missing). */
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err);
 /*

@@ -236,19 +236,6 @@ static sks_status data_refresh(struct sks_keystore *ks, struct ks_index *idx, st
 
 /* ---- reading and writing an identity --------------------------------------------------- */
 
-/* The change marker's value; false when there is none or it does not read. */
-static bool marker_read(struct sks_keystore *ks, struct ks_index *idx, unsigned char *value,
-                        size_t *len)
-{
-    CK_ATTRIBUTE a = {CKA_LABEL, value, sizeof(idx->seen)};
-
-    if (!idx->has_marker || p11_store_get(ks->tok, idx->marker, &a, 1, NULL) != SKS_OK ||
-        a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > sizeof(idx->seen))
-        return false;
-    *len = a.ulValueLen;
-    return true;
-}
-
 /*
  * Another process (sksctl next to sksd) may have created record slots since
  * the index last looked: an identity it created would otherwise look new
@@ -258,9 +245,9 @@ static bool marker_read(struct sks_keystore *ks, struct ks_index *idx, unsigned 
 static sks_status records_catch_up(struct sks_keystore *ks, struct ks_index *idx,
                                    struct sks_error *err)
 {
-    unsigned char value[sizeof(idx->seen)];
+    unsigned char value[KS_MARKER_VALUE_MAX];
     size_t len = 0;
-    bool has = marker_read(ks, idx, value, &len);
+    bool has = idx->has_marker && ks_marker_read(ks, idx->marker, value, &len);
     sks_status st;
 
     if (has && idx->seen_len == len && memcmp(value, idx->seen, len) == 0)
@@ -452,6 +439,18 @@ sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct
 
 /* ---- the change marker ---------------------------------------------------------------------- */
 
+bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
+                    unsigned char value[KS_MARKER_VALUE_MAX], size_t *len)
+{
+    CK_ATTRIBUTE a = {CKA_LABEL, value, KS_MARKER_VALUE_MAX};
+
+    if (p11_store_get(ks->tok, h, &a, 1, NULL) != SKS_OK ||
+        a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > KS_MARKER_VALUE_MAX)
+        return false;
+    *len = a.ulValueLen;
+    return true;
+}
+
 /*
  * The marker another process created after this index was made: a second
  * marker would split writers and readers between two objects.
@@ -498,7 +497,6 @@ sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the change marker");
     OPENSSL_buf2hexstr_ex(value, sizeof(value), NULL, rnd, sizeof(rnd), '\0');
-    st = SKS_ERR_NOT_FOUND;
     if (!ks->index->has_marker && (st = marker_find(ks, err)) != SKS_OK)
         return st;
     if (ks->index->has_marker)
