@@ -78,16 +78,9 @@ log_op() {
     if [ "$2" = import ] && [ "$4" = ok ]; then echo "$5" >> "cv-$1"; fi
 }
 
-# The SoftHSM crash window keystore-crash.sh describes: a kill inside C_Login
-# can tear token.object, which holds no key store state; it is restored.
-token_object=$(ls "$sks_work"/token/tokens/*/token.object)
+# A kill inside SoftHSM's C_Login can tear token.object, which holds no key
+# store state: restored and counted (token_object_save/check, keystore-common.sh).
 torn=0
-token_object_check() {
-    if [ "$(wc -c < "$token_object")" -ne "$(wc -c < token.object.copy)" ]; then
-        cp token.object.copy "$token_object"
-        torn=$((torn + 1))
-    fi
-}
 
 # ---- the four operations -------------------------------------------------------------
 # WAY_KIND IDENTITY VERSION X5U starts one in the background: $ctl_pid is
@@ -206,7 +199,7 @@ kills_sksd=0
 kills_sksctl=0
 round=1
 while [ "$round" -le "$ROUNDS" ]; do
-    cp "$token_object" token.object.copy
+    token_object_save
     a=$(rnd "$NIDS")
     c=$(( (a + 1 + $(rnd $((NIDS - 1)))) % NIDS ))
     plan "sp-k$a"

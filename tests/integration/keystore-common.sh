@@ -112,3 +112,21 @@ ks_protected() {
         fail "$1/$2: pkcs11-tool read the private key out of the token"
     fi
 }
+
+# SoftHSM 2.6.1 rewrites token.object in place (truncate, then write) on
+# every C_Login, so a SIGKILL inside that window empties it and the token
+# reads as uninitialised: SoftHSM's own crash window, outside the key store.
+# token.object holds no key store state (label, PIN blobs, flags and the
+# generation counter), so a crash test saves it before each step that may be
+# killed and restores it after one that tore it, counting those in $torn.
+token_object_save() {
+    token_object=$(ls "$sks_work"/token/tokens/*/token.object)
+    cp "$token_object" "$sks_work/token.object.copy"
+}
+
+token_object_check() {
+    if [ "$(wc -c < "$token_object")" -ne "$(wc -c < "$sks_work/token.object.copy")" ]; then
+        cp "$sks_work/token.object.copy" "$token_object"
+        torn=$((${torn:-0} + 1))
+    fi
+}

@@ -23,19 +23,14 @@ span_us=$(( (t1 - t0) / 1000 ))
 echo "one import takes ${span_us} us; kills land in 0..$((span_us * SPREAD / 100)) us"
 echo "sp-c0/1" > done.list
 
-# SoftHSM 2.6.1 rewrites token.object in place (truncate, then write) on
-# every C_Login, so a SIGKILL inside that window empties it and the token
-# reads as uninitialised: SoftHSM's own crash window, outside the key store.
-# token.object holds no key store state (label, PIN blobs, flags and the
-# generation counter), so it is restored from a copy when a kill tore it,
-# and the test counts how often that happened.
-token_object=$(ls "$sks_work"/token/tokens/*/token.object)
+# A kill inside SoftHSM's C_Login can tear token.object: restored and counted
+# (token_object_save/check in keystore-common.sh).
 torn=0
 
 i=1
 killed=0
 while [ "$i" -lt "$IMPORTS" ]; do
-    cp "$token_object" token.object.copy
+    token_object_save
     name=sp-c$((i % 10))
     # sksctl itself in the background, not a subshell: the kill must hit the writer.
     "$SKSCTL" import "$name" -c "$sks_work/ks.conf" --key pki/sp-1234.key --cert pki/sp-1234.pem \
@@ -53,10 +48,7 @@ while [ "$i" -lt "$IMPORTS" ]; do
         [ "$rc" -eq 137 ] || { cat run.err; fail "import $i failed on its own (exit $rc)"; }
         killed=$((killed + 1))
     fi
-    if [ "$(wc -c < "$token_object")" -ne "$(wc -c < token.object.copy)" ]; then
-        cp token.object.copy "$token_object"
-        torn=$((torn + 1))
-    fi
+    token_object_check
     i=$((i + 1))
 done
 echo "$IMPORTS imports, $killed killed by SIGKILL, $(wc -l < done.list) reported complete," \
