@@ -59,6 +59,12 @@ sks_status p11_token_initialise(struct p11_module *mod, P11KitUri *slot_match,
  */
 sks_status p11_token_find(struct p11_module *mod, P11KitUri *match, P11KitUri *also,
                           struct p11_token **out, struct sks_error *err);
+/*
+ * p11_module_get() and p11_token_find() in one: |token| is a token label or
+ * a pkcs11: URI of token attributes (NULL: the first initialised token).
+ */
+sks_status p11_token_open(const char *module, const char *token, struct p11_token **out,
+                          struct sks_error *err);
 struct p11_token *p11_token_ref(struct p11_token *tok);
 void p11_token_put(struct p11_token *tok);
 

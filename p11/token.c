@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +30,11 @@ static sks_status slot_list(struct p11_module *mod, CK_SLOT_ID **slots, CK_ULONG
     *slots = calloc(n + 1, sizeof(**slots));
     if (*slots == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    /* No token: p11-kit's client answers a second call for 0 slots with CKR_BUFFER_TOO_SMALL. */
+    if (n == 0) {
+        *count = 0;
+        return SKS_OK;
+    }
     rv = P11_CALL(mod, C_GetSlotList, CK_TRUE, *slots, &n);
     if (rv != CKR_OK) {
         free(*slots);
@@ -92,6 +99,71 @@ static struct p11_token *token_new(struct p11_module *mod, CK_SLOT_ID slot,
     return tok;
 }
 
+/* Appends "what" to |buf|: the token attributes of |uri|, as a pkcs11: URI. */
+static void append_wanted(char *buf, size_t size, P11KitUri *uri)
+{
+    size_t len = strlen(buf);
+    char *text = NULL;
+
+    if (uri == NULL)
+        return;
+    if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_SLOT | P11_KIT_URI_FOR_TOKEN, &text) !=
+        P11_KIT_URI_OK)
+        text = NULL;
+    /* A URI of object attributes only says nothing about the token. */
+    if (text != NULL && strcmp(text, "pkcs11:") == 0) {
+        free(text);
+        return;
+    }
+    snprintf(buf + len, size - len, "%s%s", len > 0 ? " and " : "",
+             text != NULL ? text : "(an unprintable URI)");
+    free(text);
+}
+
+/*
+ * "No token" names what was looked for, what the module has, and for
+ * SoftHSM the configuration that decides which tokens it has: the usual
+ * cause is a SOFTHSM2_CONF that the caller's shell set and the service's
+ * environment does not.
+ */
+static void no_token(struct p11_module *mod, P11KitUri *match, P11KitUri *also,
+                     const CK_SLOT_ID *slots, CK_ULONG n, struct sks_error *err)
+{
+    char wanted[512] = "", present[256] = "", where[PATH_MAX + 96] = "";
+    const char *base = strrchr(mod->path, '/'), *conf;
+    CK_TOKEN_INFO info;
+    CK_ULONG i, found = 0;
+
+    append_wanted(wanted, sizeof(wanted), match);
+    append_wanted(wanted, sizeof(wanted), also);
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(present), label = sizeof(info.label);
+
+        if (P11_CALL(mod, C_GetTokenInfo, slots[i], &info) != CKR_OK ||
+            !(info.flags & CKF_TOKEN_INITIALIZED))
+            continue;
+        while (label > 0 && info.label[label - 1] == ' ')
+            label--;
+        snprintf(present + len, sizeof(present) - len, "%s\"%.*s\"", found++ > 0 ? ", " : "",
+                 (int)label, (const char *)info.label);
+    }
+    if (strstr(base != NULL ? base + 1 : mod->path, "softhsm") != NULL) {
+        conf = getenv("SOFTHSM2_CONF");
+        if (conf != NULL)
+            snprintf(where, sizeof(where), "; SoftHSM reads SOFTHSM2_CONF=%s", conf);
+        else
+            snprintf(where, sizeof(where),
+                     "; SOFTHSM2_CONF is unset, so SoftHSM reads its built-in default "
+                     "configuration");
+    }
+    sks_fail(err, SKS_ERR_NOT_FOUND, "no token matches %s (module %s lists %s%s%s)",
+             wanted[0] != '\0' ? wanted : "(any initialised token)", mod->path,
+             found == 0   ? "no initialised token"
+             : found == 1 ? "the token "
+                          : "the tokens ",
+             present, where);
+}
+
 sks_status p11_token_find(struct p11_module *mod, P11KitUri *match, P11KitUri *also,
                           struct p11_token **out, struct sks_error *err)
 {
@@ -113,9 +185,9 @@ sks_status p11_token_find(struct p11_module *mod, P11KitUri *match, P11KitUri *a
             break;
     }
     if (i == n) {
+        no_token(mod, match, also, slots, n, err);
         free(slots);
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "no token matches the URI (module %s, %lu %s)",
-                        mod->path, (unsigned long)n, n == 1 ? "token present" : "tokens present");
+        return SKS_ERR_NOT_FOUND;
     }
 
     p11_registry_lock();
@@ -137,6 +209,57 @@ sks_status p11_token_find(struct p11_module *mod, P11KitUri *match, P11KitUri *a
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     *out = tok;
     return SKS_OK;
+}
+
+/* A token label becomes a token URI; a pkcs11: URI is taken as it is. */
+static sks_status token_match(const char *token, P11KitUri **out, struct sks_error *err)
+{
+    P11KitUri *match;
+    CK_TOKEN_INFO *info;
+    int rc;
+
+    *out = NULL;
+    if (token == NULL)
+        return SKS_OK;
+    match = p11_kit_uri_new();
+    if (match == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    if (strncmp(token, "pkcs11:", 7) == 0) {
+        rc = p11_kit_uri_parse(token, P11_KIT_URI_FOR_TOKEN, match);
+        if (rc != P11_KIT_URI_OK) {
+            p11_kit_uri_free(match);
+            return sks_fail(err, SKS_ERR_INPUT, "invalid PKCS#11 URI \"%s\": %s", token,
+                            p11_kit_uri_message(rc));
+        }
+    } else {
+        info = p11_kit_uri_get_token_info(match);
+        if (strlen(token) > sizeof(info->label)) {
+            p11_kit_uri_free(match);
+            return sks_fail(err, SKS_ERR_INPUT, "token label \"%s\" is over 32 bytes", token);
+        }
+        memset(info->label, ' ', sizeof(info->label));
+        memcpy(info->label, token, strlen(token));
+    }
+    *out = match;
+    return SKS_OK;
+}
+
+sks_status p11_token_open(const char *module, const char *token, struct p11_token **out,
+                          struct sks_error *err)
+{
+    struct p11_module *mod = NULL;
+    P11KitUri *match = NULL;
+    sks_status st;
+
+    st = token_match(token, &match, err);
+    if (st == SKS_OK)
+        st = p11_module_get(module, &mod, err);
+    if (st == SKS_OK)
+        st = p11_token_find(mod, match, NULL, out, err);
+    p11_module_put(mod);
+    if (match != NULL)
+        p11_kit_uri_free(match);
+    return st;
 }
 
 struct p11_token *p11_token_ref(struct p11_token *tok)
@@ -180,9 +303,16 @@ sks_status p11_token_set_pin_source(struct p11_token *tok, const char *pin_sourc
 
     if (pin_source == NULL || pin_source[0] == '\0')
         return SKS_OK;
+    /*
+     * A relative path would be read from whatever directory the process
+     * runs in; openssl.cnf has no directory of its own to anchor it.
+     */
     if (pin_path(pin_source) == NULL)
         return sks_fail(err, SKS_ERR_INPUT,
-                        "unsupported PIN source \"%s\": use file:/absolute/path", pin_source);
+                        "unsupported PIN source \"%s\": the forms are file:/absolute/path and "
+                        "/absolute/path; a relative path is not allowed, since it would be read "
+                        "from the current directory",
+                        pin_source);
     pthread_mutex_lock(&tok->lock);
     if (tok->pin_source == NULL && (tok->pin_source = strdup(pin_source)) == NULL)
         st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");

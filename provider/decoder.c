@@ -63,6 +63,7 @@ static int pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBA
     BIO *in = BIO_new_from_core_bio(pctx->libctx, cin), *mem = NULL;
     char *text = malloc(INPUT_MAX + 1), *name = NULL, *header = NULL, *uri = NULL;
     unsigned char *der = NULL;
+    struct prov_key *key = NULL;
     long len = 0;
     int type = OSSL_OBJECT_PKEY;
     struct sks_error err;
@@ -89,6 +90,16 @@ static int pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBA
         prov_raise_error(pctx, &err);
         goto done;
     }
+    /*
+     * Open the key here as well as in der_decode: OpenSSL's store result
+     * handler drops every error of the inner decoder chain and leaves only
+     * "unsupported", while an error from this, the outer, decoder reaches
+     * the caller, so that a wrong PIN or a missing token or object is named.
+     */
+    if (prov_key_open(pctx, uri, &key, &err) != SKS_OK) {
+        prov_raise_error(pctx, &err);
+        goto done;
+    }
     {
         OSSL_PARAM params[] = {
             OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &type),
@@ -98,6 +109,7 @@ static int pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBA
         ret = object_cb(params, object_cbarg);
     }
 done:
+    prov_key_free(key);
     OPENSSL_free(uri);
     OPENSSL_free(name);
     OPENSSL_free(header);

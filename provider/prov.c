@@ -165,8 +165,10 @@ sks_status prov_token_for_uri(struct prov_ctx *ctx, P11KitUri *uri, struct p11_t
         return st;
     /* The URI's pin-source first: the first source set on a token wins. */
     st = p11_token_set_pin_source(*tok, pin, err);
-    if (st == SKS_OK)
-        st = p11_token_set_pin_source(*tok, ctx->pin_source, err);
+    if (st != SKS_OK)
+        sks_error_prefix(err, "pin-source in the URI");
+    if (st == SKS_OK && (st = p11_token_set_pin_source(*tok, ctx->pin_source, err)) != SKS_OK)
+        sks_error_prefix(err, "pkcs11-module-token-pin (openssl.cnf, or SKS_PKCS11_TOKEN_PIN)");
     if (st != SKS_OK) {
         p11_token_put(*tok);
         *tok = NULL;

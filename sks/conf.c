@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "p11/p11.h"
 #include "sks/conf.h"
 #include "sks/keystore.h"
 
@@ -19,7 +20,10 @@
 /* More trust anchors than this in one file is a mistake, not a PKI. */
 #define TRUST_MAX 1000
 
-static const char *const string_keys[] = {"pkcs11_module", "token", "pin_file", "trust_anchors"};
+static const char *const string_keys[] = {"pkcs11_module", "pkcs11_module_env", "token", "pin_file",
+                                          "trust_anchors"};
+/* More environment variables than this for one module is a mistake. */
+#define MODULE_ENV_MAX 32
 static const char *const number_keys[] = {"grace_period", "expiry_warn_days", "pending_max_age",
                                           "sweep_after"};
 
@@ -27,6 +31,8 @@ static char **string_field(struct sks_config *cfg, const char *key)
 {
     if (strcmp(key, "pkcs11_module") == 0)
         return &cfg->pkcs11_module;
+    if (strcmp(key, "pkcs11_module_env") == 0)
+        return &cfg->module_env_section;
     if (strcmp(key, "token") == 0)
         return &cfg->token;
     if (strcmp(key, "pin_file") == 0)
@@ -104,6 +110,62 @@ static bool known_key(const char *key)
     return false;
 }
 
+static bool env_name_ok(const char *name)
+{
+    size_t i;
+
+    if (name[0] == '\0' || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    for (i = 0; name[i] != '\0'; i++)
+        if (!(name[i] == '_' || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
+            return false;
+    return true;
+}
+
+/*
+ * The section pkcs11_module_env names: NAME = VALUE lines the module reads
+ * from the environment (SOFTHSM2_CONF, a vendor's configuration path,
+ * P11_KIT_SERVER_ADDRESS).  Values are paths, relative ones taken from |dir|,
+ * except those with a colon (an address such as unix:path=/run/p11.sock),
+ * which are passed as written.
+ */
+static sks_status read_module_env(struct sks_config *cfg, const char *dir, struct sks_error *err)
+{
+    STACK_OF(CONF_VALUE) *sect = NCONF_get_section(cfg->conf, cfg->module_env_section);
+    int i, n;
+
+    if (sect == NULL)
+        return sks_fail(err, SKS_ERR_INPUT, "%s: [%s] pkcs11_module_env = %s names no section [%s]",
+                        cfg->path, SECTION, cfg->module_env_section, cfg->module_env_section);
+    n = sk_CONF_VALUE_num(sect);
+    if (n > MODULE_ENV_MAX)
+        return sks_fail(err, SKS_ERR_INPUT, "%s: [%s] has over %d variables", cfg->path,
+                        cfg->module_env_section, MODULE_ENV_MAX);
+    if ((cfg->module_env = calloc((size_t)n + 1, sizeof(*cfg->module_env))) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    for (i = 0; i < n; i++) {
+        CONF_VALUE *v = sk_CONF_VALUE_value(sect, i);
+        struct sks_config_env *e = &cfg->module_env[cfg->nmodule_env];
+        sks_status st;
+
+        if (!env_name_ok(v->name))
+            return sks_fail(err, SKS_ERR_INPUT,
+                            "%s: [%s] \"%s\" is not an environment variable name", cfg->path,
+                            cfg->module_env_section, v->name);
+        if ((e->name = strdup(v->name)) == NULL)
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        cfg->nmodule_env++;
+        if (strchr(v->value, ':') != NULL)
+            st = sks_config_set(&e->value, v->value, err);
+        else
+            st = set_path(&e->value, dir, v->value, err);
+        if (st != SKS_OK)
+            return st;
+    }
+    return SKS_OK;
+}
+
 /* Takes the [sks] values; |dir| anchors relative paths. */
 static sks_status read_section(struct sks_config *cfg, const char *dir, struct sks_error *err)
 {
@@ -120,12 +182,12 @@ static sks_status read_section(struct sks_config *cfg, const char *dir, struct s
 
         if (!known_key(v->name))
             return sks_fail(err, SKS_ERR_INPUT,
-                            "%s: unknown key \"%s\" in [%s] (known: pkcs11_module, token, "
-                            "pin_file, trust_anchors, grace_period, expiry_warn_days, "
-                            "pending_max_age, sweep_after)",
+                            "%s: unknown key \"%s\" in [%s] (known: pkcs11_module, "
+                            "pkcs11_module_env, token, pin_file, trust_anchors, grace_period, "
+                            "expiry_warn_days, pending_max_age, sweep_after)",
                             cfg->path, v->name, SECTION);
         if ((s = string_field(cfg, v->name)) != NULL) {
-            if (strcmp(v->name, "token") == 0)
+            if (strcmp(v->name, "token") == 0 || strcmp(v->name, "pkcs11_module_env") == 0)
                 st = sks_config_set(s, v->value, err);
             else
                 st = set_path(s, dir, v->value, err);
@@ -135,25 +197,38 @@ static sks_status read_section(struct sks_config *cfg, const char *dir, struct s
         if (st != SKS_OK)
             return st;
     }
+    if (cfg->module_env_section != NULL)
+        return read_module_env(cfg, dir, err);
     return SKS_OK;
 }
 
+/*
+ * The absolute directory of |path|: paths in the file are made absolute
+ * once, here, so that sksctl, sksd and the PIN source ("file:/absolute")
+ * all read the same files whatever their working directory.
+ */
 static char *dir_of(const char *path)
 {
-    char *dir = strdup(path), *slash;
+    char *dir = strdup(path), *slash, *abs;
 
     if (dir == NULL)
         return NULL;
     slash = strrchr(dir, '/');
     if (slash == NULL) {
         free(dir);
-        return strdup(".");
-    }
-    if (slash == dir)
+        dir = strdup(".");
+    } else if (slash == dir) {
         slash[1] = '\0';
-    else
+    } else {
         *slash = '\0';
-    return dir;
+    }
+    if (dir == NULL)
+        return NULL;
+    abs = realpath(dir, NULL);
+    if (abs == NULL)
+        return dir;
+    free(dir);
+    return abs;
 }
 
 static sks_status load_file(struct sks_config *cfg, const char *path, struct sks_error *err)
@@ -226,8 +301,48 @@ void sks_config_free(struct sks_config *cfg)
     free(cfg->token);
     free(cfg->pin_file);
     free(cfg->trust_anchors);
+    free(cfg->module_env_section);
+    for (size_t i = 0; i < cfg->nmodule_env; i++) {
+        free(cfg->module_env[i].name);
+        free(cfg->module_env[i].value);
+    }
+    free(cfg->module_env);
     NCONF_free(cfg->conf);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token **tok,
+                                 struct sks_error *err)
+{
+    char pin[PATH_MAX + 6];
+    size_t i;
+    sks_status st;
+
+    /* Before the module is loaded: a module reads its environment in C_Initialize. */
+    for (i = 0; i < cfg->nmodule_env; i++)
+        if (setenv(cfg->module_env[i].name, cfg->module_env[i].value, 1) != 0)
+            return sks_fail(err, SKS_ERR_SYSTEM, "cannot set %s for the PKCS#11 module: %s",
+                            cfg->module_env[i].name, strerror(errno));
+    st = p11_token_open(cfg->pkcs11_module, cfg->token, tok, err);
+    if (st != SKS_OK && cfg->path != NULL)
+        sks_error_prefix(err, "%s: [%s] token %s", cfg->path, SECTION,
+                         cfg->token != NULL ? cfg->token : "(unset: the first token)");
+    if (st != SKS_OK || cfg->pin_file == NULL)
+        return st;
+    /* A --pin-file flag is relative to the working directory; the file's values are absolute. */
+    if (realpath(cfg->pin_file, pin + 5) == NULL) {
+        p11_token_put(*tok);
+        *tok = NULL;
+        return sks_fail(err, errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
+                        "PIN file %s: %s", cfg->pin_file, strerror(errno));
+    }
+    memcpy(pin, "file:", 5);
+    st = p11_token_set_pin_source(*tok, pin, err);
+    if (st != SKS_OK) {
+        p11_token_put(*tok);
+        *tok = NULL;
+    }
+    return st;
 }
 
 CONF *sks_config_conf(const struct sks_config *cfg)

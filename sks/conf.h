@@ -6,6 +6,7 @@
  *
  *   [sks]
  *   pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
+ *   pkcs11_module_env = sks_module_env   # a section of variables for the module
  *   token = sks-prod                 # a token label or a pkcs11: URI
  *   pin_file = /etc/shaken-sks/user.pin
  *   trust_anchors = /etc/shaken-sks/sti-pa-roots.pem
@@ -13,6 +14,10 @@
  *   expiry_warn_days = 30            # warn on imports of certificates expiring sooner
  *   pending_max_age = 2592000        # seconds a generated key may wait for its certificate
  *   sweep_after = 600                # seconds after which an unfinished write is abandoned
+ *
+ *
+ *   [sks_module_env]
+ *   SOFTHSM2_CONF = softhsm2.conf
  *
  * Relative paths are taken relative to the directory of the file.  Other
  * programs keep their own settings in their own sections; sks_config_conf()
@@ -35,9 +40,18 @@
 /* The longest configuration file read; a larger one is refused. */
 #define SKS_CONFIG_MAX_BYTES (1024 * 1024)
 
+/* One environment variable set for the PKCS#11 module before it is loaded. */
+struct sks_config_env {
+    char *name;
+    char *value;
+};
+
 struct sks_config {
     char *path;          /* the file read; NULL when none was */
     char *pkcs11_module; /* NULL: p11-kit's proxy module */
+    char *module_env_section;          /* pkcs11_module_env: the section's name */
+    struct sks_config_env *module_env; /* that section's variables */
+    size_t nmodule_env;
     char *token;         /* a token label or a pkcs11: URI; NULL: the first token */
     char *pin_file;
     char *trust_anchors; /* PEM file of STI-PA root certificates */
@@ -58,6 +72,16 @@ void sks_config_free(struct sks_config *cfg);
 
 /* Replaces one string setting (a command-line flag overriding the file). */
 sks_status sks_config_set(char **field, const char *value, struct sks_error *err);
+
+struct p11_token;
+/*
+ * Opens the token the configuration names, the one way sksctl and sksd do:
+ * sets the module's environment (pkcs11_module_env), loads the module,
+ * finds the token (a label or a pkcs11: URI) and sets the PIN source from
+ * pin_file, when set.  A failure names the configuration file and token.
+ */
+sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token **tok,
+                                 struct sks_error *err);
 
 /* The parsed file, for sections the key store does not know (sksd). NULL without a file. */
 CONF *sks_config_conf(const struct sks_config *cfg);

@@ -8,15 +8,20 @@
 #include <sys/stat.h>
 #include <limits.h>
 #include <unistd.h>
+#include <stdbool.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
 
+#include "common/keyref.h"
 #include "p11/p11.h"
 #include "sks/certs.h"
+#include "sks/conf.h"
 #include "tools/sksctl.h"
+
+#define PROV_NAME_SKS "sks"
 
 int cli_report(const char *cmd, const struct sks_error *err)
 {
@@ -69,17 +74,123 @@ sks_status cli_read_file(const char *path, size_t max, unsigned char **data, siz
     return SKS_OK;
 }
 
-/* The sks provider is needed only for token keys; load it on first use. */
+/* Where sksctl looked for the sks provider, for the message that it is not loaded. */
+static char provider_tried[2 * PATH_MAX + 64];
+
+static bool provider_try_dir(const char *dir)
+{
+    size_t len = strlen(provider_tried);
+
+    snprintf(provider_tried + len, sizeof(provider_tried) - len, "%s%s/sks.so", len > 0 ? ", " : "",
+             dir);
+    if (!OSSL_PROVIDER_set_default_search_path(NULL, dir))
+        return false;
+    return OSSL_PROVIDER_try_load(NULL, PROV_NAME_SKS, 1) != NULL;
+}
+
+/*
+ * The sks provider is needed only for token keys; load it on first use.
+ * An openssl.cnf that loads it, or OPENSSL_MODULES, decides where it comes
+ * from.  Otherwise sksctl run from the build tree takes the provider built
+ * next to it (provider/.libs), so that it never signs with an older
+ * installed one, and an installed sksctl the one in the modules directory
+ * it was configured with.
+ */
 static void load_providers(void)
 {
     static int loaded;
+    char exe[PATH_MAX], dir[PATH_MAX + 16];
+    const char *env = getenv("OPENSSL_MODULES");
+    ssize_t n;
 
     if (loaded)
         return;
     loaded = 1;
     OSSL_PROVIDER_try_load(NULL, "default", 1);
-    OSSL_PROVIDER_try_load(NULL, "sks", 1);
+    if (OSSL_PROVIDER_available(NULL, PROV_NAME_SKS)) {
+        ERR_clear_error();
+        return;
+    }
+    if (env != NULL && env[0] != '\0') {
+        snprintf(provider_tried, sizeof(provider_tried), "%s/sks.so (OPENSSL_MODULES)", env);
+        OSSL_PROVIDER_try_load(NULL, PROV_NAME_SKS, 1);
+        ERR_clear_error();
+        return;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        char *slash;
+
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/')) != NULL)
+            *slash = '\0';
+        snprintf(dir, sizeof(dir), "%s/provider/.libs", exe);
+        if (access(dir, F_OK) == 0 && provider_try_dir(dir))
+            goto done;
+    }
+    provider_try_dir(SKS_MODULESDIR);
+done:
+    /* Other providers loaded later search OpenSSL's own directory again. */
+    OSSL_PROVIDER_set_default_search_path(NULL, NULL);
     ERR_clear_error();
+}
+
+static bool is_keyref_file(const char *path)
+{
+    static const char begin[] = "-----BEGIN " KEYREF_PEM_NAME "-----";
+    char head[sizeof(begin)] = "";
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return false;
+    if (fgets(head, sizeof(head), f) == NULL)
+        head[0] = '\0';
+    fclose(f);
+    return strncmp(head, begin, sizeof(begin) - 1) == 0;
+}
+
+/*
+ * Why a key did not load.  The sks provider's own message names the cause
+ * (a PIN, a token, an object); OpenSSL's "unsupported" that follows it says
+ * nothing, and alone it means the provider never saw the key.
+ */
+static sks_status key_error(const char *spec, struct sks_error *err)
+{
+    char cause[SKS_ERROR_MSG_MAX] = "", others[SKS_ERROR_MSG_MAX] = "", buf[256];
+    const char *data = NULL, *lib;
+    sks_status st = err->status;
+    unsigned long e;
+    int flags = 0;
+    size_t len;
+
+    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        lib = ERR_lib_error_string(e);
+        if (cause[0] == '\0' && lib != NULL && strcmp(lib, PROV_NAME_SKS) == 0 &&
+            (flags & ERR_TXT_STRING) && data != NULL && data[0] != '\0') {
+            /* The provider's reasons are the sks_status classes (provider/prov.h). */
+            int reason = ERR_GET_REASON(e);
+
+            st = reason >= SKS_ERR_INPUT && reason <= SKS_ERR_INTERNAL ? (sks_status)reason
+                                                                       : SKS_ERR_NOT_FOUND;
+            snprintf(cause, sizeof(cause), "%s", data);
+        } else {
+            len = strlen(others);
+            ERR_error_string_n(e, buf, sizeof(buf));
+            snprintf(others + len, sizeof(others) - len, " (%s)", buf);
+        }
+    }
+    if (cause[0] != '\0')
+        return sks_fail(err, st, "cannot load the private key %s: %s", spec, cause);
+    if ((strncmp(spec, "pkcs11:", 7) == 0 || is_keyref_file(spec)) &&
+        !OSSL_PROVIDER_available(NULL, PROV_NAME_SKS))
+        return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                        "cannot load the private key %s: the sks provider is not loaded "
+                        "(looked for %s); set OPENSSL_MODULES to its directory or load it in "
+                        "openssl.cnf",
+                        spec, provider_tried[0] != '\0' ? provider_tried : "it in openssl.cnf");
+    len = strlen(err->msg);
+    snprintf(err->msg + len, sizeof(err->msg) - len, "%s", others);
+    return st;
 }
 
 sks_status cli_load_private_key(const char *spec, EVP_PKEY **out, struct sks_error *err)
@@ -124,7 +235,7 @@ sks_status cli_load_private_key(const char *spec, EVP_PKEY **out, struct sks_err
     st = SKS_OK;
 done:
     if (st != SKS_OK)
-        sks_error_add_openssl(err);
+        st = key_error(spec, err);
     OSSL_STORE_close(store);
     OPENSSL_free(uri);
     return st;
@@ -133,51 +244,19 @@ done:
 sks_status cli_open_token(const struct cli_token_opts *opts, struct p11_token **tok,
                           struct sks_error *err)
 {
-    struct p11_module *mod = NULL;
-    P11KitUri *match = NULL;
-    char pin[PATH_MAX + 6];
+    struct sks_config cfg;
     sks_status st;
 
-    if (opts->token != NULL) {
-        match = p11_kit_uri_new();
-        if (match == NULL)
-            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        if (strncmp(opts->token, "pkcs11:", 7) == 0) {
-            int rc = p11_kit_uri_parse(opts->token, P11_KIT_URI_FOR_TOKEN, match);
-            if (rc != P11_KIT_URI_OK) {
-                p11_kit_uri_free(match);
-                return sks_fail(err, SKS_ERR_INPUT, "invalid PKCS#11 URI \"%s\": %s",
-                                opts->token, p11_kit_uri_message(rc));
-            }
-        } else {
-            CK_TOKEN_INFO *info = p11_kit_uri_get_token_info(match);
-            size_t len = strlen(opts->token);
-            if (len > sizeof(info->label)) {
-                p11_kit_uri_free(match);
-                return sks_fail(err, SKS_ERR_INPUT, "token label \"%s\" is over 32 bytes",
-                                opts->token);
-            }
-            memset(info->label, ' ', sizeof(info->label));
-            memcpy(info->label, opts->token, len);
-        }
-    }
-    st = p11_module_get(opts->module, &mod, err);
+    /* Flags are a configuration without a file: one way to open a token. */
+    memset(&cfg, 0, sizeof(cfg));
+    st = sks_config_set(&cfg.pkcs11_module, opts->module, err);
     if (st == SKS_OK)
-        st = p11_token_find(mod, match, NULL, tok, err);
-    p11_module_put(mod);
-    if (match != NULL)
-        p11_kit_uri_free(match);
-    if (st != SKS_OK || opts->pin_file == NULL)
-        return st;
-    if (realpath(opts->pin_file, pin + 5) == NULL) {
-        p11_token_put(*tok);
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "PIN file %s: %s", opts->pin_file,
-                        strerror(errno));
-    }
-    memcpy(pin, "file:", 5);
-    st = p11_token_set_pin_source(*tok, pin, err);
-    if (st != SKS_OK)
-        p11_token_put(*tok);
+        st = sks_config_set(&cfg.token, opts->token, err);
+    if (st == SKS_OK)
+        st = sks_config_set(&cfg.pin_file, opts->pin_file, err);
+    if (st == SKS_OK)
+        st = sks_config_open_token(&cfg, tok, err);
+    sks_config_free(&cfg);
     return st;
 }
 

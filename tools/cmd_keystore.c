@@ -135,7 +135,6 @@ static sks_status store_config(const struct store_opts *o, struct sks_config *cf
 static sks_status store_open(const struct store_opts *o, bool roots, bool mutating, struct store *s,
                              struct sks_error *err)
 {
-    struct cli_token_opts topts = {0};
     struct sks_keystore_config kcfg;
     sks_status st;
 
@@ -146,6 +145,12 @@ static sks_status store_open(const struct store_opts *o, bool roots, bool mutati
         return st;
     if (s->cfg.pin_file == NULL) {
         store_close(s);
+        if (o->config == NULL && s->cfg.path == NULL)
+            return sks_fail(err, SKS_ERR_INPUT,
+                            "no configuration file: %s does not exist.  Create it (sksctl(1), "
+                            "FILES, shows one; sksd.conf.example has every key) or name one "
+                            "with -c FILE; --module, --token and --pin-file also work alone",
+                            SKS_CONFIG_DEFAULT);
         return sks_fail(err, SKS_ERR_INPUT,
                         "no user PIN file: set pin_file in [sks] of %s or give --pin-file",
                         o->config != NULL ? o->config : SKS_CONFIG_DEFAULT);
@@ -165,10 +170,7 @@ static sks_status store_open(const struct store_opts *o, bool roots, bool mutati
     kcfg.sweep_after = s->cfg.sweep_after;
     kcfg.warn = warn_stderr;
     kcfg.warn_arg = (void *)o->cmd;
-    topts.module = s->cfg.pkcs11_module;
-    topts.token = s->cfg.token;
-    topts.pin_file = s->cfg.pin_file;
-    st = cli_open_token(&topts, &s->tok, err);
+    st = sks_config_open_token(&s->cfg, &s->tok, err);
     if (st == SKS_OK)
         st = sks_keystore_open(s->tok, &kcfg, &s->ks, err);
     X509_STORE_free(kcfg.roots);

@@ -80,60 +80,14 @@ static void notify(const char *state)
 
 /* ---- the token and the key store -------------------------------------------------- */
 
-/* A token label becomes a token URI; a pkcs11: URI is taken as it is. */
-static sks_status token_match(const char *token, P11KitUri **out, struct sks_error *err)
-{
-    P11KitUri *match;
-    CK_TOKEN_INFO *info;
-    int rc;
-
-    *out = NULL;
-    if (token == NULL)
-        return SKS_OK;
-    match = p11_kit_uri_new();
-    if (match == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    if (strncmp(token, "pkcs11:", 7) == 0) {
-        rc = p11_kit_uri_parse(token, P11_KIT_URI_FOR_TOKEN, match);
-        if (rc != P11_KIT_URI_OK) {
-            p11_kit_uri_free(match);
-            return sks_fail(err, SKS_ERR_INPUT, "[sks] token: invalid PKCS#11 URI \"%s\": %s",
-                            token, p11_kit_uri_message(rc));
-        }
-    } else {
-        info = p11_kit_uri_get_token_info(match);
-        if (strlen(token) > sizeof(info->label)) {
-            p11_kit_uri_free(match);
-            return sks_fail(err, SKS_ERR_INPUT, "[sks] token: label \"%s\" is over 32 bytes",
-                            token);
-        }
-        memset(info->label, ' ', sizeof(info->label));
-        memcpy(info->label, token, strlen(token));
-    }
-    *out = match;
-    return SKS_OK;
-}
-
 static sks_status open_token(struct sksd *d, const struct sks_config *cfg, struct sks_error *err)
 {
-    P11KitUri *match = NULL;
-    char pin[PATH_MAX + 8];
     sks_status st;
 
     if (cfg->pin_file == NULL)
         return sks_fail(err, SKS_ERR_INPUT, "%s: [sks] pin_file is missing: sksd logs in to sign",
                         cfg->path);
-    st = token_match(cfg->token, &match, err);
-    if (st == SKS_OK)
-        st = p11_module_get(cfg->pkcs11_module, &d->mod, err);
-    if (st == SKS_OK)
-        st = p11_token_find(d->mod, match, NULL, &d->tok, err);
-    if (match != NULL)
-        p11_kit_uri_free(match);
-    if (st != SKS_OK)
-        return st;
-    snprintf(pin, sizeof(pin), "file:%s", cfg->pin_file);
-    st = p11_token_set_pin_source(d->tok, pin, err);
+    st = sks_config_open_token(cfg, &d->tok, err);
     /* A wrong PIN or an absent token must stop the start, not the first call. */
     if (st == SKS_OK)
         st = p11_token_login(d->tok, err);
