@@ -10,6 +10,8 @@
 #   DIR/so.pin         the SO PIN, mode 0600
 #   DIR/env            shell lines to source: SOFTHSM2_CONF, SKS_TOKEN_LABEL,
 #                      SKS_PIN_FILE, SKS_SO_PIN_FILE, SOFTHSM_MODULE
+#   DIR/sks.conf       an [sks] section for sksctl -c and sksd -c that needs no
+#                      SOFTHSM2_CONF in the environment (pkcs11_module_env)
 # PINs are random and are passed to the token through files, never argv.
 set -eu
 
@@ -52,3 +54,15 @@ SKS_TOKEN_LABEL='$label'; export SKS_TOKEN_LABEL
 SKS_PIN_FILE='$dir/user.pin'; export SKS_PIN_FILE
 SKS_SO_PIN_FILE='$dir/so.pin'; export SKS_SO_PIN_FILE
 ENV
+
+# Paths relative to DIR: the file keeps working when DIR moves.
+cat > "$dir/sks.conf" <<CONF
+[sks]
+pkcs11_module = $module
+pkcs11_module_env = sks_module_env
+token = $label
+pin_file = user.pin
+
+[sks_module_env]
+SOFTHSM2_CONF = softhsm2.conf
+CONF

@@ -23,6 +23,7 @@ SKSD_TESTS = \
 	tests/integration/sksd-hsm-unavailable.sh \
 	tests/integration/sksd-import-api.sh \
 	tests/integration/sksd-config.sh \
+	tests/integration/sksd-config-token.sh \
 	tests/integration/crash-sksd-activations.sh
 TESTS += $(SKSD_TESTS)
 EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh

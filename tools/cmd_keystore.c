@@ -147,9 +147,10 @@ static sks_status store_open(const struct store_opts *o, bool roots, bool mutati
         store_close(s);
         if (o->config == NULL && s->cfg.path == NULL)
             return sks_fail(err, SKS_ERR_INPUT,
-                            "no configuration file: %s does not exist.  Create it (sksctl(1), "
-                            "FILES, shows one; sksd.conf.example has every key) or name one "
-                            "with -c FILE; --module, --token and --pin-file also work alone",
+                            "no configuration file: %s does not exist.  Create it with an "
+                            "[sks] section (pkcs11_module, token, pin_file: see sksctl(1), "
+                            "CONFIGURATION, or sksd.conf.example), name another with -c FILE, "
+                            "or give --module, --token and --pin-file",
                             SKS_CONFIG_DEFAULT);
         return sks_fail(err, SKS_ERR_INPUT,
                         "no user PIN file: set pin_file in [sks] of %s or give --pin-file",

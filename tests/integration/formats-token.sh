@@ -18,7 +18,7 @@ OPENSSL_CONF=$sks_work/openssl.cnf
 export OPENSSL_CONF
 run_ok pubout "$OPENSSL" pkey -pubin -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-formats;type=public" \
     -pubout -out pub.pem
-run_ok keyref "$SKSCTL" keyref --out keyref.pem "$priv_uri"
+run_ok keyref env OPENSSL_CONF="$sks_work/openssl.cnf" "$SKSCTL" keyref --out keyref.pem "$priv_uri"
 x5u=https://cert.example.org/sp-formats.pem
 
 for key in "$priv_uri" keyref.pem; do

@@ -94,7 +94,7 @@ run_fails p384-sign "not an EC P-256 key" \
 pass "a P-384 key is refused as 'not an EC P-256 key'"
 
 # --- corrupt key-reference PEM files -----------------------------------------
-run_ok keyref "$SKSCTL" keyref --out key.pem "$priv_uri"
+run_ok keyref env OPENSSL_CONF="$sks_work/openssl.cnf" "$SKSCTL" keyref --out key.pem "$priv_uri"
 sed '1d;$d' key.pem | sw_openssl base64 -d -out key.der
 
 # $1: name, stdin: the DER to wrap in key-reference PEM armour.

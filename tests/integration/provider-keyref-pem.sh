@@ -20,7 +20,7 @@ p11tool_export_pubkey 02 pub.pem
 printf 'INVITE sip:+12155550131@example.net SIP/2.0\r\n' > msg
 
 # --- the file: the pkcs11-provider key-reference format, and no secret ---
-run_ok keyref "$SKSCTL" keyref --out key.pem "$priv_uri"
+run_ok keyref env OPENSSL_CONF="$sks_work/openssl.cnf" "$SKSCTL" keyref --out key.pem "$priv_uri"
 head -n 1 key.pem | grep -qx -- '-----BEGIN PKCS#11 PROVIDER URI-----' ||
     fail "key.pem does not start with '-----BEGIN PKCS#11 PROVIDER URI-----'"
 tail -n 1 key.pem | grep -qx -- '-----END PKCS#11 PROVIDER URI-----' ||
@@ -45,7 +45,7 @@ if grep -q 'pin-value\|pin-source' keyref-asn1.out; then
 fi
 pass "the key-reference PEM carries no PIN"
 
-run_ok keyref-stdout "$SKSCTL" keyref "$priv_uri"
+run_ok keyref-stdout env OPENSSL_CONF="$sks_work/openssl.cnf" "$SKSCTL" keyref "$priv_uri"
 assert_same_file "sksctl keyref to stdout" keyref-stdout.out key.pem
 pass "sksctl keyref without --out prints the same PEM"
 

@@ -15,7 +15,7 @@ cd "$sks_work"
 
 priv_uri=$(keygen sp-jwt 03)
 write_openssl_cnf openssl.cnf
-run_ok keyref "$SKSCTL" keyref --out key.pem "$priv_uri"
+run_ok keyref env OPENSSL_CONF="$sks_work/openssl.cnf" "$SKSCTL" keyref --out key.pem "$priv_uri"
 run_ok pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
     "$OPENSSL" pkey -pubin -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-jwt;type=public" -pubout \
     -out pub.pem
