@@ -32,7 +32,9 @@ PROVIDER_TESTS = \
 	tests/integration/provider-interop-pkcs11-tool-libp11.sh \
 	tests/integration/provider-concurrent-signing.sh \
 	tests/integration/provider-bad-input-errors.sh \
-	tests/integration/provider-p11kit-proxy.sh
+	tests/integration/provider-p11kit-proxy.sh \
+	tests/integration/provider-keyref-errors.sh \
+	tests/integration/provider-p11kit-remote.sh
 TESTS += $(PROVIDER_TESTS)
 EXTRA_DIST += $(PROVIDER_TESTS)
 
