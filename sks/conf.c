@@ -325,8 +325,7 @@ sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token 
                             cfg->module_env[i].name, strerror(errno));
     st = p11_token_open(cfg->pkcs11_module, cfg->token, tok, err);
     if (st != SKS_OK && cfg->path != NULL)
-        sks_error_prefix(err, "%s: [%s] token = %s", cfg->path, SECTION,
-                         cfg->token != NULL ? cfg->token : "(unset: the first token)");
+        sks_error_prefix(err, "%s: [%s]", cfg->path, SECTION);
     if (st != SKS_OK || cfg->pin_file == NULL)
         return st;
     /* A --pin-file flag is relative to the working directory; the file's values are absolute. */

@@ -183,7 +183,7 @@ static sks_status key_error(const char *spec, struct sks_error *err)
         return sks_fail(err, st, "cannot load the private key %s: %s", spec, cause);
     if ((strncmp(spec, "pkcs11:", 7) == 0 || is_keyref_file(spec)) &&
         !OSSL_PROVIDER_available(NULL, PROV_NAME_SKS))
-        return sks_fail(err, SKS_ERR_UNAVAILABLE,
+        return sks_fail(err, SKS_ERR_NOT_FOUND,
                         "cannot load the private key %s: the sks provider is not loaded "
                         "(looked for %s); set OPENSSL_MODULES to its directory or load it in "
                         "openssl.cnf",

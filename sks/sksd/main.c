@@ -159,6 +159,7 @@ static void warn_fixed(const struct sksd_conf *old, const struct sksd_conf *new)
         old->connection_timeout != new->connection_timeout)
         sksd_log(SKSD_LOG_WARNING, "reload: listener settings changed; they apply after a restart");
     if (!same_str(old->store.pkcs11_module, new->store.pkcs11_module) ||
+        !same_str(old->store.module_env_section, new->store.module_env_section) ||
         !same_str(old->store.token, new->store.token) ||
         !same_str(old->store.pin_file, new->store.pin_file) ||
         !same_str(old->store.trust_anchors, new->store.trust_anchors))

@@ -48,7 +48,7 @@ pass "sksctl_takes_the_same_relative_paths"
 grep -v '^pkcs11_module_env\|^SOFTHSM2_CONF\|^\[sks_module_env\]' cfg/sks.conf > cfg/noenv.conf
 run_fails list-unset "no token matches pkcs11:token=$SKS_TOKEN_LABEL" "$SKSCTL" list -c cfg/noenv.conf
 assert_grep list-unset "SOFTHSM2_CONF is unset" list-unset.out
-assert_grep list-unset "noenv.conf: [sks] token = $SKS_TOKEN_LABEL" list-unset.out
+assert_grep list-unset "noenv.conf: [sks]: no token matches" list-unset.out
 pass "sksctl_no_token_names_the_label_and_that_SOFTHSM2_CONF_is_unset"
 run_fails check-unset "no token matches pkcs11:token=$SKS_TOKEN_LABEL" "$SKSD" -c cfg/noenv.conf --check
 assert_grep check-unset "SOFTHSM2_CONF is unset" check-unset.out
