@@ -29,7 +29,15 @@ sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, c
         }
     }
     if (sk_X509_num(certs) == 0 && der_ok && (x = d2i_X509(NULL, &p, (long)len)) != NULL) {
-        if (p != data + len || sk_X509_push(certs, x) <= 0)
+        if (p != data + len) {
+            X509_free(x);
+            st = sks_fail(err, SKS_ERR_INPUT,
+                          "%s: its DER certificate is %zu bytes and %zu more follow it: trailing "
+                          "bytes are refused",
+                          what, (size_t)(p - data), len - (size_t)(p - data));
+            goto done;
+        }
+        if (sk_X509_push(certs, x) <= 0)
             X509_free(x);
     }
     if (sk_X509_num(certs) == 0)

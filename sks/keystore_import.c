@@ -180,7 +180,7 @@ static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], unsigned char p
     return st;
 }
 
-static sks_status check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err)
+sks_status ks_check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err)
 {
     unsigned char pub[65], cert_pub[65];
     sks_status st;
@@ -444,7 +444,7 @@ static sks_status import_key(struct sks_keystore *ks, const char *identity, EVP_
     struct ks_ident id;
     sks_status st;
 
-    st = check_key(key, cred != NULL ? cred->cert : NULL, d, err);
+    st = ks_check_key(key, cred != NULL ? cred->cert : NULL, d, err);
     if (st == SKS_OK)
         st = ks_check_credentials(ks, cred, &chk, err);
     if (st == SKS_OK)

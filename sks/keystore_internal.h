@@ -290,6 +290,13 @@ sks_status ks_version_write(struct sks_keystore *ks, struct ks_ident *id,
                             const struct ks_checked *chk, const struct sks_credentials *cred,
                             ks_key_writer write_key, void *arg, unsigned int *version,
                             struct sks_error *err);
+/*
+ * The checks on a software key, the same for every way in that sees one
+ * (import --key, and sksctl wrap before it wraps): P-256, 1 <= d < n, the
+ * public key stored with d is d*G, and d*G is |cert|'s key (NULL: no
+ * certificate to match).  d, big-endian, in |d| on success.
+ */
+sks_status ks_check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err);
 /* The certificate's uncompressed P-256 point. */
 bool ks_cert_point(X509 *cert, unsigned char pub[65]);
 /* Best-effort undo of a version that failed half-way: objects, then its record entry. */

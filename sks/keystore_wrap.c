@@ -23,6 +23,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
@@ -217,7 +218,7 @@ done:
 sks_status sks_wrap_key(EVP_PKEY *wrapping_pub, EVP_PKEY *key, const char *oaep_md,
                         unsigned char **blob, size_t *len, struct sks_error *err)
 {
-    unsigned char kek[AES_KEY_LEN];
+    unsigned char kek[AES_KEY_LEN], d[32];
     unsigned char *p8 = NULL, *rsa = NULL, *kwp = NULL;
     size_t rsa_len = 0, kwp_len = 0;
     PKCS8_PRIV_KEY_INFO *info = NULL;
@@ -231,6 +232,15 @@ sks_status sks_wrap_key(EVP_PKEY *wrapping_pub, EVP_PKEY *key, const char *oaep_
         return sks_fail(err, SKS_ERR_INPUT,
                         "the wrapping key must be an RSA key of at least "
                         "2048 bits (sksctl wrapping-key prints it)");
+    /*
+     * The importer never sees the key in the clear, so the checks that need
+     * its private value (range, and the public key stored with it) run
+     * here, the same ones as import --key.
+     */
+    st = ks_check_key(key, NULL, d, err);
+    OPENSSL_cleanse(d, sizeof(d));
+    if (st != SKS_OK)
+        return st;
     if (RAND_priv_bytes(kek, sizeof(kek)) != 1)
         return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for the AES key");
     if ((info = EVP_PKEY2PKCS8(key)) == NULL ||
@@ -431,7 +441,55 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
     return st;
 }
 
-/* The unwrapped key must be P-256 and sign for the certificate's key. */
+/*
+ * Whether the signature (r, s) of |digest| is what a private value of 0
+ * (mod n) makes: s = e/k, so r is the x of (e/s)*G.  The token computes
+ * the key's public point from d alone, and a d of n gives the same.
+ */
+static bool signed_by_zero(const unsigned char sig[64], const unsigned char digest[32])
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *ctx = BN_CTX_new();
+    EC_POINT *pt = g != NULL ? EC_POINT_new(g) : NULL;
+    BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+    BIGNUM *e = BN_bin2bn(digest, 32, NULL), *u = NULL, *x = BN_new();
+    bool zero = false;
+
+    if (pt != NULL && ctx != NULL && r != NULL && s != NULL && e != NULL && x != NULL &&
+        (u = BN_mod_inverse(NULL, s, EC_GROUP_get0_order(g), ctx)) != NULL &&
+        BN_mod_mul(u, u, e, EC_GROUP_get0_order(g), ctx) == 1 &&
+        EC_POINT_mul(g, pt, u, NULL, NULL, ctx) == 1 &&
+        EC_POINT_get_affine_coordinates(g, pt, x, NULL, ctx) == 1 &&
+        BN_nnmod(x, x, EC_GROUP_get0_order(g), ctx) == 1)
+        zero = BN_cmp(x, r) == 0;
+    BN_free(r);
+    BN_free(s);
+    BN_free(e);
+    BN_free(u);
+    BN_free(x);
+    EC_POINT_free(pt);
+    BN_CTX_free(ctx);
+    EC_GROUP_free(g);
+    ERR_clear_error();
+    return zero;
+}
+
+static sks_status wrapped_out_of_range(struct sks_error *err, const char *how)
+{
+    return sks_fail(err, SKS_ERR_POLICY,
+                    "key-range: the wrapped private value is not between 1 and the P-256 group "
+                    "order (%s)",
+                    how);
+}
+
+/*
+ * The unwrapped key must be P-256 and sign for the certificate's key.  The
+ * host never holds its private value, so what ks_check_key() checks on it
+ * in software is checked through the token: a value of 0 mod n either
+ * cannot sign or signs as 0 does (key-range); any other value must sign for
+ * the certificate's key (key-match).  The public key stored in the blob's
+ * PKCS#8 never leaves the token, which ignores it; sksctl wrap checks it.
+ */
 static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key, X509 *cert,
                                   struct sks_error *err)
 {
@@ -456,6 +514,13 @@ static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key,
         memcmp(params, ks_p256_params, sizeof(ks_p256_params)) != 0)
         return sks_fail(err, SKS_ERR_POLICY, "key-p256: the wrapped key is not an EC P-256 key");
     st = p11_store_sign(ks->tok, key, CKM_ECDSA, probe, sizeof(probe), sig, &siglen, err);
+    /* SoftHSM answers CKR_GENERAL_ERROR for a private value of 0. */
+    if (st != SKS_OK && err != NULL &&
+        (err->ckr == CKR_GENERAL_ERROR || err->ckr == CKR_FUNCTION_FAILED)) {
+        char how[96];
+        snprintf(how, sizeof(how), "the token cannot sign with it: %s", p11_ckr_name(err->ckr));
+        return wrapped_out_of_range(err, how);
+    }
     if (st != SKS_OK)
         return st;
     es = ECDSA_SIG_new();
@@ -473,6 +538,8 @@ static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key,
     ECDSA_SIG_free(es);
     EVP_PKEY_CTX_free(ctx);
     ERR_clear_error();
+    if (!ok && siglen == 64 && signed_by_zero(sig, probe))
+        return wrapped_out_of_range(err, "it is 0 modulo the order");
     if (!ok)
         return sks_fail(err, SKS_ERR_POLICY,
                         "key-match: the certificate does not match the wrapped private key (a "

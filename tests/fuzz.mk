@@ -35,10 +35,10 @@ tests_fuzz_fuzz_wrapped_LDADD = sks/libsks.la p11/libsksp11.la common/libskscomm
 	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 tests_fuzz_fuzz_wrapped_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 
-# Software keys through sksctl's loader and the key store's key checks; the
-# fuzzer includes tools/cmd_keystore.c, whose loader is static.
+# Software keys through sksctl's loader (sks/keystore_input.c) and the key
+# store's key checks.
 FUZZ_BINS += tests/fuzz/fuzz_pkcs8
-tests_fuzz_fuzz_pkcs8_SOURCES = tests/fuzz/fuzz_pkcs8.c tools/cli.c tools/sksctl.h
+tests_fuzz_fuzz_pkcs8_SOURCES = tests/fuzz/fuzz_pkcs8.c
 tests_fuzz_fuzz_pkcs8_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
 	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 tests_fuzz_fuzz_pkcs8_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer

@@ -19,6 +19,7 @@
 #include "p11/p11.h"
 #include "sks/certs.h"
 #include "sks/conf.h"
+#include "sks/keystore_input.h"
 #include "tools/sksctl.h"
 
 #define PROV_NAME_SKS "sks"
@@ -32,46 +33,7 @@ int cli_report(const char *cmd, const struct sks_error *err)
 sks_status cli_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                          struct sks_error *err)
 {
-    unsigned char *buf = NULL;
-    struct stat st;
-    size_t got = 0;
-    int fd;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sks_fail(err, errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
-                        "cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return sks_fail(err, SKS_ERR_INPUT, "%s is not a regular file", path);
-    }
-    if ((unsigned long long)st.st_size > max) {
-        close(fd);
-        return sks_fail(err, SKS_ERR_INPUT, "%s is too large (%lld bytes; the limit is %zu)",
-                        path, (long long)st.st_size, max);
-    }
-    buf = OPENSSL_malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory reading %s", path);
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (got != (size_t)st.st_size) {
-        OPENSSL_clear_free(buf, (size_t)st.st_size + 1);
-        return sks_fail(err, SKS_ERR_SYSTEM, "short read on %s", path);
-    }
-    buf[got] = '\0';
-    *data = buf;
-    *len = got;
-    return SKS_OK;
+    return sks_file_read(path, max, data, len, err);
 }
 
 /* Where sksctl looked for the sks provider, for the message that it is not loaded. */

@@ -21,19 +21,14 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/ui.h>
 
 #include "p11/p11.h"
 #include "sks/conf.h"
 #include "sks/keystore.h"
+#include "sks/keystore_input.h"
 #include "tools/sksctl.h"
-
-/* Keys, certificates and blobs are small; anything larger is a mistake or an attack. */
-#define INPUT_MAX (1024 * 1024)
-#define PASSPHRASE_MAX 1024
 
 /* ---- options every key store command takes -------------------------------------------- */
 
@@ -184,63 +179,6 @@ static sks_status store_open(const struct store_opts *o, bool roots, bool mutati
 
 /* ---- reading inputs ------------------------------------------------------------------- */
 
-static sks_status read_input(const char *what, const char *path, unsigned char **data, size_t *len,
-                             struct sks_error *err)
-{
-    sks_status st = cli_read_file(path, INPUT_MAX, data, len, err);
-
-    if (st != SKS_OK) {
-        sks_error_prefix(err, "%s", what);
-        return st;
-    }
-    if (*len == 0) {
-        OPENSSL_free(*data);
-        *data = NULL;
-        return sks_fail(err, SKS_ERR_INPUT, "%s: %s is empty", what, path);
-    }
-    return SKS_OK;
-}
-
-/* Every certificate in a PEM file (or the one of a DER file), in order. */
-static sks_status read_certs(const char *what, const char *path, STACK_OF(X509) * *out,
-                             struct sks_error *err)
-{
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    unsigned char *data = NULL;
-    const unsigned char *p;
-    size_t len = 0;
-    BIO *bio = NULL;
-    X509 *x;
-    sks_status st;
-
-    if (certs == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    st = read_input(what, path, &data, &len, err);
-    if (st != SKS_OK)
-        goto done;
-    bio = BIO_new_mem_buf(data, (int)len);
-    while (bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-        if (sk_X509_push(certs, x) <= 0)
-            X509_free(x);
-    ERR_clear_error();
-    p = data;
-    if (sk_X509_num(certs) == 0 && (x = d2i_X509(NULL, &p, (long)len)) != NULL &&
-        sk_X509_push(certs, x) <= 0)
-        X509_free(x);
-    ERR_clear_error();
-    if (sk_X509_num(certs) == 0)
-        st = sks_fail(err, SKS_ERR_INPUT, "%s: %s holds no PEM or DER certificate", what, path);
-done:
-    BIO_free(bio);
-    OPENSSL_free(data);
-    if (st != SKS_OK) {
-        sk_X509_pop_free(certs, X509_free);
-        return st;
-    }
-    *out = certs;
-    return SKS_OK;
-}
-
 /* Certificate, chain and x5u: --cert may be a full chain when --chain is absent. */
 struct cred_files {
     const char *cert, *chain, *x5u;
@@ -261,7 +199,7 @@ static sks_status read_credentials(const struct cred_files *f, struct sks_creden
 
     memset(c, 0, sizeof(*c));
     c->x5u = f->x5u;
-    st = read_certs("--cert", f->cert, &certs, err);
+    st = sks_input_certs("--cert", f->cert, &certs, err);
     if (st != SKS_OK)
         return st;
     c->cert = sk_X509_shift(certs);
@@ -270,117 +208,9 @@ static sks_status read_credentials(const struct cred_files *f, struct sks_creden
         return SKS_OK;
     }
     sk_X509_pop_free(certs, X509_free);
-    st = read_certs("--chain", f->chain, &c->chain, err);
+    st = sks_input_certs("--chain", f->chain, &c->chain, err);
     if (st != SKS_OK)
         cred_free(c);
-    return st;
-}
-
-/* A passphrase file: one line, the newline dropped; cleansed by the caller. */
-static sks_status read_passphrase(const char *path, char **pass, struct sks_error *err)
-{
-    unsigned char *data = NULL;
-    size_t len = 0;
-    sks_status st;
-
-    st = cli_read_file(path, PASSPHRASE_MAX, &data, &len, err);
-    if (st != SKS_OK) {
-        sks_error_prefix(err, "--passphrase-file");
-        return st;
-    }
-    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-        data[--len] = '\0';
-    *pass = (char *)data;
-    return SKS_OK;
-}
-
-static int prompt_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)rwflag;
-    if (EVP_read_pw_string(buf, size, (const char *)u, 0) != 0)
-        return -1;
-    return (int)strlen(buf);
-}
-
-/* PKCS#8 EncryptedPrivateKeyInfo, PEM or DER, or a legacy encrypted PEM. */
-static bool looks_encrypted(const unsigned char *data, size_t len)
-{
-    const unsigned char *p = data;
-    X509_SIG *sig;
-
-    if (memmem(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) != NULL ||
-        memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL)
-        return true;
-    sig = d2i_X509_SIG(NULL, &p, (long)len);
-    X509_SIG_free(sig);
-    ERR_clear_error();
-    return sig != NULL;
-}
-
-/*
- * A private key from a PEM or DER file: PKCS#8, plain or encrypted, or SEC1.
- * The passphrase comes from |pass_file| or a prompt on the terminal, never
- * from argv.  The file's bytes are cleansed before return.
- */
-static sks_status load_key_file(const char *path, const char *pass_file, EVP_PKEY **out,
-                                struct sks_error *err)
-{
-    OSSL_DECODER_CTX *dctx = NULL;
-    unsigned char *data = NULL;
-    const unsigned char *p;
-    char *pass = NULL, prompt[PATH_MAX + 32];
-    size_t len = 0, left;
-    EVP_PKEY *pkey = NULL;
-    sks_status st;
-
-    st = read_input("--key", path, &data, &len, err);
-    if (st == SKS_OK && pass_file != NULL)
-        st = read_passphrase(pass_file, &pass, err);
-    if (st != SKS_OK)
-        goto done;
-    if (pass == NULL && !isatty(STDIN_FILENO) && looks_encrypted(data, len)) {
-        st = sks_fail(err, SKS_ERR_INPUT,
-                      "--key: %s is encrypted and there is no terminal to ask for its "
-                      "passphrase: give --passphrase-file",
-                      path);
-        goto done;
-    }
-    dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, OSSL_KEYMGMT_SELECT_PRIVATE_KEY,
-                                         NULL, NULL);
-    if (dctx == NULL) {
-        st = sks_fail(err, SKS_ERR_SYSTEM, "no key decoder available");
-        goto done;
-    }
-    snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
-    if (pass != NULL)
-        OSSL_DECODER_CTX_set_passphrase(dctx, (unsigned char *)pass, strlen(pass));
-    else
-        OSSL_DECODER_CTX_set_pem_password_cb(dctx, prompt_passphrase, prompt);
-    p = data;
-    left = len;
-    if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pkey == NULL) {
-        ERR_clear_error();
-        if (looks_encrypted(data, len))
-            st = sks_fail(err, SKS_ERR_AUTH,
-                          "--key: cannot decrypt %s: wrong passphrase, or an encryption this "
-                          "OpenSSL does not offer",
-                          path);
-        else
-            st = sks_fail(err, SKS_ERR_INPUT,
-                          "--key: %s is not a private key (PEM or DER PKCS#8, plain or "
-                          "encrypted, or SEC1 EC PRIVATE KEY)",
-                          path);
-        goto done;
-    }
-    *out = pkey;
-    pkey = NULL;
-done:
-    OSSL_DECODER_CTX_free(dctx);
-    EVP_PKEY_free(pkey);
-    if (data != NULL)
-        OPENSSL_clear_free(data, len);
-    if (pass != NULL)
-        OPENSSL_clear_free(pass, strlen(pass) + 1);
     return st;
 }
 
@@ -641,31 +471,6 @@ static sks_status write_private_file(const char *path, const unsigned char *data
     return SKS_OK;
 }
 
-static sks_status load_public_key(const char *path, EVP_PKEY **out, struct sks_error *err)
-{
-    unsigned char *data = NULL;
-    size_t len = 0;
-    BIO *bio;
-    sks_status st;
-
-    st = read_input("--wrapping-key", path, &data, &len, err);
-    if (st != SKS_OK)
-        return st;
-    bio = BIO_new_mem_buf(data, (int)len);
-    *out = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-    if (*out == NULL) {
-        const unsigned char *p = data;
-        *out = d2i_PUBKEY(NULL, &p, (long)len);
-    }
-    BIO_free(bio);
-    OPENSSL_free(data);
-    ERR_clear_error();
-    if (*out == NULL)
-        return sks_fail(err, SKS_ERR_INPUT, "--wrapping-key: %s is not a public key (PEM or DER)",
-                        path);
-    return SKS_OK;
-}
-
 int cmd_wrap(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -714,11 +519,9 @@ int cmd_wrap(int argc, char **argv)
         return usage_error("wrap", "--wrapping-key, --key and --out are required");
     if (strcmp(oaep, "sha1") != 0 && strcmp(oaep, "sha256") != 0)
         return usage_error("wrap", "--oaep takes sha1 or sha256");
-    st = load_public_key(wk, &pub, &err);
+    st = sks_input_public_key("--wrapping-key", wk, &pub, &err);
     if (st == SKS_OK)
-        st = load_key_file(key_path, pass, &key, &err);
-    if (st == SKS_OK && (st = sks_profile_check_key(key, &err)) != SKS_OK)
-        sks_error_prefix(&err, "key-p256");
+        st = sks_input_key(key_path, pass, &key, &err);
     if (st == SKS_OK)
         st = sks_wrap_key(pub, key, strcmp(oaep, "sha1") == 0 ? "SHA1" : "SHA256", &blob, &len,
                           &err);
@@ -784,9 +587,9 @@ static sks_status import_one(struct sks_keystore *ks, const struct import_args *
                          "spc: the certificate is for SPC %s, not the --spc %s given", spc, a->spc);
     }
     if (st == SKS_OK && a->key != NULL)
-        st = load_key_file(a->key, a->pass, &key, err);
+        st = sks_input_key(a->key, a->pass, &key, err);
     else if (st == SKS_OK)
-        st = read_input("--wrapped", a->wrapped, &blob, &blob_len, err);
+        st = sks_input_file("--wrapped", a->wrapped, &blob, &blob_len, err);
     if (st == SKS_OK && key != NULL)
         st = sks_keystore_import_key(ks, a->identity, key, &cred, version, err);
     else if (st == SKS_OK)
@@ -958,7 +761,7 @@ static sks_status batch_x5u(const char *sub, char x5u[SKS_X5U_MAX + 1], struct s
     sks_status st;
 
     snprintf(path, sizeof(path), "%s/x5u", sub);
-    st = read_input("x5u", path, &data, &len, err);
+    st = sks_input_file("x5u", path, &data, &len, err);
     if (st != SKS_OK)
         return st;
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))

@@ -3,10 +3,10 @@
  * DER, PKCS#8 (plain or encrypted with a passphrase) or SEC1, through the
  * same two steps:
  *
- *   1. load_key_file() of tools/cmd_keystore.c, sksctl's loader (OpenSSL's
- *      decoders with the passphrase from a file).  It is static, so this
- *      file includes cmd_keystore.c rather than copying it; the input goes
- *      through a memfd, because the loader reads a file by name.
+ *   1. sks_input_key() of sks/keystore_input.c, sksctl's loader (its
+ *      structure checks, then OpenSSL's decoders with the passphrase from a
+ *      file).  The input goes through a memfd, because the loader reads a
+ *      file by name.
  *   2. sks_keystore_import_key(), whose key checks (P-256, 1 <= d < n, the
  *      certificate's public key) run before anything touches the token.
  *      The key store here has no token: the import is called without an
@@ -30,14 +30,14 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "sks/keystore_input.h"
 #include "sks/keystore_internal.h"
 #include "sks/testpki.h"
 #include "tests/fuzz/fuzz_a1_key.h"
-
-/* sksctl's key loader and its helpers, as sksctl builds them. */
-#include "tools/cmd_keystore.c"
 
 #define FUZZ_NOW ((time_t)1750004800)
 #define PASSPHRASE "fuzz-pkcs8 passphrase"
@@ -215,11 +215,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sks_error err;
     EVP_PKEY *key = NULL;
 
-    if (size > INPUT_MAX || too_costly(data, size))
+    if (size > SKS_INPUT_MAX || too_costly(data, size))
         return 0;
     set_file(fz.key_fd, data, size);
     sks_error_clear(&err);
-    if (load_key_file(fz.key_path, fz.pass_path, &key, &err) == SKS_OK) {
+    if (sks_input_key(fz.key_path, fz.pass_path, &key, &err) == SKS_OK) {
         check_import(key);
         EVP_PKEY_free(key);
     } else if (err.msg[0] == '\0') {

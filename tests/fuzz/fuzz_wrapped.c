@@ -10,9 +10,9 @@
  * key store takes them: the size checks (at most KS_RECORD_MAX bytes; an
  * AES key wrap part of whole 64-bit blocks, at least two), RSA-OAEP with
  * SHA-256 then SHA-1, AES key wrap with padding (RFC 5649), PKCS#8, and the
- * P-256 check.  Each input is also tried as the AES key wrap part under a
- * fixed AES key and as bare PKCS#8 DER, so that mutations reach the later
- * steps without having to get past RSA-OAEP.
+ * key checks (P-256, range, stored public key).  Each input is also tried
+ * as the AES key wrap part under a fixed AES key and as bare PKCS#8 DER, so
+ * that mutations reach the later steps without having to get past RSA-OAEP.
  *
  * A P-256 key that comes out is wrapped again with sks_wrap_key(), the
  * sender's side, and must unwrap to the same key.
@@ -149,21 +149,26 @@ static unsigned char *kwp_unwrap(const unsigned char kek[KEK_LEN], const unsigne
     return out;
 }
 
-/* PKCS#8 DER to a key that passes the key store's P-256 check, or NULL. */
+/*
+ * PKCS#8 DER to a key that passes the key store's key checks (P-256, range,
+ * the stored public key), those sks_wrap_key() makes too, or NULL.
+ */
 static EVP_PKEY *pkcs8_p256(const unsigned char *der, size_t len)
 {
     const unsigned char *p = der;
     PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
     EVP_PKEY *key = info != NULL ? EVP_PKCS82PKEY(info) : NULL;
+    unsigned char d[32];
     struct sks_error err;
 
     PKCS8_PRIV_KEY_INFO_free(info);
-    if (key != NULL && sks_profile_check_key(key, &err) != SKS_OK) {
+    if (key != NULL && ks_check_key(key, NULL, d, &err) != SKS_OK) {
         if (err.msg[0] == '\0')
             abort();
         EVP_PKEY_free(key);
         key = NULL;
     }
+    OPENSSL_cleanse(d, sizeof(d));
     ERR_clear_error();
     return key;
 }
@@ -192,7 +197,7 @@ static EVP_PKEY *unwrap_blob(const unsigned char *blob, size_t len, const char *
     }
     OPENSSL_cleanse(kek, sizeof(kek));
     if (p8 != NULL) {
-        *step = "pkcs8-p256";
+        *step = "pkcs8-key-checks";
         key = pkcs8_p256(p8, p8_len);
         OPENSSL_clear_free(p8, p8_len);
     }

@@ -20,6 +20,7 @@
 #include "p11/p11.h"
 #include "sks/conf.h"
 #include "sks/keystore.h"
+#include "sks/keystore_input.h"
 #include "sks/keystore_internal.h"
 #include "sks/testpki.h"
 
@@ -186,6 +187,54 @@ START_TEST(config_rejects_unknown_keys_and_bad_numbers)
     unlink(bad);
     free(typo);
     free(bad);
+}
+END_TEST
+
+/* ---- inputs --------------------------------------------------------------------------- */
+
+START_TEST(file_read_stops_at_its_limit_whatever_the_size_says)
+{
+    /* /proc files report a size of 0: what is read counts, not st_size. */
+    unsigned char *data = NULL;
+    struct sks_error err;
+    size_t len = 0;
+
+    ck_assert_int_eq(sks_file_read("/proc/self/status", 16, &data, &len, &err), SKS_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "too large") != NULL, "%s", err.msg);
+    ck_assert_int_eq(sks_file_read("/proc/self/status", SKS_INPUT_MAX, &data, &len, &err), SKS_OK);
+    ck_assert_uint_gt(len, 16);
+    ck_assert_uint_eq(strlen((char *)data), len);
+    OPENSSL_free(data);
+}
+END_TEST
+
+START_TEST(key_decode_names_two_curves)
+{
+    /* A PKCS#8 algorithm that says P-256 around a SEC1 key that says P-384. */
+    EVP_PKEY *p384 = EVP_EC_gen("P-384"), *out = NULL;
+    PKCS8_PRIV_KEY_INFO *p8 = PKCS8_PRIV_KEY_INFO_new();
+    unsigned char *sec1 = NULL, *der = NULL;
+    struct sks_error err;
+    int sec1_len, der_len;
+
+    ck_assert_ptr_nonnull(p384);
+    sec1_len = i2d_PrivateKey(p384, &sec1);
+    ck_assert_int_gt(sec1_len, 0);
+    ck_assert_int_eq(PKCS8_pkey_set0(p8, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), 0, V_ASN1_OBJECT,
+                                     OBJ_nid2obj(NID_X9_62_prime256v1), sec1, sec1_len),
+                     1);
+    der_len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+    ck_assert_int_gt(der_len, 0);
+    ck_assert_int_eq(sks_key_decode(der, (size_t)der_len, "two-curves.der", "", &out, &err),
+                     SKS_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg,
+                         "names two curves: prime256v1 (1.2.840.10045.3.1.7) in its "
+                         "PKCS#8 algorithm, secp384r1 (1.3.132.0.34) in its EC key") != NULL,
+                  "%s", err.msg);
+    ck_assert_ptr_null(out);
+    OPENSSL_free(der);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    EVP_PKEY_free(p384);
 }
 END_TEST
 
@@ -426,6 +475,38 @@ START_TEST(import_rejects_damaged_private_value)
 }
 END_TEST
 
+START_TEST(wrap_refuses_what_import_key_refuses)
+{
+    /* The importer of a blob never sees d: the sender's side runs import --key's checks. */
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    struct sks_credentials cred;
+    struct sks_error err;
+    EVP_PKEY *good, *out_of_range, *damaged, *wpub = NULL;
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    BIGNUM *d = NULL;
+
+    key_and_cert("1234", &good, &cred);
+    ck_assert_int_eq(sks_keystore_wrapping_key(ks, &wpub, &err), SKS_OK);
+    out_of_range = keypair_with_private_value(good, EC_GROUP_get0_order(g));
+    ck_assert_int_eq(sks_wrap_key(wpub, out_of_range, NULL, &blob, &len, &err), SKS_ERR_POLICY);
+    ck_assert_msg(strstr(err.msg, "key-range") != NULL, "%s", err.msg);
+    ck_assert_int_eq(EVP_PKEY_get_bn_param(good, OSSL_PKEY_PARAM_PRIV_KEY, &d), 1);
+    ck_assert_int_eq(BN_is_bit_set(d, 7) ? BN_clear_bit(d, 7) : BN_set_bit(d, 7), 1);
+    damaged = keypair_with_private_value(good, d);
+    ck_assert_int_eq(sks_wrap_key(wpub, damaged, NULL, &blob, &len, &err), SKS_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "key-consistency") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(blob);
+    BN_clear_free(d);
+    EVP_PKEY_free(damaged);
+    EVP_PKEY_free(out_of_range);
+    EVP_PKEY_free(wpub);
+    EVP_PKEY_free(good);
+    X509_free(cred.cert);
+    EC_GROUP_free(g);
+}
+END_TEST
+
 START_TEST(wrapped_key_round_trips_through_the_token)
 {
     struct sks_credentials cred;
@@ -567,6 +648,8 @@ static Suite *keystore_suite(bool token)
     tcase_add_test(pure, map_holds_many_entries);
     tcase_add_test(pure, config_reads_sks_section_and_anchors_relative_paths);
     tcase_add_test(pure, config_rejects_unknown_keys_and_bad_numbers);
+    tcase_add_test(pure, file_read_stops_at_its_limit_whatever_the_size_says);
+    tcase_add_test(pure, key_decode_names_two_curves);
     suite_add_tcase(s, pure);
     if (!token)
         return s;
@@ -575,6 +658,7 @@ static Suite *keystore_suite(bool token)
     tcase_add_test(tc, imported_key_is_sensitive_and_sign_only);
     tcase_add_test(tc, import_rejects_scalar_out_of_range);
     tcase_add_test(tc, import_rejects_damaged_private_value);
+    tcase_add_test(tc, wrap_refuses_what_import_key_refuses);
     tcase_add_test(tc, wrapped_key_round_trips_through_the_token);
     tcase_add_test(tc, generated_key_csr_verifies_and_attach_activates);
     tcase_add_test(tc, active_follows_another_process_within_a_second);

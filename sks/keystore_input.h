@@ -1,0 +1,85 @@
+/*
+ * What an import is given, read and decoded before the key store sees it:
+ * key files (PEM or DER, PKCS#8 plain or encrypted, or SEC1), certificate
+ * files, wrapped-key blobs and passphrase files.  sksctl and the fuzzers
+ * read their inputs through these functions, so that what one refuses the
+ * other refuses too.
+ *
+ * Every file is opened without blocking and must be a regular file: a FIFO
+ * or a device named by mistake is refused at once instead of blocking the
+ * command forever.  It is read up to a size limit, never further.
+ */
+#ifndef SKS_KEYSTORE_INPUT_H
+#define SKS_KEYSTORE_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "common/error.h"
+
+/* Keys, certificates and blobs are small; anything larger is a mistake or an attack. */
+#define SKS_INPUT_MAX (1024 * 1024)
+#define SKS_PASSPHRASE_MAX 1024
+/*
+ * Encrypted PKCS#8 keys: the key derivation an input asks for runs before
+ * its passphrase can be known to be right, so its cost is bounded first.
+ * PBKDF2 at 10,000,000 iterations takes seconds; 2^31 would take minutes.
+ * scrypt: at most 32 MiB, the most OpenSSL's PKCS#8 decryption allocates
+ * (128 * r * (N + 2 + p) bytes), and p at most 16.
+ */
+#define SKS_PBKDF2_ITER_MAX 10000000L
+#define SKS_SCRYPT_MEM_MAX (32ULL * 1024 * 1024)
+#define SKS_SCRYPT_P_MAX 16
+
+/*
+ * Reads the regular file |path|, at most |max| bytes, into a NUL-terminated
+ * buffer (not counted in *len; OPENSSL_clear_free it).  A file that is not
+ * regular or is larger is refused, not read.
+ */
+sks_status sks_file_read(const char *path, size_t max, unsigned char **data, size_t *len,
+                         struct sks_error *err);
+/* sks_file_read() of at most SKS_INPUT_MAX bytes; an empty file is refused; |what|: "--key". */
+sks_status sks_input_file(const char *what, const char *path, unsigned char **data, size_t *len,
+                          struct sks_error *err);
+
+/*
+ * Every certificate of a PEM file in order, or the one of a DER file (which
+ * must hold nothing after it): the one certificate reader of --cert and
+ * --chain.
+ */
+sks_status sks_input_certs(const char *what, const char *path, STACK_OF(X509) * *out,
+                           struct sks_error *err);
+/* A public key file, PEM or DER (--wrapping-key). */
+sks_status sks_input_public_key(const char *what, const char *path, EVP_PKEY **out,
+                                struct sks_error *err);
+/* A passphrase file: its first line, not empty, without the newline; OPENSSL_clear_free it. */
+sks_status sks_input_passphrase(const char *path, char **pass, struct sks_error *err);
+
+/*
+ * A private key from the file |path|: PEM or DER, PKCS#8 plain or encrypted
+ * (PBES2), or SEC1.  The passphrase comes from |pass_file|, else from a
+ * prompt on the terminal, never from argv.  The file's bytes are cleansed
+ * before return.
+ */
+sks_status sks_input_key(const char *path, const char *pass_file, EVP_PKEY **out,
+                         struct sks_error *err);
+/*
+ * The same for the bytes of a key file, |name| naming it in messages.
+ * |pass| NULL: ask on the terminal, or refuse an encrypted key without one.
+ * Refused before any decoding, each with a message that names the fault:
+ * - PEM: more than one PEM block, or anything but white space after the
+ *   block (text before it is taken, as RFC 7468 5.2 allows);
+ * - DER (the file's, or the PEM block's): bytes after the key;
+ * - EC keys naming a curve other than P-256, or whose stored public key is
+ *   not a point on the curve;
+ * - encrypted PKCS#8 that is not PBES2, whose cipher or key derivation
+ *   function this OpenSSL does not know, with a PBKDF2 iteration count
+ *   outside 1..SKS_PBKDF2_ITER_MAX, or scrypt parameters over the limits.
+ */
+sks_status sks_key_decode(const unsigned char *data, size_t len, const char *name, const char *pass,
+                          EVP_PKEY **out, struct sks_error *err);
+
+#endif
