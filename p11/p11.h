@@ -204,9 +204,8 @@ void p11_template_signing_key_keep(struct p11_template *t, const char *label,
                                    const unsigned char *id, size_t id_len);
 /* An EC P-256 public key, verify-only; |point| (uncompressed, 65 bytes) NULL when generated. */
 void p11_template_ec_public_key(struct p11_template *t, struct p11_token *tok, const char *label,
-                                const unsigned char *id, size_t id_len,
-                                const unsigned char *point);
-/* The RSA private key wrapped keys are unwrapped with: unwrap-only, limited to the mechanisms used. */
+                                const unsigned char *id, size_t id_len, const unsigned char *point);
+/* The RSA key wrapped keys are unwrapped with: unwrap-only, limited to the mechanisms used. */
 void p11_template_unwrap_key(struct p11_template *t, struct p11_token *tok, const char *label,
                              const unsigned char *id, size_t id_len);
 void p11_template_wrap_public_key(struct p11_template *t, struct p11_token *tok, const char *label,
@@ -276,9 +275,9 @@ sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANIS
  * p11_template_wrap_public_key and p11_template_unwrap_key.
  */
 sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
-                                         const unsigned char *id, size_t id_len,
-                                         unsigned long bits, CK_OBJECT_HANDLE *pub,
-                                         CK_OBJECT_HANDLE *priv, struct sks_error *err);
+                                         const unsigned char *id, size_t id_len, unsigned long bits,
+                                         CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
+                                         struct sks_error *err);
 /*
  * Re-protects a key made before every key was CKA_MODIFIABLE=FALSE: while
  * it is still modifiable, turns off every usage |role| does not need and

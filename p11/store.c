@@ -473,8 +473,9 @@ sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11
         return SKS_OK;
     }
     if (!p11_template_protect(&t, tok, cls, key_type, role))
-        return sks_fail(err, SKS_ERR_POLICY, "object %lu on %s is not a key of the kind it is "
-                        "named for: left as it is", (unsigned long)h, tok->uri);
+        return sks_fail(err, SKS_ERR_POLICY,
+                        "object %lu on %s is not a key of the kind it is named for: left as it is",
+                        (unsigned long)h, tok->uri);
     if (cls == CKO_PRIVATE_KEY) {
         /* SoftHSM refuses to set either to the value it already has: only what changes. */
         *exposed = sensitive != CK_TRUE || extractable != CK_FALSE ||

@@ -175,8 +175,7 @@ void p11_template_signing_key_keep(struct p11_template *t, const char *label,
 }
 
 void p11_template_ec_public_key(struct p11_template *t, struct p11_token *tok, const char *label,
-                                const unsigned char *id, size_t id_len,
-                                const unsigned char *point)
+                                const unsigned char *id, size_t id_len, const unsigned char *point)
 {
     begin(t, CKO_PUBLIC_KEY, CKK_EC, true);
     verify_usage(t, tok);

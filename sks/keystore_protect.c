@@ -95,8 +95,7 @@ static sks_status modifiable_keys(struct sks_keystore *ks, struct key_info **out
         struct key_info *grown;
 
         st = find_keys(ks, classes[c], true, NULL, 0, &hs, &nh, err);
-        if (st == SKS_OK && nh > 0 &&
-            (grown = realloc(keys, (n + nh) * sizeof(*keys))) == NULL)
+        if (st == SKS_OK && nh > 0 && (grown = realloc(keys, (n + nh) * sizeof(*keys))) == NULL)
             st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
         else if (st == SKS_OK && nh > 0)
             keys = grown;
@@ -168,8 +167,9 @@ sks_status ks_remove_modifiable_twins(struct sks_keystore *ks, struct sks_error 
         st = protected_twin(ks, &keys[i], &twin, err);
         if (st != SKS_OK || !twin)
             continue;
-        ks_warn(ks, "sweep: destroyed the modifiable twin of %s that an interrupted sksctl "
-                    "protect left",
+        ks_warn(ks,
+                "sweep: destroyed the modifiable twin of %s that an interrupted sksctl "
+                "protect left",
                 keys[i].uri);
         st = p11_store_destroy(ks->tok, keys[i].h, err);
         if (st == SKS_ERR_NOT_FOUND)

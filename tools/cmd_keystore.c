@@ -1205,8 +1205,8 @@ int cmd_list(int argc, char **argv)
         return report(o.cmd, &err, &s);
     }
     if (ctx.json) {
-        json_t *doc = json_pack("{s:o, s:o}", "identities", ctx.out, "unprotected_keys",
-                                ctx.unprotected);
+        json_t *doc =
+            json_pack("{s:o, s:o}", "identities", ctx.out, "unprotected_keys", ctx.unprotected);
         json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(doc);
@@ -1429,7 +1429,7 @@ int cmd_sweep(int argc, char **argv)
     return 0;
 }
 
-/* ---- protect ----------------------------------------------------------------------------------- */
+/* ---- protect ------------------------------------------------------------------------------- */
 
 static int usage_protect(FILE *f, int status)
 {
@@ -1443,8 +1443,7 @@ static int usage_protect(FILE *f, int status)
                "wrapping key pair.  Where the token refuses, says what to do instead\n"
                "(regenerate and rotate).\n"
                "\n"
-               "  --all              every modifiable key the key store knows how to protect\n"
-               STORE_USAGE);
+               "  --all              every EC key and the wrapping key pair\n" STORE_USAGE);
     return status;
 }
 

@@ -203,17 +203,28 @@ static const struct {
     CK_ATTRIBUTE_TYPE type;
     const char *name;
 } bools[] = {
-    {CKA_TOKEN, "token"},           {CKA_PRIVATE, "private"},
-    {CKA_MODIFIABLE, "modifiable"}, {CKA_COPYABLE, "copyable"},
-    {CKA_DESTROYABLE, "destroyable"}, {CKA_SENSITIVE, "sensitive"},
-    {CKA_EXTRACTABLE, "extractable"}, {CKA_ALWAYS_SENSITIVE, "always_sensitive"},
-    {CKA_NEVER_EXTRACTABLE, "never_extractable"}, {CKA_SIGN, "sign"},
-    {CKA_SIGN_RECOVER, "sign_recover"}, {CKA_VERIFY, "verify"},
-    {CKA_VERIFY_RECOVER, "verify_recover"}, {CKA_ENCRYPT, "encrypt"},
-    {CKA_DECRYPT, "decrypt"},       {CKA_WRAP, "wrap"},
-    {CKA_UNWRAP, "unwrap"},         {CKA_DERIVE, "derive"},
-    {CKA_LOCAL, "local"},           {CKA_WRAP_WITH_TRUSTED, "wrap_with_trusted"},
-    {CKA_TRUSTED, "trusted"},       {CKA_ALWAYS_AUTHENTICATE, "always_authenticate"},
+    {CKA_TOKEN, "token"},
+    {CKA_PRIVATE, "private"},
+    {CKA_MODIFIABLE, "modifiable"},
+    {CKA_COPYABLE, "copyable"},
+    {CKA_DESTROYABLE, "destroyable"},
+    {CKA_SENSITIVE, "sensitive"},
+    {CKA_EXTRACTABLE, "extractable"},
+    {CKA_ALWAYS_SENSITIVE, "always_sensitive"},
+    {CKA_NEVER_EXTRACTABLE, "never_extractable"},
+    {CKA_SIGN, "sign"},
+    {CKA_SIGN_RECOVER, "sign_recover"},
+    {CKA_VERIFY, "verify"},
+    {CKA_VERIFY_RECOVER, "verify_recover"},
+    {CKA_ENCRYPT, "encrypt"},
+    {CKA_DECRYPT, "decrypt"},
+    {CKA_WRAP, "wrap"},
+    {CKA_UNWRAP, "unwrap"},
+    {CKA_DERIVE, "derive"},
+    {CKA_LOCAL, "local"},
+    {CKA_WRAP_WITH_TRUSTED, "wrap_with_trusted"},
+    {CKA_TRUSTED, "trusted"},
+    {CKA_ALWAYS_AUTHENTICATE, "always_authenticate"},
 };
 
 static void describe(const struct obj *o, char *buf, size_t len)
@@ -222,8 +233,7 @@ static void describe(const struct obj *o, char *buf, size_t len)
     CK_ULONG k;
 
     n = (size_t)snprintf(buf, len, "class=%lu key_type=%ld label=\"%s\" id_len=%lu",
-                         (unsigned long)o->cls, (long)o->type, o->label,
-                         (unsigned long)o->id_len);
+                         (unsigned long)o->cls, (long)o->type, o->label, (unsigned long)o->id_len);
     for (i = 0; i < sizeof(bools) / sizeof(bools[0]) && n < len; i++) {
         int v = get_bool(o->h, bools[i].type);
         if (v >= 0)
@@ -322,14 +332,21 @@ static void try_changes(const struct obj *o)
 {
     static CK_MECHANISM_TYPE wide[] = {CKM_ECDSA, CKM_ECDH1_DERIVE, CKM_RSA_PKCS, CKM_RSA_X_509};
     CK_ATTRIBUTE changes[] = {
-        {CKA_DECRYPT, &yes, 1},        {CKA_DERIVE, &yes, 1},
-        {CKA_SIGN_RECOVER, &yes, 1},   {CKA_UNWRAP, &yes, 1},
-        {CKA_WRAP, &yes, 1},           {CKA_ENCRYPT, &yes, 1},
-        {CKA_VERIFY_RECOVER, &yes, 1}, {CKA_SIGN, &yes, 1},
-        {CKA_SENSITIVE, &no, 1},       {CKA_EXTRACTABLE, &yes, 1},
-        {CKA_LABEL, "tampered", 8},    {CKA_ID, "tampered", 8},
+        {CKA_DECRYPT, &yes, 1},
+        {CKA_DERIVE, &yes, 1},
+        {CKA_SIGN_RECOVER, &yes, 1},
+        {CKA_UNWRAP, &yes, 1},
+        {CKA_WRAP, &yes, 1},
+        {CKA_ENCRYPT, &yes, 1},
+        {CKA_VERIFY_RECOVER, &yes, 1},
+        {CKA_SIGN, &yes, 1},
+        {CKA_SENSITIVE, &no, 1},
+        {CKA_EXTRACTABLE, &yes, 1},
+        {CKA_LABEL, "tampered", 8},
+        {CKA_ID, "tampered", 8},
         {CKA_ALLOWED_MECHANISMS, wide, sizeof(wide)},
-        {CKA_MODIFIABLE, &yes, 1},     {CKA_TOKEN, &no, 1},
+        {CKA_MODIFIABLE, &yes, 1},
+        {CKA_TOKEN, &no, 1},
     };
     char before[2048], after[2048];
     struct obj again;
@@ -549,7 +566,8 @@ static int cmd_check(int argc, char **argv)
     return failures == 0 ? 0 : 1;
 }
 
-/* ---- keys made the old way ---------------------------------------------------------------------- */
+/* ---- keys made the old way ----------------------------------------------------------------------
+ */
 
 static void destroy_all(CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
@@ -574,17 +592,27 @@ static int cmd_legacy_generate(int argc, char **argv)
     id_len = hex_to_bin(argv[1], id, sizeof(id));
     {
         CK_ATTRIBUTE pub[] = {
-            {CKA_TOKEN, &yes, 1},  {CKA_PRIVATE, &no, 1}, {CKA_VERIFY, &yes, 1},
-            {CKA_ENCRYPT, &no, 1}, {CKA_WRAP, &no, 1},    {CKA_DERIVE, &no, 1},
+            {CKA_TOKEN, &yes, 1},
+            {CKA_PRIVATE, &no, 1},
+            {CKA_VERIFY, &yes, 1},
+            {CKA_ENCRYPT, &no, 1},
+            {CKA_WRAP, &no, 1},
+            {CKA_DERIVE, &no, 1},
             {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
-            {CKA_LABEL, argv[0], strlen(argv[0])},        {CKA_ID, id, id_len},
+            {CKA_LABEL, argv[0], strlen(argv[0])},
+            {CKA_ID, id, id_len},
         };
         CK_ATTRIBUTE priv[] = {
-            {CKA_TOKEN, &yes, 1},     {CKA_PRIVATE, &yes, 1},
-            {CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1},
-            {CKA_SIGN, &yes, 1},      {CKA_DECRYPT, &no, 1},
-            {CKA_UNWRAP, &no, 1},     {CKA_DERIVE, &no, 1},
-            {CKA_LABEL, argv[0], strlen(argv[0])}, {CKA_ID, id, id_len},
+            {CKA_TOKEN, &yes, 1},
+            {CKA_PRIVATE, &yes, 1},
+            {CKA_SENSITIVE, &yes, 1},
+            {CKA_EXTRACTABLE, &no, 1},
+            {CKA_SIGN, &yes, 1},
+            {CKA_DECRYPT, &no, 1},
+            {CKA_UNWRAP, &no, 1},
+            {CKA_DERIVE, &no, 1},
+            {CKA_LABEL, argv[0], strlen(argv[0])},
+            {CKA_ID, id, id_len},
         };
         if (fl->C_GenerateKeyPair(sess, &mech, pub, 9, priv, 10, &hpub, &hpriv) != CKR_OK)
             die("C_GenerateKeyPair failed");
@@ -609,10 +637,12 @@ static int cmd_legacy_import(int argc, char **argv)
     if (argc != 2)
         die("usage: legacy-import HEXID KEY.pem");
     id_len = hex_to_bin(argv[0], id, sizeof(id));
-    if ((f = fopen(argv[1], "r")) == NULL || (pk = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL)
+    if ((f = fopen(argv[1], "r")) == NULL ||
+        (pk = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL)
         die("cannot read %s", argv[1]);
     fclose(f);
-    if (!EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &bn) || BN_bn2binpad(bn, d, 32) != 32 ||
+    if (!EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &bn) ||
+        BN_bn2binpad(bn, d, 32) != 32 ||
         !EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, point + 2, 65, &plen))
         die("%s is not a P-256 key", argv[1]);
     {
@@ -627,21 +657,32 @@ static int cmd_legacy_import(int argc, char **argv)
     {
         /* sks/keystore_import.c's write_private_key before the fix. */
         CK_ATTRIBUTE priv[] = {
-            {CKA_CLASS, &priv_cls, sizeof(priv_cls)}, {CKA_KEY_TYPE, &ec, sizeof(ec)},
-            {CKA_TOKEN, &yes, 1},                     {CKA_PRIVATE, &yes, 1},
-            {CKA_SENSITIVE, &yes, 1},                 {CKA_EXTRACTABLE, &no, 1},
-            {CKA_SIGN, &yes, 1},                      {CKA_SIGN_RECOVER, &no, 1},
-            {CKA_DECRYPT, &no, 1},                    {CKA_UNWRAP, &no, 1},
-            {CKA_DERIVE, &no, 1},                     {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
-            {CKA_VALUE, d, 32},                       {CKA_LABEL, label, strlen(label)},
+            {CKA_CLASS, &priv_cls, sizeof(priv_cls)},
+            {CKA_KEY_TYPE, &ec, sizeof(ec)},
+            {CKA_TOKEN, &yes, 1},
+            {CKA_PRIVATE, &yes, 1},
+            {CKA_SENSITIVE, &yes, 1},
+            {CKA_EXTRACTABLE, &no, 1},
+            {CKA_SIGN, &yes, 1},
+            {CKA_SIGN_RECOVER, &no, 1},
+            {CKA_DECRYPT, &no, 1},
+            {CKA_UNWRAP, &no, 1},
+            {CKA_DERIVE, &no, 1},
+            {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
+            {CKA_VALUE, d, 32},
+            {CKA_LABEL, label, strlen(label)},
             {CKA_ID, id, id_len},
         };
         /* The public key as p11/generate.c made it then: modifiable too. */
         CK_ATTRIBUTE pub[] = {
-            {CKA_CLASS, &pub_cls, sizeof(pub_cls)}, {CKA_KEY_TYPE, &ec, sizeof(ec)},
-            {CKA_TOKEN, &yes, 1},                   {CKA_PRIVATE, &no, 1},
-            {CKA_VERIFY, &yes, 1},                  {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
-            {CKA_EC_POINT, point, sizeof(point)},   {CKA_LABEL, label, strlen(label)},
+            {CKA_CLASS, &pub_cls, sizeof(pub_cls)},
+            {CKA_KEY_TYPE, &ec, sizeof(ec)},
+            {CKA_TOKEN, &yes, 1},
+            {CKA_PRIVATE, &no, 1},
+            {CKA_VERIFY, &yes, 1},
+            {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
+            {CKA_EC_POINT, point, sizeof(point)},
+            {CKA_LABEL, label, strlen(label)},
             {CKA_ID, id, id_len},
         };
         if (fl->C_CreateObject(sess, priv, 15, &h) != CKR_OK ||
@@ -665,17 +706,28 @@ static int cmd_legacy_wrapping_key(void)
     CK_ULONG bits = 3072;
     CK_ATTRIBUTE which = {CKA_LABEL, WRAP_LABEL, strlen(WRAP_LABEL)};
     CK_ATTRIBUTE pub[] = {
-        {CKA_TOKEN, &yes, 1},  {CKA_PRIVATE, &no, 1},
-        {CKA_WRAP, &yes, 1},   {CKA_ENCRYPT, &no, 1},
-        {CKA_VERIFY, &no, 1},  {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+        {CKA_TOKEN, &yes, 1},
+        {CKA_PRIVATE, &no, 1},
+        {CKA_WRAP, &yes, 1},
+        {CKA_ENCRYPT, &no, 1},
+        {CKA_VERIFY, &no, 1},
+        {CKA_MODULUS_BITS, &bits, sizeof(bits)},
         {CKA_PUBLIC_EXPONENT, (void *)f4, sizeof(f4)},
-        {CKA_LABEL, WRAP_LABEL, strlen(WRAP_LABEL)}, {CKA_ID, (void *)wrap_id, 16},
+        {CKA_LABEL, WRAP_LABEL, strlen(WRAP_LABEL)},
+        {CKA_ID, (void *)wrap_id, 16},
     };
     CK_ATTRIBUTE priv[] = {
-        {CKA_TOKEN, &yes, 1},       {CKA_PRIVATE, &yes, 1},  {CKA_SENSITIVE, &yes, 1},
-        {CKA_EXTRACTABLE, &no, 1},  {CKA_UNWRAP, &yes, 1},   {CKA_DECRYPT, &no, 1},
-        {CKA_SIGN, &no, 1},         {CKA_SIGN_RECOVER, &no, 1}, {CKA_DERIVE, &no, 1},
-        {CKA_LABEL, WRAP_LABEL, strlen(WRAP_LABEL)}, {CKA_ID, (void *)wrap_id, 16},
+        {CKA_TOKEN, &yes, 1},
+        {CKA_PRIVATE, &yes, 1},
+        {CKA_SENSITIVE, &yes, 1},
+        {CKA_EXTRACTABLE, &no, 1},
+        {CKA_UNWRAP, &yes, 1},
+        {CKA_DECRYPT, &no, 1},
+        {CKA_SIGN, &no, 1},
+        {CKA_SIGN_RECOVER, &no, 1},
+        {CKA_DERIVE, &no, 1},
+        {CKA_LABEL, WRAP_LABEL, strlen(WRAP_LABEL)},
+        {CKA_ID, (void *)wrap_id, 16},
         {CKA_ALLOWED_MECHANISMS, allowed, sizeof(allowed)},
     };
     CK_OBJECT_HANDLE hpub, hpriv;
