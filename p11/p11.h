@@ -177,6 +177,7 @@ struct p11_template {
     size_t nmechs;
     CK_ULONG modulus_bits;
     unsigned char point[67];
+    CK_ATTRIBUTE unwrap_tmpl[4];
 };
 
 /* What a key is for, which decides what it may do. */
@@ -284,8 +285,9 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
  * limits its mechanisms, then copies it with CKA_MODIFIABLE=FALSE (PKCS#11
  * 2.40 4.4 lets a copy turn it off) and destroys the original.  *out is
  * the copy (|h| itself when it was not modifiable).  *mechs_limited tells
- * whether CKA_ALLOWED_MECHANISMS could be set: SoftHSM 2.6.1 refuses it
- * after creation (CKR_ATTRIBUTE_READ_ONLY).  *exposed: the key was not
+ * whether CKA_ALLOWED_MECHANISMS (and, for the wrapping key,
+ * CKA_UNWRAP_TEMPLATE) could be set: SoftHSM 2.6.1 refuses it after
+ * creation (CKR_ATTRIBUTE_READ_ONLY).  *exposed: the key was not
  * sensitive or was extractable, so it may have left the token already.  On
  * a failure after the copy, *out is the copy and err says so.
  */

@@ -492,6 +492,10 @@ sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11
     }
     mechs = (CK_ATTRIBUTE){CKA_ALLOWED_MECHANISMS, t.mechs, t.nmechs * sizeof(t.mechs[0])};
     *mechs_limited = p11_store_set(tok, h, &mechs, 1, NULL) == SKS_OK;
+    if (role == P11_ROLE_UNWRAPPING && cls == CKO_PRIVATE_KEY) {
+        CK_ATTRIBUTE limits = {CKA_UNWRAP_TEMPLATE, t.unwrap_tmpl, sizeof(t.unwrap_tmpl)};
+        *mechs_limited = p11_store_set(tok, h, &limits, 1, NULL) == SKS_OK && *mechs_limited;
+    }
     st = p11_store_copy(tok, h, &lock, 1, out, err);
     if (st != SKS_OK) {
         *out = h;

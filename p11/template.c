@@ -192,6 +192,23 @@ void p11_template_ec_public_key(struct p11_template *t, struct p11_token *tok, c
     finish(t, false);
 }
 
+/*
+ * Whoever holds the PIN and a wrapped blob could otherwise unwrap its AES
+ * key as extractable, or able to decrypt, and read the PKCS#8 out: every key
+ * the wrapping key unwraps is sensitive, never extractable, and neither
+ * decrypts nor derives (the transient AES key and the signing key agree).
+ * SoftHSM 2.6.1 takes no nested CKA_UNWRAP_TEMPLATE
+ * (CKR_ATTRIBUTE_VALUE_INVALID), so this cannot also bind what the AES key
+ * unwraps in turn.
+ */
+static void unwrap_limits(struct p11_template *t)
+{
+    t->unwrap_tmpl[0] = (CK_ATTRIBUTE){CKA_SENSITIVE, (void *)&yes, sizeof(yes)};
+    t->unwrap_tmpl[1] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, (void *)&no, sizeof(no)};
+    t->unwrap_tmpl[2] = (CK_ATTRIBUTE){CKA_DECRYPT, (void *)&no, sizeof(no)};
+    t->unwrap_tmpl[3] = (CK_ATTRIBUTE){CKA_DERIVE, (void *)&no, sizeof(no)};
+}
+
 void p11_template_unwrap_key(struct p11_template *t, struct p11_token *tok, const char *label,
                              const unsigned char *id, size_t id_len)
 {
@@ -200,6 +217,8 @@ void p11_template_unwrap_key(struct p11_template *t, struct p11_token *tok, cons
     add_bool(t, CKA_EXTRACTABLE, false);
     unwrap_usage(t, tok);
     add_mechs(t);
+    unwrap_limits(t);
+    add(t, CKA_UNWRAP_TEMPLATE, t->unwrap_tmpl, sizeof(t->unwrap_tmpl));
     add_name(t, label, id, id_len);
     finish(t, false);
 }
@@ -248,5 +267,7 @@ bool p11_template_protect(struct p11_template *t, struct p11_token *tok, CK_OBJE
         (priv ? unwrap_usage : wrap_usage)(t, tok);
     else
         return false;
+    if (role == P11_ROLE_UNWRAPPING && priv)
+        unwrap_limits(t);
     return true;
 }

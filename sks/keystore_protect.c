@@ -256,9 +256,12 @@ static sks_status protect_one(struct sks_keystore *ks, const struct key_info *k,
     } else if (!mechs) {
         report(cb, arg, k->uri, true,
                "protected (not modifiable, %s only); the token cannot limit its "
-               "CKA_ALLOWED_MECHANISMS after creation: for that too, %s",
+               "CKA_ALLOWED_MECHANISMS%s after creation: for that too, %s",
                role == P11_ROLE_SIGNING ? (k->cls == CKO_PRIVATE_KEY ? "signs" : "verifies")
                                         : (k->cls == CKO_PRIVATE_KEY ? "unwraps" : "wraps"),
+               role == P11_ROLE_UNWRAPPING && k->cls == CKO_PRIVATE_KEY
+                   ? " or CKA_UNWRAP_TEMPLATE"
+                   : "",
                rotate_advice(k));
     } else {
         report(cb, arg, k->uri, true, "protected");

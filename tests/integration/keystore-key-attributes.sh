@@ -5,7 +5,8 @@
 # every attribute of every key: not modifiable, sign-only (or unwrap-only),
 # sensitive, never extractable, CKA_ALLOWED_MECHANISMS limited; every change
 # it tries (C_SetAttributeValue, C_CopyObject) is refused, the wrapping key
-# refuses C_Decrypt of a wrapped blob.  Keys made modifiable the old way are
+# refuses C_Decrypt of a wrapped blob and unwrapping its AES key as readable
+# or decrypting.  Keys made modifiable the old way are
 # named by sksctl list and re-protected by sksctl protect, also across an
 # interruption between the copy and the destroy, and they still sign.
 . "$top_srcdir/tests/integration/keystore-common.sh"
@@ -127,20 +128,28 @@ ks list --json > list-after.json 2>/dev/null || fail "sksctl list --json failed"
 assert_grep list-after-json '"unprotected_keys": []' list-after.json
 pass "protect_fixes_old_keys: list warns no more"
 
-# SoftHSM 2.6.1 cannot set CKA_ALLOWED_MECHANISMS after creation: the old
-# keys keep theirs; everything else about them is checked.
-attrs_hold protected --no-mechs sp-soft/1 --no-mechs old-key --no-mechs shaken-sks/wrapping
+# SoftHSM 2.6.1 cannot set CKA_ALLOWED_MECHANISMS or CKA_UNWRAP_TEMPLATE
+# after creation, so protect tells the administrator to replace the old
+# wrapping key pair: do as it says.
+assert_grep protect "destroy the wrapping key pair (label shaken-sks/wrapping) and run sksctl wrapping-key" \
+    "$sks_work/protect.out"
+for type in privkey pubkey; do
+    run_ok "delete-wrap-$type" p11tool_login --delete-object --type "$type" \
+        --label shaken-sks/wrapping
+done
+run_ok wrapping-key-new ks wrapping-key --out wrap-new.pub
+
+# The old signing keys keep the CKA_ALLOWED_MECHANISMS they were made with;
+# everything else about them is checked.
+attrs_hold protected --no-mechs sp-soft/1 --no-mechs old-key
 assert_grep attrs-protected "checked: 8 private keys, 8 public keys" "$sks_work/attrs-protected.out"
 ks_signs sign-protected sp-soft pki/sp-1234-fullchain.pem
 ks_signs sign-protected-uri "$(ks_uri sp-soft 1)" pki/sp-1234-fullchain.pem "$x5u/sp-soft.pem"
 pass "protected_keys_still_sign: by identity and by URI, every change refused"
 
-# The re-protected wrapping key still unwraps.
-run_ok wrapping-key-again ks wrapping-key --out wrap-again.pub
-run_ok wrap-again "$SKSCTL" wrap --wrapping-key wrap-again.pub --key pki/sp-5678.key \
-    --out again.blob
-run_ok import-again ks import sp-wrap --wrapped again.blob --cert pki/sp-5678.pem \
+run_ok wrap-new "$SKSCTL" wrap --wrapping-key wrap-new.pub --key pki/sp-5678.key --out new.blob
+run_ok import-new ks import sp-wrap --wrapped new.blob --cert pki/sp-5678.pem \
     --chain pki/chain.pem --x5u "$x5u/sp-wrap-2.pem"
-attrs_hold wrapped-again --blob again.blob --no-mechs sp-soft/1 --no-mechs old-key \
-    --no-mechs shaken-sks/wrapping
-pass "protected_wrapping_key_still_unwraps: and refuses C_Decrypt of the blob"
+attrs_hold wrapped-new --blob new.blob --no-mechs sp-soft/1 --no-mechs old-key
+assert_grep attrs-wrapped-new "unwrap to a readable AES key refused" "$sks_work/attrs-wrapped-new.out"
+pass "replaced_wrapping_key_unwraps: and refuses C_Decrypt of the blob and weak unwrap templates"

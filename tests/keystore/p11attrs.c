@@ -11,8 +11,9 @@
  *       sensitive, never extractable), then tries to change each attribute
  *       with C_SetAttributeValue and through C_CopyObject: every change
  *       must be refused.  The wrapping key must refuse C_Decrypt (of the
- *       first 384 bytes of --blob, a wrapped key), signing, and an unwrap
- *       with a mechanism it is not allowed.  A key labelled --no-mechs was
+ *       first 384 bytes of --blob, a wrapped key), signing, an unwrap with a
+ *       mechanism it is not allowed, and an unwrap to an AES key that could
+ *       be read or could decrypt.  A key labelled --no-mechs was
  *       re-protected by sksctl protect: SoftHSM cannot change
  *       CKA_ALLOWED_MECHANISMS after creation, so it keeps the list it was
  *       made with (everything else is checked).
@@ -414,6 +415,72 @@ static EVP_PKEY *rsa_public(CK_OBJECT_HANDLE pub)
     return pk;
 }
 
+/*
+ * The AES key of a wrapped blob, unwrapped (RSA-OAEP, an allowed mechanism)
+ * with a template that would let it out, or let it decrypt the RFC 5649
+ * part: the wrapping key's CKA_UNWRAP_TEMPLATE must refuse both.
+ */
+static void unwrap_as_attacker(const struct obj *priv, EVP_PKEY *pk)
+{
+    CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+    CK_OBJECT_CLASS sk = CKO_SECRET_KEY;
+    CK_KEY_TYPE aes = CKK_AES;
+    CK_ATTRIBUTE readable[] = {
+        {CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &aes, sizeof(aes)}, {CKA_TOKEN, &no, 1},
+        {CKA_SENSITIVE, &no, 1},      {CKA_EXTRACTABLE, &yes, 1},
+    };
+    CK_ATTRIBUTE decrypting[] = {
+        {CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &aes, sizeof(aes)}, {CKA_TOKEN, &no, 1},
+        {CKA_SENSITIVE, &yes, 1},     {CKA_EXTRACTABLE, &no, 1},         {CKA_DECRYPT, &yes, 1},
+        {CKA_DERIVE, &no, 1},
+    };
+    CK_ATTRIBUTE unwrapping[] = {
+        {CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &aes, sizeof(aes)},
+        {CKA_TOKEN, &no, 1},          {CKA_SENSITIVE, &yes, 1},
+        {CKA_EXTRACTABLE, &no, 1},    {CKA_DECRYPT, &no, 1},
+        {CKA_DERIVE, &no, 1},         {CKA_UNWRAP, &yes, 1},
+    };
+    unsigned char kek[32], wrapped[512];
+    size_t wlen = sizeof(wrapped);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    CK_OBJECT_HANDLE got = CK_INVALID_HANDLE;
+    CK_RV rv;
+
+    RAND_bytes(kek, sizeof(kek));
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, "SHA1", NULL) != 1 ||
+        EVP_PKEY_encrypt(ctx, wrapped, &wlen, kek, sizeof(kek)) != 1)
+        die("cannot wrap a test key for the wrapping key (OAEP)");
+    EVP_PKEY_CTX_free(ctx);
+    rv = fl->C_UnwrapKey(sess, &mech, priv->h, wrapped, (CK_ULONG)wlen, readable, 5, &got);
+    if (rv == CKR_OK) {
+        fl->C_DestroyObject(sess, got);
+        bad(priv->label, "unwrapped an AES key as extractable and not sensitive");
+    } else {
+        printf("ok %s: unwrap to a readable AES key refused: 0x%lx\n", priv->label,
+               (unsigned long)rv);
+    }
+    got = CK_INVALID_HANDLE;
+    rv = fl->C_UnwrapKey(sess, &mech, priv->h, wrapped, (CK_ULONG)wlen, decrypting, 7, &got);
+    if (rv == CKR_OK) {
+        fl->C_DestroyObject(sess, got);
+        bad(priv->label, "unwrapped an AES key that can decrypt");
+    } else {
+        printf("ok %s: unwrap to a decrypting AES key refused: 0x%lx\n", priv->label,
+               (unsigned long)rv);
+    }
+    /* What the token cannot bind (no nested CKA_UNWRAP_TEMPLATE): reported, not asserted. */
+    got = CK_INVALID_HANDLE;
+    rv = fl->C_UnwrapKey(sess, &mech, priv->h, wrapped, (CK_ULONG)wlen, unwrapping, 8, &got);
+    if (rv == CKR_OK)
+        fl->C_DestroyObject(sess, got);
+    printf("note %s: unwrap to an AES key that unwraps in turn, without its own "
+           "CKA_UNWRAP_TEMPLATE: 0x%lx\n",
+           priv->label, (unsigned long)rv);
+}
+
 static void check_wrapping_key(const struct obj *priv, CK_OBJECT_HANDLE pub, const char *blob)
 {
     CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
@@ -473,7 +540,6 @@ static void check_wrapping_key(const struct obj *priv, CK_OBJECT_HANDLE pub, con
         EVP_PKEY_encrypt(ctx, wrapped, &wlen, kek, sizeof(kek)) != 1)
         die("cannot wrap a test key for the wrapping key");
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
     rv = fl->C_UnwrapKey(sess, &mechs[1], priv->h, wrapped, (CK_ULONG)wlen, tmpl, 5, &got);
     if (rv == CKR_OK) {
         fl->C_DestroyObject(sess, got);
@@ -483,6 +549,8 @@ static void check_wrapping_key(const struct obj *priv, CK_OBJECT_HANDLE pub, con
                "enforced)\n",
                priv->label, (unsigned long)rv);
     }
+    unwrap_as_attacker(priv, pk);
+    EVP_PKEY_free(pk);
 }
 
 /* A signing key still signs (ECDSA) and refuses ECDH. */
