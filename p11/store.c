@@ -537,7 +537,7 @@ sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const 
     memcpy(key->pub, pub, 65);
     key->pub_len = 65;
 
-    /* As p11/key.c does on first use: a session copy signs faster on SoftHSM. */
+    /* As p11/key.c does on first use: a session copy signs faster, where there is one. */
     pthread_mutex_lock(&tok->lock);
     st = p11_token_anchor_locked(tok, err);
     if (st == SKS_OK)
