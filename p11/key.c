@@ -5,7 +5,9 @@
  * are resolved per token epoch and resolved again after every recovery.
  * Private keys sign through a session copy (C_CopyObject, CKA_TOKEN=FALSE)
  * where the token allows one: SoftHSM re-reads token objects from disk on
- * every use, and the copy makes signing about 40% faster there.
+ * every use, and the copy makes signing about 40% faster there.  SoftHSM
+ * refuses to copy a non-modifiable key with any template, so the keys this
+ * project makes (p11/template.c) sign as token objects there.
  */
 #include "config.h"
 

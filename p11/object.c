@@ -99,6 +99,25 @@ sks_status p11_find_by_id_locked(struct p11_token *tok, CK_SESSION_HANDLE sessio
     sks_status st;
 
     st = find_handles(tok, session, tmpl, 3, &handles, &count, err);
+    if (st == SKS_OK && count > 1) {
+        /*
+         * An interrupted sksctl protect leaves the key twice, once
+         * modifiable: the same key, so the protected one is the one.
+         */
+        CK_BBOOL no = CK_FALSE;
+        CK_ATTRIBUTE fixed[] = {tmpl[0], tmpl[1], tmpl[2], {CKA_MODIFIABLE, &no, sizeof(no)}};
+        CK_OBJECT_HANDLE *protected_ = NULL;
+        size_t nprotected = 0;
+
+        if (find_handles(tok, session, fixed, 4, &protected_, &nprotected, NULL) == SKS_OK &&
+            nprotected == 1 && count == 2) {
+            free(handles);
+            handles = protected_;
+            count = 1;
+        } else {
+            free(protected_);
+        }
+    }
     if (st != SKS_OK)
         return st;
     if (count == 1) {

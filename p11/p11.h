@@ -165,6 +165,68 @@ sks_status p11_key_sign_digest(struct p11_key *key, const unsigned char *digest,
 sks_status p11_key_sign_message(struct p11_key *key, const unsigned char *msg, size_t len,
                                 unsigned char sig[P11_ES256_SIG_LEN], struct sks_error *err);
 
+/* ==== key templates (p11/template.c) ======================================
+ *
+ * What a key this project creates may do, in one place: every key is
+ * CKA_MODIFIABLE=FALSE and can do one thing.  Fill a template in place (its
+ * attributes point into it) and pass attr and n to the creating call.
+ */
+
+#define P11_TEMPLATE_MAX 24
+
+struct p11_template {
+    CK_ATTRIBUTE attr[P11_TEMPLATE_MAX];
+    CK_ULONG n;
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE key_type;
+    CK_MECHANISM_TYPE mechs[4];
+    size_t nmechs;
+    CK_ULONG modulus_bits;
+    unsigned char point[67];
+    CK_ATTRIBUTE unwrap_tmpl[4];
+};
+
+/* What a key is for, which decides what it may do. */
+enum p11_key_role {
+    P11_ROLE_SIGNING,   /* EC P-256: the private key signs, the public key verifies */
+    P11_ROLE_UNWRAPPING /* RSA: the private key unwraps, the public key wraps */
+};
+
+/*
+ * A signing EC P-256 private key, a token object: sign-only (CKM_ECDSA,
+ * and CKM_ECDSA_SHA256 where |tok| offers it), sensitive, never
+ * extractable, not modifiable.  |d| is the 32-byte scalar for
+ * C_CreateObject; NULL for C_GenerateKeyPair and C_UnwrapKey.  |label| and
+ * |id| may be NULL (left out).
+ */
+void p11_template_signing_key(struct p11_template *t, struct p11_token *tok, const char *label,
+                              const unsigned char *id, size_t id_len, const unsigned char *d);
+/*
+ * The same key as a session object that is checked before it is kept:
+ * modifiable, because the copy that keeps it sets CKA_TOKEN, label and
+ * CKA_ID, and p11_template_signing_key_keep turns CKA_MODIFIABLE off.
+ */
+void p11_template_signing_key_to_check(struct p11_template *t, struct p11_token *tok);
+void p11_template_signing_key_keep(struct p11_template *t, const char *label,
+                                   const unsigned char *id, size_t id_len);
+/* An EC P-256 public key, verify-only; |point| (uncompressed, 65 bytes) NULL when generated. */
+void p11_template_ec_public_key(struct p11_template *t, struct p11_token *tok, const char *label,
+                                const unsigned char *id, size_t id_len, const unsigned char *point);
+/* The RSA key wrapped keys are unwrapped with: unwrap-only, limited to the mechanisms used. */
+void p11_template_unwrap_key(struct p11_template *t, struct p11_token *tok, const char *label,
+                             const unsigned char *id, size_t id_len);
+void p11_template_wrap_public_key(struct p11_template *t, struct p11_token *tok, const char *label,
+                                  const unsigned char *id, size_t id_len, unsigned long bits);
+/* The AES key of a two-step unwrap: a session object that only unwraps (RFC 5649). */
+void p11_template_transient_unwrap_key(struct p11_template *t);
+/*
+ * The usage attributes p11_store_protect sets on a modifiable key of |role|
+ * (t->mechs: the mechanisms it tries to limit it to).  False when |cls| and
+ * |key_type| are not what |role| makes.
+ */
+bool p11_template_protect(struct p11_template *t, struct p11_token *tok, CK_OBJECT_CLASS cls,
+                          CK_KEY_TYPE key_type, enum p11_key_role role);
+
 /* ==== object store (p11/store.c) ==========================================
  *
  * What the key store needs besides signing: find, read, create, copy, modify
@@ -216,15 +278,28 @@ sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANIS
                           const unsigned char *in, size_t len, unsigned char *sig, size_t *siglen,
                           struct sks_error *err);
 /*
- * Generates an RSA key pair (exponent 65537) whose private key can only
- * unwrap: sensitive, not extractable, no decrypt, sign or derive, and
- * limited to |mechs| (CKA_ALLOWED_MECHANISMS; none when |nmechs| is 0).
+ * Generates the RSA key pair (exponent 65537) wrapped keys come in under:
+ * p11_template_wrap_public_key and p11_template_unwrap_key.
  */
 sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
-                                         const unsigned char *id, size_t id_len,
-                                         unsigned long bits, const CK_MECHANISM_TYPE *mechs,
-                                         size_t nmechs, CK_OBJECT_HANDLE *pub,
-                                         CK_OBJECT_HANDLE *priv, struct sks_error *err);
+                                         const unsigned char *id, size_t id_len, unsigned long bits,
+                                         CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
+                                         struct sks_error *err);
+/*
+ * Re-protects a key made before every key was CKA_MODIFIABLE=FALSE: while
+ * it is still modifiable, turns off every usage |role| does not need and
+ * limits its mechanisms, then copies it with CKA_MODIFIABLE=FALSE (PKCS#11
+ * 2.40 4.4 lets a copy turn it off) and destroys the original.  *out is
+ * the copy (|h| itself when it was not modifiable).  *mechs_limited tells
+ * whether CKA_ALLOWED_MECHANISMS (and, for the wrapping key,
+ * CKA_UNWRAP_TEMPLATE) could be set: SoftHSM 2.6.1 refuses it after
+ * creation (CKR_ATTRIBUTE_READ_ONLY).  *exposed: the key was not
+ * sensitive or was extractable, so it may have left the token already.  On
+ * a failure after the copy, *out is the copy and err says so.
+ */
+sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_key_role role,
+                             CK_OBJECT_HANDLE *out, bool *mechs_limited, bool *exposed,
+                             struct sks_error *err);
 /*
  * A signing key for the private key object |h| whose CKA_ID, label and
  * public point the caller already knows: no search, which matters on a
@@ -234,17 +309,16 @@ sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const 
                                size_t id_len, const char *label, const unsigned char pub[65],
                                struct p11_key **out, struct sks_error *err);
 
-#endif
-
 /* ---- key generation ------------------------------------------------------ */
 
 /*
- * Generates an EC P-256 key pair in the token.  The private key is
- * CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable and sign-only;
- * the public key is a token object with the same CKA_ID and label.  A random
+ * Generates an EC P-256 key pair in the token from p11_template_signing_key
+ * and p11_template_ec_public_key: a sign-only private key and a
+ * verify-only public key with the same CKA_ID and label, neither modifiable.  A random
  * 16-byte CKA_ID is chosen when |id_len| is 0.  *uri names the private key
  * (free() it).
  */
 sks_status p11_generate_p256(struct p11_token *tok, const char *label, const unsigned char *id,
                              size_t id_len, char **uri, struct sks_error *err);
 
+#endif

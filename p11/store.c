@@ -417,50 +417,20 @@ static CK_RV rsa_gen_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *
 
 sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
                                          const unsigned char *id, size_t id_len, unsigned long bits,
-                                         const CK_MECHANISM_TYPE *mechs, size_t nmechs,
                                          CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
                                          struct sks_error *err)
 {
-    static const CK_BYTE f4[] = {0x01, 0x00, 0x01};
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ULONG modulus_bits = bits;
-    CK_ATTRIBUTE pub_tmpl[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_WRAP, &yes, sizeof(yes)},
-        {CKA_ENCRYPT, &no, sizeof(no)},
-        {CKA_VERIFY, &no, sizeof(no)},
-        {CKA_MODULUS_BITS, &modulus_bits, sizeof(modulus_bits)},
-        {CKA_PUBLIC_EXPONENT, (void *)f4, sizeof(f4)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)id, id_len},
-    };
-    /* Unwrap only: no decrypt oracle, no signatures, never leaves the token. */
-    CK_ATTRIBUTE priv_tmpl[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_UNWRAP, &yes, sizeof(yes)},
-        {CKA_DECRYPT, &no, sizeof(no)},
-        {CKA_SIGN, &no, sizeof(no)},
-        {CKA_SIGN_RECOVER, &no, sizeof(no)},
-        {CKA_DERIVE, &no, sizeof(no)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)id, id_len},
-        {CKA_ALLOWED_MECHANISMS, (void *)mechs, nmechs * sizeof(*mechs)},
-    };
-    struct rsa_gen_arg a = {pub_tmpl,
-                            priv_tmpl,
-                            sizeof(pub_tmpl) / sizeof(pub_tmpl[0]),
-                            sizeof(priv_tmpl) / sizeof(priv_tmpl[0]),
-                            CK_INVALID_HANDLE,
-                            CK_INVALID_HANDLE};
+    struct p11_template pub_tmpl, priv_tmpl;
+    struct rsa_gen_arg a = {NULL, NULL, 0, 0, CK_INVALID_HANDLE, CK_INVALID_HANDLE};
     sks_status st;
     CK_RV rv;
 
-    if (nmechs == 0)
-        a.npriv--;
+    p11_template_wrap_public_key(&pub_tmpl, tok, label, id, id_len, bits);
+    p11_template_unwrap_key(&priv_tmpl, tok, label, id, id_len);
+    a.pub = pub_tmpl.attr;
+    a.npub = pub_tmpl.n;
+    a.priv = priv_tmpl.attr;
+    a.npriv = priv_tmpl.n;
     st = run(tok, rsa_gen_op, &a, &rv, err);
     if (st == SKS_ERR_TOKEN)
         return p11_fail(err, rv, "cannot generate an RSA-%lu key pair on %s", bits, tok->uri);
@@ -469,6 +439,72 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
     *pub = a.hpub;
     *priv = a.hpriv;
     return SKS_OK;
+}
+
+/* ---- re-protecting keys made modifiable ------------------------------------------ */
+
+sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_key_role role,
+                             CK_OBJECT_HANDLE *out, bool *mechs_limited, bool *exposed,
+                             struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+    CK_KEY_TYPE key_type = (CK_KEY_TYPE)-1;
+    CK_BBOOL modifiable = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE info[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
+        {CKA_MODIFIABLE, &modifiable, sizeof(modifiable)},
+        {CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
+        {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+    };
+    CK_ATTRIBUTE lock = {CKA_MODIFIABLE, &no, sizeof(no)};
+    CK_ATTRIBUTE mechs;
+    struct p11_template t;
+    sks_status st;
+
+    *out = h;
+    *mechs_limited = *exposed = false;
+    st = p11_store_get(tok, h, info, 5, err);
+    if (st != SKS_OK)
+        return st;
+    if (info[2].ulValueLen != CK_UNAVAILABLE_INFORMATION && !modifiable) {
+        *mechs_limited = true;
+        return SKS_OK;
+    }
+    if (!p11_template_protect(&t, tok, cls, key_type, role))
+        return sks_fail(err, SKS_ERR_POLICY,
+                        "object %lu on %s is not a key of the kind it is named for: left as it is",
+                        (unsigned long)h, tok->uri);
+    if (cls == CKO_PRIVATE_KEY) {
+        /* SoftHSM refuses to set either to the value it already has: only what changes. */
+        *exposed = sensitive != CK_TRUE || extractable != CK_FALSE ||
+                   info[3].ulValueLen == CK_UNAVAILABLE_INFORMATION;
+        if (sensitive != CK_TRUE && t.n < P11_TEMPLATE_MAX)
+            t.attr[t.n++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &yes, sizeof(yes)};
+        if (extractable != CK_FALSE && t.n < P11_TEMPLATE_MAX)
+            t.attr[t.n++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &no, sizeof(no)};
+    }
+    st = p11_store_set(tok, h, t.attr, t.n, err);
+    if (st != SKS_OK) {
+        sks_error_prefix(err, "cannot turn off what the key must not do");
+        return st;
+    }
+    mechs = (CK_ATTRIBUTE){CKA_ALLOWED_MECHANISMS, t.mechs, t.nmechs * sizeof(t.mechs[0])};
+    *mechs_limited = p11_store_set(tok, h, &mechs, 1, NULL) == SKS_OK;
+    if (role == P11_ROLE_UNWRAPPING && cls == CKO_PRIVATE_KEY) {
+        CK_ATTRIBUTE limits = {CKA_UNWRAP_TEMPLATE, t.unwrap_tmpl, sizeof(t.unwrap_tmpl)};
+        *mechs_limited = p11_store_set(tok, h, &limits, 1, NULL) == SKS_OK && *mechs_limited;
+    }
+    st = p11_store_copy(tok, h, &lock, 1, out, err);
+    if (st != SKS_OK) {
+        *out = h;
+        return st;
+    }
+    st = p11_store_destroy(tok, h, err);
+    if (st == SKS_ERR_NOT_FOUND)
+        st = SKS_OK;
+    return st;
 }
 
 /* ---- signing keys known by handle ------------------------------------------- */
@@ -501,7 +537,7 @@ sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const 
     memcpy(key->pub, pub, 65);
     key->pub_len = 65;
 
-    /* As p11/key.c does on first use: a session copy signs faster on SoftHSM. */
+    /* As p11/key.c does on first use: a session copy signs faster, where there is one. */
     pthread_mutex_lock(&tok->lock);
     st = p11_token_anchor_locked(tok, err);
     if (st == SKS_OK)

@@ -16,8 +16,8 @@
  *   C_SetAttributeValue each (PKCS#11 keeps a data object's CKA_VALUE
  *   read-only; the label is the attribute it lets us modify).  See
  *   keystore_slots.c.
- * - Private keys are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable
- *   and CKA_SIGN only.
+ * - Private keys are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable,
+ *   CKA_SIGN only and not modifiable (p11/template.c).
  *
  * Every way in validates everything before it writes anything, and writes in
  * an order such that a crash at any point leaves nothing that will be used
@@ -188,6 +188,29 @@ sks_status sks_keystore_destroy(struct sks_keystore *ks, const char *identity, u
                                 struct sks_error *err);
 /* Removes what an interrupted write left: keys without certificates, stale pending versions. */
 sks_status sks_keystore_sweep(struct sks_keystore *ks, time_t now, struct sks_error *err);
+
+/* ---- keys made modifiable -------------------------------------------------- */
+
+/*
+ * Calls |cb| with the pkcs11: URI and label of each private or public key on
+ * the token that is still CKA_MODIFIABLE: made before every key was created
+ * non-modifiable, so that anyone holding the PIN could switch on
+ * CKA_DECRYPT or CKA_DERIVE.  Return non-zero from |cb| to stop.
+ */
+typedef int (*sks_unprotected_cb)(const char *uri, const char *label, void *arg);
+sks_status sks_keystore_unprotected(struct sks_keystore *ks, sks_unprotected_cb cb, void *arg,
+                                    struct sks_error *err);
+/*
+ * Re-protects the modifiable keys of |identities| (|n| 0: every EC key on
+ * the token and the wrapping key pair): see p11_store_protect.  The key
+ * store finds each key by its CKA_ID and label as before.  |cb| hears of
+ * each key: |ok| false when it is still modifiable, and |msg| says what to
+ * do then.  *done counts the keys looked at, *failed those left modifiable.
+ */
+typedef void (*sks_protect_cb)(const char *uri, bool ok, const char *msg, void *arg);
+sks_status sks_keystore_protect(struct sks_keystore *ks, const char *const *identities, size_t n,
+                                sks_protect_cb cb, void *arg, size_t *done, size_t *failed,
+                                struct sks_error *err);
 
 /* ---- signing -------------------------------------------------------------- */
 

@@ -243,33 +243,14 @@ static sks_status write_public_key(struct sks_keystore *ks, const struct ks_vers
                                    const char *label, const unsigned char pub[65],
                                    struct sks_error *err)
 {
-    /* CKA_EC_POINT is a DER OCTET STRING around the point (PKCS#11 2.40 2.3.3). */
-    unsigned char point[67] = {0x04, 65};
-    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-    CK_KEY_TYPE type = CKK_EC;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_MODIFIABLE, &no, sizeof(no)},
-        {CKA_VERIFY, &yes, sizeof(yes)},
-        {CKA_ENCRYPT, &no, sizeof(no)},
-        {CKA_WRAP, &no, sizeof(no)},
-        {CKA_DERIVE, &no, sizeof(no)},
-        {CKA_EC_PARAMS, (void *)ks_p256_params, sizeof(ks_p256_params)},
-        {CKA_EC_POINT, point, sizeof(point)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)v->id, KS_ID_LEN},
-    };
+    struct p11_template t;
     CK_OBJECT_HANDLE h;
     sks_status st;
 
-    memcpy(point + 2, pub, 65);
-    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h, err);
+    p11_template_ec_public_key(&t, ks->tok, label, v->id, KS_ID_LEN, pub);
+    st = p11_store_create(ks->tok, t.attr, t.n, &h, err);
     if (st == SKS_OK)
-        st = ks_created(ks, h, cls, v, label, err);
+        st = ks_created(ks, h, CKO_PUBLIC_KEY, v, label, err);
     return st;
 }
 
@@ -329,7 +310,7 @@ sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, uns
                                bool with_public_key, struct sks_error *err)
 {
     struct ks_version *v = ks_record_find(&id->rec, n);
-    char label[P11_LABEL_MAX], chain_label[P11_LABEL_MAX];
+    char label[P11_LABEL_MAX], chain_label[P11_LABEL_MAX + 16]; /* "/caN" */
     sks_status st = SKS_OK;
     int i;
 
@@ -405,34 +386,16 @@ static sks_status write_private_key(struct sks_keystore *ks, const struct ks_ver
                                     const char *label, void *scalar, struct sks_error *err)
 {
     unsigned char *d = scalar;
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_KEY_TYPE type = CKK_EC;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_SIGN, &yes, sizeof(yes)},
-        {CKA_SIGN_RECOVER, &no, sizeof(no)},
-        {CKA_DECRYPT, &no, sizeof(no)},
-        {CKA_UNWRAP, &no, sizeof(no)},
-        {CKA_DERIVE, &no, sizeof(no)},
-        {CKA_EC_PARAMS, (void *)ks_p256_params, sizeof(ks_p256_params)},
-        {CKA_VALUE, (void *)d, 32},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)v->id, KS_ID_LEN},
-    };
+    struct p11_template t;
     CK_OBJECT_HANDLE h;
     sks_status st;
 
-    st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h, err);
+    p11_template_signing_key(&t, ks->tok, label, v->id, KS_ID_LEN, d);
+    st = p11_store_create(ks->tok, t.attr, t.n, &h, err);
     /* The token holds the key now; this process no longer needs its bytes. */
     OPENSSL_cleanse(d, 32);
     if (st == SKS_OK)
-        st = ks_created(ks, h, cls, v, label, err);
+        st = ks_created(ks, h, CKO_PRIVATE_KEY, v, label, err);
     return st;
 }
 

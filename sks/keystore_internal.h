@@ -308,6 +308,13 @@ sks_status ks_created(struct sks_keystore *ks, CK_OBJECT_HANDLE h, CK_OBJECT_CLA
 /* DER of the OID prime256v1, the value of CKA_EC_PARAMS for P-256 keys. */
 extern const unsigned char ks_p256_params[10];
 
+/*
+ * Destroys each modifiable key that has a non-modifiable twin (same class,
+ * CKA_ID and label): what a crash inside sksctl protect leaves
+ * (keystore_protect.c).  Sweep runs it.
+ */
+sks_status ks_remove_modifiable_twins(struct sks_keystore *ks, struct sks_error *err);
+
 /* Drops every cached snapshot (keystore_active.c), for close. */
 void ks_cache_clear(struct ks_cache *c);
 

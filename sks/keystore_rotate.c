@@ -357,6 +357,9 @@ static sks_status sweep(struct sks_keystore *ks, time_t now, struct sks_error *e
     sks_status st;
     size_t i;
 
+    st = ks_remove_modifiable_twins(ks, err);
+    if (st != SKS_OK)
+        return st;
     /* Sweep looks at the token as it is now. */
     st = ks_index_scan(ks, &idx, err);
     if (st != SKS_OK)

@@ -62,17 +62,11 @@ static void wrap_handles(struct ks_index *idx, CK_OBJECT_HANDLE *pub, CK_OBJECT_
 
 static sks_status wrap_generate(struct sks_keystore *ks, struct sks_error *err)
 {
-    static const CK_MECHANISM_TYPE allowed[] = {CKM_RSA_PKCS_OAEP, CKM_RSA_AES_KEY_WRAP};
     CK_OBJECT_HANDLE pub, priv;
     sks_status st;
 
     st = p11_store_generate_rsa_unwrap(ks->tok, KS_WRAPPING_LABEL, wrap_id, sizeof(wrap_id),
-                                       WRAP_BITS, allowed, 2, &pub, &priv, err);
-    /* A token without CKA_ALLOWED_MECHANISMS still gets an unwrap-only key. */
-    if (st != SKS_OK && err != NULL &&
-        (err->ckr == CKR_ATTRIBUTE_TYPE_INVALID || err->ckr == CKR_TEMPLATE_INCONSISTENT))
-        st = p11_store_generate_rsa_unwrap(ks->tok, KS_WRAPPING_LABEL, wrap_id, sizeof(wrap_id),
-                                           WRAP_BITS, NULL, 0, &pub, &priv, err);
+                                       WRAP_BITS, &pub, &priv, err);
     if (st == SKS_OK)
         st = ks_index_add(ks->index, pub, CKO_PUBLIC_KEY, wrap_id, KS_WRAPPING_LABEL, err);
     if (st == SKS_OK)
@@ -273,8 +267,6 @@ done:
 
 /* ---- unwrapping in the token ------------------------------------------------------------ */
 
-static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-
 /* Step 1: RSA-OAEP to a session AES key that can only unwrap. */
 static sks_status unwrap_kek(struct sks_keystore *ks, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE hash,
                              const unsigned char *in, size_t len, CK_OBJECT_HANDLE *kek,
@@ -283,49 +275,10 @@ static sks_status unwrap_kek(struct sks_keystore *ks, CK_OBJECT_HANDLE priv, CK_
     CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
                                     CKZ_DATA_SPECIFIED, NULL, 0};
     CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE type = CKK_AES;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, (void *)&no, sizeof(no)},
-        {CKA_PRIVATE, (void *)&yes, sizeof(yes)},
-        {CKA_SENSITIVE, (void *)&yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, (void *)&no, sizeof(no)},
-        {CKA_UNWRAP, (void *)&yes, sizeof(yes)},
-        {CKA_WRAP, (void *)&no, sizeof(no)},
-        {CKA_ENCRYPT, (void *)&no, sizeof(no)},
-        {CKA_DECRYPT, (void *)&no, sizeof(no)},
-        {CKA_SIGN, (void *)&no, sizeof(no)},
-        {CKA_VERIFY, (void *)&no, sizeof(no)},
-        {CKA_DERIVE, (void *)&no, sizeof(no)},
-    };
+    struct p11_template t;
 
-    return p11_store_unwrap(ks->tok, &mech, priv, in, len, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
-                            kek, err);
-}
-
-/* The unwrapped signing key: a session object until it is checked. */
-#define KEY_ATTRS 11
-static void key_template(CK_ATTRIBUTE t[KEY_ATTRS], CK_OBJECT_CLASS *cls, CK_KEY_TYPE *type)
-{
-    const CK_ATTRIBUTE tmpl[KEY_ATTRS] = {
-        {CKA_CLASS, cls, sizeof(*cls)},
-        {CKA_KEY_TYPE, type, sizeof(*type)},
-        {CKA_TOKEN, (void *)&no, sizeof(no)},
-        {CKA_PRIVATE, (void *)&yes, sizeof(yes)},
-        {CKA_SENSITIVE, (void *)&yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, (void *)&no, sizeof(no)},
-        {CKA_SIGN, (void *)&yes, sizeof(yes)},
-        {CKA_SIGN_RECOVER, (void *)&no, sizeof(no)},
-        {CKA_DECRYPT, (void *)&no, sizeof(no)},
-        {CKA_UNWRAP, (void *)&no, sizeof(no)},
-        {CKA_DERIVE, (void *)&no, sizeof(no)},
-    };
-
-    *cls = CKO_PRIVATE_KEY;
-    *type = CKK_EC;
-    memcpy(t, tmpl, sizeof(tmpl));
+    p11_template_transient_unwrap_key(&t);
+    return p11_store_unwrap(ks->tok, &mech, priv, in, len, t.attr, t.n, kek, err);
 }
 
 /* Step 2: RFC 5649 to the private key.  CKR_GENERAL_ERROR from SoftHSM is the integrity check. */
@@ -334,12 +287,10 @@ static sks_status unwrap_key_kwp(struct sks_keystore *ks, CK_OBJECT_HANDLE kek,
                                  struct sks_error *err)
 {
     CK_MECHANISM mech = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-    CK_OBJECT_CLASS cls;
-    CK_KEY_TYPE type;
-    CK_ATTRIBUTE tmpl[KEY_ATTRS];
+    struct p11_template t;
 
-    key_template(tmpl, &cls, &type);
-    return p11_store_unwrap(ks->tok, &mech, kek, in, len, tmpl, KEY_ATTRS, key, err);
+    p11_template_signing_key_to_check(&t, ks->tok);
+    return p11_store_unwrap(ks->tok, &mech, kek, in, len, t.attr, t.n, key, err);
 }
 
 /* Both steps at once where the token offers CKM_RSA_AES_KEY_WRAP. */
@@ -351,12 +302,10 @@ static sks_status unwrap_key_rsa_aes(struct sks_keystore *ks, CK_OBJECT_HANDLE p
                                     CKZ_DATA_SPECIFIED, NULL, 0};
     struct rsa_aes_key_wrap_params params = {AES_KEY_LEN * 8, &oaep};
     CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
-    CK_OBJECT_CLASS cls;
-    CK_KEY_TYPE type;
-    CK_ATTRIBUTE tmpl[KEY_ATTRS];
+    struct p11_template t;
 
-    key_template(tmpl, &cls, &type);
-    return p11_store_unwrap(ks->tok, &mech, priv, blob, len, tmpl, KEY_ATTRS, key, err);
+    p11_template_signing_key_to_check(&t, ks->tok);
+    return p11_store_unwrap(ks->tok, &mech, priv, blob, len, t.attr, t.n, key, err);
 }
 
 /*
@@ -587,15 +536,12 @@ static sks_status unwrap(struct sks_keystore *ks, const unsigned char *blob, siz
 static sks_status keep_key(struct sks_keystore *ks, const struct ks_version *v, const char *label,
                            void *session_key, struct sks_error *err)
 {
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_TOKEN, (void *)&yes, sizeof(yes)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)v->id, KS_ID_LEN},
-    };
+    struct p11_template t;
     CK_OBJECT_HANDLE h;
     sks_status st;
 
-    st = p11_store_copy(ks->tok, *(CK_OBJECT_HANDLE *)session_key, tmpl, 3, &h, err);
+    p11_template_signing_key_keep(&t, label, v->id, KS_ID_LEN);
+    st = p11_store_copy(ks->tok, *(CK_OBJECT_HANDLE *)session_key, t.attr, t.n, &h, err);
     if (st == SKS_OK)
         st = ks_created(ks, h, CKO_PRIVATE_KEY, v, label, err);
     return st;

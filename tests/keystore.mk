@@ -17,7 +17,8 @@ KEYSTORE_TESTS = \
 	tests/integration/keystore-bad-input.sh \
 	tests/integration/keystore-rotation.sh \
 	tests/integration/keystore-crash.sh \
-	tests/integration/keystore-usage.sh
+	tests/integration/keystore-usage.sh \
+	tests/integration/keystore-key-attributes.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
 
@@ -38,3 +39,10 @@ tests_bench_bench_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libsksc
 	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 
 dist_man_MANS += tools/sksctl.1
+
+# Reads and tries to change every key attribute straight through PKCS#11,
+# independently of the project's PKCS#11 layer.
+check_PROGRAMS += tests/keystore/p11attrs
+tests_keystore_p11attrs_SOURCES = tests/keystore/p11attrs.c
+tests_keystore_p11attrs_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS)
+tests_keystore_p11attrs_LDADD = $(CRYPTO_LIBS) -ldl

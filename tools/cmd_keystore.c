@@ -1,6 +1,6 @@
 /*
  * sksctl key store commands: generate, attach, wrapping-key, wrap, import,
- * import-batch, list, activate, retire, destroy, sweep; and the lookup that
+ * import-batch, list, activate, retire, destroy, sweep, protect; and the lookup that
  * lets sksctl sign take an identity name.
  *
  * Every command that changes the token sweeps first (sks_keystore_sweep), so
@@ -882,9 +882,12 @@ static int usage_list(FILE *f, int status)
                "\n"
                "Lists identities and their key versions: SPC, state (active, standby,\n"
                "previous, pending, writing), certificate notAfter and x5u.  A previous\n"
-               "version shows until when it stays usable (the grace period).\n"
+               "version shows until when it stays usable (the grace period).  Warns about\n"
+               "each key that is still modifiable (made before keys were created\n"
+               "non-modifiable): run sksctl protect for those.\n"
                "\n"
-               "  --json             one JSON document instead of a table\n" STORE_USAGE);
+               "  --json             one JSON document instead of a table; modifiable keys\n"
+               "                     are listed under \"unprotected_keys\"\n" STORE_USAGE);
     return status;
 }
 
@@ -893,6 +896,7 @@ struct list_ctx {
     bool json;
     long grace;
     json_t *out;
+    json_t *unprotected;
     size_t shown;
 };
 
@@ -956,6 +960,18 @@ static int list_cb(const struct sks_identity_info *info, void *arg)
     return 0;
 }
 
+static int unprotected_cb(const char *uri, const char *label, void *arg)
+{
+    struct list_ctx *ctx = arg;
+
+    fprintf(stderr,
+            "sksctl list: warning: %s (label \"%s\") is modifiable: anyone with the PIN can "
+            "switch on decrypt or derive; run sksctl protect --all\n",
+            uri, label);
+    json_array_append_new(ctx->unprotected, json_pack("{s:s, s:s}", "uri", uri, "label", label));
+    return 0;
+}
+
 int cmd_list(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -984,20 +1000,25 @@ int cmd_list(int argc, char **argv)
         return report(o.cmd, &err, NULL);
     ctx.grace = s.cfg.grace_period;
     ctx.out = json_array();
+    ctx.unprotected = json_array();
     if (!ctx.json)
         printf("%-20s %-8s %-7s %-9s %-20s %s\n", "IDENTITY", "SPC", "VERSION", "STATE",
                "NOT-AFTER", "X5U");
-    if (sks_keystore_list(s.ks, list_cb, &ctx, &err) != SKS_OK) {
+    if (sks_keystore_list(s.ks, list_cb, &ctx, &err) != SKS_OK ||
+        sks_keystore_unprotected(s.ks, unprotected_cb, &ctx, &err) != SKS_OK) {
         json_decref(ctx.out);
+        json_decref(ctx.unprotected);
         return report(o.cmd, &err, &s);
     }
     if (ctx.json) {
-        json_t *doc = json_pack("{s:o}", "identities", ctx.out);
+        json_t *doc =
+            json_pack("{s:o, s:o}", "identities", ctx.out, "unprotected_keys", ctx.unprotected);
         json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(doc);
     } else {
         json_decref(ctx.out);
+        json_decref(ctx.unprotected);
     }
     store_close(&s);
     if (ctx.only != NULL && ctx.shown == 0) {
@@ -1211,6 +1232,72 @@ int cmd_sweep(int argc, char **argv)
     if (store_open(&o, false, true, &s, &err) != SKS_OK)
         return report(o.cmd, &err, NULL);
     store_close(&s);
+    return 0;
+}
+
+/* ---- protect ------------------------------------------------------------------------------- */
+
+static int usage_protect(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl protect IDENTITY... | --all [OPTIONS]\n"
+               "\n"
+               "Re-protects keys made before every key was created non-modifiable (sksctl\n"
+               "list warns about them): turns off every use the key does not need, limits\n"
+               "its mechanisms where the token allows, then replaces it by a copy with\n"
+               "CKA_MODIFIABLE=FALSE.  The key keeps its CKA_ID and label, so identities and\n"
+               "pkcs11: URIs find it as before.  --all: every EC key on the token and the\n"
+               "wrapping key pair.  Where the token refuses, says what to do instead\n"
+               "(regenerate and rotate).\n"
+               "\n"
+               "  --all              every EC key and the wrapping key pair\n" STORE_USAGE);
+    return status;
+}
+
+static void protect_cb(const char *uri, bool ok, const char *msg, void *arg)
+{
+    (void)arg;
+    if (ok)
+        printf("%s: %s\n", uri, msg);
+    else
+        fprintf(stderr, "sksctl protect: %s: %s\n", uri, msg);
+}
+
+int cmd_protect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},
+        STORE_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct store_opts o = {.cmd = "protect"};
+    size_t done = 0, failed = 0;
+    bool all = false;
+    struct sks_error err;
+    struct store s;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'a')
+            all = true;
+        else if (c == OPT_HELP)
+            return usage_protect(stdout, 0);
+        else if (!store_opt(c, &o))
+            return usage_protect(stderr, SKSCTL_EXIT_USAGE);
+    }
+    if (all == (optind < argc))
+        return usage_error(o.cmd, "give IDENTITY... or --all");
+    if (store_open(&o, false, true, &s, &err) != SKS_OK)
+        return report(o.cmd, &err, NULL);
+    if (sks_keystore_protect(s.ks, (const char *const *)argv + optind, (size_t)(argc - optind),
+                             protect_cb, NULL, &done, &failed, &err) != SKS_OK)
+        return report(o.cmd, &err, &s);
+    store_close(&s);
+    if (done == 0)
+        printf("no modifiable key to protect\n");
+    if (failed > 0) {
+        sks_fail(&err, SKS_ERR_POLICY, "%zu of %zu keys are still modifiable", failed, done);
+        return cli_report(o.cmd, &err);
+    }
     return 0;
 }
 

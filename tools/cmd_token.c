@@ -92,7 +92,8 @@ static int usage_keygen(FILE *f, int status)
                "                     [--token LABEL|URI] --pin-file FILE\n"
                "\n"
                "Generates an EC P-256 key pair in the token.  The private key is sensitive,\n"
-               "not extractable and sign-only.  Prints the private key's pkcs11: URI.\n");
+               "not extractable, sign-only and not modifiable.  Prints the private key's\n"
+               "pkcs11: URI.\n");
     return status;
 }
 

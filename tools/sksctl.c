@@ -30,6 +30,7 @@ static const struct sksctl_cmd commands[] = {
     {"retire", "destroy replaced key versions whose grace period is over", cmd_retire},
     {"destroy", "destroy one key version", cmd_destroy},
     {"sweep", "remove what interrupted commands left in the token", cmd_sweep},
+    {"protect", "make keys that are still modifiable non-modifiable", cmd_protect},
 };
 
 static void usage(FILE *f)

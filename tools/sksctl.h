@@ -40,6 +40,7 @@ int cmd_activate(int argc, char **argv);
 int cmd_retire(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_protect(int argc, char **argv);
 
 /*
  * For sksctl sign (tools/cmd_keystore.c): "identity:NAME", or a bare NAME
