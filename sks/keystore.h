@@ -72,8 +72,10 @@ struct sks_keystore_config {
     void *warn_arg;
     /*
      * Writers on one host take a lock file here, one per token, for each
-     * change: NULL is /tmp.  Writers on other hosts are caught by the check
-     * each record write makes against the record it started from.
+     * change: NULL is the runtime directory ($XDG_RUNTIME_DIR/shaken-sks,
+     * else /run/shaken-sks, else $TMPDIR/shaken-sks-UID).  Writers on other
+     * hosts are caught by the check each record write makes against the
+     * record it started from.
      */
     const char *lock_dir;
 };
