@@ -1,6 +1,7 @@
 #!/bin/sh
 # Usability: every sksctl command answers --help with its usage and exit 0,
-# and sksctl(1) documents every command sksctl --help lists.
+# and sksctl(1) documents every command sksctl --help lists.  Also where the
+# writers' lock file goes, and the members of sksctl list --json.
 . "$top_srcdir/tests/integration/common.sh"
 
 [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
@@ -15,6 +16,18 @@ for c in $commands; do
         fail "sksctl(1) has no section for sksctl $c"
 done
 pass "every_command_has_help_and_a_man_page_section: $(echo $commands)"
+
+# --x5u is optional for sksctl sign, in --help as in sksctl(1): an identity
+# brings its own.
+sed -n '/^usage/,/^$/p' "$sks_work/help-sign.out" > "$sks_work/sign-usage"
+assert_grep help-sign "[--x5u URL]" "$sks_work/sign-usage"
+if sed 's/\[--x5u URL\]//g' "$sks_work/sign-usage" | grep -q -- '--x5u'; then
+    cat "$sks_work/sign-usage"
+    fail "sksctl sign --help shows --x5u as required"
+fi
+grep -q '^\.SS sksctl sign .*\[\\-\\-x5u URL\]' "$top_srcdir/tools/sksctl.1" ||
+    fail "sksctl(1) does not show --x5u of sksctl sign as optional"
+pass "sign_help_and_the_man_page_agree_that_x5u_is_optional"
 
 run_fails unknown "unknown command" "$SKSCTL" frobnicate
 run_fails import-no-key "give --key or --wrapped" "$SKSCTL" import sp-x --cert x --x5u https://a/b
@@ -56,3 +69,23 @@ else
         fail "the lock directory under TMPDIR is open to others"
 fi
 pass "without_a_runtime_directory_the_lock_file_stays_out_of_tmp"
+
+# sksctl list --json speaks sksd's vocabulary (sksd-api.sh checks that both
+# give the same document): camelCase members, times as RFC 3339 UTC strings.
+command -v jq >/dev/null 2>&1 || skip "jq is not installed"
+run_ok list-json "$SKSCTL" list -c "$sks_work/ks.conf" --json
+jq -e '
+    def time: type == "string" and test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$");
+    [.identities[].versions[].state] == ["previous", "active"] and
+    all(.identities[];
+        keys == ["activeVersion", "name", "spc", "versions"] and (.name | type == "string") and
+        (.spc | type == "string") and .activeVersion == 2 and
+        all(.versions[];
+            (keys == (["notAfter", "state", "uri", "version", "x5u"] +
+                      if .state == "previous" then ["replacedAt", "usableUntil"] else [] end | sort)) and
+            (.version | type == "number") and (.state | type == "string") and
+            (.x5u | type == "string") and (.uri | startswith("pkcs11:")) and (.notAfter | time) and
+            (.state != "previous" or ((.replacedAt | time) and (.usableUntil | time)))))
+' "$sks_work/list-json.out" > /dev/null ||
+    { cat "$sks_work/list-json.out"; fail "sksctl list --json: unexpected members or types"; }
+pass "list_json_uses_camelcase_members_and_rfc3339_times"
