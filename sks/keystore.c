@@ -85,25 +85,14 @@ static void lock_dir_choose(char *out, size_t size, const char *configured)
                  (unsigned int)geteuid());
 }
 
-/*
- * DIR/<hash>.lock, one per token, whatever the slot: the hash is of the
- * token URI without its serial, so that a token made again under the same
- * label (a test token, a re-initialised one) reuses its lock rather than
- * leaving one more behind.  Tokens that differ only by serial share a lock,
- * which costs nothing but some waiting.
- */
+/* DIR/<hash of the token URI>.lock: one lock per token, whatever the slot, reused by every run. */
 static void lock_path(struct sks_keystore *ks, struct p11_token *tok, const char *dir)
 {
-    const char *uri = p11_token_uri(tok), *serial = strstr(uri, "serial="), *rest = "";
+    const char *uri = p11_token_uri(tok);
     unsigned char md[SHA256_DIGEST_LENGTH];
-    char where[2048], key[1024], hex[17];
+    char where[2048], hex[17];
 
-    if (serial == NULL)
-        serial = uri + strlen(uri);
-    else if (strchr(serial, ';') != NULL)
-        rest = strchr(serial, ';') + 1;
-    snprintf(key, sizeof(key), "%.*s%s", (int)(serial - uri), uri, rest);
-    SHA256((const unsigned char *)key, strlen(key), md);
+    SHA256((const unsigned char *)uri, strlen(uri), md);
     OPENSSL_buf2hexstr_ex(hex, sizeof(hex), NULL, md, 8, '\0');
     lock_dir_choose(where, sizeof(where), dir);
     snprintf(ks->lock_path, sizeof(ks->lock_path), "%s/%s.lock", where, hex);
