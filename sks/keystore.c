@@ -66,7 +66,7 @@ void sks_keystore_config_init(struct sks_keystore_config *cfg)
  * Where writers on this host meet: the configured lock_dir, else the runtime
  * directory, $XDG_RUNTIME_DIR/shaken-sks or /run/shaken-sks (sksd.service
  * makes it), whichever can be written, else a private directory of this
- * user under $TMPDIR or /tmp.  Nothing is created here: see lock_dir_ready.
+ * user under $TMPDIR or /tmp.  Nothing is created here: see lock_open.
  */
 static void lock_dir_choose(char *out, size_t size, const char *configured)
 {
@@ -85,7 +85,7 @@ static void lock_dir_choose(char *out, size_t size, const char *configured)
                  (unsigned int)geteuid());
 }
 
-/* DIR/<hash of the token URI>.lock: one lock per token, whatever the slot, reused by every run. */
+/* DIR/<hash of the token URI>.lock: one per token, whatever the slot, reused by every run. */
 static void lock_path(struct sks_keystore *ks, struct p11_token *tok, const char *dir)
 {
     const char *uri = p11_token_uri(tok);
