@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -61,17 +62,87 @@ void sks_keystore_config_init(struct sks_keystore_config *cfg)
     cfg->sweep_after = SKS_SWEEP_AFTER_DEFAULT;
 }
 
-/* DIR/shaken-sks-<hash of the token URI>.lock: one lock per token, whatever the slot. */
+/*
+ * Where writers on this host meet: the configured lock_dir, else the runtime
+ * directory, $XDG_RUNTIME_DIR/shaken-sks or /run/shaken-sks (sksd.service
+ * makes it), whichever can be written, else a private directory of this
+ * user under $TMPDIR or /tmp.  Nothing is created here: see lock_open.
+ */
+static void lock_dir_choose(char *out, size_t size, const char *configured)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    const char *tmp = getenv("TMPDIR");
+
+    if (configured != NULL)
+        snprintf(out, size, "%s", configured);
+    else if (xdg != NULL && xdg[0] == '/' && access(xdg, W_OK | X_OK) == 0)
+        snprintf(out, size, "%s/shaken-sks", xdg);
+    else if (access("/run/shaken-sks", W_OK | X_OK) == 0 ||
+             (errno == ENOENT && access("/run", W_OK | X_OK) == 0))
+        snprintf(out, size, "/run/shaken-sks");
+    else
+        snprintf(out, size, "%s/shaken-sks-%u", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp",
+                 (unsigned int)geteuid());
+}
+
+/* DIR/<hash of the token URI>.lock: one per token, whatever the slot, reused by every run. */
 static void lock_path(struct sks_keystore *ks, struct p11_token *tok, const char *dir)
 {
     const char *uri = p11_token_uri(tok);
     unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[17];
+    char where[2048], hex[17];
 
     SHA256((const unsigned char *)uri, strlen(uri), md);
     OPENSSL_buf2hexstr_ex(hex, sizeof(hex), NULL, md, 8, '\0');
-    snprintf(ks->lock_path, sizeof(ks->lock_path), "%s/shaken-sks-%s.lock",
-             dir != NULL ? dir : "/tmp", hex);
+    lock_dir_choose(where, sizeof(where), dir);
+    snprintf(ks->lock_path, sizeof(ks->lock_path), "%s/%s.lock", where, hex);
+}
+
+/*
+ * Opens the lock file, making its directory on first use.  A directory we
+ * make for this user alone must be ours and closed to others, or someone
+ * else could swap the lock file.
+ */
+static int lock_open(struct sks_keystore *ks, struct sks_error *err)
+{
+    char dir[sizeof(ks->lock_path)], *slash;
+    struct stat st = {0};
+    bool shared = false;
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%s", ks->lock_path);
+    slash = strrchr(dir, '/');
+    if (!ks->lock_configured && slash != NULL && slash != dir) {
+        *slash = '\0';
+        shared = strcmp(dir, "/run/shaken-sks") == 0;
+        if (mkdir(dir, shared ? 0755 : 0700) != 0 && errno != EEXIST) {
+            sks_fail(err, SKS_ERR_SYSTEM, "cannot make the lock directory %s: %s", dir,
+                     strerror(errno));
+            return -1;
+        }
+        if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+            (!shared && (st.st_uid != geteuid() || (st.st_mode & 077) != 0))) {
+            sks_fail(err, SKS_ERR_SYSTEM,
+                     "the lock directory %s is not a directory of this user closed to others: "
+                     "remove it",
+                     dir);
+            return -1;
+        }
+    }
+    fd = open(ks->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot open the lock file %s: %s", ks->lock_path,
+                 strerror(errno));
+        return -1;
+    }
+    /* Root's lock file in the shared directory goes to its owner, sksd's user, who opens it too. */
+    if (shared && geteuid() == 0 && st.st_uid != 0 && fchown(fd, st.st_uid, st.st_gid) != 0) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot give the lock file %s to uid %u: %s", ks->lock_path,
+                 (unsigned int)st.st_uid, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err)
@@ -79,12 +150,9 @@ sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err)
     int rc;
 
     pthread_mutex_lock(&ks->index_lock);
-    if (ks->lock_fd < 0)
-        ks->lock_fd = open(ks->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (ks->lock_fd < 0) {
+    if (ks->lock_fd < 0 && (ks->lock_fd = lock_open(ks, err)) < 0) {
         pthread_mutex_unlock(&ks->index_lock);
-        return sks_fail(err, SKS_ERR_SYSTEM, "cannot open the lock file %s: %s", ks->lock_path,
-                        strerror(errno));
+        return err->status;
     }
     /* The kernel drops the lock when a writer dies, even by SIGKILL. */
     while ((rc = flock(ks->lock_fd, LOCK_EX)) != 0 && errno == EINTR)
@@ -119,6 +187,7 @@ sks_status sks_keystore_open(struct p11_token *tok, const struct sks_keystore_co
     ks->cfg = *cfg;
     ks->cfg.lock_dir = NULL;
     ks->lock_fd = -1;
+    ks->lock_configured = cfg->lock_dir != NULL;
     lock_path(ks, tok, cfg->lock_dir);
     if (ks->cfg.roots != NULL)
         X509_STORE_up_ref(ks->cfg.roots);

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -72,8 +73,10 @@ struct sks_keystore_config {
     void *warn_arg;
     /*
      * Writers on one host take a lock file here, one per token, for each
-     * change: NULL is /tmp.  Writers on other hosts are caught by the check
-     * each record write makes against the record it started from.
+     * change: NULL is the runtime directory ($XDG_RUNTIME_DIR/shaken-sks,
+     * else /run/shaken-sks, else $TMPDIR/shaken-sks-UID).  Writers on other
+     * hosts are caught by the check each record write makes against the
+     * record it started from.
      */
     const char *lock_dir;
 };
@@ -124,6 +127,15 @@ struct sks_identity_info {
 typedef int (*sks_identity_cb)(const struct sks_identity_info *info, void *arg);
 sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *arg,
                              struct sks_error *err);
+
+/*
+ * One identity as sksctl list --json and sksd's GET /sks/v1/identities show
+ * it: {"name", "spc", "activeVersion" (0: none), "versions": [{"version",
+ * "state", "notAfter", "x5u", "uri", "replacedAt", "usableUntil"}]}, times
+ * as RFC 3339 UTC strings, left out when there is none.  NULL when out of
+ * memory.
+ */
+json_t *sks_identity_json(const struct sks_keystore *ks, const struct sks_identity_info *info);
 
 /* ---- ways in -------------------------------------------------------------- */
 

@@ -162,6 +162,7 @@ struct sks_keystore {
     struct ks_cache cache;
     int lock_fd; /* the host lock file, -1 until first needed */
     char lock_path[4096];
+    bool lock_configured; /* lock_path is in the configured lock_dir */
 };
 
 /* For a change: index_lock, then the host lock file (flock), so writers go one at a time. */

@@ -1,8 +1,9 @@
 # Tests for sksd: API conformance, volume, rotation under load, import API
-# authentication, hostile clients, SIGTERM drain and SIGHUP reload, imports
-# and activations through sksd and sksctl killed by SIGKILL, each
-# against a SoftHSM2 token and a test PKI the test makes itself
-# (tests/integration/sksd-common.sh), with curl and sksd_client as clients.
+# authentication, hostile clients, request framing (smuggling), SIGTERM
+# drain and SIGHUP reload, imports and activations through sksd and sksctl
+# killed by SIGKILL, each against a SoftHSM2 token and a test PKI the test
+# makes itself (tests/integration/sksd-common.sh), with curl and sksd_client
+# as clients.
 
 SKSD_LOAD = tests/interop/sksd_load.c tests/interop/sksd_load.h
 SKSD_LOAD_LIBS = sks/libsks.la common/libskscommon.la $(JANSSON_LIBS) $(CRYPTO_LIBS) -lpthread
@@ -19,6 +20,7 @@ SKSD_TESTS = \
 	tests/integration/sksd-rotation.sh \
 	tests/integration/sksd-import-auth.sh \
 	tests/integration/sksd-hostile.sh \
+	tests/integration/sksd-request-framing.sh \
 	tests/integration/sksd-signals.sh \
 	tests/integration/sksd-hsm-unavailable.sh \
 	tests/integration/sksd-import-api.sh \

@@ -887,11 +887,12 @@ static int usage_list(FILE *f, int status)
                "non-modifiable): run sksctl protect for those.\n"
                "\n"
                "  --json             one JSON document instead of a table; modifiable keys\n"
-               "                     are listed under \"unprotected_keys\"\n" STORE_USAGE);
+               "                     are listed under \"unprotectedKeys\"\n" STORE_USAGE);
     return status;
 }
 
 struct list_ctx {
+    const struct sks_keystore *ks;
     const char *only;
     bool json;
     long grace;
@@ -910,21 +911,6 @@ static void iso_time(char *buf, size_t len, time_t t)
         strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static json_t *version_json(const struct sks_version_info *v, long grace)
-{
-    char na[32], until[32];
-    json_t *j;
-
-    iso_time(na, sizeof(na), v->not_after);
-    j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "version", (json_int_t)v->version, "state",
-                  sks_version_state_name(v->state), "not_after", na, "x5u", v->x5u, "uri", v->uri);
-    if (j != NULL && v->state == SKS_VERSION_PREVIOUS) {
-        iso_time(until, sizeof(until), v->replaced_at + grace);
-        json_object_set_new(j, "usable_until", json_string(until));
-    }
-    return j;
-}
-
 static int list_cb(const struct sks_identity_info *info, void *arg)
 {
     struct list_ctx *ctx = arg;
@@ -935,12 +921,7 @@ static int list_cb(const struct sks_identity_info *info, void *arg)
         return 0;
     ctx->shown++;
     if (ctx->json) {
-        json_t *versions = json_array();
-        for (i = 0; i < info->nversions; i++)
-            json_array_append_new(versions, version_json(&info->versions[i], ctx->grace));
-        json_array_append_new(ctx->out, json_pack("{s:s, s:s, s:I, s:o}", "name", info->name, "spc",
-                                                  info->spc, "active", (json_int_t)info->active,
-                                                  "versions", versions));
+        json_array_append_new(ctx->out, sks_identity_json(ctx->ks, info));
         return 0;
     }
     if (info->nversions == 0)
@@ -998,6 +979,7 @@ int cmd_list(int argc, char **argv)
     ctx.only = optind < argc ? argv[optind] : NULL;
     if (store_open(&o, false, false, &s, &err) != SKS_OK)
         return report(o.cmd, &err, NULL);
+    ctx.ks = s.ks;
     ctx.grace = s.cfg.grace_period;
     ctx.out = json_array();
     ctx.unprotected = json_array();
@@ -1012,7 +994,7 @@ int cmd_list(int argc, char **argv)
     }
     if (ctx.json) {
         json_t *doc =
-            json_pack("{s:o, s:o}", "identities", ctx.out, "unprotected_keys", ctx.unprotected);
+            json_pack("{s:o, s:o}", "identities", ctx.out, "unprotectedKeys", ctx.unprotected);
         json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(doc);

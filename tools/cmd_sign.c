@@ -15,10 +15,10 @@ struct sign_args {
 static int usage(FILE *f, int status)
 {
     fprintf(f,
-            "usage: sksctl sign --key KEY --orig TN --dest TN[,TN...] --attest A|B|C --x5u URL\n"
-            "                   [--origid UUID] [--iat SECONDS]\n"
-            "       sksctl sign --key KEY --orig TN --dest TN[,TN...] --div TN --x5u URL\n"
-            "                   [--iat SECONDS]\n"
+            "usage: sksctl sign --key KEY --orig TN --dest TN[,TN...] --attest A|B|C\n"
+            "                   [--x5u URL] [--origid UUID] [--iat SECONDS] [-c FILE]\n"
+            "       sksctl sign --key KEY --orig TN --dest TN[,TN...] --div TN\n"
+            "                   [--x5u URL] [--iat SECONDS] [-c FILE]\n"
             "\n"
             "Signs a PASSporT (RFC 8225) with ES256 and prints the SIP Identity header\n"
             "value (RFC 8224): JWS;info=<URL>;alg=ES256;ppt=shaken.\n"
@@ -30,7 +30,8 @@ static int usage(FILE *f, int status)
             "  --orig TN       the calling number; separators and a leading + are dropped\n"
             "  --dest TN,...   the called number(s), at most %d\n"
             "  --attest A|B|C  the SHAKEN attestation level (RFC 8588)\n"
-            "  --x5u URL       where verifiers fetch the signing certificate\n"
+            "  --x5u URL       where verifiers fetch the signing certificate; required\n"
+            "                  unless KEY is a key store identity, whose x5u it replaces\n"
             "  --origid UUID   the origination identifier; a random UUID when absent\n"
             "  --iat SECONDS   the issue time, seconds since 1970; now when absent\n"
             "  --div TN        make a div PASSporT (RFC 8946) for a call diverted by TN\n"
@@ -80,7 +81,7 @@ static int check_args(const struct sign_args *a)
     if (a->dest == NULL)
         return usage_error("--dest is required");
     if (a->x5u == NULL)
-        return usage_error("--x5u is required");
+        return usage_error("--x5u is required unless --key names a key store identity");
     if (a->div == NULL && a->attest == NULL)
         return usage_error("--attest is required for a SHAKEN PASSporT");
     if (a->div != NULL && (a->attest != NULL || a->origid != NULL))

@@ -12,7 +12,10 @@
  * Hostile clients: bodies over the limit are refused by Content-Length
  * before they are read, or while they stream; idle and slow connections are
  * closed after the connection timeout; the connection count and the memory
- * each may use are bounded.  None of them holds a worker.
+ * each may use are bounded.  None of them holds a worker.  A request whose
+ * body length is ambiguous (RFC 9112 section 6.3) is refused before routing,
+ * on every listener, and its connection closed: whatever follows it on the
+ * connection cannot be told apart from its body.
  */
 #include "config.h"
 
@@ -144,7 +147,7 @@ static enum MHD_Result queue(struct sksd_req *r, struct MHD_Connection *c, unsig
         return MHD_NO;
     if (id != NULL)
         MHD_add_response_header(resp, "X-RequestID", id);
-    if (r != NULL && r->d != NULL && atomic_load(&r->d->draining))
+    if (r != NULL && (r->close || (r->d != NULL && atomic_load(&r->d->draining))))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
@@ -313,10 +316,67 @@ static bool take_body(struct sksd_req *r, const char *data, size_t len)
     return r->discarded <= DISCARD_MAX;
 }
 
+/* The body is left unread: the connection closes after the answer. */
 static enum MHD_Result too_big(struct sksd_req *r, struct MHD_Connection *c, size_t max)
 {
+    r->close = true;
     return reply_errorf(r, c, 413, "body-too-large", "body",
                         "the request body is larger than the limit of %zu bytes", max);
+}
+
+/* ---- framing (RFC 9112 section 6.3) ------------------------------------------ */
+
+struct framing {
+    unsigned int n_length, n_encoding;
+    const char *encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->n_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->n_encoding++;
+        f->encoding = value;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Refuses a request whose body length two parsers could read differently:
+ * repeated Content-Length, any Transfer-Encoding but one "chunked", or both
+ * headers (RFC 9112 6.3 items 3 and 5: 400, then close).  libmicrohttpd
+ * reads only the first of each, and none of Content-Length once there is a
+ * Transfer-Encoding; a lone Content-Length that is not digits it refuses
+ * itself (400, or 413 past 64 bits) before sksd sees the request.  Returns
+ * true when it queued the refusal (|*ret|).
+ */
+static bool framing_refused(struct sksd_req *r, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+    struct framing f = {0};
+    char msg[160];
+
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.n_encoding > 1)
+        snprintf(msg, sizeof(msg), "repeated Transfer-Encoding header: send one, chunked");
+    else if (f.n_encoding == 1 && f.n_length > 0)
+        snprintf(msg, sizeof(msg),
+                 "both Transfer-Encoding and Content-Length headers: send one of them");
+    else if (f.n_encoding == 1 && strcasecmp(f.encoding, "chunked") != 0)
+        snprintf(msg, sizeof(msg), "Transfer-Encoding must be chunked alone, not %.64s",
+                 f.encoding);
+    else if (f.n_length > 1)
+        snprintf(msg, sizeof(msg), "repeated Content-Length header: send one");
+    else
+        return false;
+    r->close = true;
+    *ret = sksd_reply_error(
+        r, c, 400, "invalid-framing",
+        f.n_encoding > 0 ? MHD_HTTP_HEADER_TRANSFER_ENCODING : MHD_HTTP_HEADER_CONTENT_LENGTH, msg);
+    return true;
 }
 
 /* ---- the signing listener ------------------------------------------------------- */
@@ -483,6 +543,15 @@ static struct sksd_req *new_request(struct listener *l, struct MHD_Connection *c
 static enum MHD_Result begin(struct listener *l, struct MHD_Connection *c, const char *url,
                              const char *method, struct sksd_req *r)
 {
+    enum MHD_Result ret;
+
+    if (framing_refused(r, c, &ret)) {
+        if (l->kind != LISTEN_SIGNING)
+            r->api = SKSD_API_IMPORT;
+        else
+            r->api = strcmp(url, SIGNING_PATH) == 0 ? SKSD_API_SIGNING : SKSD_API_OTHER;
+        return ret;
+    }
     if (l->kind != LISTEN_SIGNING)
         return begin_import(l, c, r);
     if (strcmp(url, SIGNING_PATH) == 0) {

@@ -230,39 +230,30 @@ static enum MHD_Result wrapping_key(struct import_call *k)
     return ret;
 }
 
+struct listing {
+    const struct sks_keystore *ks;
+    json_t *ids;
+};
+
 static int list_one(const struct sks_identity_info *info, void *arg)
 {
-    json_t *versions = json_array(), *ids = arg;
-    size_t i;
+    struct listing *l = arg;
 
-    for (i = 0; i < info->nversions; i++) {
-        const struct sks_version_info *v = &info->versions[i];
-        json_t *jv = json_pack("{s:I, s:s, s:s}", "version", (json_int_t)v->version, "state",
-                               sks_version_state_name(v->state), "x5u", v->x5u);
-
-        if (jv != NULL && v->not_after != 0)
-            json_object_set_new(jv, "notAfter", json_integer((json_int_t)v->not_after));
-        if (jv != NULL && v->replaced_at != 0)
-            json_object_set_new(jv, "replacedAt", json_integer((json_int_t)v->replaced_at));
-        json_array_append_new(versions, jv);
-    }
-    json_array_append_new(ids, json_pack("{s:s, s:s, s:I, s:o}", "name", info->name, "spc",
-                                         info->spc, "activeVersion", (json_int_t)info->active,
-                                         "versions", versions));
+    json_array_append_new(l->ids, sks_identity_json(l->ks, info));
     return 0;
 }
 
 static enum MHD_Result list(struct import_call *k)
 {
-    json_t *ids = json_array();
+    struct listing l = {k->d->ks, json_array()};
     struct sks_error err;
 
     sks_error_clear(&err);
-    if (sks_keystore_list(k->d->ks, list_one, ids, &err) != SKS_OK) {
-        json_decref(ids);
+    if (sks_keystore_list(k->d->ks, list_one, &l, &err) != SKS_OK) {
+        json_decref(l.ids);
         return failed(k, &err);
     }
-    return succeeded(k, 200, json_pack("{s:o}", "identities", ids));
+    return succeeded(k, 200, json_pack("{s:o}", "identities", l.ids));
 }
 
 static enum MHD_Result import_wrapped(struct import_call *k)

@@ -155,6 +155,7 @@ struct sksd_req {
     size_t body_cap;
     size_t discarded; /* bytes past the limit, read and dropped */
     bool too_big;
+    bool close; /* the answer closes the connection: the rest of the request is not read */
     bool heap; /* this struct and |body| belong to this request alone */
     unsigned long long t0_ns;
     struct sksd_peer peer; /* import API: the authenticated caller */

@@ -61,6 +61,10 @@ sks_cleanup() {
 sks_mkwork() {
     mkdir -p "$top_builddir/tests/tmp"
     sks_work=$(mktemp -d "$top_builddir/tests/tmp/$sks_test_name.XXXXXX")
+    # The key store's lock files (sksctl(1), FILES) go with the work directory.
+    mkdir -m 700 "$sks_work/run"
+    XDG_RUNTIME_DIR=$sks_work/run
+    export XDG_RUNTIME_DIR
     trap sks_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM

@@ -268,7 +268,7 @@ signs_active() {
         id=sp-k$i
         want=$(python3 -c 'import json, sys
 i = [i for i in json.load(open(sys.argv[1]))["identities"] if i["name"] == sys.argv[2]][0]
-print([v["x5u"] for v in i["versions"] if v["version"] == i["active"]][0])' "$2" "$id")
+print([v["x5u"] for v in i["versions"] if v["version"] == i["activeVersion"]][0])' "$2" "$id")
         t=0
         while :; do
             code=$(sign "$1-$id" "$REQ" "?identity=$id")
@@ -299,10 +299,10 @@ problems = []
 versions = {(n, v["version"]): v for n, i in ids.items() for v in i["versions"]}
 for name, i in ids.items():
     act = [v for v in i["versions"] if v["state"] == "active"]
-    if len(act) != 1 or act[0]["version"] != i["active"]:
-        problems.append("%s: %d active versions (record says %d)" % (name, len(act), i["active"]))
+    if len(act) != 1 or act[0]["version"] != i["activeVersion"]:
+        problems.append("%s: %d active versions (record says %d)" % (name, len(act), i["activeVersion"]))
     for v in act:
-        if not (v["uri"] and v["x5u"] and v["not_after"] != "-"):
+        if not (v["uri"] and v["x5u"] and v.get("notAfter")):
             problems.append("%s/%d: active but incomplete: %s" % (name, v["version"], v))
 # Every import that reported success: complete, with its own x5u.
 for seq, name, kind, way, outcome, ver, x5u in ops:
@@ -318,9 +318,9 @@ for seq, name, kind, way, outcome, ver, x5u in ops:
     if kind == "activate":
         allowed[name] = {int(ver)} if outcome == "ok" else allowed.get(name, set()) | {int(ver)}
 for name, may in allowed.items():
-    if name not in ids or ids[name]["active"] not in may:
+    if name not in ids or ids[name]["activeVersion"] not in may:
         problems.append("%s: active version %s, expected one of %s"
-                        % (name, ids.get(name, {}).get("active"), sorted(may)))
+                        % (name, ids.get(name, {}).get("activeVersion"), sorted(may)))
 unfinished = sorted("%s/%d" % k for k, v in versions.items() if v["state"] not in complete)
 if mode == "swept":
     if unfinished:

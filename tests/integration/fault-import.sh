@@ -92,7 +92,7 @@ show_difference() {
 }
 
 active_version() {
-    ks list sp-main --json | tr -d ' \n' | sed -n 's/.*"active":\([0-9]*\).*/\1/p'
+    ks list sp-main --json | tr -d ' \n' | sed -n 's/.*"activeVersion":\([0-9]*\).*/\1/p'
 }
 
 # problem TEXT: a broken promise, reported at the end with the figures.

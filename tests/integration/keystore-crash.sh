@@ -67,7 +67,7 @@ for i in ids:
     for v in i["versions"]:
         versions["%s/%d" % (i["name"], v["version"])] = v
     for v in actives:
-        assert v["uri"] and v["x5u"] and v["not_after"] != "-", (i["name"], "active but incomplete", v)
+        assert v["uri"] and v["x5u"] and v.get("notAfter"), (i["name"], "active but incomplete", v)
 lost = [d for d in done if d not in versions or versions[d]["state"] not in ("active", "standby")]
 assert not lost, ("complete versions lost", lost)
 writing = sum(1 for v in versions.values() if v["state"] == "writing")

@@ -2,8 +2,9 @@
 # sksd's signing API as a client sees it: answers that verify against the
 # test PKI, the V1 test-vector claims round-tripping byte for byte, div
 # PASSporTs, identity selection, and every refusal with its status, stable
-# code and field -- never a 500 for bad input.  Also /healthz, /metrics and
-# that the import API is not on the signing port.
+# code and field -- never a 500 for bad input.  Also /healthz, /metrics,
+# that the import API is not on the signing port, and that its identities
+# listing is the document sksctl list --json prints.
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
 sksd_setup
@@ -179,3 +180,28 @@ days=$(sed -n 's/^sksd_certificate_expiry_days{identity="sp-main",version="1",st
 awk -v d="${days:-x}" 'BEGIN { exit !(d + 0 > 29.9 && d + 0 <= 30) }' ||
     fail "the 30-day certificate of sp-main/1 expires in \"$days\" days, says /metrics"
 pass "metrics_count_requests_latency_versions_and_expiry"
+
+# ---- the identities listing ---------------------------------------------------
+
+# A second version replaces sp-main/1 (previous: replacedAt, usableUntil)
+# and a third waits for its certificate (pending: no notAfter).  sksd's
+# GET /sks/v1/identities and sksctl list --json give the same document.
+provision_version sp-main activate > /dev/null
+import_ok 201 pending POST /sks/v1/identities/sp-main/generate "{\"spc\":\"$SKSD_SPC\"}"
+import_ok 200 identities GET /sks/v1/identities
+run_ok list-json "$SKSCTL" list -c "$sks_work/sks.conf" --json
+jq -S . "$sks_work/identities.json" > "$sks_work/identities.sorted"
+jq -S . "$sks_work/list-json.out" > "$sks_work/list-json.sorted"
+assert_same_file "GET /sks/v1/identities and sksctl list --json" "$sks_work/list-json.sorted" \
+    "$sks_work/identities.sorted"
+jq -e '
+    def time: type == "string" and test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$");
+    [.identities[] | select(.name == "sp-main") | .versions[]] as $v |
+    ($v | map(.state)) == ["previous", "active", "pending"] and
+    ($v[0] | (.notAfter | time) and (.replacedAt | time) and (.usableUntil | time)) and
+    ($v[1] | (.notAfter | time) and (has("replacedAt") | not)) and
+    ($v[2] | has("notAfter") | not) and
+    ([.identities[].activeVersion] | map(type) | unique) == ["number"]
+' "$sks_work/identities.json" > /dev/null ||
+    { cat "$sks_work/identities.json"; fail "GET /sks/v1/identities: unexpected members or types"; }
+pass "identities_listing_is_the_same_document_as_sksctl_list_json"

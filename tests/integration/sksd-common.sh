@@ -8,7 +8,7 @@
 # (it listens on port 0 and the test reads the port from its log) and an
 # import socket in the work directory; provision_version puts a key version
 # into the token through the import API, the way an SP-KMS does.  The daemon
-# is stopped when the test exits.
+# is stopped when the test exits.  $sksd_sock is the import socket.
 
 . "$top_srcdir/tests/integration/common.sh"
 
@@ -17,6 +17,8 @@ SKSD_CLIENT=$top_builddir/tests/interop/sksd_client
 SKSD_SPC=1234
 sksd_pid=
 sksd_port=
+sksd_sock=
+sksd_shared=
 
 require_sksd() {
     require_softhsm
@@ -42,7 +44,9 @@ sksd_kill() {
 # A token, a test PKI for SPC 1234 and $sks_work/sks.conf.
 sksd_setup() {
     sks_mkwork
-    trap 'sksd_rc=$?; sksd_kill; (exit $sksd_rc); sks_cleanup' EXIT
+    trap 'sksd_rc=$?; sksd_kill; [ -z "$sksd_shared" ] || rm -rf "$sksd_shared"
+        (exit $sksd_rc); sks_cleanup' EXIT
+    sksd_sock=$sks_work/import.sock
     make_token sksd-test
     run_ok pki "$SKSCTL" pki --out "$sks_work/pki" --spc "$SKSD_SPC"
     write_sksd_conf "$sks_work/sks.conf"
@@ -75,6 +79,19 @@ ${2:-}
 path = $sks_work/import.sock
 allowed_uids = $(id -u)
 EOF
+}
+
+# sksd_share_socket: moves the import socket of $sks_work/sks.conf into a
+# fresh directory under /tmp that every uid may pass through (mode 711),
+# removed at exit, for a test that connects as another uid: the work
+# directory lies in the build tree, whose ancestors may be closed to others
+# (a checkout under /root).  Call before sksd_start; returns 1 when no such
+# directory can be made.
+sksd_share_socket() {
+    sksd_shared=$(mktemp -d /tmp/sksd-sock.XXXXXX) || return 1
+    chmod 711 "$sksd_shared" || return 1
+    sed -i "s|^path = $sksd_sock\$|path = $sksd_shared/import.sock|" "$sks_work/sks.conf"
+    sksd_sock=$sksd_shared/import.sock
 }
 
 # Starts sksd with configuration $1 (default $sks_work/sks.conf); sets
@@ -124,7 +141,7 @@ import_api() {
     else
         : > "$sks_work/$1.req"
     fi
-    curl -sS --unix-socket "$sks_work/import.sock" -X "$2" \
+    curl -sS --unix-socket "${sksd_sock:-$sks_work/import.sock}" -X "$2" \
         -H 'Content-Type: application/json' --data-binary "@$sks_work/$1.req" \
         -o "$sks_work/$1.json" -w '%{http_code}' "http://sksd$3"
 }

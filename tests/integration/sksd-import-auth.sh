@@ -46,6 +46,17 @@ subject.1 = CN=sp-kms,O=Example
 EOF
 sed -i 's/^import_unix = sksd_import_unix$/import_unix = sksd_import_unix\nimport_tls = sksd_import_tls/' \
     "$sks_work/sks.conf"
+# The uid case connects as uid 65534, which must reach the socket wherever
+# the checkout is.
+if ! command -v setpriv >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
+    uid_case="needs root and setpriv(1) to connect as another uid"
+elif ! sksd_share_socket; then
+    uid_case="no directory for the socket could be made under /tmp"
+elif ! setpriv --reuid 65534 --regid 65534 --clear-groups test -x "$sksd_shared"; then
+    uid_case="uid 65534 cannot reach $sksd_shared"
+else
+    uid_case=run
+fi
 sksd_start
 tls_port=$(sed -n 's/.*import API (TLS) listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
     "$sks_work/sksd.log")
@@ -93,19 +104,42 @@ assert_grep audit 'who="tls:(no certificate)" what=authenticate identity="-" res
 assert_grep audit 'who="tls:CN=intruder,O=Example" what=authenticate' "$sks_work/sksd.log"
 assert_grep audit 'does not verify against the import client CA' "$sks_work/sksd.log"
 
-if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+# On the TLS listener too (sksd-request-framing.sh covers the others), an
+# ambiguous body length is refused and the connection closed: the request
+# after it on the connection is not answered.  s_client -quiet reads until
+# the server closes; 8 s is below the connection timeout.
+{
+    printf 'GET /sks/v1/identities HTTP/1.1\r\nHost: sksd\r\n'
+    printf 'Content-Length: 0\r\nContent-Length: 0\r\n\r\n'
+    printf 'GET /sks/v1/identities HTTP/1.1\r\nHost: sksd\r\n\r\n'
+} > "$sks_work/framing.req"
+rc=0
+timeout 8 env OPENSSL_CONF="$sks_work/plain.cnf" "$OPENSSL" s_client -quiet \
+    -connect "127.0.0.1:$tls_port" -CAfile "$tls/server.pem" \
+    -cert "$tls/kms.pem" -key "$tls/kms.key" \
+    < "$sks_work/framing.req" > "$sks_work/framing.out" 2> "$sks_work/framing.err" || rc=$?
+[ "$rc" != 124 ] || fail "TLS: the connection stayed open after an ambiguous request"
+assert_grep framing "HTTP/1.1 400 " "$sks_work/framing.out"
+assert_grep framing "Connection: close" "$sks_work/framing.out"
+assert_grep framing '"code":"invalid-framing","message":"repeated Content-Length header' \
+    "$sks_work/framing.out"
+[ "$(grep -c '^HTTP/1' "$sks_work/framing.out")" = 1 ] ||
+    fail "TLS: the request after an ambiguous one was answered"
+pass "import_over_tls_refuses_repeated_content_length_and_closes"
+
+if [ "$uid_case" = run ]; then
+    # The body comes on stdin: the work directory may be closed to uid 65534.
     printf '%s' "$GEN" > "$sks_work/uid.req"
-    chmod 755 "$sks_work" && chmod 644 "$sks_work/uid.req"
     code=$(setpriv --reuid 65534 --regid 65534 --clear-groups env -u LD_PRELOAD curl -sS \
-        --unix-socket "$sks_work/import.sock" -X POST -H 'Content-Type: application/json' \
-        --data-binary "@$sks_work/uid.req" -o /dev/null -w '%{http_code}' \
-        http://sksd/sks/v1/identities/sp-main/generate) || code=curl-failed
+        --unix-socket "$sksd_sock" -X POST -H 'Content-Type: application/json' \
+        --data-binary @- -o /dev/null -w '%{http_code}' \
+        http://sksd/sks/v1/identities/sp-main/generate < "$sks_work/uid.req") || code=curl-failed
     [ "$code" = 403 ] || fail "uid 65534 on the import socket: status $code, not 403"
     assert_grep audit 'who="uid:65534' "$sks_work/sksd.log"
     assert_grep audit 'uid 65534 is not on the import allow-list' "$sks_work/sksd.log"
     pass "import_refuses_a_uid_not_on_the_allow_list with 403"
 else
-    echo "# uid case not run: needs root and setpriv(1) to connect as another uid"
+    echo "# uid case not run: $uid_case"
 fi
 
 token_objects > "$sks_work/objects.after"

@@ -24,6 +24,14 @@
  *       raw, anything else as compact JSON).
  *   sksd_client attach-body CERT CHAIN X5U
  *       Prints the JSON body of an import API attach request.
+ *   sksd_client raw HOST:PORT|unix:PATH FILE
+ *       Sends the bytes of FILE as they are (a request, framing and all) and
+ *       reads one answer, without sending anything more first: prints
+ *       "status N", "connection-close yes|no" (the header) and "body ...".
+ *       Then it sends an ordinary request on the same connection and prints
+ *       "connection closed" when the server closes it (EOF or reset) without
+ *       answering that one, or "connection open" when it is answered or
+ *       nothing comes for RAW_WAIT_S seconds.
  */
 #include "config.h"
 
@@ -48,6 +56,8 @@
     "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},"                   \
     "\"orig\":{\"tn\":\"12155550121\"}}}"
 #define HOSTILE_MAX 20000
+/* Below the tests' connection_timeout, so that "open" is not the server timing out. */
+#define RAW_WAIT_S 5
 
 static X509 *read_cert(const char *path)
 {
@@ -192,6 +202,92 @@ static int run_hostile(int argc, char **argv, int slow)
     return opened == n ? 0 : 1;
 }
 
+static int raw_connect(const char *address)
+{
+    struct sockaddr_un sun = {0};
+    char host[256], *colon;
+    int fd;
+
+    if (strncmp(address, "unix:", 5) != 0) {
+        snprintf(host, sizeof(host), "%s", address);
+        colon = strrchr(host, ':');
+        if (colon == NULL)
+            interop_die("raw: %s is neither HOST:PORT nor unix:PATH", address);
+        *colon = '\0';
+        return http_connect(host, (unsigned int)interop_parse_count(colon + 1, 65535, "PORT"));
+    }
+    if (strlen(address + 5) >= sizeof(sun.sun_path))
+        interop_die("raw: socket path too long: %s", address + 5);
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, address + 5);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/*
+ * After an answer: has the server closed the connection?  Bytes already read
+ * past the answer (|c->have|) count as what the server sent next.
+ */
+static const char *raw_closed(struct http_conn *c)
+{
+    static const char probe[] = "GET /healthz HTTP/1.1\r\nHost: sksd\r\n\r\n";
+
+    /* A closed connection refuses this (EPIPE), or the reads below see EOF or a reset. */
+    (void)send(c->fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL);
+    for (;;) {
+        struct pollfd p = {c->fd, POLLIN, 0};
+        const char *answer = memmem(c->buf, c->have, "HTTP/1.", 7);
+        ssize_t n;
+
+        if (answer != NULL &&
+            memmem(answer, c->have - (size_t)(answer - c->buf), "\r\n\r\n", 4) != NULL)
+            return "open (it answered another request)";
+        if (c->have == sizeof(c->buf))
+            return "open (it keeps sending)";
+        if (poll(&p, 1, RAW_WAIT_S * 1000) <= 0)
+            return "open (no EOF)";
+        n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, 0);
+        if (n <= 0)
+            return "closed";
+        c->have += (size_t)n;
+    }
+}
+
+static int run_raw(int argc, char **argv)
+{
+    static struct http_conn c;
+    static char body[65536];
+    unsigned char *req;
+    size_t len, off = 0;
+    int status, closing;
+
+    if (argc != 3)
+        interop_die("usage: sksd_client raw HOST:PORT|unix:PATH FILE");
+    req = interop_read_file(argv[2], &len);
+    c.fd = raw_connect(argv[1]);
+    if (c.fd < 0)
+        interop_die("raw: cannot connect to %s: %s", argv[1], strerror(errno));
+    while (off < len) {
+        ssize_t w = send(c.fd, req + off, len - off, MSG_NOSIGNAL);
+
+        if (w <= 0)
+            interop_die("raw: the server stopped taking the request after %zu of %zu bytes", off,
+                        len);
+        off += (size_t)w;
+    }
+    free(req);
+    if (http_read_response(&c, &status, body, sizeof(body), &closing) != 0)
+        interop_die("raw: no complete answer from %s", argv[1]);
+    printf("status %d\nconnection-close %s\nbody %s\nconnection %s\n", status,
+           closing ? "yes" : "no", body, raw_closed(&c));
+    close(c.fd);
+    return 0;
+}
+
 static int run_notify_listen(int argc, char **argv)
 {
     struct sockaddr_un sun = {0};
@@ -247,6 +343,8 @@ int main(int argc, char **argv)
         return run_notify_listen(argc - 1, argv + 1);
     if (strcmp(argv[1], "json") == 0)
         return sksd_tool_json(argc - 1, argv + 1);
+    if (strcmp(argv[1], "raw") == 0)
+        return run_raw(argc - 1, argv + 1);
     if (strcmp(argv[1], "attach-body") == 0)
         return sksd_tool_attach_body(argc - 1, argv + 1);
     interop_die("unknown mode %s", argv[1]);

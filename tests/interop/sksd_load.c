@@ -126,17 +126,16 @@ static void parse_headers(const char *head, size_t len, size_t *clen, int *closi
     }
 }
 
-static int read_response(struct http_conn *c, int *status, char *out, size_t outsize)
+int http_read_response(struct http_conn *c, int *status, char *out, size_t outsize, int *closing)
 {
     const char *body;
     size_t head_len, clen, total;
-    int closing;
 
     body = find_header_end(c);
     if (body == NULL || sscanf(c->buf, "HTTP/1.%*d %d", status) != 1)
         return -1;
     head_len = (size_t)(body - c->buf);
-    parse_headers(c->buf, head_len, &clen, &closing);
+    parse_headers(c->buf, head_len, &clen, closing);
     total = head_len + clen;
     if (total > sizeof(c->buf) || fill(c, total) != 0)
         return -1;
@@ -148,6 +147,15 @@ static int read_response(struct http_conn *c, int *status, char *out, size_t out
     }
     memmove(c->buf, c->buf + total, c->have - total);
     c->have -= total;
+    return 0;
+}
+
+static int read_response(struct http_conn *c, int *status, char *out, size_t outsize)
+{
+    int closing;
+
+    if (http_read_response(c, status, out, outsize, &closing) != 0)
+        return -1;
     if (closing) {
         close(c->fd);
         c->fd = -1;

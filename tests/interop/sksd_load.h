@@ -70,6 +70,13 @@ int http_post(struct http_conn *c, const char *host, unsigned int port, const ch
               const char *body, int *status, char *out, size_t outsize);
 
 /*
+ * Reads one answer on |c| (status, body as for http_post) and leaves the
+ * connection as it is: |*closing| says whether the server sent
+ * "Connection: close".
+ */
+int http_read_response(struct http_conn *c, int *status, char *out, size_t outsize, int *closing);
+
+/*
  * What the test scripts need from a JSON-aware tool (argv[0] is the mode):
  *   json FILE PATH            prints the member at the dotted PATH (strings raw)
  *   attach-body CERT CHAIN X5U [BLOB]
