@@ -353,7 +353,8 @@ sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, uns
     } else {
         v->state = SKS_VERSION_STANDBY;
     }
-    return ks_ident_save(ks, id, err);
+    st = ks_ident_save(ks, id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, id->name, v, err) : st;
 }
 
 void ks_version_abort(struct sks_keystore *ks, struct ks_ident *id, unsigned int n)

@@ -213,6 +213,17 @@ sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_id
  * marker.
  */
 sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
+/*
+ * Every change calls this before it reports success: checks, in a fresh
+ * instance of the token library, that the token stored identity |name|'s
+ * record as last written here, the objects of version |v| (NULL: none) and
+ * the change marker.  A token can report CKR_OK for a write its storage
+ * refused (p11/durable.c).  A lost record slot is destroyed, so that this
+ * process reads what the token holds; the caller undoes the rest.  A lost
+ * marker value is a warning: the marker goes, readers read each record.
+ */
+sks_status ks_verify_stored(struct sks_keystore *ks, const char *name, const struct ks_version *v,
+                            struct sks_error *err);
 /* Destroys the record of an identity that has no versions left. */
 sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
 /* Destroys record slots beyond two that writers racing on two hosts left. */

@@ -56,14 +56,20 @@ static sks_status remove_versions(struct sks_keystore *ks, struct ks_ident *id,
     *removed = n;
     if (n == 0)
         return SKS_OK;
+    /* Stored before any object goes: else the token could list a version without its key. */
     st = ks_ident_save(ks, id, err);
+    if (st == SKS_OK)
+        st = ks_verify_stored(ks, id->name, NULL, err);
     for (i = 0; st == SKS_OK && i < n; i++)
         st = ks_version_destroy_objects(ks, ks_record_find(&id->rec, gone[i]), err);
     if (st != SKS_OK)
         return st;
     for (i = 0; i < n; i++)
         ks_record_remove(&id->rec, gone[i]);
-    return id->rec.n == 0 ? ks_ident_drop(ks, id, err) : ks_ident_save(ks, id, err);
+    if (id->rec.n == 0)
+        return ks_ident_drop(ks, id, err);
+    st = ks_ident_save(ks, id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, id->name, NULL, err) : st;
 }
 
 /* ---- activate ----------------------------------------------------------------------- */
@@ -105,7 +111,8 @@ static sks_status activate(struct sks_keystore *ks, const char *identity, unsign
     v->state = SKS_VERSION_ACTIVE;
     v->changed = ks_now();
     id.rec.active = n;
-    return ks_ident_save(ks, &id, err);
+    st = ks_ident_save(ks, &id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, identity, NULL, err) : st;
 }
 
 sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
