@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,45 +23,12 @@
 #include <openssl/rand.h>
 
 #include "sks/keystore_internal.h"
+#include "sks/passport.h"
 
 const unsigned char ks_p256_params[10] = {0x06, 0x08, 0x2a, 0x86, 0x48,
                                           0xce, 0x3d, 0x03, 0x01, 0x07};
 
 /* ---- validation ---------------------------------------------------------------- */
-
-/*
- * ATIS-1000080: x5u is an https URL verifiers fetch the certificate from.
- * Userinfo would leak credentials to every verifier; a query or fragment
- * makes caching by URL unreliable.
- */
-static sks_status check_x5u(const char *x5u, struct sks_error *err)
-{
-    const char *host, *end;
-    size_t i, n;
-
-    if (x5u == NULL || x5u[0] == '\0')
-        return sks_fail(err, SKS_ERR_INPUT, "x5u: no x5u URL given (--x5u)");
-    n = strlen(x5u);
-    if (n > SKS_X5U_MAX)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: the URL is over %d characters", SKS_X5U_MAX);
-    for (i = 0; i < n; i++)
-        if (!isgraph((unsigned char)x5u[i]))
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "x5u: the URL has a space or control character at offset %zu", i);
-    if (strncasecmp(x5u, "https://", 8) != 0)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" is not an https:// URL", x5u);
-    if (strpbrk(x5u, "?") != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a query (?...)", x5u);
-    if (strpbrk(x5u, "#") != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a fragment (#...)", x5u);
-    host = x5u + 8;
-    end = host + strcspn(host, "/");
-    if (memchr(host, '@', (size_t)(end - host)) != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has userinfo (user@host)", x5u);
-    if (end == host || host[0] == ':')
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has no host", x5u);
-    return SKS_OK;
-}
 
 bool ks_cert_point(X509 *cert, unsigned char pub[65])
 {
@@ -86,7 +52,7 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
     memset(out, 0, sizeof(*out));
     if (cred == NULL || cred->cert == NULL)
         return sks_fail(err, SKS_ERR_INPUT, "no certificate given (--cert)");
-    st = check_x5u(cred->x5u, err);
+    st = sks_x5u_check(cred->x5u, err);
     if (st != SKS_OK)
         return st;
     if (cred->chain != NULL && sk_X509_num(cred->chain) > KS_CHAIN_MAX)

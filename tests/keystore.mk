@@ -18,6 +18,7 @@ KEYSTORE_TESTS = \
 	tests/integration/keystore-rotation.sh \
 	tests/integration/keystore-crash.sh \
 	tests/integration/keystore-full-token.sh \
+	tests/integration/keystore-torn-record.sh \
 	tests/integration/keystore-usage.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
