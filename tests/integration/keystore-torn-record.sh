@@ -21,16 +21,18 @@ for i in json.load(sys.stdin)["identities"]:
             print(v["state"])' "$1" "$2"
 }
 
-# tear: truncates the object file of the record slot written last.  The
-# record is a private object, which SoftHSM keeps encrypted, so the file is
-# found by its place in the write order: every change writes its record
-# slot, then the change marker, so the slot is the last file but one that
-# was modified (token.object, rewritten by each C_Login, aside).  The state
-# check after it shows that the right file was torn.
+# tear IDENTITY VERSION: truncates the object file of the record slot that
+# completed VERSION.  The record is a private object, which SoftHSM keeps
+# encrypted, so each object file, newest first, is truncated in turn and
+# put back unless VERSION then reads as writing.
 tear() {
-    torn_file=$(ls -t "$sks_work"/token/tokens/*/*-*.object | sed -n 2p)
-    [ -n "$torn_file" ] || fail "no object files in the token directory"
-    truncate -s 100 "$torn_file"
+    for torn_file in $(ls -t "$sks_work"/token/tokens/*/*-*.object); do
+        cp "$torn_file" "$sks_work/torn.copy"
+        truncate -s 100 "$torn_file"
+        [ "$(state "$1" "$2")" = writing ] && return 0
+        cp "$sks_work/torn.copy" "$torn_file"
+    done
+    fail "no object file whose truncation leaves $1 version $2 writing"
 }
 
 # import_torn_sweep VERSION STATE: imports VERSION (reported STATE), tears
@@ -40,8 +42,7 @@ import_torn_sweep() {
     run_ok "import-$1" ks import sp-torn --key pki/sp-1234.key --cert pki/sp-1234.pem \
         --chain pki/chain.pem --x5u "$x5u"
     assert_grep "import-$1" "sp-torn/$1 $2" "$sks_work/import-$1.out"
-    tear
-    [ "$(state sp-torn "$1")" = writing ] || fail "the torn record did not leave version $1 writing"
+    tear sp-torn "$1"
     run_ok "sweep-$1" "$SKSCTL" sweep -c "$sks_work/sweep.conf"
     assert_grep "sweep-$1" "restored sp-torn version $1 as $2" "$sks_work/sweep-$1.out"
     [ "$(state sp-torn "$1")" = "$2" ] || fail "sweep did not restore version $1 as $2"
