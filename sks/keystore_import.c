@@ -69,6 +69,8 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
         return sks_fail(err, SKS_ERR_POLICY,
                         "key-p256: the certificate key is not an "
                         "uncompressed P-256 point");
+    if (res.warning[0] != '\0')
+        ks_warn(ks, "%s", res.warning);
     strcpy(out->spc, res.spc);
     out->not_after = res.not_after;
     if (res.not_after - now < ks->cfg.expiry_warn_days * 86400L)
