@@ -5,7 +5,7 @@
  *
  * Write order for every way in:
  *   1. record: version N in state WRITING (sweep removes it after a crash)
- *   2. private key, public key, certificate (CKA_URL = x5u), chain
+ *   2. private key, public key, chain, certificate (CKA_URL = x5u)
  *   3. record: version N STANDBY, or ACTIVE when the identity has none
  * Step 3 is one C_SetAttributeValue, so a version is complete or unused.
  */
@@ -306,12 +306,13 @@ sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, uns
     ks_version_label(label, sizeof(label), id->name, n);
     if (with_public_key)
         st = write_public_key(ks, v, label, pub, err);
-    if (st == SKS_OK)
-        st = write_cert(ks, v, label, cred->cert, cred->x5u, err);
     for (i = 0; st == SKS_OK && cred->chain != NULL && i < sk_X509_num(cred->chain); i++) {
         snprintf(chain_label, sizeof(chain_label), "%s/ca%d", label, i + 1);
         st = write_cert(ks, v, chain_label, sk_X509_value(cred->chain, i), NULL, err);
     }
+    /* Last of the objects: sweep takes a version with its certificate for written in full. */
+    if (st == SKS_OK)
+        st = write_cert(ks, v, label, cred->cert, cred->x5u, err);
     if (st != SKS_OK)
         return st;
     v->changed = ks_now();

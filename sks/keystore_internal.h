@@ -283,9 +283,10 @@ sks_status ks_check_spc(const struct ks_ident *id, const char *spc, struct sks_e
 sks_status ks_version_begin(struct sks_keystore *ks, struct ks_ident *id, const char *spc,
                             unsigned int *n, struct sks_error *err);
 /*
- * Writes the public key (unless the token made one), the certificate with
- * its x5u and the chain for version |n|, then completes the version in the
- * record: STANDBY, or ACTIVE for an identity without an active version.
+ * Writes the public key (unless the token made one), the chain and, last,
+ * the certificate with its x5u for version |n|, then completes the version
+ * in the record: STANDBY, or ACTIVE for an identity without an active
+ * version.  Sweep takes a version whose certificate is there for written.
  */
 sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, unsigned int n,
                                const struct sks_credentials *cred, const unsigned char pub[65],

@@ -288,11 +288,49 @@ static bool abandoned(const struct ks_version *v, void *p)
 }
 
 /*
+ * The certificate chain stored with version |v| ("name/N/caK") meets the
+ * rules an import checks, with the trust anchors configured; without them,
+ * the certificate alone counts.  A write cut between the certificate and
+ * its chain leaves a chain that does not reach the anchors.
+ */
+static bool chain_complete(struct sks_keystore *ks, const struct ks_version *v, X509 *cert)
+{
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    struct sks_profile_result res;
+    struct ks_obj *o;
+    bool ok = chain != NULL;
+
+    if (ks->cfg.roots == NULL) {
+        sk_X509_free(chain);
+        return true;
+    }
+    for (o = ks_index_objects(ks->index, v->id); ok && o != NULL; o = o->next) {
+        unsigned char *der = NULL;
+        const unsigned char *p;
+        size_t len = 0;
+        X509 *x = NULL;
+        if (o->cls != CKO_CERTIFICATE || strstr(o->label, "/ca") == NULL)
+            continue;
+        ok = p11_store_get_value(ks->tok, o->h, CKA_VALUE, KS_CERT_MAX, &der, &len, NULL) == SKS_OK;
+        p = der;
+        if (ok && ((x = d2i_X509(NULL, &p, (long)len)) == NULL || !sk_X509_push(chain, x))) {
+            X509_free(x);
+            ok = false;
+        }
+        free(der);
+    }
+    ok = ok && sks_profile_check(cert, chain, ks->cfg.roots, ks_now(), &res, NULL) == SKS_OK;
+    sk_X509_pop_free(chain, X509_free);
+    return ok;
+}
+
+/*
  * True when version |v| holds everything a complete version holds, on the
  * token as it is: the private key and the certificate labelled "name/N"
- * with the version's CKA_ID, an x5u that signing accepts, and a key that
- * signs for the certificate's public key (a test signature, so that any
- * token can answer, whether or not it lets the key's public value be read).
+ * with the version's CKA_ID, a chain that meets the import rules, an x5u
+ * that signing accepts, and a key that signs for the certificate's public
+ * key (a test signature, so that any token can answer, whether or not it
+ * lets the key's public value be read).
  */
 static bool version_complete(struct sks_keystore *ks, const char *name, const struct ks_version *v)
 {
@@ -309,7 +347,7 @@ static bool version_complete(struct sks_keystore *ks, const char *name, const st
         ks_version_cert(ks, name, v, &cert, x5u, NULL) != SKS_OK)
         return false;
     SHA256(probe, sizeof(probe), digest);
-    ok = sks_x5u_check(x5u, NULL) == SKS_OK &&
+    ok = sks_x5u_check(x5u, NULL) == SKS_OK && chain_complete(ks, v, cert) &&
          p11_store_sign(ks->tok, key, CKM_ECDSA, digest, sizeof(digest), sig, &siglen, NULL) ==
              SKS_OK &&
          siglen == sizeof(sig) &&
