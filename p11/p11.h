@@ -300,6 +300,21 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
 sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_key_role role,
                              CK_OBJECT_HANDLE *out, bool *mechs_limited, bool *exposed,
                              struct sks_error *err);
+/* One object that must be on the token: the attributes it must have. */
+struct p11_expect {
+    const CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+};
+/*
+ * Checks that the token stored what this process wrote: in a fresh instance
+ * of the module (a forked child), each of |e| must match a token object.
+ * A module may report CKR_OK for a write that its storage refused and answer
+ * later reads from memory (p11/durable.c).  SKS_ERR_TOKEN with *missing the
+ * index of the first expectation nothing matched; other statuses when the
+ * check could not run (*missing is then |n|).  Never called when signing.
+ */
+sks_status p11_store_verify(struct p11_token *tok, const struct p11_expect *e, size_t n,
+                            size_t *missing, struct sks_error *err);
 /*
  * A signing key for the private key object |h| whose CKA_ID, label and
  * public point the caller already knows: no search, which matters on a

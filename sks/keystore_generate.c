@@ -248,6 +248,8 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
         v->changed = ks_now();
         st = ks_ident_save(ks, &id, err);
     }
+    if (st == SKS_OK)
+        st = ks_verify_stored(ks, identity, v, err);
     if (st != SKS_OK) {
         ks_version_abort(ks, &id, n);
         return st;
@@ -318,6 +320,25 @@ static void drop_certs(struct sks_keystore *ks, const struct ks_version *v)
     }
 }
 
+/*
+ * After a failed attach whose record reached the token but whose
+ * certificates did not: the version waits for its certificate again.
+ */
+static void back_to_pending(struct sks_keystore *ks, const char *identity, unsigned int n)
+{
+    struct ks_ident id;
+    struct ks_version *v;
+
+    if (ks_ident_load(ks, identity, &id, NULL) != SKS_OK ||
+        (v = ks_record_find(&id.rec, n)) == NULL || v->state == SKS_VERSION_PENDING)
+        return;
+    if (v->state == SKS_VERSION_ACTIVE)
+        id.rec.active = 0;
+    v->state = SKS_VERSION_PENDING;
+    v->changed = ks_now();
+    ks_ident_save(ks, &id, NULL);
+}
+
 static sks_status attach(struct sks_keystore *ks, const char *identity, unsigned int n,
                          const struct sks_credentials *cred, struct sks_error *err)
 {
@@ -350,8 +371,10 @@ static sks_status attach(struct sks_keystore *ks, const char *identity, unsigned
         return st;
     drop_certs(ks, v);
     st = ks_version_complete(ks, &id, n, cred, chk.pub, false, err);
-    if (st != SKS_OK)
+    if (st != SKS_OK) {
         drop_certs(ks, v);
+        back_to_pending(ks, identity, n);
+    }
     return st;
 }
 

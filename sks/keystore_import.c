@@ -5,13 +5,12 @@
  *
  * Write order for every way in:
  *   1. record: version N in state WRITING (sweep removes it after a crash)
- *   2. private key, public key, certificate (CKA_URL = x5u), chain
+ *   2. private key, public key, chain, certificate (CKA_URL = x5u)
  *   3. record: version N STANDBY, or ACTIVE when the identity has none
  * Step 3 is one C_SetAttributeValue, so a version is complete or unused.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,45 +23,12 @@
 #include <openssl/rand.h>
 
 #include "sks/keystore_internal.h"
+#include "sks/passport.h"
 
 const unsigned char ks_p256_params[10] = {0x06, 0x08, 0x2a, 0x86, 0x48,
                                           0xce, 0x3d, 0x03, 0x01, 0x07};
 
 /* ---- validation ---------------------------------------------------------------- */
-
-/*
- * ATIS-1000080: x5u is an https URL verifiers fetch the certificate from.
- * Userinfo would leak credentials to every verifier; a query or fragment
- * makes caching by URL unreliable.
- */
-static sks_status check_x5u(const char *x5u, struct sks_error *err)
-{
-    const char *host, *end;
-    size_t i, n;
-
-    if (x5u == NULL || x5u[0] == '\0')
-        return sks_fail(err, SKS_ERR_INPUT, "x5u: no x5u URL given (--x5u)");
-    n = strlen(x5u);
-    if (n > SKS_X5U_MAX)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: the URL is over %d characters", SKS_X5U_MAX);
-    for (i = 0; i < n; i++)
-        if (!isgraph((unsigned char)x5u[i]))
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "x5u: the URL has a space or control character at offset %zu", i);
-    if (strncasecmp(x5u, "https://", 8) != 0)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" is not an https:// URL", x5u);
-    if (strpbrk(x5u, "?") != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a query (?...)", x5u);
-    if (strpbrk(x5u, "#") != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a fragment (#...)", x5u);
-    host = x5u + 8;
-    end = host + strcspn(host, "/");
-    if (memchr(host, '@', (size_t)(end - host)) != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has userinfo (user@host)", x5u);
-    if (end == host || host[0] == ':')
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has no host", x5u);
-    return SKS_OK;
-}
 
 bool ks_cert_point(X509 *cert, unsigned char pub[65])
 {
@@ -86,7 +52,7 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
     memset(out, 0, sizeof(*out));
     if (cred == NULL || cred->cert == NULL)
         return sks_fail(err, SKS_ERR_INPUT, "no certificate given (--cert)");
-    st = check_x5u(cred->x5u, err);
+    st = sks_x5u_check(cred->x5u, err);
     if (st != SKS_OK)
         return st;
     if (cred->chain != NULL && sk_X509_num(cred->chain) > KS_CHAIN_MAX)
@@ -103,6 +69,8 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
         return sks_fail(err, SKS_ERR_POLICY,
                         "key-p256: the certificate key is not an "
                         "uncompressed P-256 point");
+    if (res.warning[0] != '\0')
+        ks_warn(ks, "%s", res.warning);
     strcpy(out->spc, res.spc);
     out->not_after = res.not_after;
     if (res.not_after - now < ks->cfg.expiry_warn_days * 86400L)
@@ -319,12 +287,13 @@ sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, uns
     ks_version_label(label, sizeof(label), id->name, n);
     if (with_public_key)
         st = write_public_key(ks, v, label, pub, err);
-    if (st == SKS_OK)
-        st = write_cert(ks, v, label, cred->cert, cred->x5u, err);
     for (i = 0; st == SKS_OK && cred->chain != NULL && i < sk_X509_num(cred->chain); i++) {
         snprintf(chain_label, sizeof(chain_label), "%s/ca%d", label, i + 1);
         st = write_cert(ks, v, chain_label, sk_X509_value(cred->chain, i), NULL, err);
     }
+    /* Last of the objects: sweep takes a version with its certificate for written in full. */
+    if (st == SKS_OK)
+        st = write_cert(ks, v, label, cred->cert, cred->x5u, err);
     if (st != SKS_OK)
         return st;
     v->changed = ks_now();
@@ -334,7 +303,8 @@ sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, uns
     } else {
         v->state = SKS_VERSION_STANDBY;
     }
-    return ks_ident_save(ks, id, err);
+    st = ks_ident_save(ks, id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, id->name, v, err) : st;
 }
 
 void ks_version_abort(struct sks_keystore *ks, struct ks_ident *id, unsigned int n)

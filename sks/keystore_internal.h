@@ -214,6 +214,17 @@ sks_status ks_ident_load(struct sks_keystore *ks, const char *name, struct ks_id
  * marker.
  */
 sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
+/*
+ * Every change calls this before it reports success: checks, in a fresh
+ * instance of the token library, that the token stored identity |name|'s
+ * record as last written here, the objects of version |v| (NULL: none) and
+ * the change marker.  A token can report CKR_OK for a write its storage
+ * refused (p11/durable.c).  A lost record slot is destroyed, so that this
+ * process reads what the token holds; the caller undoes the rest.  A lost
+ * marker value is a warning: the marker goes, readers read each record.
+ */
+sks_status ks_verify_stored(struct sks_keystore *ks, const char *name, const struct ks_version *v,
+                            struct sks_error *err);
 /* Destroys the record of an identity that has no versions left. */
 sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sks_error *err);
 /* Destroys record slots beyond two that writers racing on two hosts left. */
@@ -273,9 +284,10 @@ sks_status ks_check_spc(const struct ks_ident *id, const char *spc, struct sks_e
 sks_status ks_version_begin(struct sks_keystore *ks, struct ks_ident *id, const char *spc,
                             unsigned int *n, struct sks_error *err);
 /*
- * Writes the public key (unless the token made one), the certificate with
- * its x5u and the chain for version |n|, then completes the version in the
- * record: STANDBY, or ACTIVE for an identity without an active version.
+ * Writes the public key (unless the token made one), the chain and, last,
+ * the certificate with its x5u for version |n|, then completes the version
+ * in the record: STANDBY, or ACTIVE for an identity without an active
+ * version.  Sweep takes a version whose certificate is there for written.
  */
 sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, unsigned int n,
                                const struct sks_credentials *cred, const unsigned char pub[65],

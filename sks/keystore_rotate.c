@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "sks/keystore_internal.h"
+#include "sks/passport.h"
 
 static sks_status load_existing(struct sks_keystore *ks, const char *identity, struct ks_ident *id,
                                 struct sks_error *err)
@@ -56,14 +59,20 @@ static sks_status remove_versions(struct sks_keystore *ks, struct ks_ident *id,
     *removed = n;
     if (n == 0)
         return SKS_OK;
+    /* Stored before any object goes: else the token could list a version without its key. */
     st = ks_ident_save(ks, id, err);
+    if (st == SKS_OK)
+        st = ks_verify_stored(ks, id->name, NULL, err);
     for (i = 0; st == SKS_OK && i < n; i++)
         st = ks_version_destroy_objects(ks, ks_record_find(&id->rec, gone[i]), err);
     if (st != SKS_OK)
         return st;
     for (i = 0; i < n; i++)
         ks_record_remove(&id->rec, gone[i]);
-    return id->rec.n == 0 ? ks_ident_drop(ks, id, err) : ks_ident_save(ks, id, err);
+    if (id->rec.n == 0)
+        return ks_ident_drop(ks, id, err);
+    st = ks_ident_save(ks, id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, id->name, NULL, err) : st;
 }
 
 /* ---- activate ----------------------------------------------------------------------- */
@@ -91,7 +100,10 @@ static sks_status activate(struct sks_keystore *ks, const char *identity, unsign
     st = ks_version_cert(ks, identity, v, &cert, x5u, err);
     if (st != SKS_OK)
         return st;
-    if (X509_cmp_time(X509_get0_notAfter(cert), NULL) <= 0)
+    /* Signing applies the same rule: an active version with a refused x5u could not sign. */
+    if ((st = sks_x5u_check(x5u, err)) != SKS_OK)
+        sks_error_prefix(err, "identity %s version %u cannot be activated", identity, n);
+    else if (X509_cmp_time(X509_get0_notAfter(cert), NULL) <= 0)
         st = sks_fail(err, SKS_ERR_POLICY,
                       "validity: the certificate of %s version %u has expired; it cannot sign",
                       identity, n);
@@ -105,7 +117,8 @@ static sks_status activate(struct sks_keystore *ks, const char *identity, unsign
     v->state = SKS_VERSION_ACTIVE;
     v->changed = ks_now();
     id.rec.active = n;
-    return ks_ident_save(ks, &id, err);
+    st = ks_ident_save(ks, &id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, identity, NULL, err) : st;
 }
 
 sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
@@ -274,6 +287,109 @@ static bool abandoned(const struct ks_version *v, void *p)
     return false;
 }
 
+/*
+ * The certificate chain stored with version |v| ("name/N/caK") meets the
+ * rules an import checks, with the trust anchors configured; without them,
+ * the certificate alone counts.  A write cut between the certificate and
+ * its chain leaves a chain that does not reach the anchors.
+ */
+static bool chain_complete(struct sks_keystore *ks, const struct ks_version *v, X509 *cert)
+{
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    struct sks_profile_result res;
+    struct ks_obj *o;
+    bool ok = chain != NULL;
+
+    if (ks->cfg.roots == NULL) {
+        sk_X509_free(chain);
+        return true;
+    }
+    for (o = ks_index_objects(ks->index, v->id); ok && o != NULL; o = o->next) {
+        unsigned char *der = NULL;
+        const unsigned char *p;
+        size_t len = 0;
+        X509 *x = NULL;
+        if (o->cls != CKO_CERTIFICATE || strstr(o->label, "/ca") == NULL)
+            continue;
+        ok = p11_store_get_value(ks->tok, o->h, CKA_VALUE, KS_CERT_MAX, &der, &len, NULL) == SKS_OK;
+        p = der;
+        if (ok && ((x = d2i_X509(NULL, &p, (long)len)) == NULL || !sk_X509_push(chain, x))) {
+            X509_free(x);
+            ok = false;
+        }
+        free(der);
+    }
+    ok = ok && sks_profile_check(cert, chain, ks->cfg.roots, ks_now(), &res, NULL) == SKS_OK;
+    sk_X509_pop_free(chain, X509_free);
+    return ok;
+}
+
+/*
+ * True when version |v| holds everything a complete version holds, on the
+ * token as it is: the private key and the certificate labelled "name/N"
+ * with the version's CKA_ID, a chain that meets the import rules, an x5u
+ * that signing accepts, and a key that signs for the certificate's public
+ * key (a test signature, so that any token can answer, whether or not it
+ * lets the key's public value be read).
+ */
+static bool version_complete(struct sks_keystore *ks, const char *name, const struct ks_version *v)
+{
+    static const unsigned char probe[] = "shaken-sks sweep: is this version complete?";
+    unsigned char digest[SHA256_DIGEST_LENGTH], sig[SKS_ES256_SIG_LEN];
+    char x5u[SKS_X5U_MAX + 1];
+    CK_OBJECT_HANDLE key;
+    size_t siglen = sizeof(sig);
+    X509 *cert = NULL;
+    bool ok;
+
+    if (ks_index_find_id(ks, ks->index, v->id, NULL) != SKS_OK ||
+        (key = ks_version_key(ks->index, name, v)) == CK_INVALID_HANDLE ||
+        ks_version_cert(ks, name, v, &cert, x5u, NULL) != SKS_OK)
+        return false;
+    SHA256(probe, sizeof(probe), digest);
+    ok = sks_x5u_check(x5u, NULL) == SKS_OK && chain_complete(ks, v, cert) &&
+         p11_store_sign(ks->tok, key, CKM_ECDSA, digest, sizeof(digest), sig, &siglen, NULL) ==
+             SKS_OK &&
+         siglen == sizeof(sig) &&
+         sks_es256_verify(X509_get0_pubkey(cert), probe, sizeof(probe), sig, NULL) == SKS_OK;
+    X509_free(cert);
+    return ok;
+}
+
+/*
+ * An unfinished write whose objects are all there and agree (the record
+ * that completed it was lost, as a torn record slot loses it) is completed
+ * instead of removed: a sweep never destroys a key that can sign for its
+ * certificate.  It becomes STANDBY, or ACTIVE for an identity without an
+ * active version, as the write would have made it.
+ */
+static sks_status restore_complete(struct sks_keystore *ks, struct ks_ident *id, time_t now,
+                                   struct sks_error *err)
+{
+    const struct sks_keystore_config *cfg = &ks->cfg;
+    size_t i, restored = 0;
+    sks_status st;
+
+    for (i = 0; i < id->rec.n; i++) {
+        struct ks_version *v = &id->rec.v[i];
+        bool stale = (v->state == SKS_VERSION_WRITING && v->changed + cfg->sweep_after <= now) ||
+                     (v->state == SKS_VERSION_PENDING && v->changed + cfg->pending_max_age <= now);
+        if (!stale || !version_complete(ks, id->name, v))
+            continue;
+        v->state = id->rec.active == 0 ? SKS_VERSION_ACTIVE : SKS_VERSION_STANDBY;
+        if (v->state == SKS_VERSION_ACTIVE)
+            id->rec.active = v->n;
+        v->changed = now;
+        ks_warn(ks, "sweep: restored %s version %u as %s: its key and certificate are complete",
+                id->name, v->n, sks_version_state_name(v->state));
+        restored++;
+    }
+    if (restored == 0)
+        return SKS_OK;
+    st = ks_ident_save(ks, id, err);
+    return st == SKS_OK ? ks_verify_stored(ks, id->name, NULL, err) : st;
+}
+
 static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time_t now,
                                  struct sks_error *err)
 {
@@ -291,6 +407,9 @@ static sks_status sweep_identity(struct sks_keystore *ks, const char *name, time
         ks_warn(ks, "sweep: removed the empty record of %s", name);
         return ks_ident_drop(ks, &id, err);
     }
+    st = restore_complete(ks, &id, now, err);
+    if (st != SKS_OK)
+        return st;
     return remove_versions(ks, &id, abandoned, &a, &removed, err);
 }
 

@@ -314,6 +314,37 @@ static sks_status changed_meanwhile(const struct ks_ident *id, struct sks_error 
                     id->name);
 }
 
+static sks_status not_stored(struct sks_keystore *ks, const char *what, struct sks_error *err);
+static void record_lost(struct sks_keystore *ks, struct ks_data *d);
+
+/*
+ * The slot with the record this process wrote or read last no longer reads
+ * while the other one does: the token dropped that write (a token library
+ * can notice only later that its storage refused it).  Not another writer:
+ * those rewrite the older slot, never the newest.
+ */
+static bool own_write_lost(struct sks_keystore *ks, struct ks_data *d, struct sks_error *err)
+{
+    unsigned char *raw = NULL;
+    struct ks_record rec;
+    char what[SKS_IDENTITY_NAME_MAX + 32];
+    size_t len = 0;
+    struct sks_error e;
+    sks_status st;
+
+    if (d->nslots < 2)
+        return false;
+    sks_error_clear(&e);
+    st = slot_read(ks, d->slot[d->cur], &raw, &len, &rec, &e);
+    free(raw);
+    if (!gone(st, &e))
+        return false;
+    snprintf(what, sizeof(what), "the record of identity %s", d->name);
+    not_stored(ks, what, err);
+    record_lost(ks, d);
+    return true;
+}
+
 static sks_status slot_create(struct sks_keystore *ks, const unsigned char *raw, size_t len,
                               CK_OBJECT_HANDLE *h, struct sks_error *err)
 {
@@ -367,7 +398,8 @@ sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sk
         st = ks_slots_newest(ks, d->slot, d->nslots, &raw, &len, &now, err);
         if (st != SKS_OK || len != d->raw_len || memcmp(raw, d->raw, len) != 0) {
             free(raw);
-            return changed_meanwhile(id, err);
+            return st == SKS_OK && own_write_lost(ks, d, err) ? SKS_ERR_UNAVAILABLE
+                                                              : changed_meanwhile(id, err);
         }
         free(raw);
         raw = NULL;
@@ -559,4 +591,93 @@ void ks_warn(struct sks_keystore *ks, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ks->cfg.warn(msg, ks->cfg.warn_arg);
+}
+
+/* ---- checking what the token stored ------------------------------------------------------ */
+
+static sks_status not_stored(struct sks_keystore *ks, const char *what, struct sks_error *err)
+{
+    return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                    "the token did not store %s; is its storage full? (%s reported success, but "
+                    "a fresh start of the module does not find it)",
+                    what, p11_token_uri(ks->tok));
+}
+
+/*
+ * The slot holding the record this process wrote last did not reach the
+ * token's storage: destroyed (so that the token library frees what it kept)
+ * and forgotten, so that this process, like any other, reads the record
+ * that the other slot holds.
+ */
+static void record_lost(struct sks_keystore *ks, struct ks_data *d)
+{
+    if (d->nslots > 0) {
+        p11_store_destroy(ks->tok, d->slot[d->cur], NULL);
+        slot_forget(ks->index, d, d->cur);
+    }
+    free(d->raw);
+    d->raw = NULL;
+    d->seq = 0;
+}
+
+#define KS_VERIFY_MAX (KS_CHAIN_MAX + 8)
+
+sks_status ks_verify_stored(struct sks_keystore *ks, const char *name, const struct ks_version *v,
+                            struct sks_error *err)
+{
+    static CK_OBJECT_CLASS data = CKO_DATA;
+    struct ks_data *d = ks_map_get(&ks->index->by_name, name, strlen(name));
+    CK_ATTRIBUTE tmpl[KS_VERIFY_MAX][3];
+    struct p11_expect e[KS_VERIFY_MAX];
+    struct ks_obj *objs[KS_VERIFY_MAX], *o;
+    size_t n = 0, nrecord = KS_VERIFY_MAX, nmarker = KS_VERIFY_MAX, missing, i;
+    char what[P11_LABEL_MAX + 64];
+    sks_status st;
+
+    if (d != NULL && d->raw != NULL) {
+        tmpl[n][0] = (CK_ATTRIBUTE){CKA_CLASS, &data, sizeof(data)};
+        tmpl[n][1] = (CK_ATTRIBUTE){CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)};
+        tmpl[n][2] = (CK_ATTRIBUTE){CKA_LABEL, d->raw, d->raw_len};
+        nrecord = n++;
+    }
+    for (o = v != NULL ? ks_index_objects(ks->index, v->id) : NULL;
+         o != NULL && n < KS_VERIFY_MAX - 1; o = o->next) {
+        objs[n] = o;
+        tmpl[n][0] = (CK_ATTRIBUTE){CKA_CLASS, &o->cls, sizeof(o->cls)};
+        tmpl[n][1] = (CK_ATTRIBUTE){CKA_ID, o->id, KS_ID_LEN};
+        tmpl[n][2] = (CK_ATTRIBUTE){CKA_LABEL, o->label, strlen(o->label)};
+        n++;
+    }
+    /* Last: a lost marker value is not worth failing a change that is stored. */
+    if (ks->index->has_marker && ks->index->seen_len > 0) {
+        tmpl[n][0] = (CK_ATTRIBUTE){CKA_CLASS, &data, sizeof(data)};
+        tmpl[n][1] =
+            (CK_ATTRIBUTE){CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)};
+        tmpl[n][2] = (CK_ATTRIBUTE){CKA_LABEL, ks->index->seen, ks->index->seen_len};
+        nmarker = n++;
+    }
+    for (i = 0; i < n; i++)
+        e[i] = (struct p11_expect){tmpl[i], 3};
+    st = p11_store_verify(ks->tok, e, n, &missing, err);
+    if (st == SKS_OK || missing == n) {
+        if (st != SKS_OK)
+            sks_error_prefix(err, "identity %s", name);
+        return st;
+    }
+    if (missing == nmarker) {
+        /* Readers must not trust a marker that did not change on the token. */
+        ks_warn(ks, "the token did not store the new change marker value; is its storage full?");
+        sks_error_clear(err);
+        if (p11_store_destroy(ks->tok, ks->index->marker, NULL) == SKS_OK)
+            ks->index->has_marker = false;
+        return SKS_OK;
+    }
+    if (missing == nrecord) {
+        record_lost(ks, d);
+        ks_marker_announce(ks);
+        snprintf(what, sizeof(what), "the record of identity %s", name);
+    } else {
+        snprintf(what, sizeof(what), "object %s", objs[missing]->label);
+    }
+    return not_stored(ks, what, err);
 }

@@ -56,6 +56,12 @@ struct sks_passport {
  */
 sks_status sks_passport_init(struct sks_passport *pp, enum sks_ppt ppt, struct sks_error *err);
 
+/*
+ * The x5u rule that import, activation and signing all apply (passport_claims.c
+ * lists it): SKS_OK, or an error naming the rule x5u breaks.
+ */
+sks_status sks_x5u_check(const char *x5u, struct sks_error *err);
+
 /* Each setter validates its input and leaves |pp| unchanged on failure. */
 sks_status sks_passport_set_x5u(struct sks_passport *pp, const char *x5u, struct sks_error *err);
 /* TNs are canonicalized (sks_tn_canonicalize). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -65,79 +66,112 @@ bool sks_uuid_valid(const char *s)
 
 /* ---- x5u ------------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at |s| (RFC 3629 section 4), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s)
+static bool is_hex(char c)
 {
-    unsigned int cp;
-    size_t n, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-static bool has_scheme(const char *s)
+static bool is_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '%';
+}
+
+/* The bytes of x5u, one by one: printable ASCII that a URI may hold and a header can carry. */
+static sks_status x5u_bytes(const char *x5u, struct sks_error *err)
 {
     size_t i;
 
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return false;
-    for (i = 1; s[i] != ':'; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '-' || c == '.'))
-            return false;
+    for (i = 0; x5u[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)x5u[i];
+        if (i >= SKS_X5U_MAX)
+            return sks_fail(err, SKS_ERR_POLICY, "x5u is longer than %d bytes", SKS_X5U_MAX);
+        if (c <= 0x20 || c >= 0x7f || strchr("\"<>\\^`{|}", c) != NULL)
+            return sks_fail(err, SKS_ERR_POLICY,
+                            "x5u has byte 0x%02x at position %zu, which a URI cannot contain "
+                            "(RFC 3986: percent-encode it)",
+                            c, i + 1);
+        if (c == ';')
+            return sks_fail(err, SKS_ERR_POLICY,
+                            "x5u has ';' at position %zu, which Identity header parsers take for "
+                            "the end of info (percent-encode it as %%3B)",
+                            i + 1);
+        if (c == '%' && !(is_hex(x5u[i + 1]) && is_hex(x5u[i + 2])))
+            return sks_fail(err, SKS_ERR_POLICY,
+                            "x5u has '%%' at position %zu without two hex digits after it", i + 1);
     }
-    return true;
+    return SKS_OK;
+}
+
+/* The authority of an https URL, between "https://" and the path: host[:port]. */
+static sks_status x5u_authority(const char *x5u, const char *host, const char *end,
+                                struct sks_error *err)
+{
+    const char *colon = NULL, *p;
+    unsigned long port = 0;
+
+    if (memchr(host, '@', (size_t)(end - host)) != NULL)
+        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has userinfo (user@host)", x5u);
+    if (host[0] == '[') {
+        /* RFC 3986 3.2.2: an IPv6 literal. */
+        for (p = host + 1; p < end && (is_hex(*p) || *p == ':' || *p == '.'); p++)
+            ;
+        if (p == host + 1 || p == end || *p != ']')
+            return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a malformed IPv6 host", x5u);
+        p++;
+    } else {
+        for (p = host; p < end && is_host_char(*p); p++)
+            ;
+        if (p == host)
+            return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has no host", x5u);
+    }
+    if (p < end && *p != ':')
+        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has '%c' in its host", x5u, *p);
+    if (p < end) {
+        colon = p;
+        for (p = colon + 1; p < end && *p >= '0' && *p <= '9' && port <= 65535; p++)
+            port = port * 10 + (unsigned long)(*p - '0');
+        if (p != end || port < 1 || port > 65535)
+            return sks_fail(err, SKS_ERR_POLICY,
+                            "x5u: \"%.100s\" has port \"%.*s\", not a number from 1 to 65535", x5u,
+                            (int)(end - colon - 1 > 16 ? 16 : end - colon - 1), colon + 1);
+    }
+    return SKS_OK;
 }
 
 /*
- * x5u is an absolute URI (RFC 8224 section 4.1: info = "<" absoluteURI ">").
- * Characters that cannot stand in a URI, and would break the angle-bracket
- * form of info, are refused; non-ASCII is allowed as UTF-8 (an IRI).
+ * The one x5u rule, for import, activation and signing alike (an x5u that
+ * import took and signing refused would leave an identity that cannot sign):
+ *
+ * - RFC 8224 4.1: an absolute URI, carried as info=<x5u> in the Identity
+ *   header, so no byte that a URI cannot hold (controls, space, non-ASCII,
+ *   " < > \ ^ ` { | }), a '%' only as a percent-encoding, and no ';',
+ *   which header parsers take for the end of info.
+ * - ATIS-1000080 5.3 / SHAKEN PKI (ATIS-1000074): the https URL verifiers
+ *   fetch the certificate from: https, a host (a name, an IPv4 address or
+ *   an [IPv6] literal), a port only from 1 to 65535; no userinfo, which
+ *   would hand credentials to every verifier; no query or fragment, which
+ *   make caching by URL unreliable.
  */
-static sks_status check_x5u(const char *x5u, struct sks_error *err)
+sks_status sks_x5u_check(const char *x5u, struct sks_error *err)
 {
-    size_t i = 0, n;
+    const char *host, *end;
+    sks_status st;
 
-    if (x5u[0] == '\0')
-        return sks_fail(err, SKS_ERR_INPUT, "x5u is empty: it must be the URL of the certificate");
-    while (x5u[i] != '\0') {
-        unsigned char c = (unsigned char)x5u[i];
-        if (i >= SKS_X5U_MAX)
-            return sks_fail(err, SKS_ERR_INPUT, "x5u is longer than %d bytes", SKS_X5U_MAX);
-        if (c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\')
-            return sks_fail(err, SKS_ERR_INPUT,
-                            "x5u has byte 0x%02x at position %zu, which a URI cannot contain", c,
-                            i + 1);
-        n = utf8_seq_len((const unsigned char *)x5u + i);
-        if (n == 0)
-            return sks_fail(err, SKS_ERR_INPUT, "x5u is not valid UTF-8 at byte %zu", i + 1);
-        i += n;
-    }
-    if (!has_scheme(x5u))
+    if (x5u == NULL || x5u[0] == '\0')
         return sks_fail(err, SKS_ERR_INPUT,
-                        "x5u does not start with a URI scheme (such as https:); it must be an "
-                        "absolute URI (RFC 8224 section 4.1)");
-    return SKS_OK;
+                        "x5u is empty: it must be the https URL of the certificate");
+    if ((st = x5u_bytes(x5u, err)) != SKS_OK)
+        return st;
+    if (strncasecmp(x5u, "https://", 8) != 0)
+        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" is not an https:// URL", x5u);
+    if (strchr(x5u, '?') != NULL)
+        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a query (?...)", x5u);
+    if (strchr(x5u, '#') != NULL)
+        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a fragment (#...)", x5u);
+    host = x5u + 8;
+    end = host + strcspn(host, "/");
+    return x5u_authority(x5u, host, end, err);
 }
 
 /* ---- setters ---------------------------------------------------------------- */
@@ -154,7 +188,7 @@ sks_status sks_passport_init(struct sks_passport *pp, enum sks_ppt ppt, struct s
 
 sks_status sks_passport_set_x5u(struct sks_passport *pp, const char *x5u, struct sks_error *err)
 {
-    if (check_x5u(x5u, err) != SKS_OK)
+    if (sks_x5u_check(x5u, err) != SKS_OK)
         return SKS_ERR_INPUT;
     memcpy(pp->x5u, x5u, strlen(x5u) + 1);
     return SKS_OK;
@@ -281,7 +315,7 @@ sks_status sks_passport_check_complete(const struct sks_passport *pp, struct sks
         return sks_fail(err, SKS_ERR_INPUT, "unknown PASSporT type %d", (int)pp->ppt);
     if (memchr(pp->x5u, '\0', sizeof(pp->x5u)) == NULL)
         return sks_fail(err, SKS_ERR_INPUT, "x5u is not NUL-terminated");
-    if (check_x5u(pp->x5u, err) != SKS_OK)
+    if (sks_x5u_check(pp->x5u, err) != SKS_OK)
         return SKS_ERR_INPUT;
     if (pp->orig[0] == '\0')
         return sks_fail(err, SKS_ERR_INPUT, "orig is missing");

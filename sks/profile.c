@@ -349,15 +349,45 @@ static void check_policy(X509 *ee, struct sks_profile_result *res)
     int crit = -1;
     CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(ee, NID_certificate_policies, &crit, NULL);
 
+    char oid[128];
+
     if (pol == NULL) {
         broken(res, SKS_RULE_POLICY,
-               "certificatePolicies %s; a certificate policy OID (the SHAKEN CP, e.g. "
-               "2.16.840.1.114569.1.1.1) is required",
+               "certificatePolicies %s; a SHAKEN certificate policy OID (" SKS_SHAKEN_CP_V1_3_OID
+               " or " SKS_SHAKEN_CP_V1_4_OID ") is required",
                ext_presence(crit));
         return;
     }
-    if (sk_POLICYINFO_num(pol) <= 0)
-        broken(res, SKS_RULE_POLICY, "certificatePolicies lists no policy OID");
+    if (sk_POLICYINFO_num(pol) != 1) {
+        broken(res, SKS_RULE_POLICY,
+               "certificatePolicies lists %d policy OIDs; exactly one, the SHAKEN CP, is required",
+               sk_POLICYINFO_num(pol));
+        goto done;
+    }
+    OBJ_obj2txt(oid, sizeof(oid), sk_POLICYINFO_value(pol, 0)->policyid, 1);
+    if (strcmp(oid, SKS_SHAKEN_CP_V1_3_OID) == 0 || strcmp(oid, SKS_SHAKEN_CP_V1_4_OID) == 0)
+        goto done;
+    /*
+     * ATIS-1000080 asks for a SHAKEN CP: any other OID breaks the profile.
+     * An older or newer CP version under the SHAKEN arc still meets it; that
+     * the STI-GA superseded v1.1 and v1.2 is a warning, so that certificates
+     * issued under them stay usable until they expire.
+     */
+    if (strncmp(oid, SKS_SHAKEN_CP_ARC, strlen(SKS_SHAKEN_CP_ARC)) != 0)
+        broken(res, SKS_RULE_POLICY,
+               "certificate policy %s is not a SHAKEN CP (" SKS_SHAKEN_CP_V1_3_OID
+               " or " SKS_SHAKEN_CP_V1_4_OID ")",
+               oid);
+    else
+        snprintf(res->warning, sizeof(res->warning),
+                 "policy: certificate policy %s is %s SHAKEN CP version; SHAKEN PKI linters refuse "
+                 "it: current SP certificates carry " SKS_SHAKEN_CP_V1_3_OID
+                 " (CP v1.3) or " SKS_SHAKEN_CP_V1_4_OID " (CP v1.4)",
+                 oid,
+                 strcmp(oid, SKS_SHAKEN_CP_ARC "1") == 0 || strcmp(oid, SKS_SHAKEN_CP_ARC "2") == 0
+                     ? "a superseded"
+                     : "an unknown");
+done:
     CERTIFICATEPOLICIES_free(pol);
 }
 

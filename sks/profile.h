@@ -34,7 +34,18 @@ struct sks_profile_result {
     char spc[SKS_SPC_MAX + 1];  /* the SPC from the TNAuthList, "" if none */
     time_t not_after;
     char detail[1024];          /* one line per broken rule: "rule: what is wrong" */
+    char warning[384];          /* what breaks no rule but needs a look; "" if nothing */
 };
+
+/*
+ * SHAKEN certificate policy OIDs (the US SHAKEN CP, under the STI-GA arc):
+ * ATIS-1000080 asks STI certificates for a single SHAKEN CP OID.  CP v1.3
+ * and v1.4 are current; v1.1 and v1.2 are superseded, and linters of the
+ * SHAKEN PKI refuse SP certificates that carry them.
+ */
+#define SKS_SHAKEN_CP_ARC "2.16.840.1.114569.1.1."
+#define SKS_SHAKEN_CP_V1_3_OID SKS_SHAKEN_CP_ARC "3"
+#define SKS_SHAKEN_CP_V1_4_OID SKS_SHAKEN_CP_ARC "4"
 
 /* Short, stable name of one rule, e.g. "tnauthlist". */
 const char *sks_profile_rule_name(enum sks_profile_rule rule);

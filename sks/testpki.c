@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,17 @@ static sks_status ossl_fail(struct sks_error *err, const char *what)
     sks_fail(err, SKS_ERR_INTERNAL, "test PKI: cannot %s", what);
     sks_error_add_openssl(err);
     return SKS_ERR_INTERNAL;
+}
+
+/* A dotted OID: OpenSSL's config syntax would take a name too, which a --policy must not be. */
+static bool oid_ok(const char *s)
+{
+    ASN1_OBJECT *o;
+
+    if (s[0] == '\0' || strspn(s, "0123456789.") != strlen(s) || (o = OBJ_txt2obj(s, 1)) == NULL)
+        return false;
+    ASN1_OBJECT_free(o);
+    return true;
 }
 
 static sks_status check_days(int days, struct sks_error *err)
@@ -194,15 +206,22 @@ sks_status sks_testpki_make_root(EVP_PKEY *key, time_t now, int days, X509 **out
     return make_ca_cert(&root, NULL, NULL, key, now, days, out, err);
 }
 
-sks_status sks_testpki_make_intermediate(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, time_t now,
-                                         int days, X509 **out, struct sks_error *err)
+static sks_status make_intermediate(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, time_t now,
+                                    int days, const char *policy, X509 **out, struct sks_error *err)
 {
     static const char *const subject[] = {
         "C", "US", "O", "SKS Test STI-CA", "CN", "SKS Test STI-CA", NULL};
-    static const struct ca_spec ca = {subject, "critical,CA:TRUE,pathlen:0", SKS_TESTPKI_POLICY_OID,
-                                      "make the STI-CA intermediate certificate"};
+    const struct ca_spec ca = {subject, "critical,CA:TRUE,pathlen:0",
+                               policy != NULL ? policy : SKS_TESTPKI_POLICY_OID,
+                               "make the STI-CA intermediate certificate"};
 
     return make_ca_cert(&ca, root, root_key, key, now, days, out, err);
+}
+
+sks_status sks_testpki_make_intermediate(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, time_t now,
+                                         int days, X509 **out, struct sks_error *err)
+{
+    return make_intermediate(root, root_key, key, now, days, NULL, out, err);
 }
 
 /* The extensions of an SP certificate, each one switchable for negative tests. */
@@ -222,7 +241,8 @@ static int add_ee_extensions(X509 *x, X509 *ca, const char *spc,
         !add_ext(x, ca, NID_authority_key_identifier, "keyid:always"))
         return 0;
     if (!(o->flags & SKS_TESTPKI_EE_NO_POLICY) &&
-        !add_ext(x, ca, NID_certificate_policies, SKS_TESTPKI_POLICY_OID))
+        !add_ext(x, ca, NID_certificate_policies,
+                 o->policy != NULL ? o->policy : SKS_TESTPKI_POLICY_OID))
         return 0;
     if (!(o->flags & SKS_TESTPKI_EE_NO_CRL_DP) &&
         !add_ext(x, ca, NID_crl_distribution_points, "URI:" SKS_TESTPKI_CRL_URL))
@@ -336,16 +356,25 @@ sks_status sks_testpki_csr_pubkey(X509_REQ *req, EVP_PKEY **pub, struct sks_erro
 
 sks_status sks_testpki_create(struct sks_testpki *pki, time_t now, int days, struct sks_error *err)
 {
+    return sks_testpki_create_policy(pki, now, days, NULL, err);
+}
+
+sks_status sks_testpki_create_policy(struct sks_testpki *pki, time_t now, int days,
+                                     const char *policy, struct sks_error *err)
+{
     sks_status st;
 
     memset(pki, 0, sizeof(*pki));
     pki->now = now;
     pki->days = days;
+    pki->policy = policy;
+    if (policy != NULL && !oid_ok(policy))
+        return sks_fail(err, SKS_ERR_INPUT, "certificate policy \"%.80s\" is not an OID", policy);
     if ((st = sks_testpki_keygen(&pki->root_key, err)) != SKS_OK ||
         (st = sks_testpki_keygen(&pki->ca_key, err)) != SKS_OK ||
         (st = sks_testpki_make_root(pki->root_key, now, days, &pki->root, err)) != SKS_OK ||
-        (st = sks_testpki_make_intermediate(pki->root, pki->root_key, pki->ca_key, now, days,
-                                            &pki->ca, err)) != SKS_OK ||
+        (st = make_intermediate(pki->root, pki->root_key, pki->ca_key, now, days, policy, &pki->ca,
+                                err)) != SKS_OK ||
         (st = sks_testpki_make_crl(pki->ca, pki->ca_key, now, days, &pki->crl, err)) != SKS_OK)
         sks_testpki_cleanup(pki);
     return st;
@@ -355,12 +384,17 @@ sks_status sks_testpki_issue(const struct sks_testpki *pki, EVP_PKEY *pub, const
                              const struct sks_testpki_ee_opts *opts, X509 **out,
                              struct sks_error *err)
 {
-    return sks_testpki_issue_ee(pki->ca, pki->ca_key, pub, spc, pki->now, pki->days, opts, out,
-                                err);
+    struct sks_testpki_ee_opts o = {0};
+
+    if (opts != NULL)
+        o = *opts;
+    if (o.policy == NULL)
+        o.policy = pki->policy;
+    return sks_testpki_issue_ee(pki->ca, pki->ca_key, pub, spc, pki->now, pki->days, &o, out, err);
 }
 
 sks_status sks_testpki_trust(const struct sks_testpki *pki, X509_STORE **roots,
-                             STACK_OF(X509) **chain, struct sks_error *err)
+                             STACK_OF(X509) * *chain, struct sks_error *err)
 {
     *roots = X509_STORE_new();
     *chain = sk_X509_new_null();

@@ -17,10 +17,11 @@
 #include <openssl/x509.h>
 
 #include "common/error.h"
+#include "sks/profile.h"
 #include "sks/tnauthlist.h"
 
-/* The ATIS SHAKEN certificate policy OID (ATIS-1000080). */
-#define SKS_TESTPKI_POLICY_OID "2.16.840.1.114569.1.1.1"
+/* The certificate policy the test PKI issues under unless told otherwise (sks/profile.h). */
+#define SKS_TESTPKI_POLICY_OID SKS_SHAKEN_CP_V1_4_OID
 #define SKS_TESTPKI_CRL_URL "https://sti-ca.test/crl.pem"
 #define SKS_TESTPKI_DAYS_MAX 36500
 
@@ -43,6 +44,7 @@ struct sks_testpki_ee_opts {
     size_t tnauthlist_len;
     time_t not_before; /* 0: an hour before the issue time */
     time_t not_after;  /* 0: |days| after the issue time */
+    const char *policy; /* certificate policy OID; NULL: the PKI's (SKS_TESTPKI_POLICY_OID) */
 };
 
 /* A root, an intermediate and its CRL, all made at |now| for |days|. */
@@ -54,6 +56,7 @@ struct sks_testpki {
     X509_CRL *crl;
     time_t now;
     int days;
+    const char *policy; /* of the intermediate and SP certificates; NULL: SKS_TESTPKI_POLICY_OID */
 };
 
 /* A fresh EC P-256 key pair from the default provider. */
@@ -86,6 +89,9 @@ sks_status sks_testpki_make_crl(X509 *ca, EVP_PKEY *ca_key, time_t now, int days
 sks_status sks_testpki_csr_pubkey(X509_REQ *req, EVP_PKEY **pub, struct sks_error *err);
 
 /* Root, intermediate and CRL with fresh keys.  Free with sks_testpki_cleanup(). */
+/* As sks_testpki_create(), issuing under certificate policy |policy| (NULL: the default). */
+sks_status sks_testpki_create_policy(struct sks_testpki *pki, time_t now, int days,
+                                     const char *policy, struct sks_error *err);
 sks_status sks_testpki_create(struct sks_testpki *pki, time_t now, int days, struct sks_error *err);
 /* SP certificate from the PKI's intermediate; a shorthand of sks_testpki_issue_ee(). */
 sks_status sks_testpki_issue(const struct sks_testpki *pki, EVP_PKEY *pub, const char *spc,

@@ -17,6 +17,8 @@ KEYSTORE_TESTS = \
 	tests/integration/keystore-bad-input.sh \
 	tests/integration/keystore-rotation.sh \
 	tests/integration/keystore-crash.sh \
+	tests/integration/keystore-full-token.sh \
+	tests/integration/keystore-torn-record.sh \
 	tests/integration/keystore-usage.sh \
 	tests/integration/keystore-key-attributes.sh
 TESTS += $(KEYSTORE_TESTS)

@@ -84,6 +84,8 @@ static int check(const char *cert_path, const char *chain_path, const char *trus
             X509_free(x); /* out of memory: the chain check then reports it */
     }
     if (sks_profile_check(ee, chain, roots, time(NULL), &res, &err) == SKS_OK) {
+        if (res.warning[0] != '\0')
+            fprintf(stderr, "sksctl cert-check: warning: %s\n", res.warning);
         print_result(&res);
         rc = 0;
     } else if (err.status == SKS_ERR_POLICY) {

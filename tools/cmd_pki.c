@@ -40,7 +40,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sksctl pki --out DIR --spc SPC[,SPC...] [--csr FILE] [--days N]\n"
+            "usage: sksctl pki --out DIR --spc SPC[,SPC...] [--csr FILE] [--days N] [--policy CP]\n"
             "\n"
             "Creates a test SHAKEN PKI (STI-PA root, STI-CA intermediate, CRL and one SP\n"
             "certificate per SPC, all per ATIS-1000080).  For tests only.\n"
@@ -51,6 +51,10 @@ static void usage(FILE *f)
             "               DER CSR (its signature must verify; its subject is ignored)\n"
             "               instead of generating SP keys\n"
             "  --days N     validity of every certificate and of the CRL (default 365)\n"
+            "  --policy CP  certificate policy of the STI-CA and SP certificates: 1.3\n"
+            "               (SHAKEN CP v1.3, " SKS_SHAKEN_CP_V1_3_OID "), 1.4 (v1.4,\n"
+            "               " SKS_SHAKEN_CP_V1_4_OID ", the default) or another\n"
+            "               SHAKEN CP OID (" SKS_SHAKEN_CP_ARC "N)\n"
             "\n"
             "Files written in DIR:\n"
             "  root.pem                STI-PA root certificate\n"
@@ -71,6 +75,7 @@ struct pki_opts {
     char *spcs[SPC_LIST_MAX];
     size_t nspcs;
     int days;
+    const char *policy; /* NULL: SKS_TESTPKI_POLICY_OID */
 };
 
 static int spc_ok(const char *spc)
@@ -128,7 +133,8 @@ static int parse_args(int argc, char **argv, struct pki_opts *o, int *help)
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'}, {"spc", required_argument, NULL, 's'},
         {"csr", required_argument, NULL, 'c'}, {"days", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"policy", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -148,6 +154,21 @@ static int parse_args(int argc, char **argv, struct pki_opts *o, int *help)
         case 'd':
             if (!parse_days(optarg, &o->days))
                 return SKSCTL_EXIT_USAGE;
+            break;
+        case 'p':
+            o->policy = strcmp(optarg, "1.3") == 0   ? SKS_SHAKEN_CP_V1_3_OID
+                        : strcmp(optarg, "1.4") == 0 ? SKS_SHAKEN_CP_V1_4_OID
+                                                     : optarg;
+            /* Another OID would break the profile the PKI is checked against. */
+            if (strncmp(o->policy, SKS_SHAKEN_CP_ARC, strlen(SKS_SHAKEN_CP_ARC)) != 0 ||
+                strlen(o->policy) == strlen(SKS_SHAKEN_CP_ARC) ||
+                strspn(o->policy + strlen(SKS_SHAKEN_CP_ARC), "0123456789") !=
+                    strlen(o->policy + strlen(SKS_SHAKEN_CP_ARC))) {
+                fprintf(stderr,
+                        "sksctl pki: --policy must be 1.3, 1.4 or a SHAKEN CP OID "
+                        "(" SKS_SHAKEN_CP_ARC "N)\n");
+                return SKSCTL_EXIT_USAGE;
+            }
             break;
         case 'h':
             *help = 1;
@@ -349,7 +370,7 @@ static sks_status write_pki(const struct pki_opts *o, struct sks_error *err)
         return st;
     if ((st = make_dir(o->out, err)) != SKS_OK)
         goto out;
-    if ((st = sks_testpki_create(&pki, time(NULL), o->days, err)) != SKS_OK)
+    if ((st = sks_testpki_create_policy(&pki, time(NULL), o->days, o->policy, err)) != SKS_OK)
         goto out;
     if ((st = write_certs(o->out, "root.pem", &pki.root, 1, err)) != SKS_OK ||
         (st = write_key(o->out, "root.key", pki.root_key, err)) != SKS_OK ||

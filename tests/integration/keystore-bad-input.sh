@@ -249,6 +249,24 @@ import_rejects x5u_fragment "has a fragment" --key pki/sp-1234.key \
     --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/a.pem#top'
 import_rejects x5u_userinfo "has userinfo" --key pki/sp-1234.key \
     --cert pki/sp-1234-fullchain.pem --x5u 'https://user:pw@cert.example.org/a.pem'
+# Bytes that a URI cannot hold or that end info=<...> in an Identity header,
+# and ports outside 1-65535: signing refuses them, so import must too.
+import_rejects x5u_gt "byte 0x3e at position 27, which a URI cannot contain" \
+    --key pki/sp-1234.key --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/a>b.pem'
+import_rejects x5u_lt "byte 0x3c at position 26" --key pki/sp-1234.key \
+    --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/<a.pem'
+import_rejects x5u_quote "byte 0x22 at position 26" --key pki/sp-1234.key \
+    --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/"a.pem'
+import_rejects x5u_semicolon "has ';' at position 31" --key pki/sp-1234.key \
+    --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/a.pem;alg=none'
+import_rejects x5u_space "byte 0x20 at position 27" --key pki/sp-1234.key \
+    --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/a b.pem'
+import_rejects x5u_tab "byte 0x09 at position 27" --key pki/sp-1234.key \
+    --cert pki/sp-1234-fullchain.pem --x5u "$(printf 'https://cert.example.org/a\tb.pem')"
+import_rejects x5u_port0 "has port \"0\", not a number from 1 to 65535" --key pki/sp-1234.key \
+    --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org:0/a.pem'
+import_rejects x5u_port65536 "has port \"65536\", not a number from 1 to 65535" \
+    --key pki/sp-1234.key --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org:65536/a.pem'
 
 # ---- wrapped blobs -------------------------------------------------------------------------
 

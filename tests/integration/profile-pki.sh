@@ -37,7 +37,7 @@ for spc in 1234 567A; do
     assert_grep "text-$spc" "1.3.6.1.5.5.7.1.26" "$sks_work/text-$spc.out"
     assert_grep "text-$spc" "CN = SHAKEN $spc" "$sks_work/text-$spc.out"
     assert_grep "text-$spc" "X509v3 Key Usage: critical" "$sks_work/text-$spc.out"
-    assert_grep "text-$spc" "Policy: 2.16.840.1.114569.1.1.1" "$sks_work/text-$spc.out"
+    assert_grep "text-$spc" "Policy: 2.16.840.1.114569.1.1.4" "$sks_work/text-$spc.out"
     assert_grep "text-$spc" "URI:https://sti-ca.test/crl.pem" "$sks_work/text-$spc.out"
     assert_grep "text-$spc" "ASN1 OID: prime256v1" "$sks_work/text-$spc.out"
     pass "sp-$spc.pem shows the TNAuthList OID, CN, key usage, policy, CRL DP and P-256"
@@ -124,6 +124,29 @@ run_fails csr-garbage "is not a PEM or DER certificate request" \
     "$SKSCTL" pki --out "$sks_work/garbage" --spc 9999 --csr "$pki/root.pem"
 pass "--csr names a file that holds no CSR"
 
+# ---- certificate policies --------------------------------------------------------
+
+# pki_policy NAME POLICY: a PKI issued with --policy POLICY in $sks_work/NAME.
+pki_policy() {
+    run_ok "pki-$1" "$SKSCTL" pki --out "$sks_work/$1" --spc 1234 --policy "$2"
+    run_ok "text-$1" sw_openssl x509 -in "$sks_work/$1/sp-1234.pem" -noout -text
+}
+pki_policy cp13 1.3
+assert_grep text-cp13 "Policy: 2.16.840.1.114569.1.1.3" "$sks_work/text-cp13.out"
+run_ok check-cp13 "$SKSCTL" cert-check --cert "$sks_work/cp13/sp-1234.pem" \
+    --chain "$sks_work/cp13/chain.pem" --trust "$sks_work/cp13/root.pem"
+if grep -q warning "$sks_work/check-cp13.out" "$sks_work/check-1234.out"; then
+    fail "cert-check warns about a current SHAKEN CP"
+fi
+pass "sksctl pki issues under SHAKEN CP v1.4 by default and v1.3 with --policy 1.3, unwarned"
+
+pki_policy cp11 2.16.840.1.114569.1.1.1
+run_ok check-cp11 "$SKSCTL" cert-check --cert "$sks_work/cp11/sp-1234.pem" \
+    --chain "$sks_work/cp11/chain.pem" --trust "$sks_work/cp11/root.pem"
+assert_grep check-cp11 "warning: policy: certificate policy 2.16.840.1.114569.1.1.1 is a superseded SHAKEN CP version" \
+    "$sks_work/check-cp11.out"
+pass "cert-check passes a certificate under the superseded CP v1.1 with a warning naming it"
+
 # ---- usage ----------------------------------------------------------------------
 
 run_fails bad-spc "is not 1-64 characters of 0-9 and A-Z" \
@@ -131,6 +154,10 @@ run_fails bad-spc "is not 1-64 characters of 0-9 and A-Z" \
 run_fails no-out "--out and --spc are required" "$SKSCTL" pki --spc 1234
 run_fails bad-days "--days must be a whole number" \
     "$SKSCTL" pki --out "$sks_work/bad" --spc 1234 --days 0
+run_fails bad-policy "--policy must be 1.3, 1.4 or a SHAKEN CP OID" \
+    "$SKSCTL" pki --out "$sks_work/bad" --spc 1234 --policy shaken
+run_fails other-policy "--policy must be 1.3, 1.4 or a SHAKEN CP OID" \
+    "$SKSCTL" pki --out "$sks_work/bad" --spc 1234 --policy 1.2.3.4
 [ ! -e "$sks_work/bad" ] || fail "sksctl pki wrote files despite a usage error"
 pass "sksctl pki rejects bad SPCs and options before writing anything"
 

@@ -275,9 +275,9 @@ static char *jansson_header(const char *x5u, const char *ppt)
 START_TEST(x5u_is_escaped_no_more_than_json_requires)
 {
     static const char *const urls[] = {
-        "https://cert.example.org/passport.cer?a=1&b=2",
-        "https://cert.exämple.org/pässpört/證書.cer",
-        "https://cert.example.org/a~b_c-d.e/%41?x=y&z=%26#frag",
+        "https://cert.example.org/passport.cer",
+        "https://cert.example.org:8443/a~b_c-d.e/%41/x&z=%26.cer",
+        "https://[2001:db8::1]/p%C3%A4ssp%C3%B6rt/%E8%AD%89%E6%9B%B8.cer",
     };
     struct sks_error err = {0};
     struct sks_passport pp;
@@ -357,6 +357,66 @@ static void assert_fails(sks_status st, const struct sks_error *err, const char 
     ck_assert_msg(strstr(err->msg, words) != NULL, "want \"%s\" in: %s", words, err->msg);
 }
 
+/* One rule for import, activation and signing (sks_x5u_check); each refusal names the fault. */
+START_TEST(x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks)
+{
+    static const char *const good[] = {
+        "https://cert.example.org/sp.pem",
+        "HTTPS://cert.example.org",
+        "https://cert.example.org:443/a/b%2Fc.pem",
+        "https://192.0.2.7:1/x.pem",
+        "https://[2001:db8::7]:65535/x.pem",
+        "https://cert.example.org/a&b=c,d!e'f(g)*h+i$j~k.pem",
+    };
+    static const struct {
+        const char *x5u, *fault;
+    } bad[] = {
+        {"", "x5u is empty"},
+        {"http://cert.example.org/a.pem", "is not an https:// URL"},
+        {"cert.example.org/a.pem", "is not an https:// URL"},
+        {"https://cert.example.org/a>b.pem", "byte 0x3e at position 27, which a URI cannot"},
+        {"https://cert.example.org/<a.pem", "byte 0x3c at position 26"},
+        {"https://cert.example.org/\"a.pem", "byte 0x22 at position 26"},
+        {"https://cert.example.org/a.pem;alg=none", "has ';' at position 31"},
+        {"https://cert.example.org/a b.pem", "byte 0x20 at position 27"},
+        {"https://cert.example.org/a\tb.pem", "byte 0x09 at position 27"},
+        {"https://cert.example.org/a.pem\n", "byte 0x0a at position 31"},
+        {"https://cert.example.org/a{b}.pem", "byte 0x7b"},
+        {"https://cert.example.org/caf\xc3\xa9.pem", "byte 0xc3 at position 29"},
+        {"https://cert.example.org/a%2.pem", "'%' at position 27 without two hex digits"},
+        {"https://cert.example.org:0/a.pem", "has port \"0\", not a number from 1 to 65535"},
+        {"https://cert.example.org:65536/a.pem", "has port \"65536\""},
+        {"https://cert.example.org:99999999999999999999/a.pem", "not a number from 1 to 65535"},
+        {"https://cert.example.org:/a.pem", "has port \"\""},
+        {"https://cert.example.org:44x/a.pem", "has port \"44x\""},
+        {"https://[2001:db8::7/x.pem", "malformed IPv6 host"},
+        {"https:///a.pem", "has no host"},
+        {"https://:443/a.pem", "has no host"},
+        {"https://user:pw@cert.example.org/a.pem", "has userinfo"},
+        {"https://cert.example.org/a.pem?v=1", "has a query"},
+        {"https://cert.example.org/a.pem#top", "has a fragment"},
+        {"https://cert_example.org/a.pem", "has '_' in its host"},
+    };
+    struct sks_error err = {0};
+    char longest[SKS_X5U_MAX + 2];
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(sks_x5u_check(good[i], &err) == SKS_OK, "%s: %s", good[i], err.msg);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sks_error_clear(&err);
+        ck_assert_msg(sks_x5u_check(bad[i].x5u, &err) != SKS_OK, "accepted: %s", bad[i].x5u);
+        ck_assert_msg(strstr(err.msg, bad[i].fault) != NULL, "%s: want \"%s\" in: %s", bad[i].x5u,
+                      bad[i].fault, err.msg);
+    }
+    memset(longest, 'a', sizeof(longest) - 1);
+    memcpy(longest, "https://", 8);
+    longest[sizeof(longest) - 1] = '\0';
+    ck_assert_int_ne(sks_x5u_check(longest, &err), SKS_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "longer than 2048 bytes"));
+}
+END_TEST
+
 START_TEST(setters_reject_bad_claims_with_reasons)
 {
     struct sks_error err = {0};
@@ -373,9 +433,11 @@ START_TEST(setters_reject_bad_claims_with_reasons)
     assert_fails(sks_passport_set_x5u(&pp, "", &err), &err, "x5u is empty");
     assert_fails(sks_passport_set_x5u(&pp, "https://a b", &err), &err, "byte 0x20 at position 10");
     assert_fails(sks_passport_set_x5u(&pp, "cert.example.org/x.cer", &err), &err,
-                 "does not start with a URI scheme");
-    assert_fails(sks_passport_set_x5u(&pp, "https://x/\xc3(", &err), &err, "not valid UTF-8");
-    assert_fails(sks_passport_set_x5u(&pp, "https://x/\xc0\xaf", &err), &err, "not valid UTF-8");
+                 "is not an https:// URL");
+    assert_fails(sks_passport_set_x5u(&pp, "https://x/\xc3(", &err), &err,
+                 "byte 0xc3 at position 11, which a URI cannot contain");
+    assert_fails(sks_passport_set_x5u(&pp, "https://x/\xc0\xaf", &err), &err,
+                 "byte 0xc0 at position 11");
     assert_fails(sks_passport_set_orig(&pp, "1215555O121", &err), &err,
                  "orig: TN \"1215555O121\" contains 'O'");
     assert_fails(sks_passport_set_div(&pp, "12155550121", &err), &err,
@@ -681,6 +743,7 @@ int main(void)
     suite_add_tcase(s, json);
     tcase_add_test(claims, init_sets_iat_now_and_a_v4_origid);
     tcase_add_test(claims, setters_reject_bad_claims_with_reasons);
+    tcase_add_test(claims, x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks);
     tcase_add_test(claims, seconds_parse_takes_only_plain_decimal_seconds);
     tcase_add_test(claims, dest_list_names_the_bad_tn_and_adds_none);
     tcase_add_test(claims, claims_json_type_errors_name_the_claim);

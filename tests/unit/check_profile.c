@@ -404,6 +404,62 @@ START_TEST(profile_rejects_cert_without_policy)
 }
 END_TEST
 
+/* The profile result for an SP certificate issued under certificate policy |policy|. */
+static sks_status check_with_policy(const char *policy, struct sks_profile_result *res)
+{
+    const struct sks_testpki_ee_opts opts = {.policy = policy};
+    EVP_PKEY *key = p256_key();
+    X509 *ee = issue(key, "1234", &opts);
+    struct sks_error err = {0};
+    sks_status st = sks_profile_check(ee, chain, roots, pki.now, res, &err);
+
+    X509_free(ee);
+    EVP_PKEY_free(key);
+    return st;
+}
+
+START_TEST(profile_takes_current_shaken_cp_oids_without_warning)
+{
+    static const char *const current[] = {SKS_SHAKEN_CP_V1_3_OID, SKS_SHAKEN_CP_V1_4_OID, NULL};
+    struct sks_profile_result res;
+    size_t i;
+
+    for (i = 0; i < sizeof(current) / sizeof(current[0]); i++) {
+        ck_assert_msg(check_with_policy(current[i], &res) == SKS_OK, "%s: %s",
+                      current[i] != NULL ? current[i] : "default", res.detail);
+        ck_assert_msg(res.warning[0] == '\0', "%s: %s", current[i], res.warning);
+    }
+}
+END_TEST
+
+START_TEST(profile_warns_of_a_superseded_shaken_cp_oid)
+{
+    struct sks_profile_result res;
+
+    ck_assert_int_eq(check_with_policy("2.16.840.1.114569.1.1.1", &res), SKS_OK);
+    ck_assert_msg(strstr(res.warning, "policy: certificate policy 2.16.840.1.114569.1.1.1 is a "
+                                      "superseded SHAKEN CP version") != NULL,
+                  "%s", res.warning);
+    ck_assert_ptr_nonnull(strstr(res.warning, SKS_SHAKEN_CP_V1_3_OID " (CP v1.3)"));
+    ck_assert_int_eq(check_with_policy("2.16.840.1.114569.1.1.9", &res), SKS_OK);
+    ck_assert_ptr_nonnull(strstr(res.warning, "is an unknown SHAKEN CP version"));
+}
+END_TEST
+
+START_TEST(profile_rejects_a_policy_oid_that_is_no_shaken_cp)
+{
+    const struct sks_testpki_ee_opts other = {.policy = "1.2.3.4"};
+    const struct sks_testpki_ee_opts two = {.policy =
+                                                SKS_SHAKEN_CP_V1_3_OID "," SKS_SHAKEN_CP_V1_4_OID};
+
+    assert_opts_break_only(&other, SKS_RULE_POLICY,
+                           "certificate policy 1.2.3.4 is not a SHAKEN CP (" SKS_SHAKEN_CP_V1_3_OID
+                           " or " SKS_SHAKEN_CP_V1_4_OID ")");
+    assert_opts_break_only(&two, SKS_RULE_POLICY,
+                           "certificatePolicies lists 2 policy OIDs; exactly one");
+}
+END_TEST
+
 START_TEST(profile_rejects_cert_without_crl_dp)
 {
     const struct sks_testpki_ee_opts opts = {.flags = SKS_TESTPKI_EE_NO_CRL_DP};
@@ -654,6 +710,9 @@ static Suite *profile_suite(void)
     tcase_add_test(rules, profile_rejects_wrong_cn);
     tcase_add_test(rules, profile_rejects_cn_without_shaken_prefix);
     tcase_add_test(rules, profile_rejects_cert_without_policy);
+    tcase_add_test(rules, profile_takes_current_shaken_cp_oids_without_warning);
+    tcase_add_test(rules, profile_warns_of_a_superseded_shaken_cp_oid);
+    tcase_add_test(rules, profile_rejects_a_policy_oid_that_is_no_shaken_cp);
     tcase_add_test(rules, profile_rejects_cert_without_crl_dp);
     tcase_add_test(rules, profile_rejects_expired_cert);
     tcase_add_test(rules, profile_rejects_not_yet_valid_cert);
