@@ -6,19 +6,14 @@
 # destroy a version that was reported imported.
 . "$top_srcdir/tests/integration/keystore-common.sh"
 ks_setup
-command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read sksctl list --json"
 
 x5u=https://cert.example.org/torn.pem
 sed 's/^grace_period = .*/&\nsweep_after = 0/' ks.conf > sweep.conf
 
 # state IDENTITY VERSION: the version's state as a fresh sksctl list reads it.
 state() {
-    ks list --json | python3 -c '
-import json, sys
-for i in json.load(sys.stdin)["identities"]:
-    for v in i["versions"]:
-        if i["name"] == sys.argv[1] and v["version"] == int(sys.argv[2]):
-            print(v["state"])' "$1" "$2"
+    ks list --json | jq -r --arg n "$1" --argjson v "$2" \
+        '.identities[] | select(.name == $n) | .versions[] | select(.version == $v) | .state'
 }
 
 # tear IDENTITY VERSION: truncates the object file of the record slot that
