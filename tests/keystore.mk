@@ -36,5 +36,3 @@ BENCH_BINS += tests/bench/bench_keystore
 tests_bench_bench_keystore_SOURCES = tests/bench/bench_keystore.c
 tests_bench_bench_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
 	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
-
-dist_man_MANS += tools/sksctl.1
