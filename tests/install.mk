@@ -3,7 +3,8 @@
 # commands run as written on a copy of the tree.
 INSTALL_TESTS = \
 	tests/integration/install-destdir-layout.sh \
-	tests/integration/man-pages-render-without-warnings.sh
+	tests/integration/man-pages-render-without-warnings.sh \
+	tests/integration/readme-walk.sh
 TESTS += $(INSTALL_TESTS)
 EXTRA_DIST += $(INSTALL_TESTS)
 AM_TESTS_ENVIRONMENT += \
