@@ -36,12 +36,13 @@ pass "the example configuration is installed beside $conf"
 
 help_conf=$("$dest$sksd" --help | sed -n 's/.*(default \(.*\))$/\1/p')
 [ "$help_conf" = "$conf" ] || fail "sksd --help names $help_conf, the unit $conf"
-man_conf=$(sed -n '/^The configuration file (default$/{n;s/^\.IR \([^ ]*\) ).*/\1/p;}' \
+# Paths in the pages may break after a '/' (\:).
+man_conf=$(sed -n '/^The configuration file (default$/{n;s/\\://g;s/^\.IR \([^ ]*\) ).*/\1/p;}' \
     "$(installed man8/sksd.8)")
 [ "$man_conf" = "$conf" ] || fail "sksd(8) names the default configuration '$man_conf', sksd --help $conf"
 pass "sksd --help, sksd(8) and the unit name the same configuration, $conf"
 sksctl_conf=$("$dest${sksd%/sbin/sksd}/bin/sksctl" list --help | sed -n 's/.*(default \(.*\))$/\1/p')
-grep -q "^\.I $sksctl_conf\$" "$(installed man1/sksctl.1)" ||
+sed 's/\\://g' "$(installed man1/sksctl.1)" | grep -q "^\.I $sksctl_conf\$" ||
     fail "sksctl(1) does not name sksctl's default configuration $sksctl_conf"
 [ "$sksctl_conf" = "$conf" ] || fail "sksctl reads $sksctl_conf by default, sksd $conf"
 pass "sksctl(1) and sksctl list --help name the same configuration"
