@@ -6,11 +6,21 @@
 #                           provider with the openssl CLI
 #   ./quickstart.sh check   the same set-up, then every test (make check)
 #
-# Environment: SKS_BUILD_DIR (default: build), SKS_CONFIGURE_FLAGS (extra
-# configure flags, e.g. --enable-sanitizers).
+# Each phase prints one line and keeps its output in a log that the line
+# names; a failing phase shows the end of its log.
+#
+# Environment: SKS_BUILD_DIR (default: build in this directory; a relative
+# path is taken from the current directory), SKS_CONFIGURE_FLAGS (extra
+# configure flags, e.g. --enable-sanitizers).  For tests of the installation
+# step: SKS_QUICKSTART_MISSING, package names to treat as not installed;
+# SKS_QUICKSTART_NO_INSTALL=1, never run apt-get, even as root.
 set -eu
 
+build=${SKS_BUILD_DIR:-}
 here=$(cd "$(dirname "$0")" && pwd)
+[ -n "$build" ] || build=$here/build
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
 cd "$here"
 mode=${1:-demo}
 case $mode in
@@ -18,47 +28,97 @@ demo | check) ;;
 *) echo "usage: $0 [check]" >&2; exit 2 ;;
 esac
 
+# Paths as a user in this directory types them.
+rel() {
+    case $1 in
+    "$here"/*) printf '%s\n' "${1#"$here"/}" ;;
+    *) printf '%s\n' "$1" ;;
+    esac
+}
+
+# run LOG COMMAND...: COMMAND's output goes to LOG; on failure, the end of LOG
+# and its name.
+run() {
+    log=$1
+    shift
+    if ! "$@" > "$log" 2>&1; then
+        echo "FAILED: $*" >&2
+        echo "---- last lines of $(rel "$log"):" >&2
+        tail -n 40 "$log" >&2
+        echo "---- the whole output is in $(rel "$log")" >&2
+        exit 1
+    fi
+}
+
+# groff-base: the man-page test; valgrind: the leak test; jq: the tests that
+# read sksctl list --json and sksd's answers; python3: the crash tests' check
+# of the token's objects; p11-kit-modules: the p11-kit remoting test.
 packages="build-essential autoconf automake libtool pkg-config openssl libssl-dev
-  libp11-kit-dev p11-kit check libjansson-dev libmicrohttpd-dev libgnutls28-dev libjwt-dev softhsm2
-  opensc gnutls-bin libengine-pkcs11-openssl curl clang"
+  libp11-kit-dev p11-kit p11-kit-modules check libjansson-dev libmicrohttpd-dev libgnutls28-dev
+  libjwt-dev softhsm2 opensc gnutls-bin libengine-pkcs11-openssl curl clang groff-base valgrind
+  jq python3"
 
 missing=""
 for p in $packages; do
+    case " ${SKS_QUICKSTART_MISSING:-} " in
+    *" $p "*) missing="$missing $p"; continue ;;
+    esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
         missing="$missing $p"
 done
+# shellcheck disable=SC2086
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+}
 if [ -n "$missing" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        echo "== installing:$missing"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        # shellcheck disable=SC2086
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    if [ "$(id -u)" -eq 0 ] && [ "${SKS_QUICKSTART_NO_INSTALL:-0}" != 1 ]; then
+        echo "== installing Debian packages:$missing (log: $(rel "$build")/quickstart-apt.log)"
+        run "$build/quickstart-apt.log" apt_install
     else
-        echo "Missing Debian packages. Install them as root, then run $0 again:"
-        echo "  sudo apt-get install -y$missing"
+        echo "Missing Debian packages:$missing"
+        echo "Install them as root (su asks for root's password), then run $0 again:"
+        echo "  su -c 'apt-get update && apt-get install -y --no-install-recommends$missing'"
         exit 1
     fi
 fi
 
-build=${SKS_BUILD_DIR:-build}
-echo "== building in $build"
-[ -x configure ] || autoreconf -fi
-mkdir -p "$build"
+echo "== building in $(rel "$build") (logs: $(rel "$build")/configure.log, $(rel "$build")/make.log)"
+[ -x configure ] || run "$build/autoreconf.log" autoreconf -fi
 cd "$build"
 # shellcheck disable=SC2086
-[ -f Makefile ] || ../configure --enable-werror ${SKS_CONFIGURE_FLAGS:-}
-make -j"$(nproc)"
-top_builddir=$(pwd)
+[ -f Makefile ] || run "$build/configure.log" "$here/configure" --enable-werror ${SKS_CONFIGURE_FLAGS:-}
+run "$build/make.log" make -j"$(nproc)"
+top_builddir=$build
 cd "$here"
 
 if [ "$mode" = check ]; then
-    echo "== running every test"
-    make -C "$build" -j"$(nproc)" check
+    echo "== running every test (whole output: $(rel "$build")/check.log)"
+    # The results stream as they come; the rest of make's output stays in the log.
+    { st=0; make -C "$build" -j"$(nproc)" check 2>&1 || st=$?; echo "$st" > "$build/check.status"; } |
+        tee "$build/check.log" |
+        grep --line-buffered -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):|^# [A-Z]+:|^=+$|^Testsuite summary' ||
+        true
+    status=$(cat "$build/check.status")
+    if [ "$status" -ne 0 ]; then
+        if grep -Eq '^# (FAIL|XPASS|ERROR): +[1-9]' "$build/check.log" && [ -f "$build/test-suite.log" ]; then
+            echo "---- $(rel "$build")/test-suite.log: the logs of the tests that did not pass"
+            cat "$build/test-suite.log"
+        else
+            echo "---- last lines of $(rel "$build")/check.log:"
+            tail -n 40 "$build/check.log"
+        fi
+        echo "make check failed; the whole output is in $(rel "$build")/check.log" >&2
+        exit 1
+    fi
     exit 0
 fi
 
 demo=$here/demo
-rm -rf "$demo"
+if [ -e "$demo" ]; then
+    echo "== removing the previous demo in $(rel "$demo") (its throwaway token goes with it)"
+    rm -rf "$demo"
+fi
 mkdir -p "$demo"
 echo "== a throwaway SoftHSM2 token in $demo/token"
 SKSCTL=$top_builddir/sksctl "$here/softhsm-conf/mktoken.sh" "$demo/token" sks-demo
@@ -172,4 +232,24 @@ sed -n 's/.*"identity":"\([^"]*\)".*/\1/p' "$demo/sksd-response.json" > "$demo/s
 kill "$sksd_pid"
 wait "$sksd_pid" 2>/dev/null || true
 trap - EXIT INT TERM
-echo "== done: everything is under $demo"
+b=$(rel "$build")
+d=$(rel "$demo")
+cat <<NEXT
+== done: everything is under $d
+
+What to type next, in $here:
+  $b/sksctl --help
+        the administrator's tool; sksctl and sksd are in $b/ (make install
+        puts them on the PATH)
+  . $d/token/env
+        the demo token's SoftHSM2 configuration (SoftHSM2 finds its token
+        through SOFTHSM2_CONF); the commands below need it in this shell
+  $b/sksctl list -c $d/sks.conf
+        the demo's key store: the identity sp-main and its key version
+  OPENSSL_CONF=$d/openssl.cnf openssl pkey -in $d/sp-demo.keyref.pem -pubout
+        the openssl CLI with the sks provider: the token key's public half
+  $b/sksd -c $d/sks.conf
+        sksd on the demo configuration; it logs its port in
+        "signing API listening on 127.0.0.1:PORT", then:
+  curl -sS -H 'Content-Type: application/json' -d '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}' http://127.0.0.1:PORT/stir/v1/signing
+NEXT

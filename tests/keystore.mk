@@ -40,8 +40,6 @@ tests_bench_bench_keystore_SOURCES = tests/bench/bench_keystore.c
 tests_bench_bench_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
 	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 
-dist_man_MANS += tools/sksctl.1
-
 # Reads and tries to change every key attribute straight through PKCS#11,
 # independently of the project's PKCS#11 layer.
 check_PROGRAMS += tests/keystore/p11attrs

@@ -13,3 +13,4 @@ include tests/keystore.mk
 include tests/fault.mk
 include tests/sksd.mk
 include tests/fuzz.mk
+include tests/install.mk

@@ -144,7 +144,7 @@ static sks_status store_open(const struct store_opts *o, bool roots, bool mutati
             return sks_fail(err, SKS_ERR_INPUT,
                             "no configuration file: %s does not exist.  Create it with an "
                             "[sks] section (pkcs11_module, token, pin_file: see sksctl(1), "
-                            "CONFIGURATION, or sksd.conf.example), name another with -c FILE, "
+                            "CONFIGURATION, or sks.conf.example), name another with -c FILE, "
                             "or give --module, --token and --pin-file",
                             SKS_CONFIG_DEFAULT);
         return sks_fail(err, SKS_ERR_INPUT,

@@ -12,7 +12,7 @@ commands=$(sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' "$sks_work/help.out")
 for c in $commands; do
     run_ok "help-$c" "$SKSCTL" "$c" --help
     assert_grep "help-$c" "usage: sksctl $c" "$sks_work/help-$c.out"
-    grep -q "^\.SS sksctl $(echo "$c" | sed 's/-/\\\\-/g')\( \|$\)" "$top_srcdir/tools/sksctl.1" ||
+    grep -q "^\.SS sksctl $(echo "$c" | sed 's/-/\\\\-/g')\( \|$\)" "$top_builddir/tools/sksctl.1" ||
         fail "sksctl(1) has no section for sksctl $c"
 done
 pass "every_command_has_help_and_a_man_page_section: $(echo $commands)"
