@@ -52,7 +52,8 @@ static sks_status find_keys(struct sks_keystore *ks, CK_OBJECT_CLASS cls, bool m
 
     if (nmore > 3)
         return sks_fail(err, SKS_ERR_INTERNAL, "find_keys: too many attributes");
-    memcpy(tmpl + 2, more, nmore * sizeof(*more));
+    if (nmore > 0)
+        memcpy(tmpl + 2, more, nmore * sizeof(*more));
     return p11_store_find(ks->tok, tmpl, 2 + nmore, out, count, err);
 }
 
