@@ -179,9 +179,13 @@ echo "== the key store: an SP-KMS key for identity sp-main, wrapped for the toke
 cat > "$demo/sks.conf" <<CONF
 [sks]
 pkcs11_module = $SOFTHSM_MODULE
+pkcs11_module_env = sks_module_env
 token = sks-demo
 pin_file = $SKS_PIN_FILE
 trust_anchors = $demo/kms-pki/root.pem
+
+[sks_module_env]
+SOFTHSM2_CONF = $SOFTHSM2_CONF
 
 [sksd]
 listen = 127.0.0.1:0
@@ -241,9 +245,6 @@ What to type next, in $here:
   $b/sksctl --help
         the administrator's tool; sksctl and sksd are in $b/ (make install
         puts them on the PATH)
-  . $d/token/env
-        the demo token's SoftHSM2 configuration (SoftHSM2 finds its token
-        through SOFTHSM2_CONF); the commands below need it in this shell
   $b/sksctl list -c $d/sks.conf
         the demo's key store: the identity sp-main and its key version
   OPENSSL_CONF=$d/openssl.cnf openssl pkey -in $d/sp-demo.keyref.pem -pubout
