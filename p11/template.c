@@ -80,12 +80,20 @@ static void signing_mechs(struct p11_template *t, struct p11_token *tok)
         t->mechs[t->nmechs++] = CKM_ECDSA_SHA256;
 }
 
-/* The unwrap mechanisms sks/keystore_wrap.c uses on this token. */
+/*
+ * The unwrap mechanism sks/keystore_wrap.c uses on this token.  With
+ * CKM_RSA_AES_KEY_WRAP the blob's AES key never becomes an object, so the
+ * wrapping key is limited to it: allowing RSA-OAEP as well would let anyone
+ * with the PIN unwrap the AES key on its own and, with it, the private key
+ * under a template of their choosing.  Tokens without it (SoftHSM 2.6.1)
+ * need the two steps, and that exposure with them (sksctl(1), WRAPPED KEYS).
+ */
 static void unwrap_mechs(struct p11_template *t, struct p11_token *tok)
 {
-    t->mechs[t->nmechs++] = CKM_RSA_PKCS_OAEP;
     if (p11_token_mechanism_flags(tok, CKM_RSA_AES_KEY_WRAP, CKF_UNWRAP))
         t->mechs[t->nmechs++] = CKM_RSA_AES_KEY_WRAP;
+    else
+        t->mechs[t->nmechs++] = CKM_RSA_PKCS_OAEP;
 }
 
 /* What each kind of key may do; the rest of its template says where it lives. */
