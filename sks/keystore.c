@@ -606,7 +606,8 @@ sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *
     }
     p = all;
     ks_map_each(&idx->by_name, collect, &p);
-    qsort(all, n, sizeof(*all), name_cmp);
+    if (n > 0)
+        qsort(all, n, sizeof(*all), name_cmp);
     for (i = 0; st == SKS_OK && !stop && i < n; i++)
         st = list_one(ks, all[i], cb, arg, &stop);
 done:

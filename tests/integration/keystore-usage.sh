@@ -25,7 +25,7 @@ if sed 's/\[--x5u URL\]//g' "$sks_work/sign-usage" | grep -q -- '--x5u'; then
     cat "$sks_work/sign-usage"
     fail "sksctl sign --help shows --x5u as required"
 fi
-grep -q '^\.SS sksctl sign .*\[\\-\\-x5u URL\]' "$top_srcdir/tools/sksctl.1" ||
+grep -q '^\.SS sksctl sign .*\[\\-\\-x5u URL\]' "$top_builddir/tools/sksctl.1" ||
     fail "sksctl(1) does not show --x5u of sksctl sign as optional"
 pass "sign_help_and_the_man_page_agree_that_x5u_is_optional"
 
