@@ -247,8 +247,9 @@ What to type next, in $here:
         puts them on the PATH)
   $b/sksctl list -c $d/sks.conf
         the demo's key store: the identity sp-main and its key version
-  OPENSSL_CONF=$d/openssl.cnf openssl pkey -in $d/sp-demo.keyref.pem -pubout
+  SOFTHSM2_CONF=$d/token/softhsm2.conf OPENSSL_CONF=$d/openssl.cnf openssl pkey -in $d/sp-demo.keyref.pem -pubout
         the openssl CLI with the sks provider: the token key's public half
+        (SoftHSM2 finds the demo token through SOFTHSM2_CONF)
   $b/sksd -c $d/sks.conf
         sksd on the demo configuration; it logs its port in
         "signing API listening on 127.0.0.1:PORT", then:

@@ -65,7 +65,7 @@ while IFS= read -r cmd; do
         eval "$cmd" > "$out" 2>&1 || { cat "$out"; fail "$cmd failed"; }
         grep -q "^sp-main .* active " "$out" || { cat "$out"; fail "$cmd does not list sp-main as active"; }
         walked="$walked list" ;;
-    OPENSSL_CONF=demo/openssl.cnf" openssl "*)
+    "SOFTHSM2_CONF=demo/token/softhsm2.conf OPENSSL_CONF=demo/openssl.cnf openssl "*)
         eval "$cmd" > "$out" 2>&1 || { cat "$out"; fail "$cmd failed"; }
         cmp -s "$out" demo/sp-demo.pub || { cat "$out"; fail "$cmd does not print the demo key's public half"; }
         walked="$walked openssl" ;;
