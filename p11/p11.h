@@ -311,10 +311,13 @@ struct p11_expect {
  * A module may report CKR_OK for a write that its storage refused and answer
  * later reads from memory (p11/durable.c).  SKS_ERR_TOKEN with *missing the
  * index of the first expectation nothing matched; other statuses when the
- * check could not run (*missing is then |n|).  Never called when signing.
+ * check could not run (*missing is then |n|).  *checked is false when no
+ * fresh instance could open the token (after a few tries), or the child could
+ * not be run or did not answer: the objects' fate is then unknown, not bad.
+ * Never called when signing.
  */
 sks_status p11_store_verify(struct p11_token *tok, const struct p11_expect *e, size_t n,
-                            size_t *missing, struct sks_error *err);
+                            size_t *missing, bool *checked, struct sks_error *err);
 /*
  * A signing key for the private key object |h| whose CKA_ID, label and
  * public point the caller already knows: no search, which matters on a
