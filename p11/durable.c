@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,7 +157,7 @@ static sks_status verify_once(struct p11_token *tok, const struct p11_expect *e,
     struct verdict v;
     int fds[2], status;
     bool answered;
-    pid_t pid;
+    pid_t pid, parent;
     sks_status st;
 
     /* The PIN is in memory after this, for the child to log in with. */
@@ -166,6 +167,7 @@ static sks_status verify_once(struct p11_token *tok, const struct p11_expect *e,
     if (pipe(fds) != 0)
         return sks_fail(err, SKS_ERR_SYSTEM, "cannot check what %s stored: pipe: %s", tok->uri,
                         strerror(errno));
+    parent = getpid();
     pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -175,6 +177,13 @@ static sks_status verify_once(struct p11_token *tok, const struct p11_expect *e,
     }
     if (pid == 0) {
         close(fds[0]);
+        /*
+         * The check dies with the writer: a writer killed mid-change must not
+         * leave a child that logs in (SoftHSM rewrites token.object on
+         * C_Login) after whoever recovers from the kill has looked.
+         */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(0);
         v = child_check(tok, e, n);
         (void)!write(fds[1], &v, sizeof(v));
         /* No exit handlers: they belong to the parent (OpenSSL, the module). */
