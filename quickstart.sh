@@ -210,7 +210,7 @@ ks list
 
 echo "== sksd on loopback, signing with curl (ATIS-1000082)"
 : > "$demo/sksd.log" # before the wait below reads it
-"$top_builddir/sksd" -c "$demo/sks.conf" > "$demo/sksd.log" 2>&1 &
+"$top_builddir/sksd/sksd" -c "$demo/sks.conf" > "$demo/sksd.log" 2>&1 &
 sksd_pid=$!
 trap 'kill $sksd_pid 2>/dev/null || true' EXIT INT TERM
 i=0
@@ -250,7 +250,7 @@ What to type next, in $here:
   SOFTHSM2_CONF=$d/token/softhsm2.conf OPENSSL_CONF=$d/openssl.cnf openssl pkey -in $d/sp-demo.keyref.pem -pubout
         the openssl CLI with the sks provider: the token key's public half
         (SoftHSM2 finds the demo token through SOFTHSM2_CONF)
-  $b/sksd -c $d/sks.conf
+  $b/sksd/sksd -c $d/sks.conf
         sksd on the demo configuration; it logs its port in
         "signing API listening on 127.0.0.1:PORT", then:
   curl -sS -H 'Content-Type: application/json' -d '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}' http://127.0.0.1:PORT/stir/v1/signing

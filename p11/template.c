@@ -81,7 +81,7 @@ static void signing_mechs(struct p11_template *t, struct p11_token *tok)
 }
 
 /*
- * The unwrap mechanism sks/keystore_wrap.c uses on this token.  With
+ * The unwrap mechanism keystore/wrap.c uses on this token.  With
  * CKM_RSA_AES_KEY_WRAP the blob's AES key never becomes an object, so the
  * wrapping key is limited to it: allowing RSA-OAEP as well would let anyone
  * with the PIN unwrap the AES key on its own and, with it, the private key

@@ -4,6 +4,5 @@ provider_sks_la_SOURCES = provider/prov.c provider/prov.h provider/store.c \
 	provider/decoder.c provider/keymgmt.c provider/signature.c
 provider_sks_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-export-symbols-regex '^OSSL_provider_init$$'
-provider_sks_la_LIBADD = p11/libsksp11.la common/libskscommon.la \
-	$(P11KIT_LIBS) $(CRYPTO_LIBS)
+provider_sks_la_LIBADD = $(LIBSKS_P11)
 dist_man_MANS += doc/provider-sks.7

@@ -8,8 +8,7 @@ check_LTLIBRARIES = tests/p11fault/libp11fault.la
 tests_p11fault_libp11fault_la_SOURCES = tests/p11fault/p11fault.c
 tests_p11fault_libp11fault_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -rpath /nowhere \
 	-export-symbols-regex '^C_GetFunctionList$$'
-tests_p11fault_libp11fault_la_LIBADD = p11/libsksp11.la common/libskscommon.la \
-	$(P11KIT_LIBS) $(CRYPTO_LIBS)
+tests_p11fault_libp11fault_la_LIBADD = $(LIBSKS_P11)
 
 check_PROGRAMS += tests/interop/fault_sign
 tests_interop_fault_sign_SOURCES = tests/interop/fault_sign.c $(INTEROP_COMMON)

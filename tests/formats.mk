@@ -1,12 +1,7 @@
 # Tests for the formats area: TNs, PASSporT encoding, Identity header
 # verification, sksctl sign/verify and the Identity header fuzzer.
 
-# sksctl sign and verify.  Added here because automake needs tools/local.mk's
-# "sksctl_SOURCES =" before any "+=", and tools/ is included after sks/.
-sksctl_SOURCES += tools/cmd_sign.c tools/cmd_verify.c
-
-FORMATS_TEST_LDADD = sks/libsks.la common/libskscommon.la \
-	$(CHECK_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+FORMATS_TEST_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/check_tn tests/unit/check_passport tests/unit/check_verify
 tests_unit_check_tn_SOURCES = tests/unit/check_tn.c
@@ -15,7 +10,7 @@ tests_unit_check_tn_LDADD = $(FORMATS_TEST_LDADD)
 # Links sksctl's key loader so that SKS_TEST_KEY=pkcs11:... signs with a token key.
 tests_unit_check_passport_SOURCES = tests/unit/check_passport.c tools/cli.c tools/sksctl.h
 tests_unit_check_passport_CFLAGS = $(CHECK_CFLAGS_ALL)
-tests_unit_check_passport_LDADD = $(FORMATS_TEST_LDADD) p11/libsksp11.la $(P11KIT_LIBS)
+tests_unit_check_passport_LDADD = $(FORMATS_TEST_LDADD) $(LIBSKS_KEYSTORE)
 tests_unit_check_verify_SOURCES = tests/unit/check_verify.c
 tests_unit_check_verify_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_verify_LDADD = $(FORMATS_TEST_LDADD)
@@ -27,7 +22,6 @@ EXTRA_DIST += $(FORMATS_TESTS) tests/fuzz/corpus/identity
 if ENABLE_FUZZING
 FUZZ_BINS += tests/fuzz/fuzz_identity
 tests_fuzz_fuzz_identity_SOURCES = tests/fuzz/fuzz_identity.c
-tests_fuzz_fuzz_identity_LDADD = sks/libsks.la common/libskscommon.la \
-	$(JANSSON_LIBS) $(CRYPTO_LIBS)
+tests_fuzz_fuzz_identity_LDADD = $(LIBSKS_VERIFY)
 tests_fuzz_fuzz_identity_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif

@@ -18,39 +18,33 @@ FUZZ_BINS += tests/fuzz/fuzz_uri
 tests_fuzz_fuzz_uri_SOURCES = tests/fuzz/fuzz_uri.c $(provider_sks_la_SOURCES)
 # Its own objects: the provider's are libtool objects of a shared module.
 tests_fuzz_fuzz_uri_CFLAGS = $(AM_CFLAGS)
-tests_fuzz_fuzz_uri_LDADD = p11/libsksp11.la common/libskscommon.la \
-	$(P11KIT_LIBS) $(CRYPTO_LIBS)
+tests_fuzz_fuzz_uri_LDADD = $(LIBSKS_P11)
 tests_fuzz_fuzz_uri_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 
 # Key-reference files, DER and PEM.
 FUZZ_BINS += tests/fuzz/fuzz_keyref
 tests_fuzz_fuzz_keyref_SOURCES = tests/fuzz/fuzz_keyref.c
-tests_fuzz_fuzz_keyref_LDADD = common/libskscommon.la $(CRYPTO_LIBS)
+tests_fuzz_fuzz_keyref_LDADD = $(LIBSKS_COMMON) $(CRYPTO_LIBS)
 tests_fuzz_fuzz_keyref_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 
 # Wrapped-key blobs, unwrapped in software with a fixed test wrapping key.
 FUZZ_BINS += tests/fuzz/fuzz_wrapped
 tests_fuzz_fuzz_wrapped_SOURCES = tests/fuzz/fuzz_wrapped.c
-tests_fuzz_fuzz_wrapped_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
-	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+tests_fuzz_fuzz_wrapped_LDADD = $(LIBSKS_KEYSTORE)
 tests_fuzz_fuzz_wrapped_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 
-# Software keys through sksctl's loader (sks/keystore_input.c) and the key
+# Software keys through sksctl's loader (keystore/input.c) and the key
 # store's key checks.
 FUZZ_BINS += tests/fuzz/fuzz_pkcs8
 tests_fuzz_fuzz_pkcs8_SOURCES = tests/fuzz/fuzz_pkcs8.c
-tests_fuzz_fuzz_pkcs8_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
-	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+tests_fuzz_fuzz_pkcs8_LDADD = $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 tests_fuzz_fuzz_pkcs8_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 
 # sksd signing request bodies and the PASSporT claims parser.
-SKSD_LIB_SOURCES = sks/sksd/sksd.h sks/sksd/conf.c sks/sksd/http.c sks/sksd/signing.c \
-	sks/sksd/import.c sks/sksd/auth.c sks/sksd/metrics.c sks/sksd/audit.c
 FUZZ_BINS += tests/fuzz/fuzz_sksd_body
-tests_fuzz_fuzz_sksd_body_SOURCES = tests/fuzz/fuzz_sksd_body.c $(SKSD_LIB_SOURCES)
+tests_fuzz_fuzz_sksd_body_SOURCES = tests/fuzz/fuzz_sksd_body.c
 tests_fuzz_fuzz_sksd_body_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) -pthread
-tests_fuzz_fuzz_sksd_body_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
-	$(MHD_LIBS) -lgnutls $(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS) -lpthread
+tests_fuzz_fuzz_sksd_body_LDADD = $(LIBSKS_VERIFY) $(LIBSKSD)
 tests_fuzz_fuzz_sksd_body_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
 
@@ -62,7 +56,7 @@ EXTRA_DIST += tests/integration/fault-import.sh
 # sksd under load, key rotation and token faults for SOAK_MINUTES; prints
 # FIGURE lines (requests, failures by status, RSS, descriptors, sessions).
 SOAK_MINUTES = 30
-soak: sksd$(EXEEXT) sksctl$(EXEEXT) tests/interop/sksd_client$(EXEEXT) \
+soak: sksd/sksd$(EXEEXT) sksctl$(EXEEXT) tests/interop/sksd_client$(EXEEXT) \
 		tests/p11fault/libp11fault.la $(modules_LTLIBRARIES)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	SOFTHSM_MODULE='$(SOFTHSM_MODULE)' OPENSSL_MODULES='$(abs_top_builddir)/provider/.libs' \

@@ -2,15 +2,10 @@
 # integration tests of every way in, bad input, rotation and crashes, and the
 # key store benchmark.
 
-# sksctl's key store commands.  Added here because automake needs
-# tools/local.mk's "sksctl_SOURCES =" before any "+=", and tools/ is included
-# after sks/.
-sksctl_SOURCES += tools/cmd_keystore.c
-
 # Issues SP certificates that break one rule each, for the bad-input tests.
 check_PROGRAMS += tests/keystore/keystore_mkcert
 tests_keystore_keystore_mkcert_SOURCES = tests/keystore/mkcert.c
-tests_keystore_keystore_mkcert_LDADD = sks/libsks.la common/libskscommon.la $(CRYPTO_LIBS)
+tests_keystore_keystore_mkcert_LDADD = $(LIBSKS_TESTPKI)
 
 KEYSTORE_TESTS = \
 	tests/integration/keystore-ways-in.sh \
@@ -29,16 +24,14 @@ EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
 check_PROGRAMS += tests/unit/check_keystore
 tests_unit_check_keystore_SOURCES = tests/unit/check_keystore.c
 tests_unit_check_keystore_CFLAGS = $(CHECK_CFLAGS_ALL)
-tests_unit_check_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
-	$(CHECK_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+tests_unit_check_keystore_LDADD = $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE) $(CHECK_LIBS)
 TESTS += tests/unit/check_keystore
 
 # Imports per second for each way in and the signing rate through the
 # key store's cache with 1, 100 and 10,000 identities (make bench).
 BENCH_BINS += tests/bench/bench_keystore
 tests_bench_bench_keystore_SOURCES = tests/bench/bench_keystore.c
-tests_bench_bench_keystore_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
-	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+tests_bench_bench_keystore_LDADD = $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 
 # Reads and tries to change every key attribute straight through PKCS#11,
 # independently of the project's PKCS#11 layer.

@@ -20,7 +20,7 @@ tests_interop_sign_fork_LDADD = $(CRYPTO_LIBS)
 if HAVE_LIBJWT
 check_PROGRAMS += tests/interop/jwt_passport
 tests_interop_jwt_passport_SOURCES = tests/interop/jwt_passport.c $(INTEROP_COMMON) \
-	sks/b64url.c sks/b64url.h
+	shaken/b64url.c shaken/b64url.h
 tests_interop_jwt_passport_CFLAGS = $(AM_CFLAGS) $(LIBJWT_CFLAGS)
 tests_interop_jwt_passport_LDADD = $(LIBJWT_LIBS) $(CRYPTO_LIBS)
 endif
@@ -43,8 +43,7 @@ EXTRA_DIST += $(PROVIDER_TESTS)
 BENCH_BINS += tests/bench/bench_sign
 tests_bench_bench_sign_SOURCES = tests/bench/bench_sign.c
 tests_bench_bench_sign_CFLAGS = $(AM_CFLAGS) -pthread
-tests_bench_bench_sign_LDADD = p11/libsksp11.la common/libskscommon.la \
-	$(P11KIT_LIBS) $(CRYPTO_LIBS) -lpthread
+tests_bench_bench_sign_LDADD = $(LIBSKS_P11) -lpthread
 
 # Scratch tokens of interrupted runs.
 clean-local: clean-provider-tests

@@ -6,7 +6,7 @@
 # as clients.
 
 SKSD_LOAD = tests/interop/sksd_load.c tests/interop/sksd_load.h
-SKSD_LOAD_LIBS = sks/libsks.la common/libskscommon.la $(JANSSON_LIBS) $(CRYPTO_LIBS) -lpthread
+SKSD_LOAD_LIBS = $(LIBSKS_VERIFY) -lpthread
 
 check_PROGRAMS += tests/interop/sksd_client
 tests_interop_sksd_client_SOURCES = tests/interop/sksd_client.c $(SKSD_LOAD) \
@@ -36,4 +36,4 @@ BENCH_BINS += tests/bench/bench_sksd
 tests_bench_bench_sksd_SOURCES = tests/bench/bench_sksd.c $(SKSD_LOAD) \
 	tests/interop/interop.c tests/interop/interop.h
 tests_bench_bench_sksd_CFLAGS = $(AM_CFLAGS) -pthread
-tests_bench_bench_sksd_LDADD = p11/libsksp11.la $(SKSD_LOAD_LIBS) $(P11KIT_LIBS)
+tests_bench_bench_sksd_LDADD = $(SKSD_LOAD_LIBS) $(LIBSKS_P11)

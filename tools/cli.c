@@ -17,9 +17,9 @@
 
 #include "common/keyref.h"
 #include "p11/p11.h"
-#include "sks/certs.h"
-#include "sks/conf.h"
-#include "sks/keystore_input.h"
+#include "profile/certs.h"
+#include "keystore/conf.h"
+#include "keystore/input.h"
 #include "tools/sksctl.h"
 
 #define PROV_NAME_SKS "sks"

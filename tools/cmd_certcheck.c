@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "sks/profile.h"
+#include "profile/profile.h"
 #include "tools/sksctl.h"
 
 

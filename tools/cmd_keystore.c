@@ -25,9 +25,9 @@
 #include <openssl/pem.h>
 
 #include "p11/p11.h"
-#include "sks/conf.h"
-#include "sks/keystore.h"
-#include "sks/keystore_input.h"
+#include "keystore/conf.h"
+#include "keystore/keystore.h"
+#include "keystore/input.h"
 #include "tools/sksctl.h"
 
 /* ---- options every key store command takes -------------------------------------------- */

@@ -30,8 +30,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "sks/profile.h"
-#include "sks/testpki.h"
+#include "profile/profile.h"
+#include "testpki/testpki.h"
 #include "tools/sksctl.h"
 
 #define CSR_MAX_BYTES (64 * 1024)

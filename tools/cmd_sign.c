@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sks/passport.h"
+#include "shaken/passport.h"
 #include "tools/sksctl.h"
 
 struct sign_args {

@@ -9,7 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "sks/verify.h"
+#include "verify/verify.h"
 #include "tools/sksctl.h"
 
 /* Far above SKS_IDENTITY_MAX, so that the verifier reports an oversized header itself. */

@@ -1,8 +1,11 @@
+# sksctl, for HSM administrators and SP-KMS scripts: the token, the SHAKEN
+# formats (sign, verify), the test PKI and certificate checks, key
+# references and the key store's commands.
 bin_PROGRAMS += sksctl
 sksctl_SOURCES = tools/sksctl.c tools/sksctl.h tools/cli.c \
-	tools/cmd_token.c tools/cmd_keyref.c
-sksctl_LDADD = sks/libsks.la p11/libsksp11.la common/libskscommon.la \
-	$(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
+	tools/cmd_token.c tools/cmd_keyref.c tools/cmd_sign.c tools/cmd_verify.c \
+	tools/cmd_pki.c tools/cmd_certcheck.c tools/cmd_keystore.c
+sksctl_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 man_MANS += tools/sksctl.1
 SUBST_FILES += tools/sksctl.1
 tools/sksctl.1: $(srcdir)/tools/sksctl.1.in

@@ -35,8 +35,8 @@
 #include <openssl/rand.h>
 
 #include "p11/p11.h"
-#include "sks/keystore.h"
-#include "sks/testpki.h"
+#include "keystore/keystore.h"
+#include "testpki/testpki.h"
 
 #define IMPORTS_PER_WAY 50
 #define MAX_ROUNDS 9

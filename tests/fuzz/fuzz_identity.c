@@ -13,7 +13,7 @@
 
 #include <openssl/pem.h>
 
-#include "sks/verify.h"
+#include "verify/verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * DER, PKCS#8 (plain or encrypted with a passphrase) or SEC1, through the
  * same two steps:
  *
- *   1. sks_input_key() of sks/keystore_input.c, sksctl's loader (its
+ *   1. sks_input_key() of keystore/input.c, sksctl's loader (its
  *      structure checks, then OpenSSL's decoders with the passphrase from a
  *      file).  The input goes through a memfd, because the loader reads a
  *      file by name.
@@ -34,9 +34,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "sks/keystore_input.h"
-#include "sks/keystore_internal.h"
-#include "sks/testpki.h"
+#include "keystore/input.h"
+#include "keystore/internal.h"
+#include "testpki/testpki.h"
 #include "tests/fuzz/fuzz_a1_key.h"
 
 #define FUZZ_NOW ((time_t)1750004800)

@@ -18,9 +18,9 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
-#include "sks/profile.h"
-#include "sks/testpki.h"
-#include "sks/tnauthlist.h"
+#include "profile/profile.h"
+#include "testpki/testpki.h"
+#include "profile/tnauthlist.h"
 
 /* A fixed validation time keeps runs reproducible. */
 #define FUZZ_NOW ((time_t)1750004800)

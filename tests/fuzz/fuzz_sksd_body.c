@@ -2,13 +2,13 @@
  * libFuzzer target: request bodies of sksd's signing API, and the JSON to
  * claims path of the PASSporT library behind it.
  *
- *   1. sksd_sign_request() (sks/sksd/signing.c), the daemon's own parsing
+ *   1. sksd_sign_request() (sksd/signing.c), the daemon's own parsing
  *      and validation of a signingRequest.  The daemon here has no key store
  *      and no identity: a request that passes every check ends at "no
  *      identity signs" (404), one that does not must be a 400 with a stable
  *      code.  A 500, or any other status, is a bug: bad input is the
  *      client's fault, and nothing but the token can fail after it.
- *   2. sks_passport_claims_from_json() (sks/passport_claims.c) in both modes
+ *   2. sks_passport_claims_from_json() (shaken/passport_claims.c) in both modes
  *      and for both PASSporT types, on the input and, for a request sksd
  *      took, on its signingRequest object.  Claims that are complete are
  *      signed with the RFC 8225 A.1 key (sks_es256_sign_evp) and the
@@ -26,9 +26,9 @@
 #include <jansson.h>
 #include <openssl/err.h>
 
-#include "sks/passport.h"
-#include "sks/sksd/sksd.h"
-#include "sks/verify.h"
+#include "shaken/passport.h"
+#include "sksd/sksd.h"
+#include "verify/verify.h"
 #include "tests/fuzz/fuzz_a1_key.h"
 
 #define FUZZ_X5U "https://cert.example.org/fuzz.pem"

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: wrapped-key blobs (sks/keystore_wrap.c), the format of
+ * libFuzzer target: wrapped-key blobs (keystore/wrap.c), the format of
  * `sksctl import --wrapped` and of the import API:
  *
  *   RSA-OAEP(K) || AES-KWP_K(PKCS#8 DER of a P-256 key)      (K: AES-256)
@@ -36,8 +36,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "sks/keystore_internal.h"
-#include "sks/profile.h"
+#include "keystore/internal.h"
+#include "profile/profile.h"
 
 #define KEK_LEN 32
 

@@ -11,7 +11,7 @@
 # itself: every key and certificate object; sksctl list --json: the record).
 # Where the fault also stopped the clean-up (the token was gone), the design
 # leaves an unfinished write that is never used and that sweep removes
-# (sks/keystore.h): then the next sksctl run that sweeps must restore the
+# (keystore/keystore.h): then the next sksctl run that sweeps must restore the
 # token exactly.  An import that reports failure must not leave a version
 # that looks complete either.
 #

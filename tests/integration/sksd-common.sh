@@ -12,7 +12,7 @@
 
 . "$top_srcdir/tests/integration/common.sh"
 
-SKSD=$top_builddir/sksd
+SKSD=$top_builddir/sksd/sksd
 SKSD_CLIENT=$top_builddir/tests/interop/sksd_client
 SKSD_SPC=1234
 sksd_pid=

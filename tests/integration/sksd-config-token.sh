@@ -61,7 +61,7 @@ assert_grep list-other "SOFTHSM2_CONF=$sks_work/cfg/../token/softhsm2.conf" list
 pass "no_token_lists_the_tokens_present_and_the_SOFTHSM2_CONF_in_effect"
 
 run_fails check-example "no token matches pkcs11:token=sks-prod" \
-    env SOFTHSM2_CONF="$token_conf" "$SKSD" -c "$top_builddir/sks/sksd/sks.conf.example" --check
+    env SOFTHSM2_CONF="$token_conf" "$SKSD" -c "$top_builddir/sksd/sks.conf.example" --check
 assert_grep check-example "SOFTHSM2_CONF=$token_conf" check-example.out
 pass "sksd_check_of_the_example_names_the_token_sks-prod"
 

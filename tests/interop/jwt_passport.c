@@ -19,7 +19,7 @@
 #include <jwt.h>
 #include <openssl/ec.h>
 
-#include "sks/b64url.h"
+#include "shaken/b64url.h"
 #include "tests/interop/interop.h"
 
 #define ES256_COORD_LEN 32

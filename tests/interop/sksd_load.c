@@ -20,7 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "sks/verify.h"
+#include "verify/verify.h"
 #include "tests/interop/interop.h"
 #include "tests/interop/sksd_load.h"
 

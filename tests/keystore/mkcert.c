@@ -24,7 +24,7 @@
 
 #include <openssl/pem.h>
 
-#include "sks/testpki.h"
+#include "testpki/testpki.h"
 
 static void *read_pem(const char *dir, const char *name, int key)
 {

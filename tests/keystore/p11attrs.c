@@ -723,7 +723,7 @@ static int cmd_legacy_import(int argc, char **argv)
         destroy_all(which, 2);
     }
     {
-        /* sks/keystore_import.c's write_private_key before the fix. */
+        /* keystore/import.c's write_private_key before the fix. */
         CK_ATTRIBUTE priv[] = {
             {CKA_CLASS, &priv_cls, sizeof(priv_cls)},
             {CKA_KEY_TYPE, &ec, sizeof(ec)},

@@ -18,11 +18,11 @@
 #include <openssl/pem.h>
 
 #include "p11/p11.h"
-#include "sks/conf.h"
-#include "sks/keystore.h"
-#include "sks/keystore_input.h"
-#include "sks/keystore_internal.h"
-#include "sks/testpki.h"
+#include "keystore/conf.h"
+#include "keystore/keystore.h"
+#include "keystore/input.h"
+#include "keystore/internal.h"
+#include "testpki/testpki.h"
 
 /* ---- records ------------------------------------------------------------------------ */
 

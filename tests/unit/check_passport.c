@@ -22,9 +22,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "sks/b64url.h"
-#include "sks/passport.h"
-#include "sks/verify.h"
+#include "shaken/b64url.h"
+#include "shaken/passport.h"
+#include "verify/verify.h"
 #include "tools/sksctl.h"
 
 #define V1_X5U "https://cert.example.org/passport.cer"

@@ -12,9 +12,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "sks/profile.h"
-#include "sks/testpki.h"
-#include "sks/tnauthlist.h"
+#include "profile/profile.h"
+#include "testpki/testpki.h"
+#include "profile/tnauthlist.h"
 
 /* 2025-06-15T16:26:40Z: a fixed validation time keeps the tests repeatable. */
 #define NOW ((time_t)1750004800)

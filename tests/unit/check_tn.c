@@ -6,7 +6,7 @@
 
 #include <check.h>
 
-#include "sks/tn.h"
+#include "shaken/tn.h"
 
 static void assert_canonical(const char *in, const char *want)
 {

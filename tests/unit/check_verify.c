@@ -16,10 +16,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "sks/b64url.h"
-#include "sks/passport.h"
-#include "sks/testpki.h"
-#include "sks/verify.h"
+#include "shaken/b64url.h"
+#include "shaken/passport.h"
+#include "testpki/testpki.h"
+#include "verify/verify.h"
 
 #define X5U "https://cert.example.org/passport.cer"
 #define INFO ";info=<" X5U ">;alg=ES256;ppt=shaken"

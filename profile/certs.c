@@ -1,0 +1,75 @@
+#include "config.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "profile/certs.h"
+
+sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, const char *what,
+                           STACK_OF(X509) **out, struct sks_error *err)
+{
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    const unsigned char *p = data;
+    BIO *bio = NULL;
+    X509 *x;
+    sks_status st = SKS_OK;
+
+    if (len > SKS_CERT_FILE_MAX)
+        return sks_fail(err, SKS_ERR_INPUT, "%s is too large (%zu bytes; the limit is %d)", what,
+                        len, SKS_CERT_FILE_MAX);
+    if (certs == NULL || (bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory reading %s", what);
+        goto done;
+    }
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_push(certs, x) <= 0) {
+            X509_free(x);
+            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory reading %s", what);
+            goto done;
+        }
+    }
+    if (sk_X509_num(certs) == 0 && der_ok && (x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+        if (p != data + len) {
+            X509_free(x);
+            st = sks_fail(err, SKS_ERR_INPUT,
+                          "%s: its DER certificate is %zu bytes and %zu more follow it: trailing "
+                          "bytes are refused",
+                          what, (size_t)(p - data), len - (size_t)(p - data));
+            goto done;
+        }
+        if (sk_X509_push(certs, x) <= 0)
+            X509_free(x);
+    }
+    if (sk_X509_num(certs) == 0)
+        st = sks_fail(err, SKS_ERR_INPUT, "%s holds no %s certificate", what,
+                      der_ok ? "PEM or DER" : "PEM");
+done:
+    /* A parser that ran off the end of the bundle leaves its complaint behind. */
+    ERR_clear_error();
+    BIO_free(bio);
+    if (st != SKS_OK) {
+        sk_X509_pop_free(certs, X509_free);
+        return st;
+    }
+    *out = certs;
+    return SKS_OK;
+}
+
+sks_status sks_certs_store(STACK_OF(X509) *certs, const char *what, X509_STORE **out,
+                           struct sks_error *err)
+{
+    X509_STORE *store = X509_STORE_new();
+    int i;
+
+    for (i = 0; store != NULL && i < sk_X509_num(certs); i++) {
+        if (X509_STORE_add_cert(store, sk_X509_value(certs, i)) != 1) {
+            X509_STORE_free(store);
+            return sks_fail(err, SKS_ERR_INPUT, "cannot add certificate %d of %s to the trust store",
+                            i + 1, what);
+        }
+    }
+    if (store == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    *out = store;
+    return SKS_OK;
+}

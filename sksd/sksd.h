@@ -1,0 +1,218 @@
+/*
+ * sksd: the STI-AS signing daemon of shaken-sks.
+ *
+ * Three HTTP listeners (libmicrohttpd):
+ *   - signing: POST /stir/v1/signing (ATIS-1000082), /healthz and /metrics;
+ *   - import over TLS with client certificates, and
+ *   - import over a Unix socket with SO_PEERCRED: the SP-KMS API that puts
+ *     keys into the key store (keystore/keystore.h).
+ * The import API is never served on the signing port.
+ */
+#ifndef SKS_SKSD_H
+#define SKS_SKSD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/x509.h>
+
+#include "common/error.h"
+#include "keystore/conf.h"
+#include "keystore/keystore.h"
+#include "shaken/passport.h"
+
+/* ---- configuration (conf.c) ------------------------------------------------ */
+
+/* One entry of the orig TN prefix map: calls from |prefix|... sign as |identity|. */
+struct sksd_route {
+    char prefix[SKS_TN_MAX + 1];
+    char identity[SKS_IDENTITY_NAME_MAX + 1];
+};
+
+struct sksd_listen {
+    char host[256]; /* empty: not configured */
+    unsigned short port;
+};
+
+struct sksd_conf {
+    /* [sks]: the token and the trust anchors, as sksctl reads them. */
+    struct sks_config store;
+
+    /* Listeners. */
+    struct sksd_listen signing;
+    struct sksd_listen import_tls;
+    char *tls_cert, *tls_key, *tls_client_ca;
+    char **allowed_subjects; /* RFC 2253 subject names */
+    size_t nallowed_subjects;
+    char *import_socket;
+    uid_t *allowed_uids;
+    size_t nallowed_uids;
+
+    /* Identities. */
+    char default_identity[SKS_IDENTITY_NAME_MAX + 1]; /* empty: none */
+    struct sksd_route *routes;                        /* longest prefix first */
+    size_t nroutes;
+
+    /* Limits. */
+    size_t max_body;        /* signing request body, bytes */
+    size_t max_import_body; /* import request body, bytes */
+    unsigned int connection_limit;
+    unsigned int connection_timeout; /* seconds of inactivity */
+    size_t connection_memory;        /* per connection, bytes */
+    unsigned int threads;            /* signing worker threads */
+    long key_max_age_ms;             /* how stale a cached active key may be */
+    unsigned int drain_seconds;      /* SIGTERM: how long in-flight requests get */
+    unsigned int retry_after;        /* seconds, on 503 */
+};
+
+/* Reads |path|; every error names the section, the key and the value. */
+sks_status sksd_conf_load(const char *path, struct sksd_conf **out, struct sks_error *err);
+void sksd_conf_free(struct sksd_conf *conf);
+/*
+ * The identity that signs for |orig| (canonical TN) when the request names
+ * none: the longest matching prefix, else the default.  NULL when neither.
+ */
+const char *sksd_conf_route(const struct sksd_conf *conf, const char *orig);
+
+/* ---- metrics (metrics.c) ---------------------------------------------------- */
+
+enum sksd_api { SKSD_API_SIGNING, SKSD_API_IMPORT, SKSD_API_OTHER, SKSD_API_COUNT };
+
+/* Upper bounds of the signing-latency histogram, in microseconds. */
+#define SKSD_LATENCY_BUCKETS 14
+#define SKSD_STATUS_SLOTS 16
+
+struct sksd_metrics {
+    atomic_ulong requests[SKSD_API_COUNT][SKSD_STATUS_SLOTS];
+    atomic_ulong latency_bucket[SKSD_LATENCY_BUCKETS + 1]; /* last: +Inf */
+    atomic_ulong latency_count;
+    atomic_ullong latency_sum_ns;
+    atomic_ulong hsm_errors;
+    atomic_ulong signatures;
+};
+
+void sksd_metrics_request(struct sksd_metrics *m, enum sksd_api api, unsigned int status);
+void sksd_metrics_signing_latency(struct sksd_metrics *m, unsigned long long ns);
+
+/* ---- the daemon ------------------------------------------------------------ */
+
+struct sksd {
+    pthread_rwlock_t conf_lock; /* guards |conf|, swapped by SIGHUP */
+    struct sksd_conf *conf;
+
+    struct p11_module *mod;
+    struct p11_token *tok;
+    struct sks_keystore *ks;
+
+    struct MHD_Daemon *signing;
+    struct MHD_Daemon *import_tls;
+    struct MHD_Daemon *import_unix;
+    char unix_path[108];   /* the import socket this process made, removed on exit */
+    X509_STORE *client_ca; /* import TLS: the CA that issues SP-KMS certificates */
+
+    struct sksd_metrics metrics;
+    atomic_long inflight; /* requests received and not yet answered */
+    atomic_bool draining;
+};
+
+/* Identity signing (signing.c). */
+struct sksd_sign_result {
+    unsigned int http;    /* 200 or the error status */
+    const char *code;     /* stable error code, NULL on success */
+    char field[64];       /* the request member at fault, "" when none */
+    struct sks_error err; /* the message */
+    char identity[SKS_IDENTITY_MAX + 1];
+    size_t identity_len;
+};
+
+/*
+ * Signs the signing request |body| (|len| bytes of JSON) with the active
+ * key of |identity| (NULL: choose by the orig TN).  Fills |res| either way.
+ */
+void sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
+                       struct sksd_sign_result *res);
+
+/* ---- HTTP plumbing (http.c) --------------------------------------------------- */
+
+/* Who is calling the import API, for the audit log. */
+struct sksd_peer {
+    char who[320];
+};
+
+/* What one request carries between libmicrohttpd's calls of the handler. */
+struct sksd_req {
+    struct sksd *d;
+    unsigned int route;
+    unsigned int status; /* the status queued, 0 before */
+    enum sksd_api api;
+    char *body; /* |body_cap| bytes; for signing, the connection's buffer */
+    size_t body_len;
+    size_t body_cap;
+    size_t discarded; /* bytes past the limit, read and dropped */
+    bool too_big;
+    bool close; /* the answer closes the connection: the rest of the request is not read */
+    bool heap; /* this struct and |body| belong to this request alone */
+    unsigned long long t0_ns;
+    struct sksd_peer peer; /* import API: the authenticated caller */
+};
+
+/* {"error":{"code":...,"field":...,"message":...}}; 503 gets Retry-After. */
+enum MHD_Result sksd_reply_error(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                 const char *code, const char *field, const char *message);
+/* A JSON response; takes the reference to |body|. */
+enum MHD_Result sksd_reply_json(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                json_t *body);
+/* The one mapping from a library failure to an HTTP status and a stable code. */
+unsigned int sksd_http_status(sks_status st);
+const char *sksd_error_code(sks_status st);
+
+sks_status sksd_http_start(struct sksd *d, struct sks_error *err);
+/* Stops accepting, lets in-flight requests finish (up to drain_seconds). */
+void sksd_http_drain(struct sksd *d);
+void sksd_http_stop(struct sksd *d);
+
+/* ---- import API (import.c, auth.c) ------------------------------------------ */
+
+/*
+ * Authenticates the caller of an import request: a client certificate from
+ * the configured CA with an allowed subject (TLS), or an allowed peer uid
+ * (Unix socket).  On failure queues 401 or 403, writes the audit line and
+ * returns false with the queue result in |*ret|.
+ */
+bool sksd_import_authenticate(struct sksd *d, struct MHD_Connection *c, bool tls,
+                              struct sksd_peer *peer, struct sksd_req *r, enum MHD_Result *ret);
+sks_status sksd_client_ca_load(const char *path, X509_STORE **out, struct sks_error *err);
+
+/* Serves one authenticated import request with its complete body. */
+enum MHD_Result sksd_import_handle(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
+                                   const char *method, const char *url, const char *body,
+                                   size_t len);
+
+/* ---- health and metrics (metrics.c) ----------------------------------------- */
+
+/* The Prometheus text of /metrics; NULL when out of memory. */
+struct MHD_Response *sksd_metrics_response(struct sksd *d);
+/* The status and JSON body of /healthz. */
+unsigned int sksd_health(struct sksd *d, json_t **body);
+
+/* ---- logging (audit.c) ------------------------------------------------------- */
+
+enum sksd_log_level { SKSD_LOG_ERR = 3, SKSD_LOG_WARNING = 4, SKSD_LOG_INFO = 6 };
+
+void sksd_log(enum sksd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * One audit line: who did what to which identity and version, and the
+ * result.  Never key material.  |version| 0 leaves it out.
+ */
+void sksd_audit(const struct sksd_peer *peer, const char *what, const char *identity,
+                unsigned int version, const char *result, const char *detail);
+
+unsigned long long sksd_now_ns(void);
+
+#endif
