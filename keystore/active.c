@@ -81,7 +81,7 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
     struct ks_index *idx;
     CK_OBJECT_HANDLE h;
     char label[P11_LABEL_MAX];
-    unsigned char pub[65];
+    unsigned char pub[SKS_P256_POINT_LEN];
     sks_status st;
 
     st = ks_index_get(ks, &idx, err);

@@ -43,7 +43,7 @@ static struct ks_obj *version_obj(struct ks_index *idx, const struct ks_version 
 
 /* The uncompressed point of version |v|'s public key object. */
 static sks_status token_point(struct sks_keystore *ks, const struct ks_version *v,
-                              unsigned char pub[65], struct sks_error *err)
+                              unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err)
 {
     struct ks_obj *o = version_obj(ks->index, v, CKO_PUBLIC_KEY);
     unsigned char buf[128];
@@ -58,9 +58,9 @@ static sks_status token_point(struct sks_keystore *ks, const struct ks_version *
         return st;
     /* PKCS#11 2.40: a DER OCTET STRING around the point. */
     if (a.ulValueLen == 67 && buf[0] == 0x04 && buf[1] == 65 && buf[2] == 0x04)
-        memcpy(pub, buf + 2, 65);
+        memcpy(pub, buf + 2, SKS_P256_POINT_LEN);
     else if (a.ulValueLen == 65 && buf[0] == 0x04)
-        memcpy(pub, buf, 65);
+        memcpy(pub, buf, SKS_P256_POINT_LEN);
     else
         return sks_fail(err, SKS_ERR_TOKEN,
                         "the public key of version %u has a malformed "
@@ -71,11 +71,11 @@ static sks_status token_point(struct sks_keystore *ks, const struct ks_version *
 
 /* ---- the CSR ---------------------------------------------------------------------- */
 
-static EVP_PKEY *p256_public(const unsigned char pub[65])
+static EVP_PKEY *p256_public(const unsigned char pub[SKS_P256_POINT_LEN])
 {
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, 65),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, SKS_P256_POINT_LEN),
         OSSL_PARAM_construct_end(),
     };
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
@@ -175,7 +175,7 @@ done:
 }
 
 static sks_status make_csr(struct sks_keystore *ks, CK_OBJECT_HANDLE priv,
-                           const unsigned char pub[65], const char *spc, BIO *out,
+                           const unsigned char pub[SKS_P256_POINT_LEN], const char *spc, BIO *out,
                            struct sks_error *err)
 {
     X509_REQ *req = X509_REQ_new();
@@ -214,7 +214,7 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
     struct ks_version *v;
     struct ks_obj *priv;
     char label[P11_LABEL_MAX], *uri = NULL;
-    unsigned char pub[65];
+    unsigned char pub[SKS_P256_POINT_LEN];
     unsigned int n;
     sks_status st;
 
@@ -345,7 +345,7 @@ static sks_status attach(struct sks_keystore *ks, const char *identity, unsigned
     struct ks_checked chk;
     struct ks_ident id;
     struct ks_version *v;
-    unsigned char pub[65];
+    unsigned char pub[SKS_P256_POINT_LEN];
     sks_status st;
 
     st = ks_ident_load(ks, identity, &id, err);

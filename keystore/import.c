@@ -30,15 +30,15 @@ const unsigned char ks_p256_params[10] = {0x06, 0x08, 0x2a, 0x86, 0x48,
 
 /* ---- validation ---------------------------------------------------------------- */
 
-bool ks_cert_point(X509 *cert, unsigned char pub[65])
+bool ks_cert_point(X509 *cert, unsigned char pub[SKS_P256_POINT_LEN])
 {
     const unsigned char *pk;
     int len = 0;
 
     if (X509_PUBKEY_get0_param(NULL, &pk, &len, NULL, X509_get_X509_PUBKEY(cert)) != 1 ||
-        len != 65 || pk[0] != 0x04)
+        len != SKS_P256_POINT_LEN || pk[0] != 0x04)
         return false;
-    memcpy(pub, pk, 65);
+    memcpy(pub, pk, SKS_P256_POINT_LEN);
     return true;
 }
 
@@ -94,7 +94,8 @@ sks_status ks_check_spc(const struct ks_ident *id, const char *spc, struct sks_e
  * The public point the key's own public value encodes, uncompressed, in |pub|.
  * Returns false when the key carries none (OpenSSL then derives it itself).
  */
-static bool key_point(EVP_PKEY *key, const EC_GROUP *group, BN_CTX *bnctx, unsigned char pub[65])
+static bool key_point(EVP_PKEY *key, const EC_GROUP *group, BN_CTX *bnctx,
+                      unsigned char pub[SKS_P256_POINT_LEN])
 {
     unsigned char buf[133];
     size_t len = 0;
@@ -103,7 +104,8 @@ static bool key_point(EVP_PKEY *key, const EC_GROUP *group, BN_CTX *bnctx, unsig
               EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof(buf),
                                               &len) == 1 &&
               EC_POINT_oct2point(group, p, buf, len, bnctx) == 1 &&
-              EC_POINT_point2oct(group, p, POINT_CONVERSION_UNCOMPRESSED, pub, 65, bnctx) == 65;
+              EC_POINT_point2oct(group, p, POINT_CONVERSION_UNCOMPRESSED, pub, SKS_P256_POINT_LEN,
+                                 bnctx) == SKS_P256_POINT_LEN;
 
     EC_POINT_free(p);
     return ok;
@@ -114,14 +116,14 @@ static bool key_point(EVP_PKEY *key, const EC_GROUP *group, BN_CTX *bnctx, unsig
  * 3.2.1), and the public point d*G computed from it.  Comparing d*G, not the
  * public value stored next to d, is what catches a damaged private value.
  */
-static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], unsigned char pub[65],
-                             struct sks_error *err)
+static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32],
+                             unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err)
 {
     EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     BN_CTX *bnctx = BN_CTX_secure_new();
     EC_POINT *q = group != NULL ? EC_POINT_new(group) : NULL;
     BIGNUM *bn = NULL;
-    unsigned char stored[65];
+    unsigned char stored[SKS_P256_POINT_LEN];
     sks_status st = SKS_OK;
 
     if (group == NULL || bnctx == NULL || q == NULL)
@@ -132,9 +134,11 @@ static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], unsigned char p
         st = sks_fail(err, SKS_ERR_POLICY,
                       "key-range: the private value is not between 1 and the P-256 group order");
     else if (BN_bn2binpad(bn, d, 32) != 32 || EC_POINT_mul(group, q, bn, NULL, NULL, bnctx) != 1 ||
-             EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, pub, 65, bnctx) != 65)
+             EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, pub, SKS_P256_POINT_LEN,
+                                bnctx) != SKS_P256_POINT_LEN)
         st = sks_fail(err, SKS_ERR_INTERNAL, "cannot compute the public point of the key");
-    else if (key_point(key, group, bnctx, stored) && CRYPTO_memcmp(stored, pub, 65) != 0)
+    else if (key_point(key, group, bnctx, stored) &&
+             CRYPTO_memcmp(stored, pub, SKS_P256_POINT_LEN) != 0)
         st = sks_fail(err, SKS_ERR_INPUT,
                       "key-consistency: the private value does not give the public key stored "
                       "with it; the key is damaged");
@@ -150,7 +154,7 @@ static sks_status key_scalar(EVP_PKEY *key, unsigned char d[32], unsigned char p
 
 sks_status ks_check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err)
 {
-    unsigned char pub[65], cert_pub[65];
+    unsigned char pub[SKS_P256_POINT_LEN], cert_pub[SKS_P256_POINT_LEN];
     sks_status st;
 
     if (key == NULL)
@@ -163,7 +167,8 @@ sks_status ks_check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct s
     st = key_scalar(key, d, pub, err);
     if (st != SKS_OK)
         return st;
-    if (cert != NULL && (!ks_cert_point(cert, cert_pub) || CRYPTO_memcmp(pub, cert_pub, 65) != 0)) {
+    if (cert != NULL &&
+        (!ks_cert_point(cert, cert_pub) || CRYPTO_memcmp(pub, cert_pub, SKS_P256_POINT_LEN) != 0)) {
         OPENSSL_cleanse(d, 32);
         return sks_fail(err, SKS_ERR_POLICY,
                         "key-match: the certificate does not match the private key (its public "
@@ -208,7 +213,7 @@ sks_status ks_version_begin(struct sks_keystore *ks, struct ks_ident *id, const 
 }
 
 static sks_status write_public_key(struct sks_keystore *ks, const struct ks_version *v,
-                                   const char *label, const unsigned char pub[65],
+                                   const char *label, const unsigned char pub[SKS_P256_POINT_LEN],
                                    struct sks_error *err)
 {
     struct p11_template t;
@@ -274,8 +279,9 @@ done:
 }
 
 sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, unsigned int n,
-                               const struct sks_credentials *cred, const unsigned char pub[65],
-                               bool with_public_key, struct sks_error *err)
+                               const struct sks_credentials *cred,
+                               const unsigned char pub[SKS_P256_POINT_LEN], bool with_public_key,
+                               struct sks_error *err)
 {
     struct ks_version *v = ks_record_find(&id->rec, n);
     char label[P11_LABEL_MAX], chain_label[P11_LABEL_MAX + 16]; /* "/caN" */

@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "common/p256.h"
 #include "keystore/keystore.h"
 
 #define KS_APPLICATION "shaken-sks"
@@ -263,7 +264,7 @@ CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name, const st
 struct ks_checked {
     char spc[SKS_SPC_MAX + 1];
     time_t not_after;
-    unsigned char pub[65]; /* the certificate's uncompressed P-256 point */
+    unsigned char pub[SKS_P256_POINT_LEN]; /* the certificate's uncompressed P-256 point */
 };
 
 /*
@@ -290,8 +291,9 @@ sks_status ks_version_begin(struct sks_keystore *ks, struct ks_ident *id, const 
  * version.  Sweep takes a version whose certificate is there for written.
  */
 sks_status ks_version_complete(struct sks_keystore *ks, struct ks_ident *id, unsigned int n,
-                               const struct sks_credentials *cred, const unsigned char pub[65],
-                               bool with_public_key, struct sks_error *err);
+                               const struct sks_credentials *cred,
+                               const unsigned char pub[SKS_P256_POINT_LEN], bool with_public_key,
+                               struct sks_error *err);
 /* Writes the private key of version |v|, labelled |label|. */
 typedef sks_status (*ks_key_writer)(struct sks_keystore *ks, const struct ks_version *v,
                                     const char *label, void *arg, struct sks_error *err);
@@ -311,7 +313,7 @@ sks_status ks_version_write(struct sks_keystore *ks, struct ks_ident *id,
  */
 sks_status ks_check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct sks_error *err);
 /* The certificate's uncompressed P-256 point. */
-bool ks_cert_point(X509 *cert, unsigned char pub[65]);
+bool ks_cert_point(X509 *cert, unsigned char pub[SKS_P256_POINT_LEN]);
 /* Best-effort undo of a version that failed half-way: objects, then its record entry. */
 void ks_version_abort(struct sks_keystore *ks, struct ks_ident *id, unsigned int n);
 /* Adds an object this key store created, under version |n|'s CKA_ID, to the index. */

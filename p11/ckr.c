@@ -122,21 +122,29 @@ const char *p11_ckr_name(CK_RV rv)
     return unknown;
 }
 
-bool p11_rv_recoverable(CK_RV rv)
+static const struct {
+    CK_RV rv;
+    enum p11_lost lost;
+} lost_table[] = {
+    {CKR_OBJECT_HANDLE_INVALID, P11_LOST_HANDLE},   /* the token restarted: find it again */
+    {CKR_KEY_HANDLE_INVALID, P11_LOST_HANDLE},      /* the same, for a key */
+    {CKR_USER_NOT_LOGGED_IN, P11_LOST_LOGIN},       /* another process logged out */
+    {CKR_SESSION_HANDLE_INVALID, P11_LOST_SESSION}, /* closed under us */
+    {CKR_SESSION_CLOSED, P11_LOST_SESSION},         /* closed during the call */
+    {CKR_TOKEN_NOT_PRESENT, P11_LOST_TOKEN},        /* away; may come back, maybe in another slot */
+    {CKR_DEVICE_REMOVED, P11_LOST_TOKEN},           /* the same, said during a call */
+    {CKR_CRYPTOKI_NOT_INITIALIZED, P11_LOST_TOKEN}, /* the module was finalised: initialise again */
+};
+
+enum p11_lost p11_rv_lost(CK_RV rv)
 {
-    switch (rv) {
-    case CKR_SESSION_HANDLE_INVALID:
-    case CKR_SESSION_CLOSED:
-    case CKR_OBJECT_HANDLE_INVALID:
-    case CKR_KEY_HANDLE_INVALID:
-    case CKR_USER_NOT_LOGGED_IN:
-    case CKR_TOKEN_NOT_PRESENT:
-    case CKR_DEVICE_REMOVED:
-    case CKR_CRYPTOKI_NOT_INITIALIZED:
-        return true;
-    default:
-        return false;
+    size_t i;
+
+    for (i = 0; i < sizeof(lost_table) / sizeof(lost_table[0]); i++) {
+        if (lost_table[i].rv == rv)
+            return lost_table[i].lost;
     }
+    return P11_LOST_NOTHING;
 }
 
 static sks_status status_for(CK_RV rv)

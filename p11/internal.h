@@ -58,7 +58,7 @@ struct p11_key {
     unsigned char id[P11_ID_MAX];
     size_t id_len;
     char *uri;
-    unsigned char pub[65];
+    unsigned char pub[SKS_P256_POINT_LEN];
     size_t pub_len;
     /* Resolved handles and the epoch they belong to; written under tok->lock. */
     _Atomic unsigned long long epoch;
@@ -89,8 +89,52 @@ void p11_token_reset_locked(struct p11_token *tok);
 /* A PKCS#11 failure: "what: CKR_NAME" with status chosen from |rv|. */
 sks_status p11_fail(struct sks_error *err, CK_RV rv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* True for the return values after which a reset and one retry may succeed. */
-bool p11_rv_recoverable(CK_RV rv);
+/*
+ * What a return value says was lost, in increasing order: the one table
+ * (p11/ckr.c) that session release, recovery and the retry decide by.
+ */
+enum p11_lost {
+    P11_LOST_NOTHING = 0, /* any other failure: not retried */
+    P11_LOST_HANDLE,      /* an object handle of an earlier epoch */
+    P11_LOST_LOGIN,       /* the session stands, its login does not */
+    P11_LOST_SESSION,     /* the session is gone: never pooled again */
+    P11_LOST_TOKEN,       /* the token or the module's state is gone */
+};
+enum p11_lost p11_rv_lost(CK_RV rv);
+
+/* One operation on a pooled session; p11_call_run() runs it (p11/call.c). */
+struct p11_call {
+    CK_RV (*op)(struct p11_token *tok, CK_SESSION_HANDLE session, void *arg);
+    /*
+     * Resolves the handles |op| uses for the token's current epoch (cheap
+     * when they are current); NULL when |op| uses the caller's handles.
+     */
+    sks_status (*resolve)(void *arg, struct sks_error *err);
+    void *arg;
+    bool login; /* log in before the operation */
+};
+/*
+ * Runs |c|, once more after recovery.  When the operation fails, returns
+ * SKS_ERR_TOKEN with *rv set and |err| untouched, so that the caller names
+ * the operation and the object; a failure before it fills |err|.
+ */
+sks_status p11_call_run(struct p11_token *tok, const struct p11_call *c, CK_RV *rv,
+                        struct sks_error *err);
+
+/*
+ * One C_SignInit + C_Sign of |in| with |h| (a p11_call op); |key|, when set,
+ * resolves |h| per epoch.  |room| is the space in |sig|, |siglen| the result.
+ */
+struct p11_sign_arg {
+    struct p11_key *key;
+    CK_OBJECT_HANDLE h;
+    CK_MECHANISM mech;
+    const unsigned char *in;
+    size_t len;
+    unsigned char *sig;
+    CK_ULONG room, siglen;
+};
+CK_RV p11_sign_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *arg);
 
 /* Builds "pkcs11:token=..;id=..;object=..;type=.." for an object. */
 char *p11_object_uri(const struct p11_token *tok, CK_OBJECT_CLASS cls, const unsigned char *id,

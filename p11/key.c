@@ -20,9 +20,8 @@
 
 #include "p11/internal.h"
 
-/* DER of the OID prime256v1 (1.2.840.10045.3.1.7), the only curve taken. */
-static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                         0xce, 0x3d, 0x03, 0x01, 0x07};
+/* The only curve taken. */
+static const unsigned char p256_oid[] = SKS_P256_OID_DER;
 
 static const char *key_type_name(CK_KEY_TYPE t)
 {
@@ -46,24 +45,25 @@ static const char *key_type_name(CK_KEY_TYPE t)
  * CKA_EC_POINT is a DER OCTET STRING around the point (PKCS#11 2.40); some
  * modules give the bare point.  Accept both; take only uncompressed P-256.
  */
-static bool ec_point_decode(const unsigned char *der, size_t len, unsigned char out[65])
+static bool ec_point_decode(const unsigned char *der, size_t len,
+                            unsigned char out[SKS_P256_POINT_LEN])
 {
     const unsigned char *p = der;
     ASN1_OCTET_STRING *os = d2i_ASN1_OCTET_STRING(NULL, &p, (long)len);
     bool ok = false;
 
-    if (os != NULL && p == der + len && os->length == 65 && os->data[0] == 0x04) {
-        memcpy(out, os->data, 65);
+    if (os != NULL && p == der + len && os->length == SKS_P256_POINT_LEN && os->data[0] == 0x04) {
+        memcpy(out, os->data, SKS_P256_POINT_LEN);
         ok = true;
-    } else if (len == 65 && der[0] == 0x04) {
-        memcpy(out, der, 65);
+    } else if (len == SKS_P256_POINT_LEN && der[0] == 0x04) {
+        memcpy(out, der, SKS_P256_POINT_LEN);
         ok = true;
     }
     ASN1_OCTET_STRING_free(os);
     return ok;
 }
 
-static bool cert_point(const unsigned char *der, size_t len, unsigned char out[65])
+static bool cert_point(const unsigned char *der, size_t len, unsigned char out[SKS_P256_POINT_LEN])
 {
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -73,8 +73,8 @@ static bool cert_point(const unsigned char *der, size_t len, unsigned char out[6
 
     if (x != NULL &&
         X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, X509_get_X509_PUBKEY(x)) == 1 &&
-        pklen == 65 && pk[0] == 0x04) {
-        memcpy(out, pk, 65);
+        pklen == SKS_P256_POINT_LEN && pk[0] == 0x04) {
+        memcpy(out, pk, SKS_P256_POINT_LEN);
         ok = true;
     }
     X509_free(x);
@@ -84,7 +84,7 @@ static bool cert_point(const unsigned char *der, size_t len, unsigned char out[6
 /* Reads the public point of the key |h| of class |cls| (tok->lock held). */
 static sks_status public_point_locked(struct p11_token *tok, CK_OBJECT_CLASS cls,
                                       CK_OBJECT_HANDLE h, const struct p11_object *obj,
-                                      unsigned char out[65], struct sks_error *err)
+                                      unsigned char out[SKS_P256_POINT_LEN], struct sks_error *err)
 {
     unsigned char buf[128];
     CK_ATTRIBUTE a = {CKA_EC_POINT, buf, sizeof(buf)};
@@ -151,8 +151,68 @@ static sks_status describe_locked(struct p11_token *tok, CK_OBJECT_HANDLE h,
         return sks_fail(err, SKS_ERR_POLICY,
                         "%s is not an EC P-256 key (another curve); ES256 needs P-256",
                         obj->uri);
-    key->pub_len = 65;
+    key->pub_len = SKS_P256_POINT_LEN;
     return public_point_locked(tok, obj->cls, h, obj, key->pub, err);
+}
+
+/* A key of |cls| with CKA_ID |id| and URI |uri| (taken; NULL: out of memory), not yet bound. */
+static struct p11_key *key_new(CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len,
+                               char *uri, struct sks_error *err)
+{
+    struct p11_key *key = uri != NULL ? calloc(1, sizeof(*key)) : NULL;
+
+    if (key == NULL) {
+        free(uri);
+        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        return NULL;
+    }
+    atomic_init(&key->refs, 1);
+    key->uri = uri;
+    key->cls = cls;
+    memcpy(key->id, id, id_len);
+    key->id_len = id_len;
+    return key;
+}
+
+/* Hands out |key| on |tok| when |st| is SKS_OK, frees it otherwise. */
+static sks_status key_done(struct p11_key *key, struct p11_token *tok, sks_status st,
+                           struct p11_key **out)
+{
+    if (st != SKS_OK) {
+        free(key->uri);
+        free(key);
+        return st;
+    }
+    key->tok = p11_token_ref(tok);
+    *out = key;
+    return SKS_OK;
+}
+
+/*
+ * Binds |key| to its token object |h| for the current epoch, with a session
+ * copy to sign with where the token allows one (tok->lock held, anchor open).
+ */
+static sks_status bind_locked(struct p11_key *key, struct p11_token *tok, CK_OBJECT_HANDLE h,
+                              struct sks_error *err)
+{
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE session_only = {CKA_TOKEN, &no, sizeof(no)};
+    CK_OBJECT_HANDLE copy = h;
+    sks_status st = SKS_OK;
+
+    if (key->cls == CKO_PRIVATE_KEY) {
+        st = p11_token_login_locked(tok, err);
+        /* CKA_COPYABLE=FALSE or no support: sign with the token object. */
+        if (st == SKS_OK &&
+            P11_CALL(tok->mod, C_CopyObject, tok->anchor, h, &session_only, 1, &copy) != CKR_OK)
+            copy = h;
+    }
+    if (st == SKS_OK) {
+        atomic_store(&key->handle, h);
+        atomic_store(&key->sign_handle, copy);
+        atomic_store(&key->epoch, atomic_load(&tok->epoch));
+    }
+    return st;
 }
 
 sks_status p11_key_from_object(struct p11_token *tok, const struct p11_object *obj,
@@ -171,15 +231,8 @@ sks_status p11_key_from_object(struct p11_token *tok, const struct p11_object *o
         return sks_fail(err, SKS_ERR_INPUT,
                         "%s has no CKA_ID, so it could not be found again after a token restart",
                         obj->uri);
-    key = calloc(1, sizeof(*key));
-    if (key == NULL || (key->uri = strdup(obj->uri)) == NULL) {
-        free(key);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    atomic_init(&key->refs, 1);
-    key->cls = obj->cls;
-    memcpy(key->id, obj->id, obj->id_len);
-    key->id_len = obj->id_len;
+    if ((key = key_new(obj->cls, obj->id, obj->id_len, strdup(obj->uri), err)) == NULL)
+        return SKS_ERR_SYSTEM;
 
     pthread_mutex_lock(&tok->lock);
     st = p11_token_anchor_locked(tok, err);
@@ -188,14 +241,35 @@ sks_status p11_key_from_object(struct p11_token *tok, const struct p11_object *o
     if (st == SKS_OK)
         st = describe_locked(tok, h, obj, key, err);
     pthread_mutex_unlock(&tok->lock);
-    if (st != SKS_OK) {
-        free(key->uri);
-        free(key);
+    return key_done(key, tok, st, out);
+}
+
+sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
+                               size_t id_len, const char *label,
+                               const unsigned char pub[SKS_P256_POINT_LEN], struct p11_key **out,
+                               struct sks_error *err)
+{
+    struct p11_key *key;
+    sks_status st;
+
+    if (id_len == 0 || id_len > P11_ID_MAX)
+        return sks_fail(err, SKS_ERR_INPUT, "a key needs a CKA_ID of 1 to %d bytes", P11_ID_MAX);
+    st = p11_module_check_fork(tok->mod, err);
+    if (st != SKS_OK)
         return st;
-    }
-    key->tok = p11_token_ref(tok);
-    *out = key;
-    return SKS_OK;
+    key = key_new(CKO_PRIVATE_KEY, id, id_len,
+                  p11_object_uri(tok, CKO_PRIVATE_KEY, id, id_len, label), err);
+    if (key == NULL)
+        return SKS_ERR_SYSTEM;
+    memcpy(key->pub, pub, SKS_P256_POINT_LEN);
+    key->pub_len = SKS_P256_POINT_LEN;
+
+    pthread_mutex_lock(&tok->lock);
+    st = p11_token_anchor_locked(tok, err);
+    if (st == SKS_OK)
+        st = bind_locked(key, tok, h, err);
+    pthread_mutex_unlock(&tok->lock);
+    return key_done(key, tok, st, out);
 }
 
 struct p11_key *p11_key_ref(struct p11_key *key)
@@ -248,97 +322,66 @@ struct p11_token *p11_key_token(const struct p11_key *key)
 static sks_status resolve(struct p11_key *key, struct sks_error *err)
 {
     struct p11_token *tok = key->tok;
-    CK_OBJECT_HANDLE h, copy;
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE session_only = {CKA_TOKEN, &no, sizeof(no)};
-    unsigned long long epoch;
+    CK_OBJECT_HANDLE h;
     sks_status st = SKS_OK;
 
     pthread_mutex_lock(&tok->lock);
-    epoch = atomic_load(&tok->epoch);
-    if (atomic_load(&key->epoch) == epoch)
+    if (atomic_load(&key->epoch) == atomic_load(&tok->epoch))
         goto done;
     st = p11_token_anchor_locked(tok, err);
     if (st == SKS_OK && key->cls == CKO_PRIVATE_KEY)
         st = p11_token_login_locked(tok, err);
     if (st == SKS_OK)
         st = p11_find_by_id_locked(tok, tok->anchor, key->cls, key->id, key->id_len, &h, err);
-    if (st != SKS_OK)
-        goto done;
-    copy = h;
-    if (key->cls == CKO_PRIVATE_KEY &&
-        P11_CALL(tok->mod, C_CopyObject, tok->anchor, h, &session_only, 1, &copy) != CKR_OK)
-        copy = h; /* CKA_COPYABLE=FALSE or no support: sign with the token object */
-    atomic_store(&key->handle, h);
-    atomic_store(&key->sign_handle, copy);
-    atomic_store(&key->epoch, epoch);
+    if (st == SKS_OK)
+        st = bind_locked(key, tok, h, err);
 done:
     pthread_mutex_unlock(&tok->lock);
     return st;
 }
 
-static sks_status sign_once(struct p11_key *key, CK_MECHANISM *mech, const unsigned char *in,
-                            size_t len, unsigned char *sig, unsigned long long *epoch,
-                            CK_RV *rv, struct sks_error *err)
+static sks_status sign_resolve(void *p, struct sks_error *err)
 {
-    struct p11_token *tok = key->tok;
-    struct p11_session s;
-    CK_ULONG siglen = P11_ES256_SIG_LEN;
-    sks_status st;
+    struct p11_sign_arg *a = p;
+    sks_status st = SKS_OK;
 
-    *rv = CKR_OK;
-    *epoch = atomic_load(&tok->epoch);
-    if (atomic_load(&key->epoch) != *epoch) {
-        st = resolve(key, err);
-        if (st != SKS_OK) {
-            *rv = err != NULL ? err->ckr : CKR_OK;
-            return st;
-        }
-    }
-    st = p11_session_acquire(tok, &s, err);
-    if (st != SKS_OK) {
-        *rv = err != NULL ? err->ckr : CKR_OK;
-        return st;
-    }
-    *epoch = s.epoch;
-    *rv = P11_CALL(tok->mod, C_SignInit, s.handle, mech, atomic_load(&key->sign_handle));
-    if (*rv == CKR_OK)
-        *rv = P11_CALL(tok->mod, C_Sign, s.handle, (CK_BYTE_PTR)in, len, sig, &siglen);
-    p11_session_release(tok, &s, *rv);
-    if (*rv != CKR_OK)
-        return p11_fail(err, *rv, "signing with %s failed", key->uri);
-    if (siglen != P11_ES256_SIG_LEN)
-        return sks_fail(err, SKS_ERR_TOKEN, "signing with %s gave %lu bytes, not 64", key->uri,
-                        (unsigned long)siglen);
-    return SKS_OK;
+    if (atomic_load(&a->key->epoch) != atomic_load(&a->key->tok->epoch))
+        st = resolve(a->key, err);
+    a->h = atomic_load(&a->key->sign_handle);
+    return st;
+}
+
+CK_RV p11_sign_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
+{
+    struct p11_sign_arg *a = p;
+    CK_RV rv;
+
+    a->siglen = a->room;
+    rv = P11_CALL(tok->mod, C_SignInit, session, &a->mech, a->h);
+    if (rv == CKR_OK)
+        rv = P11_CALL(tok->mod, C_Sign, session, (CK_BYTE_PTR)a->in, (CK_ULONG)a->len, a->sig,
+                      &a->siglen);
+    return rv;
 }
 
 static sks_status sign_mech(struct p11_key *key, CK_MECHANISM_TYPE type, const unsigned char *in,
                             size_t len, unsigned char sig[P11_ES256_SIG_LEN],
                             struct sks_error *err)
 {
-    CK_MECHANISM mech = {type, NULL, 0};
-    unsigned long long epoch;
+    struct p11_sign_arg a = {
+        key, CK_INVALID_HANDLE, {type, NULL, 0}, in, len, sig, P11_ES256_SIG_LEN, 0};
+    const struct p11_call c = {p11_sign_op, sign_resolve, &a, false};
     sks_status st;
     CK_RV rv;
 
     if (key->cls != CKO_PRIVATE_KEY)
         return sks_fail(err, SKS_ERR_INPUT, "%s is a public key: it cannot sign", key->uri);
-    st = p11_module_check_fork(key->tok->mod, err);
-    if (st != SKS_OK)
-        return st;
-    st = sign_once(key, &mech, in, len, sig, &epoch, &rv, err);
-    /*
-     * One retry after recovery (a new session, login and handle), or after
-     * another thread reset the token under this attempt: the reset destroyed
-     * the session copy of the key and the sessions this attempt used, which
-     * modules report with whatever code their race gives (SoftHSM:
-     * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_GENERAL_ERROR), not only with one
-     * that p11_token_recover() takes.
-     */
-    if (st != SKS_OK &&
-        (p11_token_recover(key->tok, epoch, rv) || atomic_load(&key->tok->epoch) != epoch))
-        st = sign_once(key, &mech, in, len, sig, &epoch, &rv, err);
+    st = p11_call_run(key->tok, &c, &rv, err);
+    if (st == SKS_ERR_TOKEN)
+        return p11_fail(err, rv, "signing with %s failed", key->uri);
+    if (st == SKS_OK && a.siglen != P11_ES256_SIG_LEN)
+        return sks_fail(err, SKS_ERR_TOKEN, "signing with %s gave %lu bytes, not %d", key->uri,
+                        (unsigned long)a.siglen, P11_ES256_SIG_LEN);
     return st;
 }
 

@@ -20,6 +20,7 @@
 #include <p11-kit/uri.h>
 
 #include "common/error.h"
+#include "common/p256.h"
 
 struct p11_module;
 struct p11_token;
@@ -209,7 +210,7 @@ void p11_template_signing_key(struct p11_template *t, struct p11_token *tok, con
 void p11_template_signing_key_to_check(struct p11_template *t, struct p11_token *tok);
 void p11_template_signing_key_keep(struct p11_template *t, const char *label,
                                    const unsigned char *id, size_t id_len);
-/* An EC P-256 public key, verify-only; |point| (uncompressed, 65 bytes) NULL when generated. */
+/* An EC P-256 public key, verify-only; |point| (uncompressed) NULL when generated. */
 void p11_template_ec_public_key(struct p11_template *t, struct p11_token *tok, const char *label,
                                 const unsigned char *id, size_t id_len, const unsigned char *point);
 /* The RSA key wrapped keys are unwrapped with: unwrap-only, limited to the mechanisms used. */
@@ -324,8 +325,9 @@ sks_status p11_store_verify(struct p11_token *tok, const struct p11_expect *e, s
  * token holding thousands of keys.
  */
 sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
-                               size_t id_len, const char *label, const unsigned char pub[65],
-                               struct p11_key **out, struct sks_error *err);
+                               size_t id_len, const char *label,
+                               const unsigned char pub[SKS_P256_POINT_LEN], struct p11_key **out,
+                               struct sks_error *err);
 
 /* ---- key generation ------------------------------------------------------ */
 

@@ -11,13 +11,6 @@
 /* Idle sessions kept beyond this are closed; more are opened under load. */
 #define POOL_MAX 64
 
-static bool session_lost(CK_RV rv)
-{
-    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-           rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED ||
-           rv == CKR_CRYPTOKI_NOT_INITIALIZED;
-}
-
 sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s,
                                struct sks_error *err)
 {
@@ -46,7 +39,7 @@ sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s,
 
 void p11_session_release(struct p11_token *tok, struct p11_session *s, CK_RV rv)
 {
-    if (session_lost(rv))
+    if (p11_rv_lost(rv) >= P11_LOST_SESSION)
         return;
     pthread_mutex_lock(&tok->lock);
     if (s->epoch == atomic_load(&tok->epoch)) {

@@ -4,8 +4,8 @@
  * unwrap a key into the token, and generate the RSA key pair that wrapped
  * keys are imported under.
  *
- * Each operation runs on a pooled session after login and is retried once
- * when the session, the login or the token was lost.  Unlike signing, a
+ * Each operation runs through p11_call_run: on a pooled session after
+ * login, retried once when the session, the login or the token was lost.  Unlike signing, a
  * stale object handle is not a reason to reset the token here: the handle
  * came from the caller, who must look the object up again.
  */
@@ -25,42 +25,13 @@
 
 typedef CK_RV (*store_op)(struct p11_token *tok, CK_SESSION_HANDLE session, void *arg);
 
-static bool session_fault(CK_RV rv)
-{
-    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-           rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_TOKEN_NOT_PRESENT ||
-           rv == CKR_DEVICE_REMOVED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
-}
-
-/*
- * Runs |op| on a logged-in session, once more after recovery.  On a PKCS#11
- * failure, returns SKS_ERR_TOKEN with *rv set and |err| untouched so that
- * the caller names the operation; other failures fill |err|.
- */
+/* Runs |op| on a logged-in session with the caller's handles (p11_call_run). */
 static sks_status run(struct p11_token *tok, store_op op, void *arg, CK_RV *rv,
                       struct sks_error *err)
 {
-    struct p11_session s;
-    sks_status st;
-    int attempt;
+    const struct p11_call c = {op, NULL, arg, true};
 
-    *rv = CKR_OK;
-    for (attempt = 0; attempt < 2; attempt++) {
-        st = p11_module_check_fork(tok->mod, err);
-        if (st == SKS_OK)
-            st = p11_token_login(tok, err);
-        if (st == SKS_OK)
-            st = p11_session_acquire(tok, &s, err);
-        if (st != SKS_OK)
-            return st;
-        *rv = op(tok, s.handle, arg);
-        p11_session_release(tok, &s, *rv);
-        if (*rv == CKR_OK)
-            return SKS_OK;
-        if (attempt > 0 || !session_fault(*rv) || !p11_token_recover(tok, s.epoch, *rv))
-            break;
-    }
-    return SKS_ERR_TOKEN;
+    return p11_call_run(tok, &c, rv, err);
 }
 
 unsigned long long p11_token_epoch(struct p11_token *tok)
@@ -361,36 +332,15 @@ sks_status p11_store_unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
     return st;
 }
 
-struct sign_arg {
-    CK_OBJECT_HANDLE h;
-    CK_MECHANISM mech;
-    const unsigned char *in;
-    size_t len;
-    unsigned char *sig;
-    CK_ULONG siglen;
-};
-
-static CK_RV sign_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
-{
-    struct sign_arg *a = p;
-    CK_RV rv;
-
-    rv = P11_CALL(tok->mod, C_SignInit, session, &a->mech, a->h);
-    if (rv == CKR_OK)
-        rv = P11_CALL(tok->mod, C_Sign, session, (CK_BYTE *)a->in, (CK_ULONG)a->len, a->sig,
-                      &a->siglen);
-    return rv;
-}
-
 sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANISM_TYPE mech,
                           const unsigned char *in, size_t len, unsigned char *sig, size_t *siglen,
                           struct sks_error *err)
 {
-    struct sign_arg a = {h, {mech, NULL, 0}, in, len, sig, (CK_ULONG)*siglen};
+    struct p11_sign_arg a = {NULL, h, {mech, NULL, 0}, in, len, sig, (CK_ULONG)*siglen, 0};
     sks_status st;
     CK_RV rv;
 
-    st = run(tok, sign_op, &a, &rv, err);
+    st = run(tok, p11_sign_op, &a, &rv, err);
     if (st == SKS_ERR_TOKEN)
         return p11_fail(err, rv, "cannot sign with object %lu on %s", (unsigned long)h, tok->uri);
     if (st == SKS_OK)
@@ -505,58 +455,4 @@ sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11
     if (st == SKS_ERR_NOT_FOUND)
         st = SKS_OK;
     return st;
-}
-
-/* ---- signing keys known by handle ------------------------------------------- */
-
-sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
-                               size_t id_len, const char *label, const unsigned char pub[65],
-                               struct p11_key **out, struct sks_error *err)
-{
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE session_only = {CKA_TOKEN, &no, sizeof(no)};
-    CK_OBJECT_HANDLE copy = h;
-    struct p11_key *key;
-    sks_status st;
-
-    if (id_len == 0 || id_len > P11_ID_MAX)
-        return sks_fail(err, SKS_ERR_INPUT, "a key needs a CKA_ID of 1 to %d bytes", P11_ID_MAX);
-    st = p11_module_check_fork(tok->mod, err);
-    if (st != SKS_OK)
-        return st;
-    key = calloc(1, sizeof(*key));
-    if (key == NULL ||
-        (key->uri = p11_object_uri(tok, CKO_PRIVATE_KEY, id, id_len, label)) == NULL) {
-        free(key);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    atomic_init(&key->refs, 1);
-    key->cls = CKO_PRIVATE_KEY;
-    memcpy(key->id, id, id_len);
-    key->id_len = id_len;
-    memcpy(key->pub, pub, 65);
-    key->pub_len = 65;
-
-    /* As p11/key.c does on first use: a session copy signs faster, where there is one. */
-    pthread_mutex_lock(&tok->lock);
-    st = p11_token_anchor_locked(tok, err);
-    if (st == SKS_OK)
-        st = p11_token_login_locked(tok, err);
-    if (st == SKS_OK &&
-        P11_CALL(tok->mod, C_CopyObject, tok->anchor, h, &session_only, 1, &copy) != CKR_OK)
-        copy = h;
-    if (st == SKS_OK) {
-        atomic_store(&key->handle, h);
-        atomic_store(&key->sign_handle, copy);
-        atomic_store(&key->epoch, atomic_load(&tok->epoch));
-    }
-    pthread_mutex_unlock(&tok->lock);
-    if (st != SKS_OK) {
-        free(key->uri);
-        free(key);
-        return st;
-    }
-    key->tok = p11_token_ref(tok);
-    *out = key;
-    return SKS_OK;
 }

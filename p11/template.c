@@ -21,8 +21,7 @@
 #include "p11/internal.h"
 
 static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-static const unsigned char p256_params[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x03, 0x01, 0x07};
+static const unsigned char p256_params[] = SKS_P256_OID_DER;
 static const CK_BYTE f4[] = {0x01, 0x00, 0x01};
 
 static void add(struct p11_template *t, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
@@ -192,8 +191,8 @@ void p11_template_ec_public_key(struct p11_template *t, struct p11_token *tok, c
     if (point != NULL) {
         /* CKA_EC_POINT is a DER OCTET STRING around the point (PKCS#11 2.40 2.3.3). */
         t->point[0] = 0x04;
-        t->point[1] = 65;
-        memcpy(t->point + 2, point, 65);
+        t->point[1] = SKS_P256_POINT_LEN;
+        memcpy(t->point + 2, point, SKS_P256_POINT_LEN);
         add(t, CKA_EC_POINT, t->point, sizeof(t->point));
     }
     add_name(t, label, id, id_len);

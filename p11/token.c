@@ -504,7 +504,7 @@ void p11_token_reset_locked(struct p11_token *tok)
 
 bool p11_token_recover(struct p11_token *tok, unsigned long long epoch, CK_RV rv)
 {
-    if (!p11_rv_recoverable(rv))
+    if (p11_rv_lost(rv) == P11_LOST_NOTHING)
         return false;
     pthread_mutex_lock(&tok->lock);
     if (atomic_load(&tok->epoch) == epoch) {

@@ -182,7 +182,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
     if (!(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
         return 1;
     p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PUB_KEY);
-    if (p == NULL || !OSSL_PARAM_get_octet_string_ptr(p, &pub, &len) || len != 65 ||
+    if (p == NULL || !OSSL_PARAM_get_octet_string_ptr(p, &pub, &len) || len != SKS_P256_POINT_LEN ||
         ((const unsigned char *)pub)[0] != 0x04) {
         prov_raise(key->ctx, PROV_R_INPUT, "public key is not an uncompressed P-256 point");
         return 0;

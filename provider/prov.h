@@ -12,6 +12,7 @@
 #include <p11-kit/uri.h>
 
 #include "common/error.h"
+#include "common/p256.h"
 #include "p11/p11.h"
 
 #define PROV_NAME "sks"
@@ -52,7 +53,7 @@ struct prov_key {
     _Atomic int refs;
     struct prov_ctx *ctx;
     struct p11_key *p11; /* NULL for an imported public key */
-    unsigned char pub[65];
+    unsigned char pub[SKS_P256_POINT_LEN];
     size_t pub_len;
     EVP_PKEY *_Atomic soft_pub; /* the public key as a software key, for verification */
 };
