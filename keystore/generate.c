@@ -46,27 +46,11 @@ static sks_status token_point(struct sks_keystore *ks, const struct ks_version *
                               unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err)
 {
     struct ks_obj *o = version_obj(ks->index, v, CKO_PUBLIC_KEY);
-    unsigned char buf[128];
-    CK_ATTRIBUTE a = {CKA_EC_POINT, buf, sizeof(buf)};
-    sks_status st;
 
     if (o == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "version %u has no public key object on %s", v->n,
                         p11_token_uri(ks->tok));
-    st = p11_store_get(ks->tok, o->h, &a, 1, err);
-    if (st != SKS_OK)
-        return st;
-    /* PKCS#11 2.40: a DER OCTET STRING around the point. */
-    if (a.ulValueLen == 67 && buf[0] == 0x04 && buf[1] == 65 && buf[2] == 0x04)
-        memcpy(pub, buf + 2, SKS_P256_POINT_LEN);
-    else if (a.ulValueLen == 65 && buf[0] == 0x04)
-        memcpy(pub, buf, SKS_P256_POINT_LEN);
-    else
-        return sks_fail(err, SKS_ERR_TOKEN,
-                        "the public key of version %u has a malformed "
-                        "CKA_EC_POINT",
-                        v->n);
-    return SKS_OK;
+    return p11_store_get_ec_point(ks->tok, o->h, pub, err);
 }
 
 /* ---- the CSR ---------------------------------------------------------------------- */
@@ -144,7 +128,7 @@ static sks_status csr_sign(struct sks_keystore *ks, X509_REQ *req, CK_OBJECT_HAN
         goto done;
     }
     SHA256(tbs, (size_t)tbs_len, digest);
-    st = p11_store_sign(ks->tok, priv, CKM_ECDSA, digest, sizeof(digest), sig, &siglen, err);
+    st = p11_store_sign(ks->tok, priv, digest, sizeof(digest), sig, &siglen, err);
     if (st != SKS_OK)
         goto done;
     r = BN_bin2bn(sig, 32, NULL);

@@ -5,7 +5,7 @@
  *
  * Write order for every way in:
  *   1. record: version N in state WRITING (sweep removes it after a crash)
- *   2. private key, public key, chain, certificate (CKA_URL = x5u)
+ *   2. private key, public key, chain, certificate (URL attribute = x5u)
  *   3. record: version N STANDBY, or ACTIVE when the identity has none
  * Step 3 is one C_SetAttributeValue, so a version is complete or unused.
  */
@@ -24,9 +24,6 @@
 
 #include "keystore/internal.h"
 #include "shaken/passport.h"
-
-const unsigned char ks_p256_params[10] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                          0xce, 0x3d, 0x03, 0x01, 0x07};
 
 /* ---- validation ---------------------------------------------------------------- */
 
@@ -202,7 +199,7 @@ sks_status ks_version_begin(struct sks_keystore *ks, struct ks_ident *id, const 
     v = &id->rec.v[id->rec.n];
     memset(v, 0, sizeof(*v));
     if (RAND_bytes(v->id, KS_ID_LEN) != 1)
-        return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for a CKA_ID");
+        return sks_fail(err, SKS_ERR_SYSTEM, "no randomness for an object ID");
     v->n = id->rec.next;
     v->state = SKS_VERSION_WRITING;
     v->created = v->changed = now;
@@ -221,7 +218,7 @@ static sks_status write_public_key(struct sks_keystore *ks, const struct ks_vers
     sks_status st;
 
     p11_template_ec_public_key(&t, ks->tok, label, v->id, KS_ID_LEN, pub);
-    st = p11_store_create(ks->tok, t.attr, t.n, &h, err);
+    st = p11_store_create(ks->tok, &t, &h, err);
     if (st == SKS_OK)
         st = ks_created(ks, h, CKO_PUBLIC_KEY, v, label, err);
     return st;
@@ -231,13 +228,9 @@ static sks_status write_public_key(struct sks_keystore *ks, const struct ks_vers
 static sks_status write_cert(struct sks_keystore *ks, const struct ks_version *v, const char *label,
                              X509 *cert, const char *url, struct sks_error *err)
 {
-    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    CK_CERTIFICATE_TYPE type = CKC_X_509;
-    /* PKCS#11 2.40 4.6.2: 1 is "token user" (ours), 2 is "authority" (the chain). */
-    CK_ULONG category = url != NULL ? 1 : 2;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     unsigned char *value = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
     int value_len, subject_len, issuer_len, serial_len;
+    struct p11_template t;
     CK_OBJECT_HANDLE h;
     sks_status st;
 
@@ -250,26 +243,19 @@ static sks_status write_cert(struct sks_keystore *ks, const struct ks_version *v
         goto done;
     }
     {
-        CK_ATTRIBUTE tmpl[] = {
-            {CKA_CLASS, &cls, sizeof(cls)},
-            {CKA_CERTIFICATE_TYPE, &type, sizeof(type)},
-            {CKA_TOKEN, &yes, sizeof(yes)},
-            {CKA_PRIVATE, &no, sizeof(no)},
-            {CKA_MODIFIABLE, &no, sizeof(no)},
-            {CKA_CERTIFICATE_CATEGORY, &category, sizeof(category)},
-            {CKA_LABEL, (void *)label, strlen(label)},
-            {CKA_ID, (void *)v->id, KS_ID_LEN},
-            {CKA_SUBJECT, subject, (CK_ULONG)subject_len},
-            {CKA_ISSUER, issuer, (CK_ULONG)issuer_len},
-            {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len},
-            {CKA_VALUE, value, (CK_ULONG)value_len},
-            {CKA_URL, (void *)url, url != NULL ? strlen(url) : 0},
-        };
-        CK_ULONG n = sizeof(tmpl) / sizeof(tmpl[0]) - (url == NULL ? 1 : 0);
-        st = p11_store_create(ks->tok, tmpl, n, &h, err);
+        const struct p11_cert_der der = {value,
+                                         subject,
+                                         issuer,
+                                         serial,
+                                         (size_t)value_len,
+                                         (size_t)subject_len,
+                                         (size_t)issuer_len,
+                                         (size_t)serial_len};
+        p11_template_certificate(&t, label, v->id, KS_ID_LEN, &der, url);
+        st = p11_store_create(ks->tok, &t, &h, err);
     }
     if (st == SKS_OK)
-        st = ks_created(ks, h, cls, v, label, err);
+        st = ks_created(ks, h, CKO_CERTIFICATE, v, label, err);
 done:
     OPENSSL_free(value);
     OPENSSL_free(subject);
@@ -367,7 +353,7 @@ static sks_status write_private_key(struct sks_keystore *ks, const struct ks_ver
     sks_status st;
 
     p11_template_signing_key(&t, ks->tok, label, v->id, KS_ID_LEN, d);
-    st = p11_store_create(ks->tok, t.attr, t.n, &h, err);
+    st = p11_store_create(ks->tok, &t, &h, err);
     /* The token holds the key now; this process no longer needs its bytes. */
     OPENSSL_cleanse(d, 32);
     if (st == SKS_OK)

@@ -320,9 +320,6 @@ void ks_version_abort(struct sks_keystore *ks, struct ks_ident *id, unsigned int
 sks_status ks_created(struct sks_keystore *ks, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
                       const struct ks_version *v, const char *label, struct sks_error *err);
 
-/* DER of the OID prime256v1, the value of CKA_EC_PARAMS for P-256 keys. */
-extern const unsigned char ks_p256_params[10];
-
 /*
  * Destroys each modifiable key that has a non-modifiable twin (same class,
  * CKA_ID and label): what a crash inside sksctl protect leaves

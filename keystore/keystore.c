@@ -6,7 +6,7 @@
  *
  * Searching a token is slow when it holds many objects (SoftHSM checks every
  * object file on each search), so the key store searches once, for
- * everything, and keeps an index of handles by identity name and CKA_ID.
+ * everything, and keeps an index of handles by identity name and object ID.
  * Objects this process writes are added to the index as it writes them.
  */
 #include "config.h"
@@ -330,40 +330,30 @@ void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char
     free(o);
 }
 
-/* Reads class, CKA_ID, label and application of one object into the index. */
+/* Reads class, ID, label and application of one object into the index. */
 static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
                               struct sks_error *err)
 {
-    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
-    unsigned char id[P11_ID_MAX];
-    char label[P11_LABEL_MAX], app[64];
-    CK_ATTRIBUTE a[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_ID, id, sizeof(id)},
-        {CKA_LABEL, label, sizeof(label) - 1},
-        {CKA_APPLICATION, app, sizeof(app) - 1},
-    };
+    struct p11_object_info info;
     sks_status st;
 
-    st = p11_store_get(ks->tok, h, a, 4, err);
+    st = p11_store_describe(ks->tok, h, &info, err);
     if (st != SKS_OK)
         return st;
-    if (cls != CKO_DATA) {
-        if (a[1].ulValueLen != KS_ID_LEN || a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+    if (info.cls != CKO_DATA) {
+        if (info.id_len != KS_ID_LEN || !info.has_label)
             return SKS_OK;
-        label[a[2].ulValueLen] = '\0';
-        return ks_index_add(idx, h, cls, id, label, err);
+        return ks_index_add(idx, h, info.cls, info.id, info.label, err);
     }
-    /* A record's label is its JSON, longer than |label|: ks_record_found() reads it. */
-    if (a[3].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+    /* A record's label is its JSON, longer than info.label: ks_record_found() reads it. */
+    if (!info.has_application)
         return SKS_OK;
-    app[a[3].ulValueLen] = '\0';
-    if (strcmp(app, KS_MARKER_APPLICATION) == 0) {
+    if (strcmp(info.application, KS_MARKER_APPLICATION) == 0) {
         idx->marker = h;
         idx->has_marker = true;
         return SKS_OK;
     }
-    if (strcmp(app, KS_APPLICATION) != 0)
+    if (strcmp(info.application, KS_APPLICATION) != 0)
         return SKS_OK;
     return ks_record_found(ks, idx, h, err);
 }
@@ -379,7 +369,7 @@ sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct 
     if (idx == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     idx->epoch = p11_token_epoch(ks->tok);
-    st = p11_store_find(ks->tok, NULL, 0, &handles, &count, err);
+    st = p11_store_find(ks->tok, NULL, &handles, &count, err);
     for (i = 0; st == SKS_OK && i < count; i++) {
         st = scan_object(ks, idx, handles[i], err);
         /* Deleted by another process since the search: not an error. */
@@ -416,12 +406,13 @@ sks_status ks_index_get(struct sks_keystore *ks, struct ks_index **out, struct s
 sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
                             const unsigned char id[KS_ID_LEN], struct sks_error *err)
 {
-    CK_ATTRIBUTE tmpl = {CKA_ID, (void *)id, KS_ID_LEN};
+    struct p11_template match;
     CK_OBJECT_HANDLE *handles = NULL;
     size_t count = 0, i;
     sks_status st;
 
-    st = p11_store_find(ks->tok, &tmpl, 1, &handles, &count, err);
+    p11_template_find_id(&match, id, KS_ID_LEN);
+    st = p11_store_find(ks->tok, &match, &handles, &count, err);
     for (i = 0; st == SKS_OK && i < count; i++) {
         struct ks_obj *o;
         for (o = ks_index_objects(idx, id); o != NULL && o->h != handles[i]; o = o->next)
@@ -459,7 +450,7 @@ sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const stru
                            X509 **cert, char x5u[SKS_X5U_MAX + 1], struct sks_error *err)
 {
     struct ks_obj *o = version_object(ks->index, name, v, CKO_CERTIFICATE);
-    CK_ATTRIBUTE url = {CKA_URL, x5u, SKS_X5U_MAX};
+    size_t url_len = P11_UNAVAILABLE;
     unsigned char *der = NULL;
     const unsigned char *p;
     size_t len = 0;
@@ -474,14 +465,14 @@ sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const stru
     if (o == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "identity %s version %u has no certificate on %s",
                         name, v->n, p11_token_uri(ks->tok));
-    st = p11_store_get_value(ks->tok, o->h, CKA_VALUE, KS_CERT_MAX, &der, &len, err);
+    st = p11_store_get_value(ks->tok, o->h, P11_ATTR_VALUE, KS_CERT_MAX, &der, &len, err);
     if (st == SKS_OK)
-        st = p11_store_get(ks->tok, o->h, &url, 1, err);
+        st = p11_store_read(ks->tok, o->h, P11_ATTR_URL, x5u, SKS_X5U_MAX, &url_len, err);
     if (st != SKS_OK) {
         free(der);
         return st;
     }
-    x5u[url.ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : url.ulValueLen] = '\0';
+    x5u[url_len == P11_UNAVAILABLE ? 0 : url_len] = '\0';
     p = der;
     *cert = d2i_X509(NULL, &p, (long)len);
     free(der);

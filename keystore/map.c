@@ -1,6 +1,6 @@
 /*
  * A chained hash map from byte strings to pointers: the key store's index
- * and cache hold one entry per identity and per CKA_ID, and a token may hold
+ * and cache hold one entry per identity and per object ID, and a token may hold
  * tens of thousands of them.
  */
 #include "config.h"
@@ -17,7 +17,7 @@ struct ks_map_node {
     unsigned char key[];
 };
 
-/* FNV-1a, 64 bits: keys are names and random CKA_IDs, not attacker-chosen floods. */
+/* FNV-1a, 64 bits: keys are names and random object IDs, not attacker-chosen floods. */
 static uint64_t hash(const void *key, size_t len)
 {
     const unsigned char *p = key;

@@ -1,12 +1,12 @@
 /*
- * Keys made before every key was created CKA_MODIFIABLE=FALSE: finding
+ * Keys made before every key was created not modifiable: finding
  * them (sksctl list warns) and re-protecting them (sksctl protect).
  *
  * Re-protecting is p11_store_protect: turn off what the key must not do,
- * copy it with CKA_MODIFIABLE=FALSE, destroy the original.  The copy keeps
- * the class, CKA_ID and label, so the key store and every pkcs11: URI find
+ * copy it as not modifiable, destroy the original.  The copy keeps
+ * the class, ID and label, so the key store and every pkcs11: URI find
  * the key as before.  A crash between the copy and the destroy leaves two
- * keys with the same class, type, CKA_ID and label, one of them modifiable:
+ * keys with the same class, type, ID and label, one of them modifiable:
  * both are the same key and sign the same, and protect and sweep (which
  * every command that changes the token runs first) destroy the modifiable
  * one.
@@ -22,11 +22,7 @@
 
 struct key_info {
     CK_OBJECT_HANDLE h;
-    CK_OBJECT_CLASS cls;
-    CK_KEY_TYPE key_type;
-    unsigned char id[P11_ID_MAX];
-    size_t id_len;
-    char label[P11_LABEL_MAX];
+    struct p11_object_info o;
     char *uri;
 };
 
@@ -39,43 +35,28 @@ static void key_info_free(struct key_info *k, size_t n)
     free(k);
 }
 
-/* Private and public key objects of the token with CKA_MODIFIABLE=|modifiable|, matching |more|. */
+/* Key objects of |cls| that are modifiable or not; when |like| is set, its twins. */
 static sks_status find_keys(struct sks_keystore *ks, CK_OBJECT_CLASS cls, bool modifiable,
-                            const CK_ATTRIBUTE *more, CK_ULONG nmore, CK_OBJECT_HANDLE **out,
+                            const struct p11_object_info *like, CK_OBJECT_HANDLE **out,
                             size_t *count, struct sks_error *err)
 {
-    CK_BBOOL flag = modifiable ? CK_TRUE : CK_FALSE;
-    CK_ATTRIBUTE tmpl[5] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_MODIFIABLE, &flag, sizeof(flag)},
-    };
+    struct p11_template match;
 
-    if (nmore > 3)
-        return sks_fail(err, SKS_ERR_INTERNAL, "find_keys: too many attributes");
-    if (nmore > 0)
-        memcpy(tmpl + 2, more, nmore * sizeof(*more));
-    return p11_store_find(ks->tok, tmpl, 2 + nmore, out, count, err);
+    p11_template_find_keys(&match, cls, modifiable, like);
+    return p11_store_find(ks->tok, &match, out, count, err);
 }
 
 static sks_status read_key(struct sks_keystore *ks, CK_OBJECT_HANDLE h, struct key_info *k,
                            struct sks_error *err)
 {
-    CK_ATTRIBUTE a[] = {
-        {CKA_CLASS, &k->cls, sizeof(k->cls)},
-        {CKA_KEY_TYPE, &k->key_type, sizeof(k->key_type)},
-        {CKA_ID, k->id, sizeof(k->id)},
-        {CKA_LABEL, k->label, sizeof(k->label) - 1},
-    };
     sks_status st;
 
     memset(k, 0, sizeof(*k));
     k->h = h;
-    st = p11_store_get(ks->tok, h, a, 4, err);
+    st = p11_store_describe(ks->tok, h, &k->o, err);
     if (st != SKS_OK)
         return st;
-    k->id_len = a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[2].ulValueLen;
-    k->label[a[3].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[3].ulValueLen] = '\0';
-    k->uri = p11_store_object_uri(ks->tok, k->cls, k->id, k->id_len, k->label);
+    k->uri = p11_store_object_uri(ks->tok, k->o.cls, k->o.id, k->o.id_len, k->o.label);
     if (k->uri == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     return SKS_OK;
@@ -95,7 +76,7 @@ static sks_status modifiable_keys(struct sks_keystore *ks, struct key_info **out
         size_t nh = 0;
         struct key_info *grown;
 
-        st = find_keys(ks, classes[c], true, NULL, 0, &hs, &nh, err);
+        st = find_keys(ks, classes[c], true, NULL, &hs, &nh, err);
         if (st == SKS_OK && nh > 0 && (grown = realloc(keys, (n + nh) * sizeof(*keys))) == NULL)
             st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
         else if (st == SKS_OK && nh > 0)
@@ -131,26 +112,21 @@ sks_status sks_keystore_unprotected(struct sks_keystore *ks, sks_unprotected_cb 
     st = modifiable_keys(ks, &keys, &n, err);
     pthread_mutex_unlock(&ks->index_lock);
     for (i = 0; st == SKS_OK && i < n; i++)
-        if (cb(keys[i].uri, keys[i].label, arg) != 0)
+        if (cb(keys[i].uri, keys[i].o.label, arg) != 0)
             break;
     key_info_free(keys, n);
     return st;
 }
 
-/* A protected key of the same class, type, CKA_ID and label: what an interrupted protect left. */
+/* A protected key of the same class, type, ID and label: what an interrupted protect left. */
 static sks_status protected_twin(struct sks_keystore *ks, const struct key_info *k, bool *found,
                                  struct sks_error *err)
 {
-    CK_ATTRIBUTE same[] = {
-        {CKA_KEY_TYPE, (void *)&k->key_type, sizeof(k->key_type)},
-        {CKA_ID, (void *)k->id, k->id_len},
-        {CKA_LABEL, (void *)k->label, strlen(k->label)},
-    };
     CK_OBJECT_HANDLE *hs = NULL;
     size_t n = 0;
     sks_status st;
 
-    st = find_keys(ks, k->cls, false, same, 3, &hs, &n, err);
+    st = find_keys(ks, k->o.cls, false, &k->o, &hs, &n, err);
     free(hs);
     *found = st == SKS_OK && n > 0;
     return st;
@@ -212,7 +188,7 @@ static void report(sks_protect_cb cb, void *arg, const char *uri, bool ok, const
 /* What the administrator must do when a key cannot be (fully) protected. */
 static const char *rotate_advice(const struct key_info *k)
 {
-    if (k->key_type == CKK_RSA)
+    if (k->o.key_type == CKK_RSA)
         return "destroy the wrapping key pair (label " KS_WRAPPING_LABEL ") and run sksctl "
                "wrapping-key for a new one; wrap keys for the new one from then on";
     return "regenerate and rotate: make a new version (sksctl generate and attach, or "
@@ -222,9 +198,10 @@ static const char *rotate_advice(const struct key_info *k)
 static sks_status protect_one(struct sks_keystore *ks, const struct key_info *k, sks_protect_cb cb,
                               void *arg, size_t *failed, struct sks_error *err)
 {
-    enum p11_key_role role = k->key_type == CKK_RSA ? P11_ROLE_UNWRAPPING : P11_ROLE_SIGNING;
+    enum p11_key_role role = k->o.key_type == CKK_RSA ? P11_ROLE_UNWRAPPING : P11_ROLE_SIGNING;
     CK_OBJECT_HANDLE copy;
-    bool twin, mechs, exposed;
+    const char *unlimited;
+    bool twin, exposed;
     struct sks_error why;
     sks_status st;
 
@@ -241,7 +218,7 @@ static sks_status protect_one(struct sks_keystore *ks, const struct key_info *k,
         *failed += st == SKS_OK || st == SKS_ERR_NOT_FOUND ? 0 : 1;
         return SKS_OK;
     }
-    st = p11_store_protect(ks->tok, k->h, role, &copy, &mechs, &exposed, &why);
+    st = p11_store_protect(ks->tok, k->h, role, &copy, &unlimited, &exposed, &why);
     if (st != SKS_OK && copy != k->h) {
         (*failed)++;
         report(cb, arg, k->uri, false,
@@ -254,16 +231,13 @@ static sks_status protect_one(struct sks_keystore *ks, const struct key_info *k,
                "protected, but it was extractable or not sensitive, so it may have left the "
                "token: %s",
                rotate_advice(k));
-    } else if (!mechs) {
+    } else if (unlimited != NULL) {
         report(cb, arg, k->uri, true,
                "protected (not modifiable, %s only); the token cannot limit its "
-               "CKA_ALLOWED_MECHANISMS%s after creation: for that too, %s",
-               role == P11_ROLE_SIGNING ? (k->cls == CKO_PRIVATE_KEY ? "signs" : "verifies")
-                                        : (k->cls == CKO_PRIVATE_KEY ? "unwraps" : "wraps"),
-               role == P11_ROLE_UNWRAPPING && k->cls == CKO_PRIVATE_KEY
-                   ? " or CKA_UNWRAP_TEMPLATE"
-                   : "",
-               rotate_advice(k));
+               "%s after creation: for that too, %s",
+               role == P11_ROLE_SIGNING ? (k->o.cls == CKO_PRIVATE_KEY ? "signs" : "verifies")
+                                        : (k->o.cls == CKO_PRIVATE_KEY ? "unwraps" : "wraps"),
+               unlimited, rotate_advice(k));
     } else {
         report(cb, arg, k->uri, true, "protected");
     }
@@ -281,9 +255,10 @@ static sks_status protect(struct sks_keystore *ks, const char *const *names, siz
     st = modifiable_keys(ks, &keys, &n, err);
     for (i = 0; st == SKS_OK && i < n; i++) {
         const struct key_info *k = &keys[i];
-        bool wrapping = k->key_type == CKK_RSA && strcmp(k->label, KS_WRAPPING_LABEL) == 0;
+        bool wrapping = k->o.key_type == CKK_RSA && strcmp(k->o.label, KS_WRAPPING_LABEL) == 0;
 
-        if (!(wrapping ? nnames == 0 : k->key_type == CKK_EC && owned_by(k->label, names, nnames)))
+        if (!(wrapping ? nnames == 0
+                       : k->o.key_type == CKK_EC && owned_by(k->o.label, names, nnames)))
             continue;
         st = protect_one(ks, k, cb, arg, failed, err);
         (*done)++;

@@ -1,5 +1,5 @@
 /*
- * The identity record: the CKA_VALUE of an identity's CKO_DATA object.
+ * The identity record: the label of an identity's CKO_DATA object.
  *
  *   {"format":1,"name":"sp-main","seq":7,"spc":"1234","active":2,"next":3,
  *    "versions":[{"version":2,"id":"<32 hex>","state":"active",
@@ -88,7 +88,7 @@ static sks_status parse_version(json_t *jv, struct ks_version *v, struct sks_err
     if (n < 1 || n > 0xffffff)
         return bad(err, "a version number is out of range");
     if (!id_parse(id, v->id))
-        return bad(err, "a CKA_ID is not 32 hex digits");
+        return bad(err, "an object ID is not 32 hex digits");
     if (!state_parse(state, &v->state))
         return bad(err, "a version state is unknown");
     v->n = (unsigned int)n;

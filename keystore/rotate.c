@@ -311,7 +311,8 @@ static bool chain_complete(struct sks_keystore *ks, const struct ks_version *v, 
         X509 *x = NULL;
         if (o->cls != CKO_CERTIFICATE || strstr(o->label, "/ca") == NULL)
             continue;
-        ok = p11_store_get_value(ks->tok, o->h, CKA_VALUE, KS_CERT_MAX, &der, &len, NULL) == SKS_OK;
+        ok = p11_store_get_value(ks->tok, o->h, P11_ATTR_VALUE, KS_CERT_MAX, &der, &len, NULL) ==
+             SKS_OK;
         p = der;
         if (ok && ((x = d2i_X509(NULL, &p, (long)len)) == NULL || !sk_X509_push(chain, x))) {
             X509_free(x);
@@ -327,7 +328,7 @@ static bool chain_complete(struct sks_keystore *ks, const struct ks_version *v, 
 /*
  * True when version |v| holds everything a complete version holds, on the
  * token as it is: the private key and the certificate labelled "name/N"
- * with the version's CKA_ID, a chain that meets the import rules, an x5u
+ * with the version's object ID, a chain that meets the import rules, an x5u
  * that signing accepts, and a key that signs for the certificate's public
  * key (a test signature, so that any token can answer, whether or not it
  * lets the key's public value be read).
@@ -348,8 +349,7 @@ static bool version_complete(struct sks_keystore *ks, const char *name, const st
         return false;
     SHA256(probe, sizeof(probe), digest);
     ok = sks_x5u_check(x5u, NULL) == SKS_OK && chain_complete(ks, v, cert) &&
-         p11_store_sign(ks->tok, key, CKM_ECDSA, digest, sizeof(digest), sig, &siglen, NULL) ==
-             SKS_OK &&
+         p11_store_sign(ks->tok, key, digest, sizeof(digest), sig, &siglen, NULL) == SKS_OK &&
          siglen == sizeof(sig) &&
          sks_es256_verify(X509_get0_pubkey(cert), probe, sizeof(probe), sig, NULL) == SKS_OK;
     X509_free(cert);
@@ -434,7 +434,7 @@ static bool version_of_label(const char *label, char name[SKS_IDENTITY_NAME_MAX 
 
 /*
  * An object labelled as a version of an identity whose record does not
- * list that version with that CKA_ID: what a crash between removing a
+ * list that version with that object ID: what a crash between removing a
  * version from the record and destroying it leaves.  Objects of names
  * without any record are kept: a damaged record must not cost keys.
  */

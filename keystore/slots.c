@@ -1,12 +1,12 @@
 /*
  * Where identity records live: two record slots per identity, each a
- * CKO_DATA object (application "shaken-sks") whose CKA_LABEL holds the
+ * CKO_DATA object (application "shaken-sks") whose label holds the
  * record.  A change rewrites the slot that does not hold the newest record
  * with one C_SetAttributeValue, so that:
  *
  * - it is one attribute write, atomic as far as the token is concerned.
- *   The label, because PKCS#11 keeps a data object's CKA_VALUE read-only
- *   after creation (SoftHSM enforces it) and CKA_LABEL is the one attribute
+ *   The label, because PKCS#11 keeps a data object's value read-only
+ *   after creation (SoftHSM enforces it) and the label is the one attribute
  *   of a data object that may be modified.
  * - a write torn by a crash inside the token library (SoftHSM rewrites an
  *   object file in place: truncate, then write) can only damage the older
@@ -30,7 +30,7 @@
 static sks_status slot_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h, unsigned char **raw,
                             size_t *len, struct ks_record *rec, struct sks_error *err)
 {
-    sks_status st = p11_store_get_value(ks->tok, h, CKA_LABEL, KS_RECORD_MAX, raw, len, err);
+    sks_status st = p11_store_get_value(ks->tok, h, P11_ATTR_LABEL, KS_RECORD_MAX, raw, len, err);
 
     if (st != SKS_OK)
         return st;
@@ -173,16 +173,13 @@ sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, CK_OBJ
 sks_status ks_index_find_records(struct sks_keystore *ks, struct ks_index *idx,
                                  struct sks_error *err)
 {
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
-    };
+    struct p11_template match;
     CK_OBJECT_HANDLE *handles = NULL;
     size_t count = 0, i;
     sks_status st;
 
-    st = p11_store_find(ks->tok, tmpl, 2, &handles, &count, err);
+    p11_template_find_data(&match, KS_APPLICATION, NULL, 0);
+    st = p11_store_find(ks->tok, &match, &handles, &count, err);
     for (i = 0; st == SKS_OK && i < count; i++)
         if (ks_map_get(&idx->by_handle, &handles[i], sizeof(handles[i])) == NULL)
             st = ks_record_found(ks, idx, handles[i], err);
@@ -348,30 +345,23 @@ static bool own_write_lost(struct sks_keystore *ks, struct ks_data *d, struct sk
 static sks_status slot_create(struct sks_keystore *ks, const unsigned char *raw, size_t len,
                               CK_OBJECT_HANDLE *h, struct sks_error *err)
 {
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_MODIFIABLE, &yes, sizeof(yes)},
-        {CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)},
-        {CKA_LABEL, (void *)raw, len},
-    };
+    struct p11_template t;
 
-    return p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h, err);
+    p11_template_data(&t, KS_APPLICATION, raw, len);
+    return p11_store_create(ks->tok, &t, h, err);
 }
 
 /* Writes |raw| into the slot that does not hold the newest record, or a new slot. */
 static sks_status slot_write(struct sks_keystore *ks, struct ks_data *d, const unsigned char *raw,
                              size_t len, CK_OBJECT_HANDLE *h, struct sks_error *err)
 {
-    CK_ATTRIBUTE label = {CKA_LABEL, (void *)raw, len};
+    struct p11_template label;
     sks_status st = SKS_ERR_NOT_FOUND;
 
     if (d->nslots == KS_SLOTS) {
         *h = d->slot[1 - d->cur];
-        st = p11_store_set(ks->tok, *h, &label, 1, err);
+        p11_template_label(&label, raw, len);
+        st = p11_store_set(ks->tok, *h, &label, err);
         if (!gone(st, err))
             return st;
         slot_forget(ks->index, d, 1 - d->cur);
@@ -474,12 +464,13 @@ sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct
 bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
                     unsigned char value[KS_MARKER_VALUE_MAX], size_t *len)
 {
-    CK_ATTRIBUTE a = {CKA_LABEL, value, KS_MARKER_VALUE_MAX};
+    size_t got;
 
-    if (p11_store_get(ks->tok, h, &a, 1, NULL) != SKS_OK ||
-        a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > KS_MARKER_VALUE_MAX)
+    if (p11_store_read(ks->tok, h, P11_ATTR_LABEL, value, KS_MARKER_VALUE_MAX, &got, NULL) !=
+            SKS_OK ||
+        got == P11_UNAVAILABLE || got > KS_MARKER_VALUE_MAX)
         return false;
-    *len = a.ulValueLen;
+    *len = got;
     return true;
 }
 
@@ -489,16 +480,13 @@ bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
  */
 static sks_status marker_find(struct sks_keystore *ks, struct sks_error *err)
 {
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
-    };
+    struct p11_template match;
     CK_OBJECT_HANDLE *handles = NULL;
     size_t count = 0;
     sks_status st;
 
-    st = p11_store_find(ks->tok, tmpl, 2, &handles, &count, err);
+    p11_template_find_data(&match, KS_MARKER_APPLICATION, NULL, 0);
+    st = p11_store_find(ks->tok, &match, &handles, &count, err);
     if (st == SKS_OK && count > 0) {
         ks->index->marker = handles[0];
         ks->index->has_marker = true;
@@ -511,16 +499,7 @@ sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
 {
     unsigned char rnd[16];
     char value[2 * sizeof(rnd) + 1];
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_LABEL, value, 2 * sizeof(rnd)},
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_MODIFIABLE, &yes, sizeof(yes)},
-        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
-    };
+    struct p11_template t;
     sks_status st;
 
     if (ks->index == NULL)
@@ -531,11 +510,13 @@ sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err)
     OPENSSL_buf2hexstr_ex(value, sizeof(value), NULL, rnd, sizeof(rnd), '\0');
     if (!ks->index->has_marker && (st = marker_find(ks, err)) != SKS_OK)
         return st;
-    if (ks->index->has_marker)
-        st = p11_store_set(ks->tok, ks->index->marker, tmpl, 1, err);
+    if (ks->index->has_marker) {
+        p11_template_label(&t, value, 2 * sizeof(rnd));
+        st = p11_store_set(ks->tok, ks->index->marker, &t, err);
+    }
     if (!ks->index->has_marker || gone(st, err)) {
-        st = p11_store_create(ks->tok, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &ks->index->marker,
-                              err);
+        p11_template_data(&t, KS_MARKER_APPLICATION, value, 2 * sizeof(rnd));
+        st = p11_store_create(ks->tok, &t, &ks->index->marker, err);
         ks->index->has_marker = st == SKS_OK;
     }
     /* Writers hold the write lock and ks_ident_load() caught up: the index knows every slot. */
@@ -625,40 +606,29 @@ static void record_lost(struct sks_keystore *ks, struct ks_data *d)
 sks_status ks_verify_stored(struct sks_keystore *ks, const char *name, const struct ks_version *v,
                             struct sks_error *err)
 {
-    static CK_OBJECT_CLASS data = CKO_DATA;
     struct ks_data *d = ks_map_get(&ks->index->by_name, name, strlen(name));
-    CK_ATTRIBUTE tmpl[KS_VERIFY_MAX][3];
-    struct p11_expect e[KS_VERIFY_MAX];
+    struct p11_template e[KS_VERIFY_MAX];
     struct ks_obj *objs[KS_VERIFY_MAX], *o;
-    size_t n = 0, nrecord = KS_VERIFY_MAX, nmarker = KS_VERIFY_MAX, missing, i;
+    size_t n = 0, nrecord = KS_VERIFY_MAX, nmarker = KS_VERIFY_MAX, missing;
     char what[P11_LABEL_MAX + 64];
     bool checked;
     sks_status st;
 
     if (d != NULL && d->raw != NULL) {
-        tmpl[n][0] = (CK_ATTRIBUTE){CKA_CLASS, &data, sizeof(data)};
-        tmpl[n][1] = (CK_ATTRIBUTE){CKA_APPLICATION, KS_APPLICATION, strlen(KS_APPLICATION)};
-        tmpl[n][2] = (CK_ATTRIBUTE){CKA_LABEL, d->raw, d->raw_len};
+        p11_template_find_data(&e[n], KS_APPLICATION, d->raw, d->raw_len);
         nrecord = n++;
     }
     for (o = v != NULL ? ks_index_objects(ks->index, v->id) : NULL;
          o != NULL && n < KS_VERIFY_MAX - 1; o = o->next) {
         objs[n] = o;
-        tmpl[n][0] = (CK_ATTRIBUTE){CKA_CLASS, &o->cls, sizeof(o->cls)};
-        tmpl[n][1] = (CK_ATTRIBUTE){CKA_ID, o->id, KS_ID_LEN};
-        tmpl[n][2] = (CK_ATTRIBUTE){CKA_LABEL, o->label, strlen(o->label)};
+        p11_template_find_object(&e[n], o->cls, o->id, KS_ID_LEN, o->label);
         n++;
     }
     /* Last: a lost marker value is not worth failing a change that is stored. */
     if (ks->index->has_marker && ks->index->seen_len > 0) {
-        tmpl[n][0] = (CK_ATTRIBUTE){CKA_CLASS, &data, sizeof(data)};
-        tmpl[n][1] =
-            (CK_ATTRIBUTE){CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)};
-        tmpl[n][2] = (CK_ATTRIBUTE){CKA_LABEL, ks->index->seen, ks->index->seen_len};
+        p11_template_find_data(&e[n], KS_MARKER_APPLICATION, ks->index->seen, ks->index->seen_len);
         nmarker = n++;
     }
-    for (i = 0; i < n; i++)
-        e[i] = (struct p11_expect){tmpl[i], 3};
     st = p11_store_verify(ks->tok, e, n, &missing, &checked, err);
     if (st != SKS_OK && !checked) {
         /* What this process wrote stands, as it did before the check existed. */

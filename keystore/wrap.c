@@ -34,14 +34,8 @@
 #define WRAP_BITS 3072
 #define AES_KEY_LEN 32
 
-/* The wrapping key pair's CKA_ID: fixed, so that every tool finds the same one. */
+/* The wrapping key pair's object ID: fixed, so that every tool finds the same one. */
 static const unsigned char wrap_id[KS_ID_LEN] = "shaken-sks-wrap1";
-
-/* PKCS#11 2.40 2.1.21; not in every pkcs11.h. */
-struct rsa_aes_key_wrap_params {
-    CK_ULONG aes_key_bits;
-    CK_RSA_PKCS_OAEP_PARAMS *oaep_params;
-};
 
 /* ---- the wrapping key ---------------------------------------------------------- */
 
@@ -86,9 +80,9 @@ static sks_status rsa_public(struct sks_keystore *ks, CK_OBJECT_HANDLE pub, EVP_
     sks_status st;
 
     *out = NULL;
-    st = p11_store_get_value(ks->tok, pub, CKA_MODULUS, 1024, &n, &nlen, err);
+    st = p11_store_get_value(ks->tok, pub, P11_ATTR_MODULUS, 1024, &n, &nlen, err);
     if (st == SKS_OK)
-        st = p11_store_get_value(ks->tok, pub, CKA_PUBLIC_EXPONENT, 64, &e, &elen, err);
+        st = p11_store_get_value(ks->tok, pub, P11_ATTR_PUBLIC_EXPONENT, 64, &e, &elen, err);
     if (st != SKS_OK)
         goto done;
     bn = BN_bin2bn(n, (int)nlen, NULL);
@@ -267,47 +261,6 @@ done:
 
 /* ---- unwrapping in the token ------------------------------------------------------------ */
 
-/* Step 1: RSA-OAEP to a session AES key that can only unwrap. */
-static sks_status unwrap_kek(struct sks_keystore *ks, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE hash,
-                             const unsigned char *in, size_t len, CK_OBJECT_HANDLE *kek,
-                             struct sks_error *err)
-{
-    CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
-                                    CKZ_DATA_SPECIFIED, NULL, 0};
-    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
-    struct p11_template t;
-
-    p11_template_transient_unwrap_key(&t);
-    return p11_store_unwrap(ks->tok, &mech, priv, in, len, t.attr, t.n, kek, err);
-}
-
-/* Step 2: RFC 5649 to the private key.  CKR_GENERAL_ERROR from SoftHSM is the integrity check. */
-static sks_status unwrap_key_kwp(struct sks_keystore *ks, CK_OBJECT_HANDLE kek,
-                                 const unsigned char *in, size_t len, CK_OBJECT_HANDLE *key,
-                                 struct sks_error *err)
-{
-    CK_MECHANISM mech = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-    struct p11_template t;
-
-    p11_template_signing_key_to_check(&t, ks->tok);
-    return p11_store_unwrap(ks->tok, &mech, kek, in, len, t.attr, t.n, key, err);
-}
-
-/* Both steps at once where the token offers CKM_RSA_AES_KEY_WRAP. */
-static sks_status unwrap_key_rsa_aes(struct sks_keystore *ks, CK_OBJECT_HANDLE priv,
-                                     CK_MECHANISM_TYPE hash, const unsigned char *blob, size_t len,
-                                     CK_OBJECT_HANDLE *key, struct sks_error *err)
-{
-    CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
-                                    CKZ_DATA_SPECIFIED, NULL, 0};
-    struct rsa_aes_key_wrap_params params = {AES_KEY_LEN * 8, &oaep};
-    CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
-    struct p11_template t;
-
-    p11_template_signing_key_to_check(&t, ks->tok);
-    return p11_store_unwrap(ks->tok, &mech, priv, blob, len, t.attr, t.n, key, err);
-}
-
 /*
  * Whether the token refused the unwrap's inputs: the blob (a bad OAEP block,
  * a failed RFC 5649 integrity check, a bad length) or the mechanism
@@ -348,17 +301,17 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
                                    const unsigned char *blob, size_t rsa_len, size_t len,
                                    CK_OBJECT_HANDLE *key, struct sks_error *err)
 {
-    static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA_1};
+    static const enum p11_oaep_hash hashes[] = {P11_OAEP_SHA256, P11_OAEP_SHA1};
     CK_OBJECT_HANDLE kek = CK_INVALID_HANDLE;
-    CK_ULONG kek_len = 0;
-    CK_ATTRIBUTE value_len = {CKA_VALUE_LEN, &kek_len, sizeof(kek_len)};
+    unsigned long kek_len = 0;
+    size_t got = P11_UNAVAILABLE;
     struct sks_error tried;
     sks_status st = SKS_ERR_VERIFY;
     size_t i;
 
     sks_error_clear(&tried);
     for (i = 0; i < 2 && kek == CK_INVALID_HANDLE; i++) {
-        if (unwrap_kek(ks, priv, hashes[i], blob, rsa_len, &kek, &tried) == SKS_OK)
+        if (p11_store_unwrap_aes(ks->tok, priv, hashes[i], blob, rsa_len, &kek, &tried) == SKS_OK)
             continue;
         kek = CK_INVALID_HANDLE;
         if (!blob_fault(tried.ckr)) {
@@ -369,15 +322,14 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
     }
     if (kek == CK_INVALID_HANDLE)
         return oaep_failed(ks, rsa_len, err);
-    st = p11_store_get(ks->tok, kek, &value_len, 1, err);
-    /* SoftHSM leaves CKA_VALUE_LEN at 0 on unwrapped keys: check it where it is known. */
-    if (st == SKS_OK && value_len.ulValueLen == sizeof(kek_len) && kek_len != 0 &&
-        kek_len != AES_KEY_LEN)
+    st = p11_store_read(ks->tok, kek, P11_ATTR_VALUE_LEN, &kek_len, sizeof(kek_len), &got, err);
+    /* SoftHSM leaves the value length at 0 on unwrapped keys: check it where it is known. */
+    if (st == SKS_OK && got == sizeof(kek_len) && kek_len != 0 && kek_len != AES_KEY_LEN)
         st = sks_fail(err, SKS_ERR_INPUT,
                       "wrapped: the blob carries a %lu-bit AES key; the format uses AES-256",
                       (unsigned long)kek_len * 8);
     if (st == SKS_OK)
-        st = unwrap_key_kwp(ks, kek, blob + rsa_len, len - rsa_len, key, err);
+        st = p11_store_unwrap_kwp(ks->tok, kek, blob + rsa_len, len - rsa_len, key, err);
     if (st != SKS_OK && err != NULL && err->ckr != CKR_OK && blob_fault(err->ckr))
         st = sks_fail(
             err, err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY : SKS_ERR_VERIFY,
@@ -443,12 +395,8 @@ static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key,
                                   struct sks_error *err)
 {
     static const unsigned char probe[32] = "shaken-sks key/certificate test";
-    unsigned char params[64], sig[64], der[80], *p = der;
-    CK_KEY_TYPE type = (CK_KEY_TYPE)-1;
-    CK_ATTRIBUTE a[] = {
-        {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_EC_PARAMS, params, sizeof(params)},
-    };
+    unsigned char sig[64], der[80], *p = der;
+    bool p256 = false;
     size_t siglen = sizeof(sig);
     ECDSA_SIG *es = NULL;
     EVP_PKEY_CTX *ctx = NULL;
@@ -456,13 +404,12 @@ static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key,
     int derlen, ok = 0;
     sks_status st;
 
-    st = p11_store_get(ks->tok, key, a, 2, err);
+    st = p11_store_is_p256_key(ks->tok, key, &p256, err);
     if (st != SKS_OK)
         return st;
-    if (type != CKK_EC || a[1].ulValueLen != sizeof(ks_p256_params) ||
-        memcmp(params, ks_p256_params, sizeof(ks_p256_params)) != 0)
+    if (!p256)
         return sks_fail(err, SKS_ERR_POLICY, "key-p256: the wrapped key is not an EC P-256 key");
-    st = p11_store_sign(ks->tok, key, CKM_ECDSA, probe, sizeof(probe), sig, &siglen, err);
+    st = p11_store_sign(ks->tok, key, probe, sizeof(probe), sig, &siglen, err);
     /* SoftHSM answers CKR_GENERAL_ERROR for a private value of 0. */
     if (st != SKS_OK && err != NULL &&
         (err->ckr == CKR_GENERAL_ERROR || err->ckr == CKR_FUNCTION_FAILED)) {
@@ -516,9 +463,11 @@ static sks_status unwrap(struct sks_keystore *ks, const unsigned char *blob, siz
                         "wrapped: the blob is truncated or malformed: %zu bytes, that is %zu of "
                         "RSA-OAEP and %zu of AES key wrap (a multiple of 8, at least 16)",
                         len, len < rsa_len ? len : rsa_len, kwp_len);
-    if (p11_token_mechanism_flags(ks->tok, CKM_RSA_AES_KEY_WRAP, CKF_UNWRAP) &&
-        (unwrap_key_rsa_aes(ks, priv, CKM_SHA256, blob, len, key, NULL) == SKS_OK ||
-         unwrap_key_rsa_aes(ks, priv, CKM_SHA_1, blob, len, key, NULL) == SKS_OK))
+    if (p11_token_has_rsa_aes_unwrap(ks->tok) &&
+        (p11_store_unwrap_rsa_aes(ks->tok, priv, P11_OAEP_SHA256, AES_KEY_LEN * 8, blob, len, key,
+                                  NULL) == SKS_OK ||
+         p11_store_unwrap_rsa_aes(ks->tok, priv, P11_OAEP_SHA1, AES_KEY_LEN * 8, blob, len, key,
+                                  NULL) == SKS_OK))
         st = SKS_OK;
     else
         st = unwrap_two_steps(ks, priv, blob, rsa_len, len, key, err);
@@ -541,7 +490,7 @@ static sks_status keep_key(struct sks_keystore *ks, const struct ks_version *v, 
     sks_status st;
 
     p11_template_signing_key_keep(&t, label, v->id, KS_ID_LEN);
-    st = p11_store_copy(ks->tok, *(CK_OBJECT_HANDLE *)session_key, t.attr, t.n, &h, err);
+    st = p11_store_copy(ks->tok, *(CK_OBJECT_HANDLE *)session_key, &t, &h, err);
     if (st == SKS_OK)
         st = ks_created(ks, h, CKO_PRIVATE_KEY, v, label, err);
     return st;

@@ -72,13 +72,13 @@ static CK_RV find_slot(struct p11_token *tok, CK_SLOT_ID *slot)
     return CKR_TOKEN_NOT_PRESENT;
 }
 
-static bool matches(struct p11_token *tok, CK_SESSION_HANDLE s, const struct p11_expect *e,
+static bool matches(struct p11_token *tok, CK_SESSION_HANDLE s, const struct p11_template *e,
                     CK_RV *rv)
 {
     CK_OBJECT_HANDLE h;
     CK_ULONG got = 0;
 
-    *rv = P11_CALL(tok->mod, C_FindObjectsInit, s, (CK_ATTRIBUTE *)e->tmpl, e->n);
+    *rv = P11_CALL(tok->mod, C_FindObjectsInit, s, (CK_ATTRIBUTE *)e->attr, e->n);
     if (*rv != CKR_OK)
         return false;
     *rv = P11_CALL(tok->mod, C_FindObjects, s, &h, 1, &got);
@@ -86,7 +86,7 @@ static bool matches(struct p11_token *tok, CK_SESSION_HANDLE s, const struct p11
     return *rv == CKR_OK && got == 1;
 }
 
-static struct verdict child_check(struct p11_token *tok, const struct p11_expect *e, size_t n)
+static struct verdict child_check(struct p11_token *tok, const struct p11_template *e, size_t n)
 {
     CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
     struct verdict v = {STAGE_INIT, CKR_OK, n};
@@ -151,7 +151,7 @@ static bool read_verdict(int fd, struct verdict *v)
 }
 
 /* One check in one child; *v is its verdict when SKS_OK. */
-static sks_status verify_once(struct p11_token *tok, const struct p11_expect *e, size_t n,
+static sks_status verify_once(struct p11_token *tok, const struct p11_template *e, size_t n,
                               struct verdict *out, struct sks_error *err)
 {
     struct verdict v;
@@ -205,7 +205,7 @@ static sks_status verify_once(struct p11_token *tok, const struct p11_expect *e,
     return SKS_OK;
 }
 
-sks_status p11_store_verify(struct p11_token *tok, const struct p11_expect *e, size_t n,
+sks_status p11_store_verify(struct p11_token *tok, const struct p11_template *e, size_t n,
                             size_t *missing, bool *checked, struct sks_error *err)
 {
     struct verdict v = {STAGE_INIT, CKR_OK, 0};

@@ -136,6 +136,13 @@ struct p11_sign_arg {
 };
 CK_RV p11_sign_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *arg);
 
+/*
+ * CKA_EC_POINT is a DER OCTET STRING around the point (PKCS#11 2.40); some
+ * modules give the bare point.  Accepts both; takes only uncompressed P-256.
+ */
+bool p11_ec_point_decode(const unsigned char *der, size_t len,
+                         unsigned char out[SKS_P256_POINT_LEN]);
+
 /* Builds "pkcs11:token=..;id=..;object=..;type=.." for an object. */
 char *p11_object_uri(const struct p11_token *tok, CK_OBJECT_CLASS cls, const unsigned char *id,
                      size_t id_len, const char *label);

@@ -41,12 +41,8 @@ static const char *key_type_name(CK_KEY_TYPE t)
     }
 }
 
-/*
- * CKA_EC_POINT is a DER OCTET STRING around the point (PKCS#11 2.40); some
- * modules give the bare point.  Accept both; take only uncompressed P-256.
- */
-static bool ec_point_decode(const unsigned char *der, size_t len,
-                            unsigned char out[SKS_P256_POINT_LEN])
+bool p11_ec_point_decode(const unsigned char *der, size_t len,
+                         unsigned char out[SKS_P256_POINT_LEN])
 {
     const unsigned char *p = der;
     ASN1_OCTET_STRING *os = d2i_ASN1_OCTET_STRING(NULL, &p, (long)len);
@@ -95,20 +91,20 @@ static sks_status public_point_locked(struct p11_token *tok, CK_OBJECT_CLASS cls
         CK_RV rv = P11_CALL(tok->mod, C_GetAttributeValue, tok->anchor, h, &a, 1);
         if (rv != CKR_OK)
             return p11_fail(err, rv, "cannot read CKA_EC_POINT of %s", obj->uri);
-        if (!ec_point_decode(buf, a.ulValueLen, out))
+        if (!p11_ec_point_decode(buf, a.ulValueLen, out))
             return sks_fail(err, SKS_ERR_INPUT, "%s has a malformed CKA_EC_POINT", obj->uri);
         return SKS_OK;
     }
     /* A private key object need not carry its public point: take it from a sibling. */
     if (P11_CALL(tok->mod, C_GetAttributeValue, tok->anchor, h, &a, 1) == CKR_OK &&
-        ec_point_decode(buf, a.ulValueLen, out))
+        p11_ec_point_decode(buf, a.ulValueLen, out))
         return SKS_OK;
     if (p11_find_by_id_locked(tok, tok->anchor, CKO_PUBLIC_KEY, obj->id, obj->id_len, &other,
                               &ignore) == SKS_OK) {
         a.pValue = buf;
         a.ulValueLen = sizeof(buf);
         if (P11_CALL(tok->mod, C_GetAttributeValue, tok->anchor, other, &a, 1) == CKR_OK &&
-            ec_point_decode(buf, a.ulValueLen, out))
+            p11_ec_point_decode(buf, a.ulValueLen, out))
             return SKS_OK;
     }
     if (p11_find_by_id_locked(tok, tok->anchor, CKO_CERTIFICATE, obj->id, obj->id_len, &other,

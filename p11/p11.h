@@ -143,6 +143,15 @@ sks_status p11_objects_find(struct p11_token *tok, P11KitUri *uri, bool want_pri
  */
 sks_status p11_key_from_object(struct p11_token *tok, const struct p11_object *obj,
                                struct p11_key **out, struct sks_error *err);
+/*
+ * A signing key for the private key object |h| whose CKA_ID, label and
+ * public point the caller already knows: no search, which matters on a
+ * token holding thousands of keys.
+ */
+sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
+                               size_t id_len, const char *label,
+                               const unsigned char pub[SKS_P256_POINT_LEN], struct p11_key **out,
+                               struct sks_error *err);
 struct p11_key *p11_key_ref(struct p11_key *key);
 void p11_key_put(struct p11_key *key);
 bool p11_key_is_private(const struct p11_key *key);
@@ -183,8 +192,10 @@ struct p11_template {
     CK_MECHANISM_TYPE mechs[4];
     size_t nmechs;
     CK_ULONG modulus_bits;
-    unsigned char point[67];
+    unsigned char point[SKS_P256_POINT_LEN + 2];
     CK_ATTRIBUTE unwrap_tmpl[4];
+    CK_CERTIFICATE_TYPE cert_type;
+    CK_ULONG category;
 };
 
 /* What a key is for, which decides what it may do. */
@@ -228,6 +239,43 @@ void p11_template_transient_unwrap_key(struct p11_template *t);
 bool p11_template_protect(struct p11_template *t, struct p11_token *tok, CK_OBJECT_CLASS cls,
                           CK_KEY_TYPE key_type, enum p11_key_role role);
 
+/*
+ * Objects besides keys, and what searches and p11_store_verify match.  Like
+ * the key templates, they point at the caller's |label|, |id| and DER.
+ */
+
+/* A token data object of |application| whose label holds |label| (|len| bytes): modifiable. */
+void p11_template_data(struct p11_template *t, const char *application, const void *label,
+                       size_t len);
+/* The label alone, for p11_store_set (a data object's value is read-only after creation). */
+void p11_template_label(struct p11_template *t, const void *label, size_t len);
+/* The DER parts of an X.509 certificate that PKCS#11 keeps as attributes. */
+struct p11_cert_der {
+    const unsigned char *value, *subject, *issuer, *serial;
+    size_t value_len, subject_len, issuer_len, serial_len;
+};
+/*
+ * An X.509 certificate, not modifiable: "token user" with CKA_URL |url|
+ * for the end-entity certificate, "authority" (|url| NULL) for the chain.
+ */
+void p11_template_certificate(struct p11_template *t, const char *label, const unsigned char *id,
+                              size_t id_len, const struct p11_cert_der *der, const char *url);
+/* Every object with CKA_ID |id|. */
+void p11_template_find_id(struct p11_template *t, const unsigned char *id, size_t id_len);
+/* Data objects of |application|; with that label when |label| is not NULL. */
+void p11_template_find_data(struct p11_template *t, const char *application, const void *label,
+                            size_t len);
+/* The object of |cls| with CKA_ID |id| and label |label|. */
+void p11_template_find_object(struct p11_template *t, CK_OBJECT_CLASS cls, const unsigned char *id,
+                              size_t id_len, const char *label);
+struct p11_object_info;
+/*
+ * Keys of |cls| with CKA_MODIFIABLE=|modifiable|; when |like| is set, only
+ * those with its key type, CKA_ID and label.
+ */
+void p11_template_find_keys(struct p11_template *t, CK_OBJECT_CLASS cls, bool modifiable,
+                            const struct p11_object_info *like);
+
 /* ==== object store (p11/store.c) ==========================================
  *
  * What the key store needs besides signing: find, read, create, copy, modify
@@ -246,38 +294,92 @@ bool p11_token_mechanism_flags(struct p11_token *tok, CK_MECHANISM_TYPE mech, CK
 /* "pkcs11:token=...;id=...;object=...;type=..." for an object (free()). */
 char *p11_store_object_uri(struct p11_token *tok, CK_OBJECT_CLASS cls, const unsigned char *id,
                            size_t id_len, const char *label);
-/* Token objects matching |tmpl| (CKA_TOKEN=TRUE is added).  free() *handles. */
-sks_status p11_store_find(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+/* Token objects matching |match| (NULL: all; CKA_TOKEN=TRUE is added).  free() *handles. */
+sks_status p11_store_find(struct p11_token *tok, const struct p11_template *match,
                           CK_OBJECT_HANDLE **handles, size_t *count, struct sks_error *err);
 /*
- * Reads attributes into the caller's buffers.  An attribute the object lacks,
- * keeps sensitive or that does not fit is not an error: its ulValueLen is
- * CK_UNAVAILABLE_INFORMATION.
+ * Reads raw attributes into the caller's buffers (for tests and p11/).  An
+ * attribute the object lacks, keeps sensitive or that does not fit is not
+ * an error: its ulValueLen is CK_UNAVAILABLE_INFORMATION.
  */
 sks_status p11_store_get(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                          struct sks_error *err);
-/* Reads one attribute of at most |max| bytes into a new buffer (free(); NUL-terminated). */
-sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
-                               size_t max, unsigned char **out, size_t *len,
-                               struct sks_error *err);
-sks_status p11_store_create(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+
+/* The attributes read by name; messages name them as PKCS#11 does. */
+enum p11_attr {
+    P11_ATTR_LABEL,
+    P11_ATTR_VALUE,
+    P11_ATTR_URL,
+    P11_ATTR_VALUE_LEN,
+    P11_ATTR_MODULUS,
+    P11_ATTR_PUBLIC_EXPONENT,
+};
+/* The length p11_store_read reports for an attribute it could not read. */
+#define P11_UNAVAILABLE ((size_t)-1)
+/*
+ * Reads |attr| into |buf| (|size| bytes); *len is its length, or
+ * P11_UNAVAILABLE when the object lacks it, keeps it sensitive or it does
+ * not fit: not an error.
+ */
+sks_status p11_store_read(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_attr attr, void *buf,
+                          size_t size, size_t *len, struct sks_error *err);
+/* Reads |attr| of at most |max| bytes into a new buffer (free(); NUL-terminated). */
+sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_attr attr,
+                               size_t max, unsigned char **out, size_t *len, struct sks_error *err);
+
+/* What indexing an object reads of it, in one call. */
+struct p11_object_info {
+    CK_OBJECT_CLASS cls;  /* (CK_OBJECT_CLASS)-1 when unreadable */
+    CK_KEY_TYPE key_type; /* keys only; (CK_KEY_TYPE)-1 otherwise */
+    unsigned char id[P11_ID_MAX];
+    size_t id_len;             /* 0 when absent */
+    char label[P11_LABEL_MAX]; /* "" when absent */
+    bool has_label;            /* false: absent, or longer than |label| (a record) */
+    char application[64];      /* data objects: CKA_APPLICATION, "" when absent */
+    bool has_application;
+};
+sks_status p11_store_describe(struct p11_token *tok, CK_OBJECT_HANDLE h,
+                              struct p11_object_info *info, struct sks_error *err);
+/* The uncompressed point of the EC public key |h|. */
+sks_status p11_store_get_ec_point(struct p11_token *tok, CK_OBJECT_HANDLE h,
+                                  unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err);
+/* Whether |h| is an EC key on P-256. */
+sks_status p11_store_is_p256_key(struct p11_token *tok, CK_OBJECT_HANDLE h, bool *yes,
+                                 struct sks_error *err);
+
+sks_status p11_store_create(struct p11_token *tok, const struct p11_template *t,
                             CK_OBJECT_HANDLE *out, struct sks_error *err);
-sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
-                          CK_ULONG n, CK_OBJECT_HANDLE *out, struct sks_error *err);
+sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const struct p11_template *t,
+                          CK_OBJECT_HANDLE *out, struct sks_error *err);
 /* C_SetAttributeValue: one call, so atomic as far as the token is concerned. */
-sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, struct sks_error *err);
+sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const struct p11_template *t,
+                         struct sks_error *err);
 /* SKS_ERR_NOT_FOUND when the object is already gone. */
 sks_status p11_store_destroy(struct p11_token *tok, CK_OBJECT_HANDLE h, struct sks_error *err);
-/* C_UnwrapKey; on failure err->ckr holds the module's return value. */
-sks_status p11_store_unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
-                            CK_OBJECT_HANDLE unwrapping, const unsigned char *wrapped, size_t len,
-                            const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
-                            struct sks_error *err);
-/* One C_SignInit + C_Sign with the key |h|; *siglen is the room in |sig|, then the length. */
-sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANISM_TYPE mech,
-                          const unsigned char *in, size_t len, unsigned char *sig, size_t *siglen,
-                          struct sks_error *err);
+
+/*
+ * Unwrapping a wrapped signing key (keystore/wrap.c); on failure err->ckr
+ * holds the module's return value.  |hash| is the OAEP hash and MGF1 hash.
+ */
+enum p11_oaep_hash { P11_OAEP_SHA256, P11_OAEP_SHA1 };
+/* True when the token unwraps with CKM_RSA_AES_KEY_WRAP (both steps in one). */
+bool p11_token_has_rsa_aes_unwrap(struct p11_token *tok);
+/* RSA-OAEP with |unwrapping| to p11_template_transient_unwrap_key. */
+sks_status p11_store_unwrap_aes(struct p11_token *tok, CK_OBJECT_HANDLE unwrapping,
+                                enum p11_oaep_hash hash, const unsigned char *wrapped, size_t len,
+                                CK_OBJECT_HANDLE *out, struct sks_error *err);
+/* RFC 5649 with the AES key |kek| to p11_template_signing_key_to_check. */
+sks_status p11_store_unwrap_kwp(struct p11_token *tok, CK_OBJECT_HANDLE kek,
+                                const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *out,
+                                struct sks_error *err);
+/* CKM_RSA_AES_KEY_WRAP (AES-|aes_bits|) with |unwrapping| to p11_template_signing_key_to_check. */
+sks_status p11_store_unwrap_rsa_aes(struct p11_token *tok, CK_OBJECT_HANDLE unwrapping,
+                                    enum p11_oaep_hash hash, unsigned long aes_bits,
+                                    const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *out,
+                                    struct sks_error *err);
+/* One CKM_ECDSA signature of |digest| with |h|; *siglen is the room in |sig|, then the length. */
+sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *digest,
+                          size_t len, unsigned char *sig, size_t *siglen, struct sks_error *err);
 /*
  * Generates the RSA key pair (exponent 65537) wrapped keys come in under:
  * p11_template_wrap_public_key and p11_template_unwrap_key.
@@ -291,25 +393,22 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
  * it is still modifiable, turns off every usage |role| does not need and
  * limits its mechanisms, then copies it with CKA_MODIFIABLE=FALSE (PKCS#11
  * 2.40 4.4 lets a copy turn it off) and destroys the original.  *out is
- * the copy (|h| itself when it was not modifiable).  *mechs_limited tells
- * whether CKA_ALLOWED_MECHANISMS (and, for the wrapping key,
- * CKA_UNWRAP_TEMPLATE) could be set: SoftHSM 2.6.1 refuses it after
- * creation (CKR_ATTRIBUTE_READ_ONLY).  *exposed: the key was not
- * sensitive or was extractable, so it may have left the token already.  On
- * a failure after the copy, *out is the copy and err says so.
+ * the copy (|h| itself when it was not modifiable).  *unlimited is NULL
+ * when its mechanisms could be limited, else the attributes the token
+ * would not set ("CKA_ALLOWED_MECHANISMS", and for the wrapping key "or
+ * CKA_UNWRAP_TEMPLATE"): SoftHSM 2.6.1 refuses them after creation
+ * (CKR_ATTRIBUTE_READ_ONLY).  *exposed: the key was not sensitive or was
+ * extractable, so it may have left the token already.  On a failure after
+ * the copy, *out is the copy and err says so.
  */
 sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_key_role role,
-                             CK_OBJECT_HANDLE *out, bool *mechs_limited, bool *exposed,
+                             CK_OBJECT_HANDLE *out, const char **unlimited, bool *exposed,
                              struct sks_error *err);
-/* One object that must be on the token: the attributes it must have. */
-struct p11_expect {
-    const CK_ATTRIBUTE *tmpl;
-    CK_ULONG n;
-};
 /*
  * Checks that the token stored what this process wrote: in a fresh instance
- * of the module (a forked child), each of |e| must match a token object.
- * A module may report CKR_OK for a write that its storage refused and answer
+ * of the module (a forked child), each of the |n| templates |e| must match a
+ * token object (p11_template_find_data, p11_template_find_object).  A module
+ * may report CKR_OK for a write that its storage refused and answer
  * later reads from memory (p11/durable.c).  SKS_ERR_TOKEN with *missing the
  * index of the first expectation nothing matched; other statuses when the
  * check could not run (*missing is then |n|).  *checked is false when no
@@ -317,17 +416,8 @@ struct p11_expect {
  * not be run or did not answer: the objects' fate is then unknown, not bad.
  * Never called when signing.
  */
-sks_status p11_store_verify(struct p11_token *tok, const struct p11_expect *e, size_t n,
+sks_status p11_store_verify(struct p11_token *tok, const struct p11_template *e, size_t n,
                             size_t *missing, bool *checked, struct sks_error *err);
-/*
- * A signing key for the private key object |h| whose CKA_ID, label and
- * public point the caller already knows: no search, which matters on a
- * token holding thousands of keys.
- */
-sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
-                               size_t id_len, const char *label,
-                               const unsigned char pub[SKS_P256_POINT_LEN], struct p11_key **out,
-                               struct sks_error *err);
 
 /* ---- key generation ------------------------------------------------------ */
 

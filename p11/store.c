@@ -99,9 +99,11 @@ static CK_RV find_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
     return rv != CKR_OK ? rv : frv;
 }
 
-sks_status p11_store_find(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+sks_status p11_store_find(struct p11_token *tok, const struct p11_template *match,
                           CK_OBJECT_HANDLE **handles, size_t *count, struct sks_error *err)
 {
+    const CK_ATTRIBUTE *tmpl = match != NULL ? match->attr : NULL;
+    CK_ULONG n = match != NULL ? match->n : 0;
     CK_BBOOL yes = CK_TRUE;
     struct find_arg a = {0};
     sks_status st;
@@ -160,15 +162,89 @@ sks_status p11_store_get(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE
     CK_RV rv;
 
     st = run(tok, get_op, &a, &rv, err);
-    if (st == SKS_ERR_TOKEN)
-        return p11_fail(err, rv, "cannot read object %lu on %s", (unsigned long)h, tok->uri);
+    if (st == SKS_ERR_TOKEN) {
+        /* Not object_name(): that reads |h| through here again. */
+        return p11_fail(err, rv, "cannot read the attributes of an object on %s", tok->uri);
+    }
     return st;
 }
 
-sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
+static const struct {
+    CK_ATTRIBUTE_TYPE type;
+    const char *name;
+} attr_names[] = {
+    [P11_ATTR_LABEL] = {CKA_LABEL, "CKA_LABEL"},
+    [P11_ATTR_VALUE] = {CKA_VALUE, "CKA_VALUE"},
+    [P11_ATTR_URL] = {CKA_URL, "CKA_URL"},
+    [P11_ATTR_VALUE_LEN] = {CKA_VALUE_LEN, "CKA_VALUE_LEN"},
+    [P11_ATTR_MODULUS] = {CKA_MODULUS, "CKA_MODULUS"},
+    [P11_ATTR_PUBLIC_EXPONENT] = {CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT"},
+};
+
+sks_status p11_store_describe(struct p11_token *tok, CK_OBJECT_HANDLE h,
+                              struct p11_object_info *info, struct sks_error *err)
+{
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &info->cls, sizeof(info->cls)},
+        {CKA_KEY_TYPE, &info->key_type, sizeof(info->key_type)},
+        {CKA_ID, info->id, sizeof(info->id)},
+        {CKA_LABEL, info->label, sizeof(info->label) - 1},
+        {CKA_APPLICATION, info->application, sizeof(info->application) - 1},
+    };
+    sks_status st;
+
+    info->cls = (CK_OBJECT_CLASS)-1;
+    info->key_type = (CK_KEY_TYPE)-1;
+    st = p11_store_get(tok, h, a, 5, err);
+    if (st != SKS_OK)
+        return st;
+    info->id_len = a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[2].ulValueLen;
+    info->has_label = a[3].ulValueLen != CK_UNAVAILABLE_INFORMATION;
+    info->label[info->has_label ? a[3].ulValueLen : 0] = '\0';
+    info->has_application = a[4].ulValueLen != CK_UNAVAILABLE_INFORMATION;
+    info->application[info->has_application ? a[4].ulValueLen : 0] = '\0';
+    return SKS_OK;
+}
+
+/*
+ * The URI of |h| for a message, into |buf|: messages name objects, never
+ * handles.  When |h| does not read (gone, or the token away), "an object
+ * on <token>".
+ */
+static const char *object_name(struct p11_token *tok, CK_OBJECT_HANDLE h, char *buf, size_t size)
+{
+    struct p11_object_info info;
+    char *uri = NULL;
+
+    if (p11_store_describe(tok, h, &info, NULL) == SKS_OK && info.cls != (CK_OBJECT_CLASS)-1)
+        uri = p11_object_uri(tok, info.cls, info.id, info.id_len, info.label);
+    if (uri != NULL)
+        snprintf(buf, size, "%s", uri);
+    else
+        snprintf(buf, size, "an object on %s", tok->uri);
+    free(uri);
+    return buf;
+}
+
+#define NAME_MAX_LEN 512
+
+sks_status p11_store_read(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_attr attr, void *buf,
+                          size_t size, size_t *len, struct sks_error *err)
+{
+    CK_ATTRIBUTE a = {attr_names[attr].type, buf, (CK_ULONG)size};
+    sks_status st = p11_store_get(tok, h, &a, 1, err);
+
+    *len =
+        st == SKS_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION ? a.ulValueLen : P11_UNAVAILABLE;
+    return st;
+}
+
+sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_attr attr,
                                size_t max, unsigned char **out, size_t *len, struct sks_error *err)
 {
-    CK_ATTRIBUTE a = {type, NULL, 0};
+    const char *what = attr_names[attr].name;
+    CK_ATTRIBUTE a = {attr_names[attr].type, NULL, 0};
+    char name[NAME_MAX_LEN];
     unsigned char *buf;
     sks_status st;
 
@@ -176,19 +252,19 @@ sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATT
     if (st != SKS_OK)
         return st;
     if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "object %lu on %s has no attribute 0x%lx",
-                        (unsigned long)h, tok->uri, (unsigned long)type);
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "%s has no %s",
+                        object_name(tok, h, name, sizeof(name)), what);
     if (a.ulValueLen > max)
-        return sks_fail(err, SKS_ERR_INPUT, "attribute 0x%lx of object %lu on %s is over %zu bytes",
-                        (unsigned long)type, (unsigned long)h, tok->uri, max);
+        return sks_fail(err, SKS_ERR_INPUT, "%s of %s is over %zu bytes", what,
+                        object_name(tok, h, name, sizeof(name)), max);
     /* One byte more, NUL, so that text attributes can be used as strings. */
     if ((buf = malloc(a.ulValueLen + 1)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     a.pValue = buf;
     st = p11_store_get(tok, h, &a, 1, err);
     if (st == SKS_OK && (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > max))
-        st = sks_fail(err, SKS_ERR_TOKEN, "object %lu on %s changed while it was read",
-                      (unsigned long)h, tok->uri);
+        st = sks_fail(err, SKS_ERR_TOKEN, "%s changed while it was read",
+                      object_name(tok, h, name, sizeof(name)));
     if (st != SKS_OK) {
         free(buf);
         return st;
@@ -197,6 +273,39 @@ sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATT
     *out = buf;
     *len = a.ulValueLen;
     return SKS_OK;
+}
+
+sks_status p11_store_get_ec_point(struct p11_token *tok, CK_OBJECT_HANDLE h,
+                                  unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err)
+{
+    unsigned char buf[128];
+    CK_ATTRIBUTE a = {CKA_EC_POINT, buf, sizeof(buf)};
+    char name[NAME_MAX_LEN];
+    sks_status st;
+
+    st = p11_store_get(tok, h, &a, 1, err);
+    if (st == SKS_OK && (a.ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+                         !p11_ec_point_decode(buf, a.ulValueLen, pub)))
+        st = sks_fail(err, SKS_ERR_TOKEN, "%s has a malformed CKA_EC_POINT",
+                      object_name(tok, h, name, sizeof(name)));
+    return st;
+}
+
+sks_status p11_store_is_p256_key(struct p11_token *tok, CK_OBJECT_HANDLE h, bool *yes,
+                                 struct sks_error *err)
+{
+    static const unsigned char p256_oid[] = SKS_P256_OID_DER;
+    unsigned char params[64];
+    CK_KEY_TYPE type = (CK_KEY_TYPE)-1;
+    CK_ATTRIBUTE a[] = {
+        {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_EC_PARAMS, params, sizeof(params)},
+    };
+    sks_status st = p11_store_get(tok, h, a, 2, err);
+
+    *yes = st == SKS_OK && type == CKK_EC && a[1].ulValueLen == sizeof(p256_oid) &&
+           memcmp(params, p256_oid, sizeof(p256_oid)) == 0;
+    return st;
 }
 
 /* ---- write ---------------------------------------------------------------- */
@@ -236,8 +345,8 @@ static CK_RV destroy_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *
     return P11_CALL(tok->mod, C_DestroyObject, session, a->h);
 }
 
-sks_status p11_store_create(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                            CK_OBJECT_HANDLE *out, struct sks_error *err)
+static sks_status create_attrs(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                               CK_OBJECT_HANDLE *out, struct sks_error *err)
 {
     struct write_arg a = {CK_INVALID_HANDLE, tmpl, n, CK_INVALID_HANDLE};
     sks_status st;
@@ -251,46 +360,69 @@ sks_status p11_store_create(struct p11_token *tok, const CK_ATTRIBUTE *tmpl, CK_
     return st;
 }
 
-sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
-                          CK_ULONG n, CK_OBJECT_HANDLE *out, struct sks_error *err)
+static sks_status copy_attrs(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
+                             CK_ULONG n, CK_OBJECT_HANDLE *out, struct sks_error *err)
 {
     struct write_arg a = {h, tmpl, n, CK_INVALID_HANDLE};
+    char name[NAME_MAX_LEN];
     sks_status st;
     CK_RV rv;
 
     st = run(tok, copy_op, &a, &rv, err);
     if (st == SKS_ERR_TOKEN)
-        return p11_fail(err, rv, "cannot copy object %lu on %s", (unsigned long)h, tok->uri);
+        return p11_fail(err, rv, "cannot copy %s",
+                        err != NULL ? object_name(tok, h, name, sizeof(name)) : "");
     if (st == SKS_OK)
         *out = a.out;
     return st;
 }
 
-sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, struct sks_error *err)
+static sks_status set_attrs(struct p11_token *tok, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
+                            CK_ULONG n, struct sks_error *err)
 {
     struct write_arg a = {h, tmpl, n, CK_INVALID_HANDLE};
+    char name[NAME_MAX_LEN];
     sks_status st;
     CK_RV rv;
 
     st = run(tok, set_op, &a, &rv, err);
     if (st == SKS_ERR_TOKEN)
-        return p11_fail(err, rv, "cannot modify object %lu on %s", (unsigned long)h, tok->uri);
+        return p11_fail(err, rv, "cannot modify %s",
+                        err != NULL ? object_name(tok, h, name, sizeof(name)) : "");
     return st;
+}
+
+sks_status p11_store_create(struct p11_token *tok, const struct p11_template *t,
+                            CK_OBJECT_HANDLE *out, struct sks_error *err)
+{
+    return create_attrs(tok, t->attr, t->n, out, err);
+}
+
+sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const struct p11_template *t,
+                          CK_OBJECT_HANDLE *out, struct sks_error *err)
+{
+    return copy_attrs(tok, h, t->attr, t->n, out, err);
+}
+
+sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const struct p11_template *t,
+                         struct sks_error *err)
+{
+    return set_attrs(tok, h, t->attr, t->n, err);
 }
 
 sks_status p11_store_destroy(struct p11_token *tok, CK_OBJECT_HANDLE h, struct sks_error *err)
 {
     struct write_arg a = {h, NULL, 0, CK_INVALID_HANDLE};
+    char name[NAME_MAX_LEN];
     sks_status st;
     CK_RV rv;
 
     st = run(tok, destroy_op, &a, &rv, err);
     if (st == SKS_ERR_TOKEN && rv == CKR_OBJECT_HANDLE_INVALID)
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "object %lu is gone from %s", (unsigned long)h,
-                        tok->uri);
+        return sks_fail(err, SKS_ERR_NOT_FOUND, "the object is already gone from %s", tok->uri);
     if (st == SKS_ERR_TOKEN)
-        return p11_fail(err, rv, "cannot destroy object %lu on %s", (unsigned long)h, tok->uri);
+        return p11_fail(err, rv, "cannot destroy %s",
+                        err != NULL ? object_name(tok, h, name, sizeof(name)) : "");
     return st;
 }
 
@@ -315,12 +447,11 @@ static CK_RV unwrap_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p
                     &a->out);
 }
 
-sks_status p11_store_unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
-                            CK_OBJECT_HANDLE unwrapping, const unsigned char *wrapped, size_t len,
-                            const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
-                            struct sks_error *err)
+static sks_status unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
+                         CK_OBJECT_HANDLE unwrapping, const unsigned char *wrapped, size_t len,
+                         const struct p11_template *t, CK_OBJECT_HANDLE *out, struct sks_error *err)
 {
-    struct unwrap_arg a = {mech, unwrapping, wrapped, len, tmpl, n, CK_INVALID_HANDLE};
+    struct unwrap_arg a = {mech, unwrapping, wrapped, len, t->attr, t->n, CK_INVALID_HANDLE};
     sks_status st;
     CK_RV rv;
 
@@ -332,17 +463,73 @@ sks_status p11_store_unwrap(struct p11_token *tok, const CK_MECHANISM *mech,
     return st;
 }
 
-sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_MECHANISM_TYPE mech,
-                          const unsigned char *in, size_t len, unsigned char *sig, size_t *siglen,
-                          struct sks_error *err)
+bool p11_token_has_rsa_aes_unwrap(struct p11_token *tok)
 {
-    struct p11_sign_arg a = {NULL, h, {mech, NULL, 0}, in, len, sig, (CK_ULONG)*siglen, 0};
+    return p11_token_mechanism_flags(tok, CKM_RSA_AES_KEY_WRAP, CKF_UNWRAP);
+}
+
+static CK_RSA_PKCS_OAEP_PARAMS oaep_params(enum p11_oaep_hash hash)
+{
+    if (hash == P11_OAEP_SHA256)
+        return (CK_RSA_PKCS_OAEP_PARAMS){CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+    return (CK_RSA_PKCS_OAEP_PARAMS){CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+}
+
+sks_status p11_store_unwrap_aes(struct p11_token *tok, CK_OBJECT_HANDLE unwrapping,
+                                enum p11_oaep_hash hash, const unsigned char *wrapped, size_t len,
+                                CK_OBJECT_HANDLE *out, struct sks_error *err)
+{
+    CK_RSA_PKCS_OAEP_PARAMS oaep = oaep_params(hash);
+    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+    struct p11_template t;
+
+    p11_template_transient_unwrap_key(&t);
+    return unwrap(tok, &mech, unwrapping, wrapped, len, &t, out, err);
+}
+
+sks_status p11_store_unwrap_kwp(struct p11_token *tok, CK_OBJECT_HANDLE kek,
+                                const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *out,
+                                struct sks_error *err)
+{
+    CK_MECHANISM mech = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    struct p11_template t;
+
+    p11_template_signing_key_to_check(&t, tok);
+    return unwrap(tok, &mech, kek, wrapped, len, &t, out, err);
+}
+
+/* PKCS#11 2.40 2.1.21; not in every pkcs11.h. */
+struct rsa_aes_key_wrap_params {
+    CK_ULONG aes_key_bits;
+    CK_RSA_PKCS_OAEP_PARAMS *oaep_params;
+};
+
+sks_status p11_store_unwrap_rsa_aes(struct p11_token *tok, CK_OBJECT_HANDLE unwrapping,
+                                    enum p11_oaep_hash hash, unsigned long aes_bits,
+                                    const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *out,
+                                    struct sks_error *err)
+{
+    CK_RSA_PKCS_OAEP_PARAMS oaep = oaep_params(hash);
+    struct rsa_aes_key_wrap_params params = {aes_bits, &oaep};
+    CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
+    struct p11_template t;
+
+    p11_template_signing_key_to_check(&t, tok);
+    return unwrap(tok, &mech, unwrapping, wrapped, len, &t, out, err);
+}
+
+sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *digest,
+                          size_t len, unsigned char *sig, size_t *siglen, struct sks_error *err)
+{
+    struct p11_sign_arg a = {NULL, h, {CKM_ECDSA, NULL, 0}, digest, len, sig, (CK_ULONG)*siglen, 0};
+    char name[NAME_MAX_LEN];
     sks_status st;
     CK_RV rv;
 
     st = run(tok, p11_sign_op, &a, &rv, err);
     if (st == SKS_ERR_TOKEN)
-        return p11_fail(err, rv, "cannot sign with object %lu on %s", (unsigned long)h, tok->uri);
+        return p11_fail(err, rv, "cannot sign with %s",
+                        err != NULL ? object_name(tok, h, name, sizeof(name)) : "");
     if (st == SKS_OK)
         *siglen = a.siglen;
     return st;
@@ -394,9 +581,11 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
 /* ---- re-protecting keys made modifiable ------------------------------------------ */
 
 sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_key_role role,
-                             CK_OBJECT_HANDLE *out, bool *mechs_limited, bool *exposed,
+                             CK_OBJECT_HANDLE *out, const char **unlimited, bool *exposed,
                              struct sks_error *err)
 {
+    bool mechs_limited, limits_set = true;
+    char name[NAME_MAX_LEN];
     CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
     CK_KEY_TYPE key_type = (CK_KEY_TYPE)-1;
     CK_BBOOL modifiable = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE;
@@ -414,18 +603,17 @@ sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11
     sks_status st;
 
     *out = h;
-    *mechs_limited = *exposed = false;
+    *unlimited = NULL;
+    *exposed = false;
     st = p11_store_get(tok, h, info, 5, err);
     if (st != SKS_OK)
         return st;
-    if (info[2].ulValueLen != CK_UNAVAILABLE_INFORMATION && !modifiable) {
-        *mechs_limited = true;
+    if (info[2].ulValueLen != CK_UNAVAILABLE_INFORMATION && !modifiable)
         return SKS_OK;
-    }
     if (!p11_template_protect(&t, tok, cls, key_type, role))
         return sks_fail(err, SKS_ERR_POLICY,
-                        "object %lu on %s is not a key of the kind it is named for: left as it is",
-                        (unsigned long)h, tok->uri);
+                        "%s is not a key of the kind it is named for: left as it is",
+                        object_name(tok, h, name, sizeof(name)));
     if (cls == CKO_PRIVATE_KEY) {
         /* SoftHSM refuses to set either to the value it already has: only what changes. */
         *exposed = sensitive != CK_TRUE || extractable != CK_FALSE ||
@@ -435,18 +623,22 @@ sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11
         if (extractable != CK_FALSE && t.n < P11_TEMPLATE_MAX)
             t.attr[t.n++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &no, sizeof(no)};
     }
-    st = p11_store_set(tok, h, t.attr, t.n, err);
+    st = set_attrs(tok, h, t.attr, t.n, err);
     if (st != SKS_OK) {
         sks_error_prefix(err, "cannot turn off what the key must not do");
         return st;
     }
     mechs = (CK_ATTRIBUTE){CKA_ALLOWED_MECHANISMS, t.mechs, t.nmechs * sizeof(t.mechs[0])};
-    *mechs_limited = p11_store_set(tok, h, &mechs, 1, NULL) == SKS_OK;
+    mechs_limited = set_attrs(tok, h, &mechs, 1, NULL) == SKS_OK;
     if (role == P11_ROLE_UNWRAPPING && cls == CKO_PRIVATE_KEY) {
         CK_ATTRIBUTE limits = {CKA_UNWRAP_TEMPLATE, t.unwrap_tmpl, sizeof(t.unwrap_tmpl)};
-        *mechs_limited = p11_store_set(tok, h, &limits, 1, NULL) == SKS_OK && *mechs_limited;
+        limits_set = set_attrs(tok, h, &limits, 1, NULL) == SKS_OK;
     }
-    st = p11_store_copy(tok, h, &lock, 1, out, err);
+    if (!mechs_limited || !limits_set)
+        *unlimited = role == P11_ROLE_UNWRAPPING && cls == CKO_PRIVATE_KEY
+                         ? "CKA_ALLOWED_MECHANISMS or CKA_UNWRAP_TEMPLATE"
+                         : "CKA_ALLOWED_MECHANISMS";
+    st = copy_attrs(tok, h, &lock, 1, out, err);
     if (st != SKS_OK) {
         *out = h;
         return st;

@@ -278,3 +278,87 @@ bool p11_template_protect(struct p11_template *t, struct p11_token *tok, CK_OBJE
         unwrap_limits(t);
     return true;
 }
+
+/* ---- objects besides keys, and searches ------------------------------------- */
+
+/* Data and certificate objects begin with their class only: they have no key type. */
+static void begin_object(struct p11_template *t, CK_OBJECT_CLASS cls)
+{
+    memset(t, 0, sizeof(*t));
+    t->cls = cls;
+    add(t, CKA_CLASS, &t->cls, sizeof(t->cls));
+}
+
+void p11_template_data(struct p11_template *t, const char *application, const void *label,
+                       size_t len)
+{
+    begin_object(t, CKO_DATA);
+    add_bool(t, CKA_TOKEN, true);
+    add_bool(t, CKA_PRIVATE, true);
+    add_bool(t, CKA_MODIFIABLE, true);
+    add(t, CKA_APPLICATION, application, strlen(application));
+    add(t, CKA_LABEL, label, len);
+}
+
+void p11_template_label(struct p11_template *t, const void *label, size_t len)
+{
+    memset(t, 0, sizeof(*t));
+    add(t, CKA_LABEL, label, len);
+}
+
+void p11_template_certificate(struct p11_template *t, const char *label, const unsigned char *id,
+                              size_t id_len, const struct p11_cert_der *der, const char *url)
+{
+    begin_object(t, CKO_CERTIFICATE);
+    t->cert_type = CKC_X_509;
+    /* PKCS#11 2.40 4.6.2: 1 is "token user" (ours), 2 is "authority" (the chain). */
+    t->category = url != NULL ? 1 : 2;
+    add(t, CKA_CERTIFICATE_TYPE, &t->cert_type, sizeof(t->cert_type));
+    add_bool(t, CKA_TOKEN, true);
+    add_bool(t, CKA_PRIVATE, false);
+    add_bool(t, CKA_MODIFIABLE, false);
+    add(t, CKA_CERTIFICATE_CATEGORY, &t->category, sizeof(t->category));
+    add_name(t, label, id, id_len);
+    add(t, CKA_SUBJECT, der->subject, der->subject_len);
+    add(t, CKA_ISSUER, der->issuer, der->issuer_len);
+    add(t, CKA_SERIAL_NUMBER, der->serial, der->serial_len);
+    add(t, CKA_VALUE, der->value, der->value_len);
+    if (url != NULL)
+        add(t, CKA_URL, url, strlen(url));
+}
+
+void p11_template_find_id(struct p11_template *t, const unsigned char *id, size_t id_len)
+{
+    memset(t, 0, sizeof(*t));
+    add(t, CKA_ID, id, id_len);
+}
+
+void p11_template_find_data(struct p11_template *t, const char *application, const void *label,
+                            size_t len)
+{
+    begin_object(t, CKO_DATA);
+    add(t, CKA_APPLICATION, application, strlen(application));
+    if (label != NULL)
+        add(t, CKA_LABEL, label, len);
+}
+
+void p11_template_find_object(struct p11_template *t, CK_OBJECT_CLASS cls, const unsigned char *id,
+                              size_t id_len, const char *label)
+{
+    begin_object(t, cls);
+    add(t, CKA_ID, id, id_len);
+    add(t, CKA_LABEL, label, strlen(label));
+}
+
+void p11_template_find_keys(struct p11_template *t, CK_OBJECT_CLASS cls, bool modifiable,
+                            const struct p11_object_info *like)
+{
+    begin_object(t, cls);
+    add_bool(t, CKA_MODIFIABLE, modifiable);
+    if (like == NULL)
+        return;
+    t->key_type = like->key_type;
+    add(t, CKA_KEY_TYPE, &t->key_type, sizeof(t->key_type));
+    add(t, CKA_ID, like->id, like->id_len);
+    add(t, CKA_LABEL, like->label, strlen(like->label));
+}

@@ -371,7 +371,7 @@ START_TEST(imported_key_is_sensitive_and_sign_only)
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_BBOOL sensitive = 0, extractable = 1, sign = 0, decrypt = 1, unwrap = 1, derive = 1;
     unsigned char value[64];
-    CK_ATTRIBUTE find = {CKA_CLASS, &cls, sizeof(cls)};
+    struct p11_template find = {.attr = {{CKA_CLASS, &cls, sizeof(cls)}}, .n = 1};
     CK_ATTRIBUTE attrs[] = {
         {CKA_SENSITIVE, &sensitive, 1},
         {CKA_EXTRACTABLE, &extractable, 1},
@@ -390,7 +390,7 @@ START_TEST(imported_key_is_sensitive_and_sign_only)
     assert_snapshot_signs(a);
     sks_active_put(a);
 
-    ck_assert_int_eq(p11_store_find(tok, &find, 1, &h, &n, &err), SKS_OK);
+    ck_assert_int_eq(p11_store_find(tok, &find, &h, &n, &err), SKS_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(p11_store_get(tok, h[0], attrs, 7, &err), SKS_OK);
     ck_assert(sensitive && !extractable && sign && !decrypt && !unwrap && !derive);
