@@ -318,29 +318,21 @@ sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token 
     size_t i;
     sks_status st;
 
+    /* A --pin-file flag is relative to the working directory; the file's values are absolute. */
+    if (cfg->pin_file != NULL && realpath(cfg->pin_file, pin + 5) == NULL)
+        return sks_fail(err, errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
+                        "PIN file %s: %s", cfg->pin_file, strerror(errno));
+    memcpy(pin, "file:", 5);
+
     /* Before the module is loaded: a module reads its environment in C_Initialize. */
     for (i = 0; i < cfg->nmodule_env; i++)
         if (setenv(cfg->module_env[i].name, cfg->module_env[i].value, 1) != 0)
             return sks_fail(err, SKS_ERR_SYSTEM, "cannot set %s for the PKCS#11 module: %s",
                             cfg->module_env[i].name, strerror(errno));
-    st = p11_token_open(cfg->pkcs11_module, cfg->token, tok, err);
+    st = p11_token_open(cfg->pkcs11_module, cfg->token, cfg->pin_file != NULL ? pin : NULL, tok,
+                        err);
     if (st != SKS_OK && cfg->path != NULL)
         sks_error_prefix(err, "%s: [%s]", cfg->path, SECTION);
-    if (st != SKS_OK || cfg->pin_file == NULL)
-        return st;
-    /* A --pin-file flag is relative to the working directory; the file's values are absolute. */
-    if (realpath(cfg->pin_file, pin + 5) == NULL) {
-        p11_token_put(*tok);
-        *tok = NULL;
-        return sks_fail(err, errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
-                        "PIN file %s: %s", cfg->pin_file, strerror(errno));
-    }
-    memcpy(pin, "file:", 5);
-    st = p11_token_set_pin_source(*tok, pin, err);
-    if (st != SKS_OK) {
-        p11_token_put(*tok);
-        *tok = NULL;
-    }
     return st;
 }
 

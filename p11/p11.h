@@ -61,11 +61,17 @@ sks_status p11_token_initialise(struct p11_module *mod, P11KitUri *slot_match,
 sks_status p11_token_find(struct p11_module *mod, P11KitUri *match, P11KitUri *also,
                           struct p11_token **out, struct sks_error *err);
 /*
- * p11_module_get() and p11_token_find() in one: |token| is a token label or
- * a pkcs11: URI of token attributes (NULL: the first initialised token).
+ * How every program opens its token: p11_module_get(), p11_token_find() and
+ * p11_token_set_pin_source() in one.  |token| is a token label or a pkcs11:
+ * URI of token attributes (NULL: the first initialised token); |pin_source|
+ * may be NULL (none yet).
  */
-sks_status p11_token_open(const char *module, const char *token, struct p11_token **out,
-                          struct sks_error *err);
+sks_status p11_token_open(const char *module, const char *token, const char *pin_source,
+                          struct p11_token **out, struct sks_error *err);
+/* The same with parsed URIs: the token must match both |match| and |also| (NULL: any). */
+sks_status p11_token_open_uri(const char *module, P11KitUri *match, P11KitUri *also,
+                              const char *pin_source, struct p11_token **out,
+                              struct sks_error *err);
 struct p11_token *p11_token_ref(struct p11_token *tok);
 void p11_token_put(struct p11_token *tok);
 

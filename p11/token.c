@@ -244,19 +244,35 @@ static sks_status token_match(const char *token, P11KitUri **out, struct sks_err
     return SKS_OK;
 }
 
-sks_status p11_token_open(const char *module, const char *token, struct p11_token **out,
-                          struct sks_error *err)
+sks_status p11_token_open_uri(const char *module, P11KitUri *match, P11KitUri *also,
+                              const char *pin_source, struct p11_token **out, struct sks_error *err)
 {
     struct p11_module *mod = NULL;
+    sks_status st;
+
+    st = p11_module_get(module, &mod, err);
+    if (st == SKS_OK)
+        st = p11_token_find(mod, match, also, out, err);
+    p11_module_put(mod);
+    if (st != SKS_OK)
+        return st;
+    st = p11_token_set_pin_source(*out, pin_source, err);
+    if (st != SKS_OK) {
+        p11_token_put(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+sks_status p11_token_open(const char *module, const char *token, const char *pin_source,
+                          struct p11_token **out, struct sks_error *err)
+{
     P11KitUri *match = NULL;
     sks_status st;
 
     st = token_match(token, &match, err);
     if (st == SKS_OK)
-        st = p11_module_get(module, &mod, err);
-    if (st == SKS_OK)
-        st = p11_token_find(mod, match, NULL, out, err);
-    p11_module_put(mod);
+        st = p11_token_open_uri(module, match, NULL, pin_source, out, err);
     if (match != NULL)
         p11_kit_uri_free(match);
     return st;

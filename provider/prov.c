@@ -152,15 +152,12 @@ sks_status prov_token_for_uri(struct prov_ctx *ctx, P11KitUri *uri, struct p11_t
 {
     const char *path = p11_kit_uri_get_module_path(uri);
     const char *pin = p11_kit_uri_get_pin_source(uri);
-    struct p11_module *mod = NULL;
     sks_status st;
 
     if (path == NULL)
         path = ctx->module_path;
-    st = p11_module_get(path, &mod, err);
-    if (st == SKS_OK)
-        st = p11_token_find(mod, uri, ctx->token, tok, err);
-    p11_module_put(mod);
+    /* The PIN sources are set here, each with its origin named when it is refused. */
+    st = p11_token_open_uri(path, uri, ctx->token, NULL, tok, err);
     if (st != SKS_OK)
         return st;
     /* The URI's pin-source first: the first source set on a token wins. */
