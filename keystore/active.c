@@ -33,7 +33,7 @@ struct ks_snap {
 
 struct ks_entry {
     char name[SKS_IDENTITY_NAME_MAX + 1];
-    CK_OBJECT_HANDLE slots[KS_SLOTS]; /* the record slots, once found */
+    p11_handle slots[KS_SLOTS]; /* the record slots, once found */
     size_t nslots;
     unsigned char *raw; /* the record the snapshot was made from */
     size_t raw_len;
@@ -79,7 +79,7 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
 {
     struct ks_snap *s;
     struct ks_index *idx;
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     char label[P11_LABEL_MAX];
     unsigned char pub[SKS_P256_POINT_LEN];
     sks_status st;
@@ -87,12 +87,12 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
     st = ks_index_get(ks, &idx, err);
     if (st != SKS_OK)
         return st;
-    if (ks_version_key(idx, name, v) == CK_INVALID_HANDLE) {
+    if (ks_version_key(idx, name, v) == P11_NO_HANDLE) {
         st = ks_index_find_id(ks, idx, v->id, err);
         if (st != SKS_OK)
             return st;
     }
-    if ((h = ks_version_key(idx, name, v)) == CK_INVALID_HANDLE)
+    if ((h = ks_version_key(idx, name, v)) == P11_NO_HANDLE)
         return sks_fail(err, SKS_ERR_NOT_FOUND,
                         "identity %s: the private key of active version %u is missing from %s",
                         name, v->n, p11_token_uri(ks->tok));
@@ -125,7 +125,7 @@ static sks_status snap_make(struct sks_keystore *ks, const char *name, const str
  * this name, or only slots that no longer read (|stale|).
  */
 static sks_status find_record(struct sks_keystore *ks, const char *name, bool stale,
-                              CK_OBJECT_HANDLE slots[KS_SLOTS], size_t *n, struct sks_error *err)
+                              p11_handle slots[KS_SLOTS], size_t *n, struct sks_error *err)
 {
     struct ks_index *idx;
     struct ks_data *d;
@@ -153,7 +153,7 @@ static sks_status find_record(struct sks_keystore *ks, const char *name, bool st
 /* What a refresh works from and produces, copied out of the entry. */
 struct refresh {
     const char *name;
-    CK_OBJECT_HANDLE slots[KS_SLOTS];
+    p11_handle slots[KS_SLOTS];
     size_t nslots;
     unsigned char *raw;
     size_t raw_len;
@@ -222,7 +222,7 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
     unsigned char value[KS_MARKER_VALUE_MAX];
     size_t len = 0;
     struct ks_index *idx;
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    p11_handle h = P11_NO_HANDLE;
     bool has = false;
     sks_status st;
 
@@ -257,7 +257,7 @@ static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
     struct ks_cache *c = &ks->cache;
     unsigned char value[KS_MARKER_VALUE_MAX];
     size_t len = 0;
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     bool ok;
 
     if (!c->has_marker || c->marker_busy || now - c->marker_checked_ms < max_age_ms)
@@ -325,7 +325,7 @@ sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, lo
                                struct sks_active **out, struct sks_error *err)
 {
     struct ks_cache *c = &ks->cache;
-    struct refresh r = {identity, {CK_INVALID_HANDLE, CK_INVALID_HANDLE}, 0, NULL, 0, NULL};
+    struct refresh r = {identity, {P11_NO_HANDLE, P11_NO_HANDLE}, 0, NULL, 0, NULL};
     struct sks_error rerr;
     struct ks_entry *e;
     int64_t now = ks_monotonic_ms();

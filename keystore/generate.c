@@ -30,8 +30,7 @@ static bool spc_ok(const char *spc)
     return n >= 1 && n <= SKS_SPC_MAX && strspn(spc, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
 }
 
-static struct ks_obj *version_obj(struct ks_index *idx, const struct ks_version *v,
-                                  CK_OBJECT_CLASS cls)
+static struct ks_obj *version_obj(struct ks_index *idx, const struct ks_version *v, p11_class cls)
 {
     struct ks_obj *o;
 
@@ -45,7 +44,7 @@ static struct ks_obj *version_obj(struct ks_index *idx, const struct ks_version 
 static sks_status token_point(struct sks_keystore *ks, const struct ks_version *v,
                               unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err)
 {
-    struct ks_obj *o = version_obj(ks->index, v, CKO_PUBLIC_KEY);
+    struct ks_obj *o = version_obj(ks->index, v, P11_PUBLIC_KEY);
 
     if (o == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "version %u has no public key object on %s", v->n,
@@ -108,7 +107,7 @@ static bool csr_body(X509_REQ *req, EVP_PKEY *pk, const char *spc)
 }
 
 /* Signs the CertificationRequestInfo with the token key |priv|: ecdsa-with-SHA256. */
-static sks_status csr_sign(struct sks_keystore *ks, X509_REQ *req, CK_OBJECT_HANDLE priv,
+static sks_status csr_sign(struct sks_keystore *ks, X509_REQ *req, p11_handle priv,
                            struct sks_error *err)
 {
     unsigned char digest[SHA256_DIGEST_LENGTH], sig[64], *tbs = NULL, *der = NULL;
@@ -158,7 +157,7 @@ done:
     return st;
 }
 
-static sks_status make_csr(struct sks_keystore *ks, CK_OBJECT_HANDLE priv,
+static sks_status make_csr(struct sks_keystore *ks, p11_handle priv,
                            const unsigned char pub[SKS_P256_POINT_LEN], const char *spc, BIO *out,
                            struct sks_error *err)
 {
@@ -220,7 +219,7 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
     free(uri);
     if (st == SKS_OK)
         st = ks_index_find_id(ks, ks->index, v->id, err);
-    if (st == SKS_OK && (priv = version_obj(ks->index, v, CKO_PRIVATE_KEY)) == NULL)
+    if (st == SKS_OK && (priv = version_obj(ks->index, v, P11_PRIVATE_KEY)) == NULL)
         st = sks_fail(err, SKS_ERR_TOKEN, "the generated key %s is not on %s", label,
                       p11_token_uri(ks->tok));
     if (st == SKS_OK)
@@ -296,8 +295,8 @@ static void drop_certs(struct sks_keystore *ks, const struct ks_version *v)
 {
     struct ks_obj *o;
 
-    while ((o = version_obj(ks->index, v, CKO_CERTIFICATE)) != NULL) {
-        CK_OBJECT_HANDLE h = o->h;
+    while ((o = version_obj(ks->index, v, P11_CERTIFICATE)) != NULL) {
+        p11_handle h = o->h;
         if (p11_store_destroy(ks->tok, h, NULL) != SKS_OK)
             break;
         ks_index_drop(ks->index, h, v->id);

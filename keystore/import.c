@@ -176,7 +176,7 @@ sks_status ks_check_key(EVP_PKEY *key, X509 *cert, unsigned char d[32], struct s
 
 /* ---- writing a version ------------------------------------------------------------ */
 
-sks_status ks_created(struct sks_keystore *ks, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
+sks_status ks_created(struct sks_keystore *ks, p11_handle h, p11_class cls,
                       const struct ks_version *v, const char *label, struct sks_error *err)
 {
     return ks_index_add(ks->index, h, cls, v->id, label, err);
@@ -214,13 +214,13 @@ static sks_status write_public_key(struct sks_keystore *ks, const struct ks_vers
                                    struct sks_error *err)
 {
     struct p11_template t;
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     sks_status st;
 
     p11_template_ec_public_key(&t, ks->tok, label, v->id, KS_ID_LEN, pub);
     st = p11_store_create(ks->tok, &t, &h, err);
     if (st == SKS_OK)
-        st = ks_created(ks, h, CKO_PUBLIC_KEY, v, label, err);
+        st = ks_created(ks, h, P11_PUBLIC_KEY, v, label, err);
     return st;
 }
 
@@ -231,7 +231,7 @@ static sks_status write_cert(struct sks_keystore *ks, const struct ks_version *v
     unsigned char *value = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
     int value_len, subject_len, issuer_len, serial_len;
     struct p11_template t;
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     sks_status st;
 
     value_len = i2d_X509(cert, &value);
@@ -255,7 +255,7 @@ static sks_status write_cert(struct sks_keystore *ks, const struct ks_version *v
         st = p11_store_create(ks->tok, &t, &h, err);
     }
     if (st == SKS_OK)
-        st = ks_created(ks, h, CKO_CERTIFICATE, v, label, err);
+        st = ks_created(ks, h, P11_CERTIFICATE, v, label, err);
 done:
     OPENSSL_free(value);
     OPENSSL_free(subject);
@@ -349,7 +349,7 @@ static sks_status write_private_key(struct sks_keystore *ks, const struct ks_ver
 {
     unsigned char *d = scalar;
     struct p11_template t;
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     sks_status st;
 
     p11_template_signing_key(&t, ks->tok, label, v->id, KS_ID_LEN, d);
@@ -357,7 +357,7 @@ static sks_status write_private_key(struct sks_keystore *ks, const struct ks_ver
     /* The token holds the key now; this process no longer needs its bytes. */
     OPENSSL_cleanse(d, 32);
     if (st == SKS_OK)
-        st = ks_created(ks, h, CKO_PRIVATE_KEY, v, label, err);
+        st = ks_created(ks, h, P11_PRIVATE_KEY, v, label, err);
     return st;
 }
 

@@ -92,8 +92,8 @@ int ks_map_each(const struct ks_map *m, int (*fn)(void *val, void *arg), void *a
 
 struct ks_obj {
     struct ks_obj *next; /* the next object with the same CKA_ID */
-    CK_OBJECT_HANDLE h;
-    CK_OBJECT_CLASS cls;
+    p11_handle h;
+    p11_class cls;
     unsigned char id[KS_ID_LEN];
     char label[P11_LABEL_MAX];
 };
@@ -103,13 +103,13 @@ struct ks_obj {
 /* The record slots of one identity (slots.c). */
 struct ks_data {
     char name[SKS_IDENTITY_NAME_MAX + 1];
-    CK_OBJECT_HANDLE slot[KS_SLOTS];
+    p11_handle slot[KS_SLOTS];
     size_t nslots;
     size_t cur;         /* the slot with the newest record */
     unsigned char *raw; /* the newest record as last read or written */
     size_t raw_len;
     unsigned long long seq;
-    CK_OBJECT_HANDLE *extra; /* slots beyond two, left by writers racing on two hosts */
+    p11_handle *extra; /* slots beyond two, left by writers racing on two hosts */
     size_t nextra;
 };
 
@@ -118,7 +118,7 @@ struct ks_index {
     struct ks_map by_name;   /* identity name -> struct ks_data */
     struct ks_map by_handle; /* record slot handle -> struct ks_data */
     struct ks_map by_owner;  /* identity name -> how many objects are labelled "name/N..." */
-    CK_OBJECT_HANDLE marker;
+    p11_handle marker;
     bool has_marker;
     /*
      * The change marker's value when this index last knew every record slot
@@ -139,7 +139,7 @@ struct ks_index {
 struct ks_cache {
     struct ks_map entries; /* identity name -> struct ks_entry */
     uint64_t generation;   /* bumped when the change marker changes */
-    CK_OBJECT_HANDLE marker;
+    p11_handle marker;
     bool has_marker; /* false: entries re-read their record every max_age */
     bool has_baseline;
     unsigned char marker_value[KS_MARKER_VALUE_MAX];
@@ -180,18 +180,18 @@ struct ks_obj *ks_index_objects(struct ks_index *idx, const unsigned char id[KS_
 /* True when objects labelled as versions of |name| are on the token. */
 bool ks_index_has_versions_of(struct ks_index *idx, const char *name);
 /* Adds or drops an object this process created or destroyed. */
-sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
+sks_status ks_index_add(struct ks_index *idx, p11_handle h, p11_class cls,
                         const unsigned char id[KS_ID_LEN], const char *label,
                         struct sks_error *err);
-void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char id[KS_ID_LEN]);
+void ks_index_drop(struct ks_index *idx, p11_handle h, const unsigned char id[KS_ID_LEN]);
 /* Searches the token for record slots the index does not know and adds them. */
 sks_status ks_index_find_records(struct sks_keystore *ks, struct ks_index *idx,
                                  struct sks_error *err);
 /* Adds the record slot |h| to the index, when it reads as a record. */
-sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
+sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, p11_handle h,
                            struct sks_error *err);
 /* The newest record among |slots| that reads and parses; SKS_ERR_NOT_FOUND if none does. */
-sks_status ks_slots_newest(struct sks_keystore *ks, const CK_OBJECT_HANDLE *slots, size_t n,
+sks_status ks_slots_newest(struct sks_keystore *ks, const p11_handle *slots, size_t n,
                            unsigned char **raw, size_t *len, struct ks_record *rec,
                            struct sks_error *err);
 void ks_data_free(void *d);
@@ -231,8 +231,8 @@ sks_status ks_ident_drop(struct sks_keystore *ks, struct ks_ident *id, struct sk
 /* Destroys record slots beyond two that writers racing on two hosts left. */
 sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct sks_error *err);
 /* Reads the value of marker |h|; false when it is gone or does not read. */
-bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
-                    unsigned char value[KS_MARKER_VALUE_MAX], size_t *len);
+bool ks_marker_read(struct sks_keystore *ks, p11_handle h, unsigned char value[KS_MARKER_VALUE_MAX],
+                    size_t *len);
 /* Rewrites the change marker (creating it when missing). */
 sks_status ks_marker_touch(struct sks_keystore *ks, struct sks_error *err);
 /*
@@ -255,8 +255,8 @@ void ks_version_label(char *buf, size_t len, const char *name, unsigned int n);
 /* The EE certificate object of a version, and its x5u (CKA_URL). */
 sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const struct ks_version *v,
                            X509 **cert, char x5u[SKS_X5U_MAX + 1], struct sks_error *err);
-/* The private key object of a version, or CK_INVALID_HANDLE. */
-CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v);
+/* The private key object of a version, or P11_NO_HANDLE. */
+p11_handle ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v);
 
 /* ---- writing versions (import.c) ------------------------------------- */
 
@@ -317,7 +317,7 @@ bool ks_cert_point(X509 *cert, unsigned char pub[SKS_P256_POINT_LEN]);
 /* Best-effort undo of a version that failed half-way: objects, then its record entry. */
 void ks_version_abort(struct sks_keystore *ks, struct ks_ident *id, unsigned int n);
 /* Adds an object this key store created, under version |n|'s CKA_ID, to the index. */
-sks_status ks_created(struct sks_keystore *ks, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
+sks_status ks_created(struct sks_keystore *ks, p11_handle h, p11_class cls,
                       const struct ks_version *v, const char *label, struct sks_error *err);
 
 /*

@@ -271,7 +271,7 @@ bool ks_index_has_versions_of(struct ks_index *idx, const char *name)
     return ks_map_get(&idx->by_owner, name, strlen(name)) != NULL;
 }
 
-sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls,
+sks_status ks_index_add(struct ks_index *idx, p11_handle h, p11_class cls,
                         const unsigned char id[KS_ID_LEN], const char *label, struct sks_error *err)
 {
     struct ks_obj *o = calloc(1, sizeof(*o)), *head;
@@ -304,7 +304,7 @@ sks_status ks_index_add(struct ks_index *idx, CK_OBJECT_HANDLE h, CK_OBJECT_CLAS
     return SKS_OK;
 }
 
-void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char id[KS_ID_LEN])
+void ks_index_drop(struct ks_index *idx, p11_handle h, const unsigned char id[KS_ID_LEN])
 {
     struct ks_obj *head = ks_map_get(&idx->by_id, id, KS_ID_LEN), **pp, *o;
     size_t i;
@@ -331,7 +331,7 @@ void ks_index_drop(struct ks_index *idx, CK_OBJECT_HANDLE h, const unsigned char
 }
 
 /* Reads class, ID, label and application of one object into the index. */
-static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
+static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, p11_handle h,
                               struct sks_error *err)
 {
     struct p11_object_info info;
@@ -340,7 +340,7 @@ static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_
     st = p11_store_describe(ks->tok, h, &info, err);
     if (st != SKS_OK)
         return st;
-    if (info.cls != CKO_DATA) {
+    if (info.cls != P11_DATA) {
         if (info.id_len != KS_ID_LEN || !info.has_label)
             return SKS_OK;
         return ks_index_add(idx, h, info.cls, info.id, info.label, err);
@@ -360,7 +360,7 @@ static sks_status scan_object(struct sks_keystore *ks, struct ks_index *idx, CK_
 
 sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err)
 {
-    CK_OBJECT_HANDLE *handles = NULL;
+    p11_handle *handles = NULL;
     struct ks_index *idx;
     size_t count = 0, i;
     sks_status st;
@@ -407,7 +407,7 @@ sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
                             const unsigned char id[KS_ID_LEN], struct sks_error *err)
 {
     struct p11_template match;
-    CK_OBJECT_HANDLE *handles = NULL;
+    p11_handle *handles = NULL;
     size_t count = 0, i;
     sks_status st;
 
@@ -427,7 +427,7 @@ sks_status ks_index_find_id(struct sks_keystore *ks, struct ks_index *idx,
 /* ---- versions ---------------------------------------------------------------------- */
 
 static struct ks_obj *version_object(struct ks_index *idx, const char *name,
-                                     const struct ks_version *v, CK_OBJECT_CLASS cls)
+                                     const struct ks_version *v, p11_class cls)
 {
     char label[P11_LABEL_MAX];
     struct ks_obj *o;
@@ -439,17 +439,17 @@ static struct ks_obj *version_object(struct ks_index *idx, const char *name,
     return NULL;
 }
 
-CK_OBJECT_HANDLE ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v)
+p11_handle ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v)
 {
-    struct ks_obj *o = version_object(idx, name, v, CKO_PRIVATE_KEY);
+    struct ks_obj *o = version_object(idx, name, v, P11_PRIVATE_KEY);
 
-    return o != NULL ? o->h : CK_INVALID_HANDLE;
+    return o != NULL ? o->h : P11_NO_HANDLE;
 }
 
 sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const struct ks_version *v,
                            X509 **cert, char x5u[SKS_X5U_MAX + 1], struct sks_error *err)
 {
-    struct ks_obj *o = version_object(ks->index, name, v, CKO_CERTIFICATE);
+    struct ks_obj *o = version_object(ks->index, name, v, P11_CERTIFICATE);
     size_t url_len = P11_UNAVAILABLE;
     unsigned char *der = NULL;
     const unsigned char *p;
@@ -461,7 +461,7 @@ sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const stru
         (v->state == SKS_VERSION_ACTIVE || v->state == SKS_VERSION_STANDBY ||
          v->state == SKS_VERSION_PREVIOUS) &&
         ks_index_find_id(ks, ks->index, v->id, err) == SKS_OK)
-        o = version_object(ks->index, name, v, CKO_CERTIFICATE);
+        o = version_object(ks->index, name, v, P11_CERTIFICATE);
     if (o == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "identity %s version %u has no certificate on %s",
                         name, v->n, p11_token_uri(ks->tok));
@@ -495,7 +495,7 @@ sks_status ks_version_destroy_objects(struct sks_keystore *ks, const struct ks_v
     if (st != SKS_OK)
         return st;
     while ((o = ks_index_objects(ks->index, v->id)) != NULL) {
-        CK_OBJECT_HANDLE h = o->h;
+        p11_handle h = o->h;
         st = p11_store_destroy(ks->tok, h, err);
         if (st != SKS_OK && st != SKS_ERR_NOT_FOUND)
             return st;
@@ -539,11 +539,11 @@ static void version_info(struct sks_keystore *ks, const char *name, const struct
             vi->not_after = timegm(&tm);
         X509_free(cert);
     }
-    key = version_object(ks->index, name, v, CKO_PRIVATE_KEY);
+    key = version_object(ks->index, name, v, P11_PRIVATE_KEY);
     if (key != NULL) {
         char *uri;
         ks_version_label(label, sizeof(label), name, v->n);
-        uri = p11_store_object_uri(ks->tok, CKO_PRIVATE_KEY, v->id, KS_ID_LEN, label);
+        uri = p11_store_object_uri(ks->tok, P11_PRIVATE_KEY, v->id, KS_ID_LEN, label);
         if (uri != NULL)
             snprintf(vi->uri, sizeof(vi->uri), "%s", uri);
         free(uri);

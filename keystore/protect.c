@@ -21,7 +21,7 @@
 #include "keystore/internal.h"
 
 struct key_info {
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     struct p11_object_info o;
     char *uri;
 };
@@ -36,9 +36,9 @@ static void key_info_free(struct key_info *k, size_t n)
 }
 
 /* Key objects of |cls| that are modifiable or not; when |like| is set, its twins. */
-static sks_status find_keys(struct sks_keystore *ks, CK_OBJECT_CLASS cls, bool modifiable,
-                            const struct p11_object_info *like, CK_OBJECT_HANDLE **out,
-                            size_t *count, struct sks_error *err)
+static sks_status find_keys(struct sks_keystore *ks, p11_class cls, bool modifiable,
+                            const struct p11_object_info *like, p11_handle **out, size_t *count,
+                            struct sks_error *err)
 {
     struct p11_template match;
 
@@ -46,7 +46,7 @@ static sks_status find_keys(struct sks_keystore *ks, CK_OBJECT_CLASS cls, bool m
     return p11_store_find(ks->tok, &match, out, count, err);
 }
 
-static sks_status read_key(struct sks_keystore *ks, CK_OBJECT_HANDLE h, struct key_info *k,
+static sks_status read_key(struct sks_keystore *ks, p11_handle h, struct key_info *k,
                            struct sks_error *err)
 {
     sks_status st;
@@ -66,13 +66,13 @@ static sks_status read_key(struct sks_keystore *ks, CK_OBJECT_HANDLE h, struct k
 static sks_status modifiable_keys(struct sks_keystore *ks, struct key_info **out, size_t *count,
                                   struct sks_error *err)
 {
-    static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
+    static const p11_class classes[] = {P11_PRIVATE_KEY, P11_PUBLIC_KEY};
     struct key_info *keys = NULL;
     size_t n = 0, c, i, j;
     sks_status st = SKS_OK;
 
     for (c = 0; st == SKS_OK && c < 2; c++) {
-        CK_OBJECT_HANDLE *hs = NULL;
+        p11_handle *hs = NULL;
         size_t nh = 0;
         struct key_info *grown;
 
@@ -122,7 +122,7 @@ sks_status sks_keystore_unprotected(struct sks_keystore *ks, sks_unprotected_cb 
 static sks_status protected_twin(struct sks_keystore *ks, const struct key_info *k, bool *found,
                                  struct sks_error *err)
 {
-    CK_OBJECT_HANDLE *hs = NULL;
+    p11_handle *hs = NULL;
     size_t n = 0;
     sks_status st;
 
@@ -188,7 +188,7 @@ static void report(sks_protect_cb cb, void *arg, const char *uri, bool ok, const
 /* What the administrator must do when a key cannot be (fully) protected. */
 static const char *rotate_advice(const struct key_info *k)
 {
-    if (k->o.key_type == CKK_RSA)
+    if (k->o.key_type == P11_KEY_RSA)
         return "destroy the wrapping key pair (label " KS_WRAPPING_LABEL ") and run sksctl "
                "wrapping-key for a new one; wrap keys for the new one from then on";
     return "regenerate and rotate: make a new version (sksctl generate and attach, or "
@@ -198,8 +198,8 @@ static const char *rotate_advice(const struct key_info *k)
 static sks_status protect_one(struct sks_keystore *ks, const struct key_info *k, sks_protect_cb cb,
                               void *arg, size_t *failed, struct sks_error *err)
 {
-    enum p11_key_role role = k->o.key_type == CKK_RSA ? P11_ROLE_UNWRAPPING : P11_ROLE_SIGNING;
-    CK_OBJECT_HANDLE copy;
+    enum p11_key_role role = k->o.key_type == P11_KEY_RSA ? P11_ROLE_UNWRAPPING : P11_ROLE_SIGNING;
+    p11_handle copy;
     const char *unlimited;
     bool twin, exposed;
     struct sks_error why;
@@ -235,8 +235,8 @@ static sks_status protect_one(struct sks_keystore *ks, const struct key_info *k,
         report(cb, arg, k->uri, true,
                "protected (not modifiable, %s only); the token cannot limit its "
                "%s after creation: for that too, %s",
-               role == P11_ROLE_SIGNING ? (k->o.cls == CKO_PRIVATE_KEY ? "signs" : "verifies")
-                                        : (k->o.cls == CKO_PRIVATE_KEY ? "unwraps" : "wraps"),
+               role == P11_ROLE_SIGNING ? (k->o.cls == P11_PRIVATE_KEY ? "signs" : "verifies")
+                                        : (k->o.cls == P11_PRIVATE_KEY ? "unwraps" : "wraps"),
                unlimited, rotate_advice(k));
     } else {
         report(cb, arg, k->uri, true, "protected");
@@ -255,10 +255,10 @@ static sks_status protect(struct sks_keystore *ks, const char *const *names, siz
     st = modifiable_keys(ks, &keys, &n, err);
     for (i = 0; st == SKS_OK && i < n; i++) {
         const struct key_info *k = &keys[i];
-        bool wrapping = k->o.key_type == CKK_RSA && strcmp(k->o.label, KS_WRAPPING_LABEL) == 0;
+        bool wrapping = k->o.key_type == P11_KEY_RSA && strcmp(k->o.label, KS_WRAPPING_LABEL) == 0;
 
         if (!(wrapping ? nnames == 0
-                       : k->o.key_type == CKK_EC && owned_by(k->o.label, names, nnames)))
+                       : k->o.key_type == P11_KEY_EC && owned_by(k->o.label, names, nnames)))
             continue;
         st = protect_one(ks, k, cb, arg, failed, err);
         (*done)++;

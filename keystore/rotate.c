@@ -309,7 +309,7 @@ static bool chain_complete(struct sks_keystore *ks, const struct ks_version *v, 
         const unsigned char *p;
         size_t len = 0;
         X509 *x = NULL;
-        if (o->cls != CKO_CERTIFICATE || strstr(o->label, "/ca") == NULL)
+        if (o->cls != P11_CERTIFICATE || strstr(o->label, "/ca") == NULL)
             continue;
         ok = p11_store_get_value(ks->tok, o->h, P11_ATTR_VALUE, KS_CERT_MAX, &der, &len, NULL) ==
              SKS_OK;
@@ -338,13 +338,13 @@ static bool version_complete(struct sks_keystore *ks, const char *name, const st
     static const unsigned char probe[] = "shaken-sks sweep: is this version complete?";
     unsigned char digest[SHA256_DIGEST_LENGTH], sig[SKS_ES256_SIG_LEN];
     char x5u[SKS_X5U_MAX + 1];
-    CK_OBJECT_HANDLE key;
+    p11_handle key;
     size_t siglen = sizeof(sig);
     X509 *cert = NULL;
     bool ok;
 
     if (ks_index_find_id(ks, ks->index, v->id, NULL) != SKS_OK ||
-        (key = ks_version_key(ks->index, name, v)) == CK_INVALID_HANDLE ||
+        (key = ks_version_key(ks->index, name, v)) == P11_NO_HANDLE ||
         ks_version_cert(ks, name, v, &cert, x5u, NULL) != SKS_OK)
         return false;
     SHA256(probe, sizeof(probe), digest);

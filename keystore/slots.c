@@ -27,8 +27,8 @@
 
 #include "keystore/internal.h"
 
-static sks_status slot_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h, unsigned char **raw,
-                            size_t *len, struct ks_record *rec, struct sks_error *err)
+static sks_status slot_read(struct sks_keystore *ks, p11_handle h, unsigned char **raw, size_t *len,
+                            struct ks_record *rec, struct sks_error *err)
 {
     sks_status st = p11_store_get_value(ks->tok, h, P11_ATTR_LABEL, KS_RECORD_MAX, raw, len, err);
 
@@ -47,7 +47,7 @@ static bool gone(sks_status st, const struct sks_error *err)
     return st != SKS_OK && err != NULL && err->ckr == CKR_OBJECT_HANDLE_INVALID;
 }
 
-sks_status ks_slots_newest(struct sks_keystore *ks, const CK_OBJECT_HANDLE *slots, size_t n,
+sks_status ks_slots_newest(struct sks_keystore *ks, const p11_handle *slots, size_t n,
                            unsigned char **raw, size_t *len, struct ks_record *rec,
                            struct sks_error *err)
 {
@@ -116,7 +116,7 @@ static struct ks_data *data_get(struct ks_index *idx, const char *name, struct s
  * slot can only come from writers on two hosts creating one at once; it is
  * kept aside for sweep.
  */
-static sks_status data_slot(struct ks_index *idx, struct ks_data *d, CK_OBJECT_HANDLE h,
+static sks_status data_slot(struct ks_index *idx, struct ks_data *d, p11_handle h,
                             unsigned char *raw, size_t len, unsigned long long seq,
                             struct sks_error *err)
 {
@@ -126,7 +126,7 @@ static sks_status data_slot(struct ks_index *idx, struct ks_data *d, CK_OBJECT_H
         ;
     if (i == d->nslots) {
         if (d->nslots == KS_SLOTS) {
-            CK_OBJECT_HANDLE *grown = realloc(d->extra, (d->nextra + 1) * sizeof(*grown));
+            p11_handle *grown = realloc(d->extra, (d->nextra + 1) * sizeof(*grown));
             free(raw);
             if (grown == NULL)
                 return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
@@ -152,7 +152,7 @@ static sks_status data_slot(struct ks_index *idx, struct ks_data *d, CK_OBJECT_H
     return SKS_OK;
 }
 
-sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, CK_OBJECT_HANDLE h,
+sks_status ks_record_found(struct sks_keystore *ks, struct ks_index *idx, p11_handle h,
                            struct sks_error *err)
 {
     struct ks_record rec;
@@ -174,7 +174,7 @@ sks_status ks_index_find_records(struct sks_keystore *ks, struct ks_index *idx,
                                  struct sks_error *err)
 {
     struct p11_template match;
-    CK_OBJECT_HANDLE *handles = NULL;
+    p11_handle *handles = NULL;
     size_t count = 0, i;
     sks_status st;
 
@@ -343,7 +343,7 @@ static bool own_write_lost(struct sks_keystore *ks, struct ks_data *d, struct sk
 }
 
 static sks_status slot_create(struct sks_keystore *ks, const unsigned char *raw, size_t len,
-                              CK_OBJECT_HANDLE *h, struct sks_error *err)
+                              p11_handle *h, struct sks_error *err)
 {
     struct p11_template t;
 
@@ -353,7 +353,7 @@ static sks_status slot_create(struct sks_keystore *ks, const unsigned char *raw,
 
 /* Writes |raw| into the slot that does not hold the newest record, or a new slot. */
 static sks_status slot_write(struct sks_keystore *ks, struct ks_data *d, const unsigned char *raw,
-                             size_t len, CK_OBJECT_HANDLE *h, struct sks_error *err)
+                             size_t len, p11_handle *h, struct sks_error *err)
 {
     struct p11_template label;
     sks_status st = SKS_ERR_NOT_FOUND;
@@ -377,7 +377,7 @@ sks_status ks_ident_save(struct sks_keystore *ks, struct ks_ident *id, struct sk
     struct ks_data *d = ks_map_get(&ks->index->by_name, id->name, strlen(id->name));
     struct ks_record now;
     unsigned char *raw = NULL, *copy = NULL;
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    p11_handle h = P11_NO_HANDLE;
     size_t len = 0;
     sks_status st;
 
@@ -461,8 +461,8 @@ sks_status ks_ident_drop_extra(struct sks_keystore *ks, const char *name, struct
 
 /* ---- the change marker ---------------------------------------------------------------------- */
 
-bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
-                    unsigned char value[KS_MARKER_VALUE_MAX], size_t *len)
+bool ks_marker_read(struct sks_keystore *ks, p11_handle h, unsigned char value[KS_MARKER_VALUE_MAX],
+                    size_t *len)
 {
     size_t got;
 
@@ -481,7 +481,7 @@ bool ks_marker_read(struct sks_keystore *ks, CK_OBJECT_HANDLE h,
 static sks_status marker_find(struct sks_keystore *ks, struct sks_error *err)
 {
     struct p11_template match;
-    CK_OBJECT_HANDLE *handles = NULL;
+    p11_handle *handles = NULL;
     size_t count = 0;
     sks_status st;
 

@@ -39,36 +39,36 @@ static const unsigned char wrap_id[KS_ID_LEN] = "shaken-sks-wrap1";
 
 /* ---- the wrapping key ---------------------------------------------------------- */
 
-static void wrap_handles(struct ks_index *idx, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+static void wrap_handles(struct ks_index *idx, p11_handle *pub, p11_handle *priv)
 {
     struct ks_obj *o;
 
-    *pub = *priv = CK_INVALID_HANDLE;
+    *pub = *priv = P11_NO_HANDLE;
     for (o = ks_index_objects(idx, wrap_id); o != NULL; o = o->next) {
         if (strcmp(o->label, KS_WRAPPING_LABEL) != 0)
             continue;
-        if (o->cls == CKO_PUBLIC_KEY)
+        if (o->cls == P11_PUBLIC_KEY)
             *pub = o->h;
-        else if (o->cls == CKO_PRIVATE_KEY)
+        else if (o->cls == P11_PRIVATE_KEY)
             *priv = o->h;
     }
 }
 
 static sks_status wrap_generate(struct sks_keystore *ks, struct sks_error *err)
 {
-    CK_OBJECT_HANDLE pub, priv;
+    p11_handle pub, priv;
     sks_status st;
 
     st = p11_store_generate_rsa_unwrap(ks->tok, KS_WRAPPING_LABEL, wrap_id, sizeof(wrap_id),
                                        WRAP_BITS, &pub, &priv, err);
     if (st == SKS_OK)
-        st = ks_index_add(ks->index, pub, CKO_PUBLIC_KEY, wrap_id, KS_WRAPPING_LABEL, err);
+        st = ks_index_add(ks->index, pub, P11_PUBLIC_KEY, wrap_id, KS_WRAPPING_LABEL, err);
     if (st == SKS_OK)
-        st = ks_index_add(ks->index, priv, CKO_PRIVATE_KEY, wrap_id, KS_WRAPPING_LABEL, err);
+        st = ks_index_add(ks->index, priv, P11_PRIVATE_KEY, wrap_id, KS_WRAPPING_LABEL, err);
     return st;
 }
 
-static sks_status rsa_public(struct sks_keystore *ks, CK_OBJECT_HANDLE pub, EVP_PKEY **out,
+static sks_status rsa_public(struct sks_keystore *ks, p11_handle pub, EVP_PKEY **out,
                              struct sks_error *err)
 {
     unsigned char *n = NULL, *e = NULL;
@@ -109,18 +109,18 @@ done:
     return st;
 }
 
-static sks_status wrapping_key(struct sks_keystore *ks, bool create, CK_OBJECT_HANDLE *priv,
+static sks_status wrapping_key(struct sks_keystore *ks, bool create, p11_handle *priv,
                                EVP_PKEY **pub, struct sks_error *err)
 {
     struct ks_index *idx;
-    CK_OBJECT_HANDLE hpub;
+    p11_handle hpub;
     sks_status st;
 
     st = ks_index_get(ks, &idx, err);
     if (st != SKS_OK)
         return st;
     wrap_handles(idx, &hpub, priv);
-    if (hpub == CK_INVALID_HANDLE || *priv == CK_INVALID_HANDLE) {
+    if (hpub == P11_NO_HANDLE || *priv == P11_NO_HANDLE) {
         if (!create)
             return sks_fail(err, SKS_ERR_NOT_FOUND,
                             "%s has no wrapping key yet: run sksctl wrapping-key, wrap the key "
@@ -136,7 +136,7 @@ static sks_status wrapping_key(struct sks_keystore *ks, bool create, CK_OBJECT_H
 
 sks_status sks_keystore_wrapping_key(struct sks_keystore *ks, EVP_PKEY **pub, struct sks_error *err)
 {
-    CK_OBJECT_HANDLE priv;
+    p11_handle priv;
     sks_status st;
 
     st = ks_write_lock(ks, err);
@@ -268,7 +268,7 @@ done:
  * general codes to a bad blob).  Anything else (a device error, a lost
  * session or token) is the token's fault and is reported as such.
  */
-static bool blob_fault(CK_RV rv)
+static bool blob_fault(unsigned long rv)
 {
     switch (rv) {
     case CKR_ARGUMENTS_BAD:
@@ -297,12 +297,12 @@ static sks_status oaep_failed(struct sks_keystore *ks, size_t rsa_len, struct sk
                     p11_token_uri(ks->tok), rsa_len);
 }
 
-static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE priv,
+static sks_status unwrap_two_steps(struct sks_keystore *ks, p11_handle priv,
                                    const unsigned char *blob, size_t rsa_len, size_t len,
-                                   CK_OBJECT_HANDLE *key, struct sks_error *err)
+                                   p11_handle *key, struct sks_error *err)
 {
     static const enum p11_oaep_hash hashes[] = {P11_OAEP_SHA256, P11_OAEP_SHA1};
-    CK_OBJECT_HANDLE kek = CK_INVALID_HANDLE;
+    p11_handle kek = P11_NO_HANDLE;
     unsigned long kek_len = 0;
     size_t got = P11_UNAVAILABLE;
     struct sks_error tried;
@@ -310,17 +310,17 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, CK_OBJECT_HANDLE pri
     size_t i;
 
     sks_error_clear(&tried);
-    for (i = 0; i < 2 && kek == CK_INVALID_HANDLE; i++) {
+    for (i = 0; i < 2 && kek == P11_NO_HANDLE; i++) {
         if (p11_store_unwrap_aes(ks->tok, priv, hashes[i], blob, rsa_len, &kek, &tried) == SKS_OK)
             continue;
-        kek = CK_INVALID_HANDLE;
+        kek = P11_NO_HANDLE;
         if (!blob_fault(tried.ckr)) {
             if (err != NULL)
                 *err = tried;
             return tried.status;
         }
     }
-    if (kek == CK_INVALID_HANDLE)
+    if (kek == P11_NO_HANDLE)
         return oaep_failed(ks, rsa_len, err);
     st = p11_store_read(ks->tok, kek, P11_ATTR_VALUE_LEN, &kek_len, sizeof(kek_len), &got, err);
     /* SoftHSM leaves the value length at 0 on unwrapped keys: check it where it is known. */
@@ -391,7 +391,7 @@ static sks_status wrapped_out_of_range(struct sks_error *err, const char *how)
  * the certificate's key (key-match).  The public key stored in the blob's
  * PKCS#8 never leaves the token, which ignores it; sksctl wrap checks it.
  */
-static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key, X509 *cert,
+static sks_status check_unwrapped(struct sks_keystore *ks, p11_handle key, X509 *cert,
                                   struct sks_error *err)
 {
     static const unsigned char probe[32] = "shaken-sks key/certificate test";
@@ -444,9 +444,9 @@ static sks_status check_unwrapped(struct sks_keystore *ks, CK_OBJECT_HANDLE key,
 }
 
 static sks_status unwrap(struct sks_keystore *ks, const unsigned char *blob, size_t len, X509 *cert,
-                         CK_OBJECT_HANDLE *key, struct sks_error *err)
+                         p11_handle *key, struct sks_error *err)
 {
-    CK_OBJECT_HANDLE priv;
+    p11_handle priv;
     EVP_PKEY *pub = NULL;
     size_t rsa_len, kwp_len;
     sks_status st;
@@ -476,7 +476,7 @@ static sks_status unwrap(struct sks_keystore *ks, const unsigned char *blob, siz
     st = check_unwrapped(ks, *key, cert, err);
     if (st != SKS_OK) {
         p11_store_destroy(ks->tok, *key, NULL);
-        *key = CK_INVALID_HANDLE;
+        *key = P11_NO_HANDLE;
     }
     return st;
 }
@@ -486,20 +486,20 @@ static sks_status keep_key(struct sks_keystore *ks, const struct ks_version *v, 
                            void *session_key, struct sks_error *err)
 {
     struct p11_template t;
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
     sks_status st;
 
     p11_template_signing_key_keep(&t, label, v->id, KS_ID_LEN);
-    st = p11_store_copy(ks->tok, *(CK_OBJECT_HANDLE *)session_key, &t, &h, err);
+    st = p11_store_copy(ks->tok, *(p11_handle *)session_key, &t, &h, err);
     if (st == SKS_OK)
-        st = ks_created(ks, h, CKO_PRIVATE_KEY, v, label, err);
+        st = ks_created(ks, h, P11_PRIVATE_KEY, v, label, err);
     return st;
 }
 
 static sks_status import_wrapped(struct sks_keystore *ks, const char *identity,
                                  const unsigned char *blob, size_t len,
                                  const struct sks_credentials *cred, unsigned int *version,
-                                 CK_OBJECT_HANDLE *session_key, struct sks_error *err)
+                                 p11_handle *session_key, struct sks_error *err)
 {
     struct ks_checked chk;
     struct ks_ident id;
@@ -528,13 +528,13 @@ sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *iden
                                        const struct sks_credentials *cred, unsigned int *version,
                                        struct sks_error *err)
 {
-    CK_OBJECT_HANDLE session_key = CK_INVALID_HANDLE;
+    p11_handle session_key = P11_NO_HANDLE;
     sks_status st;
 
     st = ks_write_lock(ks, err);
     if (st == SKS_OK) {
         st = import_wrapped(ks, identity, blob, len, cred, version, &session_key, err);
-        if (session_key != CK_INVALID_HANDLE)
+        if (session_key != P11_NO_HANDLE)
             p11_store_destroy(ks->tok, session_key, NULL);
         ks_write_unlock(ks);
     }

@@ -26,6 +26,22 @@ struct p11_module;
 struct p11_token;
 struct p11_key;
 
+/*
+ * The PKCS#11 values the layers above handle, under names of this layer:
+ * an object handle (valid while the token keeps its epoch, p11_token_epoch),
+ * an object class and a key type.
+ */
+typedef CK_OBJECT_HANDLE p11_handle;
+#define P11_NO_HANDLE ((p11_handle)CK_INVALID_HANDLE)
+typedef CK_OBJECT_CLASS p11_class;
+#define P11_DATA ((p11_class)CKO_DATA)
+#define P11_CERTIFICATE ((p11_class)CKO_CERTIFICATE)
+#define P11_PUBLIC_KEY ((p11_class)CKO_PUBLIC_KEY)
+#define P11_PRIVATE_KEY ((p11_class)CKO_PRIVATE_KEY)
+typedef CK_KEY_TYPE p11_key_type;
+#define P11_KEY_EC ((p11_key_type)CKK_EC)
+#define P11_KEY_RSA ((p11_key_type)CKK_RSA)
+
 /* ---- modules ------------------------------------------------------------ */
 
 /*
@@ -124,7 +140,7 @@ struct p11_object {
     unsigned char *value;      /* certificates and data objects: CKA_VALUE */
     size_t value_len;
     char *uri;                 /* pkcs11: URI naming exactly this object */
-    CK_OBJECT_HANDLE handle;   /* valid only while the token stays in |epoch| */
+    p11_handle handle;         /* valid only while the token stays in |epoch| */
     unsigned long long epoch;
 };
 
@@ -154,7 +170,7 @@ sks_status p11_key_from_object(struct p11_token *tok, const struct p11_object *o
  * public point the caller already knows: no search, which matters on a
  * token holding thousands of keys.
  */
-sks_status p11_key_from_handle(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
+sks_status p11_key_from_handle(struct p11_token *tok, p11_handle h, const unsigned char *id,
                                size_t id_len, const char *label,
                                const unsigned char pub[SKS_P256_POINT_LEN], struct p11_key **out,
                                struct sks_error *err);
@@ -302,13 +318,13 @@ char *p11_store_object_uri(struct p11_token *tok, CK_OBJECT_CLASS cls, const uns
                            size_t id_len, const char *label);
 /* Token objects matching |match| (NULL: all; CKA_TOKEN=TRUE is added).  free() *handles. */
 sks_status p11_store_find(struct p11_token *tok, const struct p11_template *match,
-                          CK_OBJECT_HANDLE **handles, size_t *count, struct sks_error *err);
+                          p11_handle **handles, size_t *count, struct sks_error *err);
 /*
  * Reads raw attributes into the caller's buffers (for tests and p11/).  An
  * attribute the object lacks, keeps sensitive or that does not fit is not
  * an error: its ulValueLen is CK_UNAVAILABLE_INFORMATION.
  */
-sks_status p11_store_get(struct p11_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+sks_status p11_store_get(struct p11_token *tok, p11_handle h, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                          struct sks_error *err);
 
 /* The attributes read by name; messages name them as PKCS#11 does. */
@@ -327,11 +343,11 @@ enum p11_attr {
  * P11_UNAVAILABLE when the object lacks it, keeps it sensitive or it does
  * not fit: not an error.
  */
-sks_status p11_store_read(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_attr attr, void *buf,
+sks_status p11_store_read(struct p11_token *tok, p11_handle h, enum p11_attr attr, void *buf,
                           size_t size, size_t *len, struct sks_error *err);
 /* Reads |attr| of at most |max| bytes into a new buffer (free(); NUL-terminated). */
-sks_status p11_store_get_value(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_attr attr,
-                               size_t max, unsigned char **out, size_t *len, struct sks_error *err);
+sks_status p11_store_get_value(struct p11_token *tok, p11_handle h, enum p11_attr attr, size_t max,
+                               unsigned char **out, size_t *len, struct sks_error *err);
 
 /* What indexing an object reads of it, in one call. */
 struct p11_object_info {
@@ -344,24 +360,24 @@ struct p11_object_info {
     char application[64];      /* data objects: CKA_APPLICATION, "" when absent */
     bool has_application;
 };
-sks_status p11_store_describe(struct p11_token *tok, CK_OBJECT_HANDLE h,
-                              struct p11_object_info *info, struct sks_error *err);
+sks_status p11_store_describe(struct p11_token *tok, p11_handle h, struct p11_object_info *info,
+                              struct sks_error *err);
 /* The uncompressed point of the EC public key |h|. */
-sks_status p11_store_get_ec_point(struct p11_token *tok, CK_OBJECT_HANDLE h,
+sks_status p11_store_get_ec_point(struct p11_token *tok, p11_handle h,
                                   unsigned char pub[SKS_P256_POINT_LEN], struct sks_error *err);
 /* Whether |h| is an EC key on P-256. */
-sks_status p11_store_is_p256_key(struct p11_token *tok, CK_OBJECT_HANDLE h, bool *yes,
+sks_status p11_store_is_p256_key(struct p11_token *tok, p11_handle h, bool *yes,
                                  struct sks_error *err);
 
-sks_status p11_store_create(struct p11_token *tok, const struct p11_template *t,
-                            CK_OBJECT_HANDLE *out, struct sks_error *err);
-sks_status p11_store_copy(struct p11_token *tok, CK_OBJECT_HANDLE h, const struct p11_template *t,
-                          CK_OBJECT_HANDLE *out, struct sks_error *err);
+sks_status p11_store_create(struct p11_token *tok, const struct p11_template *t, p11_handle *out,
+                            struct sks_error *err);
+sks_status p11_store_copy(struct p11_token *tok, p11_handle h, const struct p11_template *t,
+                          p11_handle *out, struct sks_error *err);
 /* C_SetAttributeValue: one call, so atomic as far as the token is concerned. */
-sks_status p11_store_set(struct p11_token *tok, CK_OBJECT_HANDLE h, const struct p11_template *t,
+sks_status p11_store_set(struct p11_token *tok, p11_handle h, const struct p11_template *t,
                          struct sks_error *err);
 /* SKS_ERR_NOT_FOUND when the object is already gone. */
-sks_status p11_store_destroy(struct p11_token *tok, CK_OBJECT_HANDLE h, struct sks_error *err);
+sks_status p11_store_destroy(struct p11_token *tok, p11_handle h, struct sks_error *err);
 
 /*
  * Unwrapping a wrapped signing key (keystore/wrap.c); on failure err->ckr
@@ -371,20 +387,19 @@ enum p11_oaep_hash { P11_OAEP_SHA256, P11_OAEP_SHA1 };
 /* True when the token unwraps with CKM_RSA_AES_KEY_WRAP (both steps in one). */
 bool p11_token_has_rsa_aes_unwrap(struct p11_token *tok);
 /* RSA-OAEP with |unwrapping| to p11_template_transient_unwrap_key. */
-sks_status p11_store_unwrap_aes(struct p11_token *tok, CK_OBJECT_HANDLE unwrapping,
+sks_status p11_store_unwrap_aes(struct p11_token *tok, p11_handle unwrapping,
                                 enum p11_oaep_hash hash, const unsigned char *wrapped, size_t len,
-                                CK_OBJECT_HANDLE *out, struct sks_error *err);
+                                p11_handle *out, struct sks_error *err);
 /* RFC 5649 with the AES key |kek| to p11_template_signing_key_to_check. */
-sks_status p11_store_unwrap_kwp(struct p11_token *tok, CK_OBJECT_HANDLE kek,
-                                const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *out,
-                                struct sks_error *err);
+sks_status p11_store_unwrap_kwp(struct p11_token *tok, p11_handle kek, const unsigned char *wrapped,
+                                size_t len, p11_handle *out, struct sks_error *err);
 /* CKM_RSA_AES_KEY_WRAP (AES-|aes_bits|) with |unwrapping| to p11_template_signing_key_to_check. */
-sks_status p11_store_unwrap_rsa_aes(struct p11_token *tok, CK_OBJECT_HANDLE unwrapping,
+sks_status p11_store_unwrap_rsa_aes(struct p11_token *tok, p11_handle unwrapping,
                                     enum p11_oaep_hash hash, unsigned long aes_bits,
-                                    const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *out,
+                                    const unsigned char *wrapped, size_t len, p11_handle *out,
                                     struct sks_error *err);
 /* One CKM_ECDSA signature of |digest| with |h|; *siglen is the room in |sig|, then the length. */
-sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsigned char *digest,
+sks_status p11_store_sign(struct p11_token *tok, p11_handle h, const unsigned char *digest,
                           size_t len, unsigned char *sig, size_t *siglen, struct sks_error *err);
 /*
  * Generates the RSA key pair (exponent 65537) wrapped keys come in under:
@@ -392,8 +407,7 @@ sks_status p11_store_sign(struct p11_token *tok, CK_OBJECT_HANDLE h, const unsig
  */
 sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *label,
                                          const unsigned char *id, size_t id_len, unsigned long bits,
-                                         CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
-                                         struct sks_error *err);
+                                         p11_handle *pub, p11_handle *priv, struct sks_error *err);
 /*
  * Re-protects a key made before every key was CKA_MODIFIABLE=FALSE: while
  * it is still modifiable, turns off every usage |role| does not need and
@@ -407,8 +421,8 @@ sks_status p11_store_generate_rsa_unwrap(struct p11_token *tok, const char *labe
  * extractable, so it may have left the token already.  On a failure after
  * the copy, *out is the copy and err says so.
  */
-sks_status p11_store_protect(struct p11_token *tok, CK_OBJECT_HANDLE h, enum p11_key_role role,
-                             CK_OBJECT_HANDLE *out, const char **unlimited, bool *exposed,
+sks_status p11_store_protect(struct p11_token *tok, p11_handle h, enum p11_key_role role,
+                             p11_handle *out, const char **unlimited, bool *exposed,
                              struct sks_error *err);
 /*
  * Checks that the token stored what this process wrote: in a fresh instance
