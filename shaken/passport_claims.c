@@ -296,8 +296,7 @@ sks_status sks_passport_check_claims(const struct sks_passport *pp, struct sks_e
 sks_status sks_passport_check_complete(const struct sks_passport *pp, struct sks_error *err)
 {
     if (memchr(pp->x5u, '\0', sizeof(pp->x5u)) == NULL)
-        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-x5u", "x5u",
-                              "x5u: not NUL-terminated");
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-x5u", "x5u", "x5u: not NUL-terminated");
     if (sks_x5u_check(pp->x5u, err) != SKS_OK)
         return SKS_ERR_INPUT;
     return sks_passport_check_claims(pp, err);

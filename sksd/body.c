@@ -49,7 +49,7 @@ enum MHD_Result sksd_body_too_big(struct sksd_req *r, struct MHD_Connection *c, 
 {
     r->close = true;
     return sksd_reply_errorf(r, c, 413, "body-too-large", "body",
-                        "the request body is larger than the limit of %zu bytes", max);
+                             "the request body is larger than the limit of %zu bytes", max);
 }
 
 struct framing {

@@ -40,7 +40,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     sksd_log(SKSD_LOG_WARNING, "http: %s", msg);
 }
 
-
 static void describe(const struct sockaddr *sa, char *out, size_t size)
 {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -159,8 +158,8 @@ static sks_status start_signing(struct sksd *d, struct sks_error *err)
     d->listener[SKSD_LISTEN_SIGNING] = (struct sksd_listener){d, SKSD_LISTEN_SIGNING};
     d->signing = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, sksd_route_request, &d->listener[SKSD_LISTEN_SIGNING], MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        NULL, sksd_route_request, &d->listener[SKSD_LISTEN_SIGNING], MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         conf->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conf->connection_memory,
         MHD_OPTION_NOTIFY_COMPLETED, sksd_route_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
@@ -216,8 +215,8 @@ static sks_status start_import_unix(struct sksd *d, struct sks_error *err)
     d->listener[SKSD_LISTEN_IMPORT_UNIX] = (struct sksd_listener){d, SKSD_LISTEN_IMPORT_UNIX};
     d->import_unix = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, sksd_route_request, &d->listener[SKSD_LISTEN_IMPORT_UNIX], MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
+        NULL, sksd_route_request, &d->listener[SKSD_LISTEN_IMPORT_UNIX], MHD_OPTION_LISTEN_SOCKET,
+        fd, MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
         d->conf->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, sksd_route_completed, NULL,
         MHD_OPTION_END);
     if (d->import_unix == NULL) {

@@ -132,9 +132,8 @@ enum MHD_Result sksd_reply_failure(struct sksd_req *r, struct MHD_Connection *c,
                             err->msg);
 }
 
-enum MHD_Result sksd_reply_errorf(struct sksd_req *r, struct MHD_Connection *c,
-                                  unsigned int status, const char *code, const char *field,
-                                  const char *fmt, ...)
+enum MHD_Result sksd_reply_errorf(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                  const char *code, const char *field, const char *fmt, ...)
 {
     char msg[SKS_ERROR_MSG_MAX];
     va_list ap;

@@ -72,11 +72,11 @@ static enum MHD_Result begin_signing(struct sksd *d, struct MHD_Connection *c, s
         return sksd_reply_method_not_allowed(r, c, method, SIGNING_PATH, "POST");
     if (ctype == NULL || !sksd_media_type_is(ctype, "application/json"))
         return sksd_reply_errorf(r, c, 415, "unsupported-media-type", "Content-Type",
-                            "Content-Type must be application/json, not %.64s",
-                            ctype != NULL ? ctype : "(none)");
+                                 "Content-Type must be application/json, not %.64s",
+                                 ctype != NULL ? ctype : "(none)");
     if (!sksd_accepts_json(c))
         return sksd_reply_errorf(r, c, 406, "not-acceptable", "Accept",
-                            "the response is application/json, which Accept does not allow");
+                                 "the response is application/json, which Accept does not allow");
     if (k == NULL || !conn_buffer(d, k))
         return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
     if (sksd_body_declared_too_big(c, k->cap))
@@ -139,12 +139,13 @@ static enum MHD_Result begin_other(struct sksd *d, struct MHD_Connection *c, str
 
     r->api = SKSD_API_OTHER;
     if (strcmp(url, "/healthz") == 0)
-        return get ? serve_health(d, c, r) : sksd_reply_method_not_allowed(r, c, method, url, "GET");
+        return get ? serve_health(d, c, r)
+                   : sksd_reply_method_not_allowed(r, c, method, url, "GET");
     if (strcmp(url, "/metrics") == 0)
         return get ? sksd_reply_queue(r, c, 200, sksd_metrics_response(d))
                    : sksd_reply_method_not_allowed(r, c, method, url, "GET");
     return sksd_reply_errorf(r, c, 404, "not-found", "",
-                        "no resource %.128s here: the signing API is POST " SIGNING_PATH, url);
+                             "no resource %.128s here: the signing API is POST " SIGNING_PATH, url);
 }
 
 /* ---- the import listeners ----------------------------------------------------- */

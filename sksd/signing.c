@@ -157,7 +157,7 @@ static bool map_dest(struct sksd_sign_result *res, const json_t *req, struct sks
     }
     /* One past the array says "too many" to the validator. */
     pp->ndest = (unsigned int)(json_array_size(arr) > SKS_DEST_MAX ? SKS_DEST_MAX + 1
-                                                                     : json_array_size(arr));
+                                                                   : json_array_size(arr));
     return true;
 }
 

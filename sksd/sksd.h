@@ -185,9 +185,9 @@ enum MHD_Result sksd_reply_json(struct sksd_req *r, struct MHD_Connection *c, un
 /* {"error":{"code":...,"field":...,"message":...}}: an HTTP-level refusal (413, 415, ...). */
 enum MHD_Result sksd_reply_error(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
                                  const char *code, const char *field, const char *message);
-enum MHD_Result sksd_reply_errorf(struct sksd_req *r, struct MHD_Connection *c,
-                                  unsigned int status, const char *code, const char *field,
-                                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+enum MHD_Result sksd_reply_errorf(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                  const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* The error body of a library failure: its status, code, field and message as they are. */
 enum MHD_Result sksd_reply_failure(struct sksd_req *r, struct MHD_Connection *c,
                                    const struct sks_error *err);
@@ -212,8 +212,7 @@ enum MHD_Result sksd_body_too_big(struct sksd_req *r, struct MHD_Connection *c, 
  * Refuses (400, then close) a request whose body length two parsers could
  * read differently; true when it queued the refusal (|*ret|).
  */
-bool sksd_body_framing_refused(struct sksd_req *r, struct MHD_Connection *c,
-                               enum MHD_Result *ret);
+bool sksd_body_framing_refused(struct sksd_req *r, struct MHD_Connection *c, enum MHD_Result *ret);
 
 /* ---- routing (route.c): libmicrohttpd's callbacks ---------------------------- */
 

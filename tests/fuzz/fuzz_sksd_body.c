@@ -6,8 +6,8 @@
  *      of a signingRequest and its judgement by sks_passport_check_claims().
  *      The daemon here has no key store and no identity: a request that
  *      passes every check ends at "no identity signs" (404), one that does
- *      not must be a 400 with a stable code.  A 500, or any other status, is a bug: bad input is the
- *      client's fault, and nothing but the token can fail after it.
+ *      not must be a 400 with a stable code.  A 500, or any other status, is a bug: bad input is
+ * the client's fault, and nothing but the token can fail after it.
  *   2. sks_passport_claims_from_json() (shaken/passport_claims.c) in both modes
  *      and for both PASSporT types, on the input and, for a request sksd
  *      took, on its signingRequest object.  Claims that are complete are

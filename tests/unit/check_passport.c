@@ -423,7 +423,6 @@ START_TEST(x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks)
 }
 END_TEST
 
-
 /* The failure names |field| with |code| and says |words|. */
 static void assert_field(sks_status st, const struct sks_error *err, const char *code,
                          const char *field, const char *words)
@@ -462,10 +461,14 @@ START_TEST(spc_rule_takes_digits_and_capitals_only_and_names_the_fault)
     ck_assert(sks_spc_valid(longest));
     /* Length-bounded: a TNAuthList hands bytes that need not end in NUL, and may hold one. */
     ck_assert_int_eq(sks_spc_check("1234XYZ", 4, &err), SKS_OK);
-    ck_assert_int_eq(sks_spc_check("12\0" "4", 4, &err), SKS_ERR_INPUT);
+    ck_assert_int_eq(sks_spc_check("12\0"
+                                   "4",
+                                   4, &err),
+                     SKS_ERR_INPUT);
     ck_assert_str_eq(err.field, "spc");
     ck_assert_int_eq(sks_spc_check("12\n4", 4, &err), SKS_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(err.msg, "\"12?4\" has a character other than 0-9 and A-Z at offset 2"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "\"12?4\" has a character other than 0-9 and A-Z at offset 2"));
     ck_assert_str_eq(sks_error_code(&err), "invalid-spc");
     ck_assert_int_eq(sks_spc_check("", 0, &err), SKS_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "the SPC is empty"));
@@ -503,9 +506,12 @@ START_TEST(uuid_rule_refuses_near_misses)
         "",
         "123e4567-e89b-12d3-a456-42665544000",   /* one short */
         "123e4567-e89b-12d3-a456-4266554400000", /* one long */
-        "123e4567xe89b-12d3-a456-426655440000",  "123e4567-e89b-12d3-a456-42665544000g",
-        "{23e4567-e89b-12d3-a456-426655440000",  "123e4567-e89b-12d3-a456-42665544000\n",
-        "123e4567-e89b-12d3-a456_426655440000",  " 123e4567-e89b-12d3-a456-426655440000",
+        "123e4567xe89b-12d3-a456-426655440000",
+        "123e4567-e89b-12d3-a456-42665544000g",
+        "{23e4567-e89b-12d3-a456-426655440000",
+        "123e4567-e89b-12d3-a456-42665544000\n",
+        "123e4567-e89b-12d3-a456_426655440000",
+        " 123e4567-e89b-12d3-a456-426655440000",
     };
     size_t i;
 
