@@ -23,13 +23,6 @@
 #include "keystore/internal.h"
 #include "profile/tnauthlist.h"
 
-static bool spc_ok(const char *spc)
-{
-    size_t n = strlen(spc);
-
-    return n >= 1 && n <= SKS_SPC_MAX && strspn(spc, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
-}
-
 static struct ks_obj *version_obj(struct ks_index *idx, const struct ks_version *v, p11_class cls)
 {
     struct ks_obj *o;
@@ -201,7 +194,7 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
     unsigned int n;
     sks_status st;
 
-    if (spc == NULL || !spc_ok(spc))
+    if (!sks_spc_valid(spc))
         return sks_fail(err, SKS_ERR_INPUT, "spc: \"%.80s\" is not 1-%d of 0-9 and A-Z",
                         spc != NULL ? spc : "", SKS_SPC_MAX);
     st = ks_ident_load(ks, identity, &id, err);

@@ -52,9 +52,9 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
     st = sks_x5u_check(cred->x5u, err);
     if (st != SKS_OK)
         return st;
-    if (cred->chain != NULL && sk_X509_num(cred->chain) > KS_CHAIN_MAX)
-        return sks_fail(err, SKS_ERR_INPUT, "chain: %d certificates; at most %d are kept",
-                        sk_X509_num(cred->chain), KS_CHAIN_MAX);
+    if (cred->chain != NULL &&
+        (st = sks_chain_length_check(sk_X509_num(cred->chain), err)) != SKS_OK)
+        return st;
     if (ks->cfg.roots == NULL)
         return sks_fail(err, SKS_ERR_INPUT,
                         "chain: no trust anchors are configured (trust_anchors in [sks], or "
@@ -80,11 +80,12 @@ sks_status ks_check_credentials(struct sks_keystore *ks, const struct sks_creden
 
 sks_status ks_check_spc(const struct ks_ident *id, const char *spc, struct sks_error *err)
 {
-    if (id->exists && strcmp(id->rec.spc, spc) != 0)
-        return sks_fail(err, SKS_ERR_POLICY,
-                        "spc: the certificate is for SPC %s but identity %s has SPC %s", spc,
-                        id->name, id->rec.spc);
-    return SKS_OK;
+    char whose[SKS_IDENTITY_NAME_MAX + 16];
+
+    if (!id->exists)
+        return SKS_OK;
+    snprintf(whose, sizeof(whose), "identity %s", id->name);
+    return sks_spc_match(spc, id->rec.spc, whose, err);
 }
 
 /*

@@ -41,7 +41,6 @@
 #define KS_RECORD_MAX (64 * 1024)
 #define KS_VERSIONS_MAX 64
 #define KS_CERT_MAX (64 * 1024)
-#define KS_CHAIN_MAX 8
 
 /* ---- the record ------------------------------------------------------------ */
 

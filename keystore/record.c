@@ -47,13 +47,6 @@ static bool state_parse(const char *s, enum sks_version_state *out)
     return false;
 }
 
-static bool spc_ok(const char *spc)
-{
-    size_t n = strlen(spc);
-
-    return n >= 1 && n <= SKS_SPC_MAX && strspn(spc, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
-}
-
 static bool id_parse(const char *hex, unsigned char id[KS_ID_LEN])
 {
     long n = 0;
@@ -147,7 +140,7 @@ sks_status ks_record_parse(const unsigned char *raw, size_t len, struct ks_recor
                       (long long)format, RECORD_FORMAT);
         goto done;
     }
-    if (!sks_identity_name_ok(name) || seq < 1 || !spc_ok(spc) || active < 0 || next < 1 ||
+    if (!sks_identity_name_ok(name) || seq < 1 || !sks_spc_valid(spc) || active < 0 || next < 1 ||
         next > 0x1000000 || !json_is_array(versions) ||
         json_array_size(versions) > KS_VERSIONS_MAX) {
         st = bad(err, "spc, active, next or versions is out of range");

@@ -601,7 +601,7 @@ static void record_lost(struct sks_keystore *ks, struct ks_data *d)
     d->seq = 0;
 }
 
-#define KS_VERIFY_MAX (KS_CHAIN_MAX + 8)
+#define KS_VERIFY_MAX (SKS_CHAIN_MAX + 8)
 
 sks_status ks_verify_stored(struct sks_keystore *ks, const char *name, const struct ks_version *v,
                             struct sks_error *err)

@@ -213,29 +213,14 @@ static void check_basic_constraints(X509 *ee, struct sks_profile_result *res)
 /* An SPC that passes spc_valid() is copied whole from the summary. */
 _Static_assert(SKS_TNAUTHLIST_SPC_KEEP >= SKS_SPC_MAX, "TNAuthList summary truncates valid SPCs");
 
-/* ATIS-1000080: SPCs are OCN-like codes of digits and upper-case letters. */
+/* The SPC rule is shaken/rules.h's; a certificate that breaks it breaks the profile. */
 static sks_status spc_valid(const struct sks_tnauthlist_summary *sum, struct sks_error *err)
 {
-    char shown[SKS_SPC_MAX + 1];
-    size_t i;
-
-    if (sum->first_spc_len == 0)
-        return sks_fail(err, SKS_ERR_POLICY, "the SPC is empty");
-    if (sum->first_spc_len > SKS_SPC_MAX)
-        return sks_fail(err, SKS_ERR_POLICY, "the SPC is %zu characters; at most %d are allowed",
-                        sum->first_spc_len, SKS_SPC_MAX);
-    for (i = 0; i < sum->first_spc_len; i++) {
-        char c = sum->first_spc[i];
-
-        if ((c < '0' || c > '9') && (c < 'A' || c > 'Z')) {
-            printable(shown, sizeof(shown), (const unsigned char *)sum->first_spc,
-                      sum->first_spc_len);
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "the SPC \"%s\" has a character other than 0-9 and A-Z at offset %zu",
-                            shown, i);
-        }
-    }
-    return SKS_OK;
+    if (sks_spc_check(sum->first_spc, sum->first_spc_len, err) == SKS_OK)
+        return SKS_OK;
+    if (err != NULL)
+        err->status = SKS_ERR_POLICY;
+    return SKS_ERR_POLICY;
 }
 
 /* Messages here are bare ("holds 2 SPCs; ..."): callers say it is the TNAuthList. */

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "common/error.h"
+#include "shaken/rules.h" /* SKS_SPC_MAX */
 
 /* Every rule a SHAKEN end-entity certificate must meet; one bit each. */
 enum sks_profile_rule {
@@ -27,7 +28,6 @@ enum sks_profile_rule {
     SKS_RULE_CHAIN = 1u << 9,             /* chains to a configured STI-PA root */
 };
 
-#define SKS_SPC_MAX 64
 
 struct sks_profile_result {
     unsigned int broken;        /* OR of the sks_profile_rule bits that failed */

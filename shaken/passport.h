@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "shaken/rules.h"
 #include "shaken/tn.h"
 
 enum sks_ppt {
@@ -24,8 +25,6 @@ enum sks_ppt {
 
 /* "dest" may name several TNs; more than this is not a real call. */
 #define SKS_DEST_MAX 32
-#define SKS_X5U_MAX 2048
-#define SKS_UUID_LEN 36
 #define SKS_ES256_SIG_LEN 64
 /*
  * The largest Identity header value accepted, and the buffer size that holds
@@ -56,12 +55,6 @@ struct sks_passport {
  */
 sks_status sks_passport_init(struct sks_passport *pp, enum sks_ppt ppt, struct sks_error *err);
 
-/*
- * The x5u rule that import, activation and signing all apply (passport_claims.c
- * lists it): SKS_OK, or an error naming the rule x5u breaks.
- */
-sks_status sks_x5u_check(const char *x5u, struct sks_error *err);
-
 /* Each setter validates its input and leaves |pp| unchanged on failure. */
 sks_status sks_passport_set_x5u(struct sks_passport *pp, const char *x5u, struct sks_error *err);
 /* TNs are canonicalized (sks_tn_canonicalize). */
@@ -84,8 +77,23 @@ sks_status sks_passport_set_iat(struct sks_passport *pp, long long iat, struct s
  */
 sks_status sks_seconds_parse(const char *s, long long *out, struct sks_error *err);
 
-/* SKS_OK when every claim its type requires is there. */
+/*
+ * The one validator of a PASSporT: SKS_OK when x5u (the JWS header's) and
+ * every claim its type requires are there and follow their rules; otherwise
+ * the first fault, with the claim's path as the error's field ("orig",
+ * "orig.tn", "dest.tn[1]", "attest", "origid", "iat", "div.tn", "x5u") and a
+ * stable code ("missing-field", "invalid-tn", "invalid-dest",
+ * "invalid-attest", "invalid-origid", "invalid-iat", "invalid-x5u").  The
+ * fields of |pp| may hold anything (a buffer without its NUL, a count past
+ * its array): a front end maps its input to the struct and lets this judge.
+ * sks_passport_sign() and the encoders call it.
+ */
 sks_status sks_passport_check_complete(const struct sks_passport *pp, struct sks_error *err);
+/*
+ * The claims half of sks_passport_check_complete(), for a front end that
+ * judges a request before it knows the signer and so the x5u (sksd).
+ */
+sks_status sks_passport_check_claims(const struct sks_passport *pp, struct sks_error *err);
 
 /* How sks_passport_claims_from_json() treats what it reads. */
 enum sks_claims_mode {
@@ -112,7 +120,6 @@ sks_status sks_passport_claims_from_json(struct sks_passport *pp, const char *js
 
 /* A version 4 UUID from RAND_bytes, in lower-case 8-4-4-4-12 form. */
 sks_status sks_uuid_v4(char out[SKS_UUID_LEN + 1], struct sks_error *err);
-bool sks_uuid_valid(const char *s);
 
 /* "shaken" or "div". */
 const char *sks_ppt_name(enum sks_ppt ppt);

@@ -48,130 +48,78 @@ sks_status sks_uuid_v4(char out[SKS_UUID_LEN + 1], struct sks_error *err)
     return SKS_OK;
 }
 
-bool sks_uuid_valid(const char *s)
-{
-    size_t i;
-
-    for (i = 0; i < SKS_UUID_LEN; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return s[SKS_UUID_LEN] == '\0';
-}
-
-/* ---- x5u ------------------------------------------------------------------- */
-
-static bool is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool is_host_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '%';
-}
-
-/* The bytes of x5u, one by one: printable ASCII that a URI may hold and a header can carry. */
-static sks_status x5u_bytes(const char *x5u, struct sks_error *err)
-{
-    size_t i;
-
-    for (i = 0; x5u[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)x5u[i];
-        if (i >= SKS_X5U_MAX)
-            return sks_fail(err, SKS_ERR_POLICY, "x5u is longer than %d bytes", SKS_X5U_MAX);
-        if (c <= 0x20 || c >= 0x7f || strchr("\"<>\\^`{|}", c) != NULL)
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "x5u has byte 0x%02x at position %zu, which a URI cannot contain "
-                            "(RFC 3986: percent-encode it)",
-                            c, i + 1);
-        if (c == ';')
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "x5u has ';' at position %zu, which Identity header parsers take for "
-                            "the end of info (percent-encode it as %%3B)",
-                            i + 1);
-        if (c == '%' && !(is_hex(x5u[i + 1]) && is_hex(x5u[i + 2])))
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "x5u has '%%' at position %zu without two hex digits after it", i + 1);
-    }
-    return SKS_OK;
-}
-
-/* The authority of an https URL, between "https://" and the path: host[:port]. */
-static sks_status x5u_authority(const char *x5u, const char *host, const char *end,
-                                struct sks_error *err)
-{
-    const char *colon = NULL, *p;
-    unsigned long port = 0;
-
-    if (memchr(host, '@', (size_t)(end - host)) != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has userinfo (user@host)", x5u);
-    if (host[0] == '[') {
-        /* RFC 3986 3.2.2: an IPv6 literal. */
-        for (p = host + 1; p < end && (is_hex(*p) || *p == ':' || *p == '.'); p++)
-            ;
-        if (p == host + 1 || p == end || *p != ']')
-            return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a malformed IPv6 host", x5u);
-        p++;
-    } else {
-        for (p = host; p < end && is_host_char(*p); p++)
-            ;
-        if (p == host)
-            return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has no host", x5u);
-    }
-    if (p < end && *p != ':')
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has '%c' in its host", x5u, *p);
-    if (p < end) {
-        colon = p;
-        for (p = colon + 1; p < end && *p >= '0' && *p <= '9' && port <= 65535; p++)
-            port = port * 10 + (unsigned long)(*p - '0');
-        if (p != end || port < 1 || port > 65535)
-            return sks_fail(err, SKS_ERR_POLICY,
-                            "x5u: \"%.100s\" has port \"%.*s\", not a number from 1 to 65535", x5u,
-                            (int)(end - colon - 1 > 16 ? 16 : end - colon - 1), colon + 1);
-    }
-    return SKS_OK;
-}
-
 /*
- * The one x5u rule, for import, activation and signing alike (an x5u that
- * import took and signing refused would leave an identity that cannot sign):
+ * ---- the rule of each claim --------------------------------------------------
  *
- * - RFC 8224 4.1: an absolute URI, carried as info=<x5u> in the Identity
- *   header, so no byte that a URI cannot hold (controls, space, non-ASCII,
- *   " < > \ ^ ` { | }), a '%' only as a percent-encoding, and no ';',
- *   which header parsers take for the end of info.
- * - ATIS-1000080 5.3 / SHAKEN PKI (ATIS-1000074): the https URL verifiers
- *   fetch the certificate from: https, a host (a name, an IPv4 address or
- *   an [IPv6] literal), a port only from 1 to 65535; no userinfo, which
- *   would hand credentials to every verifier; no query or fragment, which
- *   make caching by URL unreliable.
+ * Written once, for the setters (sksctl) and for sks_passport_check_claims()
+ * (what sksd maps a signingRequest to).  Each names the claim by its path in
+ * the claims JSON ("orig.tn", "dest.tn[1]") with a stable code.
  */
-sks_status sks_x5u_check(const char *x5u, struct sks_error *err)
-{
-    const char *host, *end;
-    sks_status st;
 
-    if (x5u == NULL || x5u[0] == '\0')
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "x5u is empty: it must be the https URL of the certificate");
-    if ((st = x5u_bytes(x5u, err)) != SKS_OK)
-        return st;
-    if (strncasecmp(x5u, "https://", 8) != 0)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" is not an https:// URL", x5u);
-    if (strchr(x5u, '?') != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a query (?...)", x5u);
-    if (strchr(x5u, '#') != NULL)
-        return sks_fail(err, SKS_ERR_POLICY, "x5u: \"%.100s\" has a fragment (#...)", x5u);
-    host = x5u + 8;
-    end = host + strcspn(host, "/");
-    return x5u_authority(x5u, host, end, err);
+/* A canonical TN in a claim buffer of |size| bytes, which may lack its NUL. */
+static sks_status tn_rule(const char *field, const char *tn, size_t size, struct sks_error *err)
+{
+    char shown[SKS_TN_MAX + 1], q[32];
+
+    if (memchr(tn, '\0', size) == NULL) {
+        memcpy(shown, tn, size < sizeof(shown) ? size : sizeof(shown) - 1);
+        shown[(size < sizeof(shown) ? size : sizeof(shown) - 1)] = '\0';
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-tn", field,
+                              "%s: TN \"%s...\" has more than %d digits, which no E.164 number has",
+                              field, sks_printable(shown, q, sizeof(q)), SKS_TN_MAX);
+    }
+    if (sks_tn_check_canonical(tn, err) != SKS_OK) {
+        sks_error_prefix(err, "%s", field);
+        sks_error_set_field(err, "invalid-tn", field);
+        return SKS_ERR_INPUT;
+    }
+    return SKS_OK;
+}
+
+static sks_status dest_count_rule(size_t n, struct sks_error *err)
+{
+    if (n == 0)
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-dest", "dest.tn",
+                              "dest is missing: dest.tn lists no TN; give 1 to %d", SKS_DEST_MAX);
+    if (n > SKS_DEST_MAX)
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-dest", "dest.tn",
+                              "dest.tn: more than %d TNs", SKS_DEST_MAX);
+    return SKS_OK;
+}
+
+/* RFC 8588 section 4: |attest| is the claim's whole string. */
+static sks_status attest_rule(const char *attest, struct sks_error *err)
+{
+    char q[16];
+
+    if (attest[0] >= 'A' && attest[0] <= 'C' && attest[1] == '\0')
+        return SKS_OK;
+    return sks_fail_field(err, SKS_ERR_INPUT, "invalid-attest", "attest",
+                          "attest \"%s\" is not A, B or C (RFC 8588 section 4)",
+                          sks_printable(attest, q, sizeof(q)));
+}
+
+/* An origid buffer of |size| bytes, which may lack its NUL. */
+static sks_status origid_rule(const char *origid, size_t size, struct sks_error *err)
+{
+    char shown[SKS_UUID_LEN + 1], q[48];
+    size_t n = strnlen(origid, size);
+
+    if (n < size && sks_uuid_valid(origid))
+        return SKS_OK;
+    memcpy(shown, origid, n < sizeof(shown) ? n : sizeof(shown) - 1);
+    shown[n < sizeof(shown) ? n : sizeof(shown) - 1] = '\0';
+    return sks_fail_field(err, SKS_ERR_INPUT, "invalid-origid", "origid",
+                          "origid \"%s%s\" is not a UUID (8-4-4-4-12 hex digits, RFC 4122)",
+                          sks_printable(shown, q, sizeof(q)), n < size ? "" : "...");
+}
+
+static sks_status iat_rule(long long iat, struct sks_error *err)
+{
+    if (iat >= 0 && iat <= SKS_IAT_MAX)
+        return SKS_OK;
+    return sks_fail_field(err, SKS_ERR_INPUT, "invalid-iat", "iat",
+                          "iat %lld is out of range: seconds since 1970 up to the year 9999", iat);
 }
 
 /* ---- setters ---------------------------------------------------------------- */
@@ -194,29 +142,36 @@ sks_status sks_passport_set_x5u(struct sks_passport *pp, const char *x5u, struct
     return SKS_OK;
 }
 
-sks_status sks_passport_set_orig(struct sks_passport *pp, const char *tn, struct sks_error *err)
+/* Canonicalizes |tn| into |out| (claim |field|), which is left alone on failure. */
+static sks_status set_tn(const char *field, const char *tn, char out[SKS_TN_MAX + 1],
+                         struct sks_error *err)
 {
     char canon[SKS_TN_MAX + 1];
 
     if (sks_tn_canonicalize(tn, canon, err) != SKS_OK) {
-        sks_error_prefix(err, "orig");
+        sks_error_prefix(err, "%.*s", (int)strcspn(field, "."), field);
+        sks_error_set_field(err, "invalid-tn", field);
         return SKS_ERR_INPUT;
     }
-    memcpy(pp->orig, canon, sizeof(canon));
+    memcpy(out, canon, sizeof(canon));
     return SKS_OK;
+}
+
+sks_status sks_passport_set_orig(struct sks_passport *pp, const char *tn, struct sks_error *err)
+{
+    return set_tn("orig.tn", tn, pp->orig, err);
 }
 
 sks_status sks_passport_add_dest(struct sks_passport *pp, const char *tn, struct sks_error *err)
 {
-    char canon[SKS_TN_MAX + 1];
+    char field[24];
 
-    if (pp->ndest >= SKS_DEST_MAX)
-        return sks_fail(err, SKS_ERR_INPUT, "dest: more than %d TNs", SKS_DEST_MAX);
-    if (sks_tn_canonicalize(tn, canon, err) != SKS_OK) {
-        sks_error_prefix(err, "dest");
+    if (dest_count_rule(pp->ndest + 1, err) != SKS_OK)
         return SKS_ERR_INPUT;
-    }
-    memcpy(pp->dest[pp->ndest++], canon, sizeof(canon));
+    snprintf(field, sizeof(field), "dest.tn[%u]", pp->ndest);
+    if (set_tn(field, tn, pp->dest[pp->ndest], err) != SKS_OK)
+        return SKS_ERR_INPUT;
+    pp->ndest++;
     return SKS_OK;
 }
 
@@ -248,26 +203,20 @@ sks_status sks_passport_add_dest_list(struct sks_passport *pp, const char *list,
 
 sks_status sks_passport_set_div(struct sks_passport *pp, const char *tn, struct sks_error *err)
 {
-    char canon[SKS_TN_MAX + 1];
-
     if (pp->ppt != SKS_PPT_DIV)
-        return sks_fail(err, SKS_ERR_INPUT, "div: only a div PASSporT has a div claim");
-    if (sks_tn_canonicalize(tn, canon, err) != SKS_OK) {
-        sks_error_prefix(err, "div");
-        return SKS_ERR_INPUT;
-    }
-    memcpy(pp->div, canon, sizeof(canon));
-    return SKS_OK;
+        return sks_fail_field(err, SKS_ERR_INPUT, "unknown-field", "div",
+                              "div: only a div PASSporT has a div claim");
+    return set_tn("div.tn", tn, pp->div, err);
 }
 
 sks_status sks_passport_set_attest(struct sks_passport *pp, const char *attest,
                                    struct sks_error *err)
 {
     if (pp->ppt != SKS_PPT_SHAKEN)
-        return sks_fail(err, SKS_ERR_INPUT, "attest: only a SHAKEN PASSporT has attest");
-    if (attest[0] < 'A' || attest[0] > 'C' || attest[1] != '\0')
-        return sks_fail(err, SKS_ERR_INPUT, "attest \"%.8s\" is not A, B or C (RFC 8588 section 4)",
-                        attest);
+        return sks_fail_field(err, SKS_ERR_INPUT, "unknown-field", "attest",
+                              "attest: only a SHAKEN PASSporT has attest");
+    if (attest_rule(attest, err) != SKS_OK)
+        return SKS_ERR_INPUT;
     pp->attest = attest[0];
     return SKS_OK;
 }
@@ -275,19 +224,18 @@ sks_status sks_passport_set_attest(struct sks_passport *pp, const char *attest,
 sks_status sks_passport_set_origid(struct sks_passport *pp, const char *uuid, struct sks_error *err)
 {
     if (pp->ppt != SKS_PPT_SHAKEN)
-        return sks_fail(err, SKS_ERR_INPUT, "origid: only a SHAKEN PASSporT has origid");
-    if (!sks_uuid_valid(uuid))
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "origid \"%.40s\" is not a UUID (8-4-4-4-12 hex digits, RFC 4122)", uuid);
+        return sks_fail_field(err, SKS_ERR_INPUT, "unknown-field", "origid",
+                              "origid: only a SHAKEN PASSporT has origid");
+    if (origid_rule(uuid, strlen(uuid) + 1, err) != SKS_OK)
+        return SKS_ERR_INPUT;
     memcpy(pp->origid, uuid, SKS_UUID_LEN + 1);
     return SKS_OK;
 }
 
 sks_status sks_passport_set_iat(struct sks_passport *pp, long long iat, struct sks_error *err)
 {
-    if (iat < 0 || iat > SKS_IAT_MAX)
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "iat %lld is out of range: seconds since 1970 up to the year 9999", iat);
+    if (iat_rule(iat, err) != SKS_OK)
+        return SKS_ERR_INPUT;
     pp->iat = iat;
     return SKS_OK;
 }
@@ -306,46 +254,52 @@ sks_status sks_seconds_parse(const char *s, long long *out, struct sks_error *er
     return SKS_OK;
 }
 
-/* The struct is public, so what a caller wrote directly is checked too. */
-sks_status sks_passport_check_complete(const struct sks_passport *pp, struct sks_error *err)
+/*
+ * The struct is public, so what a caller wrote directly is checked too: a
+ * buffer may lack its NUL, a count may be past its array.
+ */
+sks_status sks_passport_check_claims(const struct sks_passport *pp, struct sks_error *err)
 {
+    char field[24], attest[2] = {pp->attest, '\0'};
     unsigned int i;
 
     if (pp->ppt != SKS_PPT_SHAKEN && pp->ppt != SKS_PPT_DIV)
         return sks_fail(err, SKS_ERR_INPUT, "unknown PASSporT type %d", (int)pp->ppt);
+    if (pp->orig[0] == '\0')
+        return sks_fail_field(err, SKS_ERR_INPUT, "missing-field", "orig",
+                              "orig is missing: it names the calling TN");
+    if (tn_rule("orig.tn", pp->orig, sizeof(pp->orig), err) != SKS_OK ||
+        dest_count_rule(pp->ndest, err) != SKS_OK)
+        return SKS_ERR_INPUT;
+    for (i = 0; i < pp->ndest; i++) {
+        snprintf(field, sizeof(field), "dest.tn[%u]", i);
+        if (tn_rule(field, pp->dest[i], sizeof(pp->dest[i]), err) != SKS_OK)
+            return SKS_ERR_INPUT;
+    }
+    if (iat_rule(pp->iat, err) != SKS_OK)
+        return SKS_ERR_INPUT;
+    if (pp->ppt == SKS_PPT_DIV) {
+        if (pp->div[0] == '\0')
+            return sks_fail_field(err, SKS_ERR_INPUT, "missing-field", "div",
+                                  "div is missing: a div PASSporT names the diverting TN");
+        return tn_rule("div.tn", pp->div, sizeof(pp->div), err);
+    }
+    if (pp->attest == '\0')
+        return sks_fail_field(err, SKS_ERR_INPUT, "missing-field", "attest",
+                              "attest is missing: it must be A, B or C");
+    if (attest_rule(attest, err) != SKS_OK ||
+        origid_rule(pp->origid, sizeof(pp->origid), err) != SKS_OK)
+        return SKS_ERR_INPUT;
+    return SKS_OK;
+}
+
+sks_status sks_passport_check_complete(const struct sks_passport *pp, struct sks_error *err)
+{
     if (memchr(pp->x5u, '\0', sizeof(pp->x5u)) == NULL)
-        return sks_fail(err, SKS_ERR_INPUT, "x5u is not NUL-terminated");
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-x5u", "x5u", "x5u: not NUL-terminated");
     if (sks_x5u_check(pp->x5u, err) != SKS_OK)
         return SKS_ERR_INPUT;
-    if (pp->orig[0] == '\0')
-        return sks_fail(err, SKS_ERR_INPUT, "orig is missing");
-    if (sks_tn_check_canonical(pp->orig, err) != SKS_OK)
-        goto bad_tn;
-    if (pp->ndest == 0)
-        return sks_fail(err, SKS_ERR_INPUT, "dest is missing: give at least one TN");
-    if (pp->ndest > SKS_DEST_MAX)
-        return sks_fail(err, SKS_ERR_INPUT, "dest: more than %d TNs", SKS_DEST_MAX);
-    for (i = 0; i < pp->ndest; i++) {
-        if (sks_tn_check_canonical(pp->dest[i], err) != SKS_OK)
-            goto bad_tn;
-    }
-    if (pp->iat < 0 || pp->iat > SKS_IAT_MAX)
-        return sks_fail(err, SKS_ERR_INPUT, "iat %lld is out of range", pp->iat);
-    if (pp->ppt == SKS_PPT_SHAKEN) {
-        if (pp->attest < 'A' || pp->attest > 'C')
-            return sks_fail(err, SKS_ERR_INPUT, "attest is missing: it must be A, B or C");
-        if (!sks_uuid_valid(pp->origid))
-            return sks_fail(err, SKS_ERR_INPUT, "origid is missing or not a UUID");
-    } else if (pp->div[0] == '\0') {
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "div is missing: a div PASSporT names the diverting TN");
-    } else if (sks_tn_check_canonical(pp->div, err) != SKS_OK) {
-        goto bad_tn;
-    }
-    return SKS_OK;
-bad_tn:
-    sks_error_prefix(err, "PASSporT claims");
-    return SKS_ERR_INPUT;
+    return sks_passport_check_claims(pp, err);
 }
 
 /* ---- claims from JSON ------------------------------------------------------- */

@@ -27,8 +27,6 @@
 
 #include "sksd/sksd.h"
 
-#define CHAIN_MAX 8
-
 sks_status sksd_client_ca_load(const char *path, X509_STORE **out, struct sks_error *err)
 {
     X509_STORE *store = X509_STORE_new();
@@ -98,7 +96,7 @@ static bool peer_certs(gnutls_session_t s, X509 **leaf, STACK_OF(X509) * chain, 
         deny(v, 401, "no client certificate: the import API needs one from the configured CA");
         return false;
     }
-    for (i = 0; i < n && i < CHAIN_MAX; i++) {
+    for (i = 0; i < n && i < SKS_CHAIN_MAX; i++) {
         const unsigned char *p = certs[i].data;
         X509 *x = d2i_X509(NULL, &p, (long)certs[i].size);
 

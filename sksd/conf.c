@@ -156,9 +156,10 @@ static sks_status add_route(const struct conf_reader *r, const char *section, co
 {
     struct sksd_route *rt;
 
-    if (strspn(cv->name, "0123456789") != strlen(cv->name) || strlen(cv->name) > SKS_TN_MAX)
+    /* A prefix of canonical TNs is one itself: the TN rule of shaken/tn.h. */
+    if (sks_tn_check_canonical(cv->name, NULL) != SKS_OK)
         return bad_value(r, section, cv->name, cv->value,
-                         "a key is \"default\" or a TN prefix of 1 to 15 digits", err);
+                         "a key is \"default\" or a TN prefix of 1 to 15 digits, '#' or '*'", err);
     if (!sks_identity_name_ok(cv->value))
         return bad_value(
             r, section, cv->name, cv->value,

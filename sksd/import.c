@@ -33,7 +33,6 @@
 #include "sksd/sksd.h"
 
 #define PREFIX "/sks/v1/"
-#define CHAIN_MAX 8
 #define SEGMENTS_MAX 6
 
 struct import_call {
@@ -73,8 +72,7 @@ static enum MHD_Result failed(struct import_call *k, const struct sks_error *err
 {
     if (k->what != NULL)
         sksd_audit(k->peer, k->what, k->identity, k->version, "failed", err->msg);
-    return sksd_reply_error(k->r, k->c, sksd_http_status(err->status), sksd_error_code(err->status),
-                            "", err->msg);
+    return sksd_reply_failure(k->r, k->c, err);
 }
 
 static enum MHD_Result succeeded(struct import_call *k, unsigned int status, json_t *body)
@@ -156,12 +154,15 @@ static bool read_creds(struct import_call *k, struct sks_credentials *cr, enum M
     cr->chain = sk_X509_new_null();
     b = chain != NULL ? BIO_new_mem_buf(chain, -1) : NULL;
     while (b != NULL && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_num(cr->chain) >= CHAIN_MAX || !sk_X509_push(cr->chain, x)) {
+        struct sks_error e;
+
+        /* Checked as it is read: a hostile chain is not parsed to its end. */
+        if (sks_chain_length_check(sk_X509_num(cr->chain) + 1, &e) != SKS_OK ||
+            (!sk_X509_push(cr->chain, x) && sks_fail(&e, SKS_ERR_SYSTEM, "chain: out of memory"))) {
             X509_free(x);
             BIO_free(b);
             creds_free(cr);
-            *ret = refuse(k, 400, "invalid-chain", "chain", "chain has more than %d certificates",
-                          CHAIN_MAX);
+            *ret = refuse(k, 400, "invalid-chain", "chain", "%s", e.msg);
             return false;
         }
     }

@@ -2,7 +2,8 @@
 # import API, health and metrics over libmicrohttpd.  libsksd.la holds all of
 # it but main(), so that tests and fuzzers link the daemon's own code.
 noinst_LTLIBRARIES += sksd/libsksd.la
-sksd_libsksd_la_SOURCES = sksd/sksd.h sksd/conf.c sksd/http.c sksd/signing.c \
+sksd_libsksd_la_SOURCES = sksd/sksd.h sksd/conf.c sksd/reply.c sksd/negotiate.c \
+	sksd/body.c sksd/route.c sksd/listen.c sksd/tls.c sksd/signing.c \
 	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c
 sksd_libsksd_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 # The import API reads the client certificate from libmicrohttpd's GnuTLS

@@ -101,6 +101,14 @@ void sksd_metrics_signing_latency(struct sksd_metrics *m, unsigned long long ns)
 
 /* ---- the daemon ------------------------------------------------------------ */
 
+enum sksd_listener_kind { SKSD_LISTEN_SIGNING, SKSD_LISTEN_IMPORT_TLS, SKSD_LISTEN_IMPORT_UNIX };
+
+/* What libmicrohttpd hands the request handler of each listener. */
+struct sksd_listener {
+    struct sksd *d;
+    enum sksd_listener_kind kind;
+};
+
 struct sksd {
     pthread_rwlock_t conf_lock; /* guards |conf|, swapped by SIGHUP */
     struct sksd_conf *conf;
@@ -114,6 +122,7 @@ struct sksd {
     struct MHD_Daemon *import_unix;
     char unix_path[108];   /* the import socket this process made, removed on exit */
     X509_STORE *client_ca; /* import TLS: the CA that issues SP-KMS certificates */
+    struct sksd_listener listener[3]; /* by enum sksd_listener_kind */
 
     struct sksd_metrics metrics;
     atomic_long inflight; /* requests received and not yet answered */
@@ -122,22 +131,20 @@ struct sksd {
 
 /* Identity signing (signing.c). */
 struct sksd_sign_result {
-    unsigned int http;    /* 200 or the error status */
-    const char *code;     /* stable error code, NULL on success */
-    char field[64];       /* the request member at fault, "" when none */
-    struct sks_error err; /* the message */
+    struct sks_error err; /* status, code, the request member at fault and the message */
     char identity[SKS_IDENTITY_MAX + 1];
     size_t identity_len;
 };
 
 /*
  * Signs the signing request |body| (|len| bytes of JSON) with the active
- * key of |identity| (NULL: choose by the orig TN).  Fills |res| either way.
+ * key of |identity| (NULL: choose by the orig TN).  Returns SKS_OK with the
+ * Identity header in |res|, or the failure in |res->err|.
  */
-void sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
-                       struct sksd_sign_result *res);
+sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
+                             struct sksd_sign_result *res);
 
-/* ---- HTTP plumbing (http.c) --------------------------------------------------- */
+/* ---- requests --------------------------------------------------------------- */
 
 /* Who is calling the import API, for the audit log. */
 struct sksd_peer {
@@ -149,6 +156,7 @@ struct sksd_req {
     struct sksd *d;
     unsigned int route;
     unsigned int status; /* the status queued, 0 before */
+    bool answered;       /* a response is queued already: drop whatever body follows */
     enum sksd_api api;
     char *body; /* |body_cap| bytes; for signing, the connection's buffer */
     size_t body_len;
@@ -161,20 +169,79 @@ struct sksd_req {
     struct sksd_peer peer; /* import API: the authenticated caller */
 };
 
-/* {"error":{"code":...,"field":...,"message":...}}; 503 gets Retry-After. */
-enum MHD_Result sksd_reply_error(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
-                                 const char *code, const char *field, const char *message);
-/* A JSON response; takes the reference to |body|. */
+/* ---- replies (reply.c): the one place a failure becomes an HTTP status ---- */
+
+/* The HTTP status of a library failure. */
+unsigned int sksd_http_status(sks_status st);
+/*
+ * Queues |resp| (NULL: out of memory) with the request ID echoed and
+ * records the status in |r|; Connection: close when the request asks it.
+ */
+enum MHD_Result sksd_reply_queue(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                 struct MHD_Response *resp);
+/* A JSON response; takes the reference to |body|.  503 gets Retry-After. */
 enum MHD_Result sksd_reply_json(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
                                 json_t *body);
-/* The one mapping from a library failure to an HTTP status and a stable code. */
-unsigned int sksd_http_status(sks_status st);
-const char *sksd_error_code(sks_status st);
+/* {"error":{"code":...,"field":...,"message":...}}: an HTTP-level refusal (413, 415, ...). */
+enum MHD_Result sksd_reply_error(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                 const char *code, const char *field, const char *message);
+enum MHD_Result sksd_reply_errorf(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
+                                  const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* The error body of a library failure: its status, code, field and message as they are. */
+enum MHD_Result sksd_reply_failure(struct sksd_req *r, struct MHD_Connection *c,
+                                   const struct sks_error *err);
+/* 405 with Allow. */
+enum MHD_Result sksd_reply_method_not_allowed(struct sksd_req *r, struct MHD_Connection *c,
+                                              const char *method, const char *url,
+                                              const char *allow);
+
+/* ---- what a request may be (negotiate.c, body.c) --------------------------- */
+
+/* |value| (a Content-Type) is the media type |type|, parameters aside. */
+bool sksd_media_type_is(const char *value, const char *type);
+/* Accept is absent or admits application/json. */
+bool sksd_accepts_json(struct MHD_Connection *c);
+/* Content-Length over |max|: refuse before reading a byte of the body. */
+bool sksd_body_declared_too_big(struct MHD_Connection *c, size_t max);
+/* Returns false when the client keeps streaming far past the limit: cut it off. */
+bool sksd_body_take(struct sksd_req *r, const char *data, size_t len);
+/* 413; the body is left unread and the connection closes after the answer. */
+enum MHD_Result sksd_body_too_big(struct sksd_req *r, struct MHD_Connection *c, size_t max);
+/*
+ * Refuses (400, then close) a request whose body length two parsers could
+ * read differently; true when it queued the refusal (|*ret|).
+ */
+bool sksd_body_framing_refused(struct sksd_req *r, struct MHD_Connection *c, enum MHD_Result *ret);
+
+/* ---- routing (route.c): libmicrohttpd's callbacks ---------------------------- */
+
+/* MHD_AccessHandlerCallback; |cls| is the struct sksd_listener. */
+enum MHD_Result sksd_route_request(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *upload,
+                                   size_t *upload_size, void **req_cls);
+void sksd_route_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                          enum MHD_RequestTerminationCode toe);
+/* The signing listener's per-connection buffer. */
+void sksd_route_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode code);
+
+/* ---- listeners (listen.c, tls.c) ---------------------------------------------- */
 
 sks_status sksd_http_start(struct sksd *d, struct sks_error *err);
 /* Stops accepting, lets in-flight requests finish (up to drain_seconds). */
 void sksd_http_drain(struct sksd *d);
 void sksd_http_stop(struct sksd *d);
+
+/* The import listener's certificate, key and client CA, read for GnuTLS. */
+struct sksd_tls_files {
+    char *cert, *key, *ca;
+    size_t cert_len, key_len, ca_len;
+};
+sks_status sksd_tls_read(const struct sksd_conf *conf, struct sksd_tls_files *out,
+                         struct sks_error *err);
+/* Frees |f|, cleansing the key. */
+void sksd_tls_free(struct sksd_tls_files *f);
 
 /* ---- import API (import.c, auth.c) ------------------------------------------ */
 

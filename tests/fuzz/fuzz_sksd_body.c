@@ -3,11 +3,11 @@
  * claims path of the PASSporT library behind it.
  *
  *   1. sksd_sign_request() (sksd/signing.c), the daemon's own parsing
- *      and validation of a signingRequest.  The daemon here has no key store
- *      and no identity: a request that passes every check ends at "no
- *      identity signs" (404), one that does not must be a 400 with a stable
- *      code.  A 500, or any other status, is a bug: bad input is the
- *      client's fault, and nothing but the token can fail after it.
+ *      of a signingRequest and its judgement by sks_passport_check_claims().
+ *      The daemon here has no key store and no identity: a request that
+ *      passes every check ends at "no identity signs" (404), one that does
+ *      not must be a 400 with a stable code.  A 500, or any other status, is a bug: bad input is
+ * the client's fault, and nothing but the token can fail after it.
  *   2. sks_passport_claims_from_json() (shaken/passport_claims.c) in both modes
  *      and for both PASSporT types, on the input and, for a request sksd
  *      took, on its signingRequest object.  Claims that are complete are
@@ -82,7 +82,7 @@ static void sign_and_verify(struct sks_passport *pp)
     struct sks_error err;
     size_t len = 0;
 
-    if (sks_passport_check_complete(pp, &err) != SKS_OK)
+    if (sks_passport_check_claims(pp, &err) != SKS_OK)
         return;
     if (sks_passport_set_x5u(pp, FUZZ_X5U, &err) != SKS_OK ||
         sks_passport_sign(pp, sks_es256_sign_evp, a1_key, hdr, sizeof(hdr), &len, &err) != SKS_OK)
@@ -133,18 +133,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct sksd_sign_result res;
     const char *body = (const char *)data;
+    unsigned int http;
 
     if (size > 64 * 1024)
         return 0;
     /* The body is not NUL-terminated: the daemon's buffers are not either. */
     sksd_sign_request(&sksd, body, size, NULL, &res);
-    if (res.http == 404 && res.code != NULL && strcmp(res.code, "unknown-identity") == 0) {
+    http = sksd_http_status(res.err.status);
+    if (http == 404 && strcmp(sks_error_code(&res.err), "unknown-identity") == 0) {
         claims_of_request(body, size);
-    } else if (res.http != 400 || res.code == NULL || res.err.msg[0] == '\0') {
+    } else if (http != 400 || res.err.code == NULL || res.err.msg[0] == '\0') {
         char status[64];
 
-        snprintf(status, sizeof(status), "status %u code %s", res.http,
-                 res.code != NULL ? res.code : "(none)");
+        snprintf(status, sizeof(status), "status %u code %s", http, sks_error_code(&res.err));
         die("a request body was neither taken nor refused with 400", status);
     }
     claims(body, size);

@@ -257,7 +257,7 @@ import_rejects x5u_lt "byte 0x3c at position 26" --key pki/sp-1234.key \
     --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/<a.pem'
 import_rejects x5u_quote "byte 0x22 at position 26" --key pki/sp-1234.key \
     --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/"a.pem'
-import_rejects x5u_semicolon "has ';' at position 31" --key pki/sp-1234.key \
+import_rejects x5u_semicolon "x5u: ';' at position 31" --key pki/sp-1234.key \
     --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/a.pem;alg=none'
 import_rejects x5u_space "byte 0x20 at position 27" --key pki/sp-1234.key \
     --cert pki/sp-1234-fullchain.pem --x5u 'https://cert.example.org/a b.pem'

@@ -71,7 +71,7 @@ pass "import_refuses_a_blob_that_is_no_wrapped_key ($code $(json "$sks_work/junk
     'https://cert.example.org/a>b.pem' "$sks_work/blob" > "$sks_work/bad-x5u.body"
 code=$(import_api bad-x5u POST /sks/v1/identities/sp-main/import "$(cat "$sks_work/bad-x5u.body")")
 case "$code" in 4[0-9][0-9]) ;; *) cat "$sks_work/bad-x5u.json"; fail "a bad x5u got $code, not 4xx" ;; esac
-assert_grep bad-x5u "x5u has byte 0x3e at position 27" "$sks_work/bad-x5u.json"
+assert_grep bad-x5u "x5u: byte 0x3e at position 27" "$sks_work/bad-x5u.json"
 pass "import_refuses_an_x5u_that_signing_would_refuse ($code $(json "$sks_work/bad-x5u.json" error.code))"
 import_ok 200 after GET /sks/v1/identities
 assert_same_file "refused imports change nothing" "$sks_work/before.json" "$sks_work/after.json"

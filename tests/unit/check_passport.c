@@ -357,7 +357,10 @@ static void assert_fails(sks_status st, const struct sks_error *err, const char 
     ck_assert_msg(strstr(err->msg, words) != NULL, "want \"%s\" in: %s", words, err->msg);
 }
 
-/* One rule for import, activation and signing (sks_x5u_check); each refusal names the fault. */
+/*
+ * One rule for import, activation and signing (sks_x5u_check); each refusal
+ * names the fault, starts "x5u: " and names the field with a stable code.
+ */
 START_TEST(x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks)
 {
     static const char *const good[] = {
@@ -371,13 +374,13 @@ START_TEST(x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks)
     static const struct {
         const char *x5u, *fault;
     } bad[] = {
-        {"", "x5u is empty"},
+        {"", "x5u: empty"},
         {"http://cert.example.org/a.pem", "is not an https:// URL"},
         {"cert.example.org/a.pem", "is not an https:// URL"},
         {"https://cert.example.org/a>b.pem", "byte 0x3e at position 27, which a URI cannot"},
         {"https://cert.example.org/<a.pem", "byte 0x3c at position 26"},
         {"https://cert.example.org/\"a.pem", "byte 0x22 at position 26"},
-        {"https://cert.example.org/a.pem;alg=none", "has ';' at position 31"},
+        {"https://cert.example.org/a.pem;alg=none", "';' at position 31"},
         {"https://cert.example.org/a b.pem", "byte 0x20 at position 27"},
         {"https://cert.example.org/a\tb.pem", "byte 0x09 at position 27"},
         {"https://cert.example.org/a.pem\n", "byte 0x0a at position 31"},
@@ -408,12 +411,206 @@ START_TEST(x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks)
         ck_assert_msg(sks_x5u_check(bad[i].x5u, &err) != SKS_OK, "accepted: %s", bad[i].x5u);
         ck_assert_msg(strstr(err.msg, bad[i].fault) != NULL, "%s: want \"%s\" in: %s", bad[i].x5u,
                       bad[i].fault, err.msg);
+        ck_assert_msg(strncmp(err.msg, "x5u: ", 5) == 0, "does not start \"x5u: \": %s", err.msg);
+        ck_assert_str_eq(err.field, "x5u");
+        ck_assert_str_eq(sks_error_code(&err), "invalid-x5u");
     }
     memset(longest, 'a', sizeof(longest) - 1);
     memcpy(longest, "https://", 8);
     longest[sizeof(longest) - 1] = '\0';
     ck_assert_int_ne(sks_x5u_check(longest, &err), SKS_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, "longer than 2048 bytes"));
+}
+END_TEST
+
+/* The failure names |field| with |code| and says |words|. */
+static void assert_field(sks_status st, const struct sks_error *err, const char *code,
+                         const char *field, const char *words)
+{
+    ck_assert_int_ne(st, SKS_OK);
+    ck_assert_str_eq(sks_error_code(err), code);
+    ck_assert_str_eq(err->field, field);
+    ck_assert_msg(strstr(err->msg, words) != NULL, "want \"%s\" in: %s", words, err->msg);
+}
+
+/* ... and the message names the field too, as sksd's error body must. */
+static void assert_names(sks_status st, const struct sks_error *err, const char *code,
+                         const char *field, const char *words)
+{
+    assert_field(st, err, code, field, words);
+    ck_assert_msg(strstr(err->msg, field) != NULL, "the message does not name %s: %s", field,
+                  err->msg);
+}
+
+START_TEST(spc_rule_takes_digits_and_capitals_only_and_names_the_fault)
+{
+    char longest[SKS_SPC_MAX + 2];
+    struct sks_error err = {0};
+
+    ck_assert(sks_spc_valid("1234"));
+    ck_assert(sks_spc_valid("0A9Z"));
+    ck_assert(!sks_spc_valid(NULL));
+    ck_assert(!sks_spc_valid(""));
+    ck_assert(!sks_spc_valid("12ab"));
+    ck_assert(!sks_spc_valid("12 4"));
+    ck_assert(!sks_spc_valid("12\xc3\x84"));
+    memset(longest, '7', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    ck_assert(!sks_spc_valid(longest));
+    longest[SKS_SPC_MAX] = '\0';
+    ck_assert(sks_spc_valid(longest));
+    /* Length-bounded: a TNAuthList hands bytes that need not end in NUL, and may hold one. */
+    ck_assert_int_eq(sks_spc_check("1234XYZ", 4, &err), SKS_OK);
+    ck_assert_int_eq(sks_spc_check("12\0"
+                                   "4",
+                                   4, &err),
+                     SKS_ERR_INPUT);
+    ck_assert_str_eq(err.field, "spc");
+    ck_assert_int_eq(sks_spc_check("12\n4", 4, &err), SKS_ERR_INPUT);
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "\"12?4\" has a character other than 0-9 and A-Z at offset 2"));
+    ck_assert_str_eq(sks_error_code(&err), "invalid-spc");
+    ck_assert_int_eq(sks_spc_check("", 0, &err), SKS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "the SPC is empty"));
+}
+END_TEST
+
+START_TEST(spc_match_names_both_spcs_and_whose_the_other_is)
+{
+    struct sks_error err = {0};
+
+    ck_assert_int_eq(sks_spc_match("1234", "1234", "identity sp-main", &err), SKS_OK);
+    assert_names(sks_spc_match("5678", "1234", "identity sp-main", &err), &err, "spc-mismatch",
+                 "spc", "spc: the certificate is for SPC 5678 but identity sp-main has SPC 1234");
+    ck_assert_int_eq(err.status, SKS_ERR_POLICY);
+    /* A prefix is not a match. */
+    ck_assert_int_ne(sks_spc_match("123", "1234", "--spc", &err), SKS_OK);
+}
+END_TEST
+
+START_TEST(chain_length_rule_keeps_at_most_chain_max)
+{
+    struct sks_error err = {0};
+
+    ck_assert_int_eq(sks_chain_length_check(0, &err), SKS_OK);
+    ck_assert_int_eq(sks_chain_length_check(SKS_CHAIN_MAX, &err), SKS_OK);
+    assert_names(sks_chain_length_check(SKS_CHAIN_MAX + 1, &err), &err, "invalid-chain", "chain",
+                 "chain: 9 certificates; at most 8 are kept");
+    ck_assert_int_ne(sks_chain_length_check(1 << 30, &err), SKS_OK);
+}
+END_TEST
+
+START_TEST(uuid_rule_refuses_near_misses)
+{
+    static const char *const bad[] = {
+        "",
+        "123e4567-e89b-12d3-a456-42665544000",   /* one short */
+        "123e4567-e89b-12d3-a456-4266554400000", /* one long */
+        "123e4567xe89b-12d3-a456-426655440000",
+        "123e4567-e89b-12d3-a456-42665544000g",
+        "{23e4567-e89b-12d3-a456-426655440000",
+        "123e4567-e89b-12d3-a456-42665544000\n",
+        "123e4567-e89b-12d3-a456_426655440000",
+        " 123e4567-e89b-12d3-a456-426655440000",
+    };
+    size_t i;
+
+    ck_assert(sks_uuid_valid("123e4567-e89b-12d3-a456-426655440000"));
+    ck_assert(sks_uuid_valid("123E4567-E89B-12D3-A456-426655440000"));
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!sks_uuid_valid(bad[i]), "accepted: %s", bad[i]);
+}
+END_TEST
+
+static void complete_shaken(struct sks_passport *pp)
+{
+    struct sks_error err = {0};
+
+    ck_assert_int_eq(sks_passport_init(pp, SKS_PPT_SHAKEN, &err), SKS_OK);
+    ck_assert_int_eq(sks_passport_set_x5u(pp, V1_X5U, &err), SKS_OK);
+    ck_assert_int_eq(sks_passport_set_orig(pp, "12155550121", &err), SKS_OK);
+    ck_assert_int_eq(sks_passport_add_dest(pp, "12155550131", &err), SKS_OK);
+    ck_assert_int_eq(sks_passport_set_attest(pp, "A", &err), SKS_OK);
+    ck_assert_int_eq(sks_passport_check_complete(pp, &err), SKS_OK);
+}
+
+/* What a front end wrote straight into the public struct is judged, by claim name, in bounds. */
+START_TEST(check_complete_names_each_bad_claim_written_into_the_struct)
+{
+    struct sks_error err = {0};
+    struct sks_passport pp;
+
+    complete_shaken(&pp);
+    memset(pp.orig, '1', sizeof(pp.orig)); /* 16 digits: no room for the NUL */
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-tn", "orig.tn",
+                 "has more than 15 digits");
+    complete_shaken(&pp);
+    pp.orig[0] = '\0';
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "missing-field", "orig",
+                 "orig is missing");
+    complete_shaken(&pp);
+    strcpy(pp.orig, "+12155550121");
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-tn", "orig.tn",
+                 "not in canonical form");
+    complete_shaken(&pp);
+    pp.ndest = 0;
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-dest", "dest.tn",
+                 "dest is missing");
+    complete_shaken(&pp);
+    pp.ndest = SKS_DEST_MAX + 1;
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-dest", "dest.tn",
+                 "more than 32 TNs");
+    complete_shaken(&pp);
+    strcpy(pp.dest[1], "1215555O131");
+    pp.ndest = 2;
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-tn", "dest.tn[1]",
+                 "contains 'O'");
+    complete_shaken(&pp);
+    pp.attest = '\0';
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "missing-field", "attest",
+                 "attest is missing");
+    complete_shaken(&pp);
+    pp.attest = 'D';
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-attest", "attest",
+                 "attest \"D\" is not A, B or C");
+    complete_shaken(&pp);
+    pp.attest = '\x01';
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-attest", "attest",
+                 "attest \"?\" is not A, B or C");
+    complete_shaken(&pp);
+    memset(pp.origid, 'a', sizeof(pp.origid));
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-origid", "origid",
+                 "is not a UUID");
+    complete_shaken(&pp);
+    pp.iat = -1;
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-iat", "iat",
+                 "iat -1 is out of range");
+    complete_shaken(&pp);
+    memset(pp.x5u, 'h', sizeof(pp.x5u));
+    assert_names(sks_passport_check_complete(&pp, &err), &err, "invalid-x5u", "x5u",
+                 "x5u: not NUL-terminated");
+    /* The claims half does not look at x5u: sksd judges a request before it has a signer. */
+    ck_assert_int_eq(sks_passport_check_claims(&pp, &err), SKS_OK);
+}
+END_TEST
+
+START_TEST(setters_name_the_claim_they_refuse)
+{
+    struct sks_error err = {0};
+    struct sks_passport pp;
+
+    ck_assert_int_eq(sks_passport_init(&pp, SKS_PPT_SHAKEN, &err), SKS_OK);
+    assert_field(sks_passport_set_orig(&pp, "12-abc", &err), &err, "invalid-tn", "orig.tn",
+                 "orig: TN \"12-abc\" contains 'a'");
+    assert_field(sks_passport_add_dest_list(&pp, "12155550131,x", &err), &err, "invalid-tn",
+                 "dest.tn[1]", "dest: TN \"x\" contains 'x'");
+    ck_assert_uint_eq(pp.ndest, 0);
+    assert_field(sks_passport_set_attest(&pp, "AB", &err), &err, "invalid-attest", "attest",
+                 "not A, B or C");
+    assert_field(sks_passport_set_origid(&pp, "nope", &err), &err, "invalid-origid", "origid",
+                 "\"nope\" is not a UUID");
+    assert_field(sks_passport_set_iat(&pp, SKS_IAT_MAX + 1, &err), &err, "invalid-iat", "iat",
+                 "out of range");
 }
 END_TEST
 
@@ -430,7 +627,7 @@ START_TEST(setters_reject_bad_claims_with_reasons)
                  "is not a UUID");
     assert_fails(sks_passport_set_origid(&pp, "123e4567xe89b-12d3-a456-426655440000", &err), &err,
                  "is not a UUID");
-    assert_fails(sks_passport_set_x5u(&pp, "", &err), &err, "x5u is empty");
+    assert_fails(sks_passport_set_x5u(&pp, "", &err), &err, "x5u: empty");
     assert_fails(sks_passport_set_x5u(&pp, "https://a b", &err), &err, "byte 0x20 at position 10");
     assert_fails(sks_passport_set_x5u(&pp, "cert.example.org/x.cer", &err), &err,
                  "is not an https:// URL");
@@ -744,6 +941,12 @@ int main(void)
     tcase_add_test(claims, init_sets_iat_now_and_a_v4_origid);
     tcase_add_test(claims, setters_reject_bad_claims_with_reasons);
     tcase_add_test(claims, x5u_check_accepts_https_urls_and_names_the_rule_each_bad_one_breaks);
+    tcase_add_test(claims, spc_rule_takes_digits_and_capitals_only_and_names_the_fault);
+    tcase_add_test(claims, spc_match_names_both_spcs_and_whose_the_other_is);
+    tcase_add_test(claims, chain_length_rule_keeps_at_most_chain_max);
+    tcase_add_test(claims, uuid_rule_refuses_near_misses);
+    tcase_add_test(claims, check_complete_names_each_bad_claim_written_into_the_struct);
+    tcase_add_test(claims, setters_name_the_claim_they_refuse);
     tcase_add_test(claims, seconds_parse_takes_only_plain_decimal_seconds);
     tcase_add_test(claims, dest_list_names_the_bad_tn_and_adds_none);
     tcase_add_test(claims, claims_json_type_errors_name_the_claim);

@@ -1,0 +1,281 @@
+/*
+ * Routing of sksd: libmicrohttpd's callbacks, which take each request from
+ * its first call to its answer on the API it names.
+ *
+ * Signing listener: each connection owns one buffer, made on its first
+ * signing request and reused for every later one on that keep-alive
+ * connection: it holds the request body and then the response.  Idle
+ * connections own nothing but a small header.  The import API is never
+ * served on the signing port.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "sksd/sksd.h"
+
+#define SIGNING_PATH "/stir/v1/signing"
+/* {"signingResponse":{"identity":"..."}} */
+#define RESPONSE_MAX (SKS_IDENTITY_MAX + 64)
+
+enum route {
+    ROUTE_NONE,
+    ROUTE_SIGN,
+    ROUTE_IMPORT,
+};
+
+/* Per connection on the signing listener. */
+struct conn {
+    struct sksd_req req;
+    char *buf; /* body (cap bytes) then RESPONSE_MAX bytes of response */
+    size_t cap;
+};
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The connection's buffer, made on its first signing request. */
+static bool conn_buffer(struct sksd *d, struct conn *k)
+{
+    size_t cap;
+
+    if (k->buf != NULL)
+        return true;
+    pthread_rwlock_rdlock(&d->conf_lock);
+    cap = d->conf->max_body;
+    pthread_rwlock_unlock(&d->conf_lock);
+    k->buf = malloc(cap + RESPONSE_MAX);
+    if (k->buf == NULL)
+        return false;
+    k->cap = cap;
+    return true;
+}
+
+static enum MHD_Result begin_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
+                                     const char *method)
+{
+    const char *ctype =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    struct conn *k = conn_of(c);
+
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return sksd_reply_method_not_allowed(r, c, method, SIGNING_PATH, "POST");
+    if (ctype == NULL || !sksd_media_type_is(ctype, "application/json"))
+        return sksd_reply_errorf(r, c, 415, "unsupported-media-type", "Content-Type",
+                                 "Content-Type must be application/json, not %.64s",
+                                 ctype != NULL ? ctype : "(none)");
+    if (!sksd_accepts_json(c))
+        return sksd_reply_errorf(r, c, 406, "not-acceptable", "Accept",
+                                 "the response is application/json, which Accept does not allow");
+    if (k == NULL || !conn_buffer(d, k))
+        return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
+    if (sksd_body_declared_too_big(c, k->cap))
+        return sksd_body_too_big(r, c, k->cap);
+    r->body = k->buf;
+    r->body_cap = k->cap;
+    return MHD_YES;
+}
+
+/* The identity named by ?identity=, checked like a configured name. */
+static bool named_identity(struct MHD_Connection *c, const char **out)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "identity");
+
+    *out = v;
+    if (v == NULL)
+        return true;
+    return sks_identity_name_ok(v);
+}
+
+static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
+{
+    struct sksd_sign_result res;
+    struct MHD_Response *resp;
+    const char *identity;
+    char *out;
+    int n;
+
+    if (!named_identity(c, &identity))
+        return sksd_reply_error(
+            r, c, 400, "invalid-identity", "identity",
+            "identity must be 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
+    if (sksd_sign_request(d, r->body, r->body_len, identity, &res) != SKS_OK)
+        return sksd_reply_failure(r, c, &res.err);
+    /* The header is base64url, URI characters and ';=<>': nothing JSON must escape. */
+    out = r->body + r->body_cap;
+    n = snprintf(out, RESPONSE_MAX, "{\"signingResponse\":{\"identity\":\"%s\"}}", res.identity);
+    if (n < 0 || n >= RESPONSE_MAX)
+        return sksd_reply_error(r, c, 500, "internal-error", "", "the response does not fit");
+    resp = MHD_create_response_from_buffer((size_t)n, out, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    sksd_metrics_signing_latency(&d->metrics, sksd_now_ns() - r->t0_ns);
+    return sksd_reply_queue(r, c, 200, resp);
+}
+
+static enum MHD_Result serve_health(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
+{
+    json_t *body = NULL;
+    unsigned int status = sksd_health(d, &body);
+
+    return sksd_reply_json(r, c, status, body);
+}
+
+static enum MHD_Result begin_other(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
+                                   const char *url, const char *method)
+{
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+
+    r->api = SKSD_API_OTHER;
+    if (strcmp(url, "/healthz") == 0)
+        return get ? serve_health(d, c, r)
+                   : sksd_reply_method_not_allowed(r, c, method, url, "GET");
+    if (strcmp(url, "/metrics") == 0)
+        return get ? sksd_reply_queue(r, c, 200, sksd_metrics_response(d))
+                   : sksd_reply_method_not_allowed(r, c, method, url, "GET");
+    return sksd_reply_errorf(r, c, 404, "not-found", "",
+                             "no resource %.128s here: the signing API is POST " SIGNING_PATH, url);
+}
+
+/* ---- the import listeners ----------------------------------------------------- */
+
+static enum MHD_Result begin_import(struct sksd_listener *l, struct MHD_Connection *c,
+                                    struct sksd_req *r)
+{
+    size_t max;
+    enum MHD_Result ret;
+
+    r->api = SKSD_API_IMPORT;
+    if (!sksd_import_authenticate(l->d, c, l->kind == SKSD_LISTEN_IMPORT_TLS, &r->peer, r, &ret))
+        return ret;
+    pthread_rwlock_rdlock(&l->d->conf_lock);
+    max = l->d->conf->max_import_body;
+    pthread_rwlock_unlock(&l->d->conf_lock);
+    if (sksd_body_declared_too_big(c, max))
+        return sksd_body_too_big(r, c, max);
+    r->body = malloc(max);
+    if (r->body == NULL)
+        return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
+    r->body_cap = max;
+    r->route = ROUTE_IMPORT;
+    return MHD_YES;
+}
+
+/* ---- libmicrohttpd callbacks --------------------------------------------------- */
+
+static struct sksd_req *new_request(struct sksd_listener *l, struct MHD_Connection *c)
+{
+    struct sksd_req *r;
+
+    if (l->kind == SKSD_LISTEN_SIGNING && conn_of(c) != NULL) {
+        r = &conn_of(c)->req;
+        memset(r, 0, sizeof(*r));
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return NULL;
+        r->heap = true;
+    }
+    r->d = l->d;
+    r->t0_ns = sksd_now_ns();
+    atomic_fetch_add(&l->d->inflight, 1);
+    return r;
+}
+
+static enum MHD_Result begin(struct sksd_listener *l, struct MHD_Connection *c, const char *url,
+                             const char *method, struct sksd_req *r)
+{
+    enum MHD_Result ret;
+
+    if (sksd_body_framing_refused(r, c, &ret)) {
+        if (l->kind != SKSD_LISTEN_SIGNING)
+            r->api = SKSD_API_IMPORT;
+        else
+            r->api = strcmp(url, SIGNING_PATH) == 0 ? SKSD_API_SIGNING : SKSD_API_OTHER;
+        return ret;
+    }
+    if (l->kind != SKSD_LISTEN_SIGNING)
+        return begin_import(l, c, r);
+    if (strcmp(url, SIGNING_PATH) == 0) {
+        r->api = SKSD_API_SIGNING;
+        r->route = ROUTE_SIGN;
+        return begin_signing(l->d, c, r, method);
+    }
+    return begin_other(l->d, c, r, url, method);
+}
+
+enum MHD_Result sksd_route_request(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *upload,
+                                   size_t *upload_size, void **req_cls)
+{
+    struct sksd_listener *l = cls;
+    struct sksd_req *r = *req_cls;
+
+    if (r == NULL) {
+        r = new_request(l, c);
+        if (r == NULL)
+            return MHD_NO;
+        *req_cls = r;
+        return begin(l, c, url, method, r);
+    }
+    if (*upload_size != 0) {
+        size_t n = *upload_size;
+
+        *upload_size = 0;
+        if (r->answered)
+            return MHD_YES;
+        return sksd_body_take(r, upload, n) ? MHD_YES : MHD_NO;
+    }
+    if (r->answered)
+        return MHD_YES;
+    if (r->too_big)
+        return sksd_body_too_big(r, c, r->body_cap);
+    if (r->route == ROUTE_SIGN)
+        return finish_signing(l->d, c, r);
+    return sksd_import_handle(l->d, c, r, method, url, r->body, r->body_len);
+}
+
+void sksd_route_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    struct sksd_req *r = *req_cls;
+
+    if (r == NULL)
+        return;
+    *req_cls = NULL;
+    sksd_metrics_request(&r->d->metrics, r->api, r->status);
+    atomic_fetch_sub(&r->d->inflight, 1);
+    if (r->heap) {
+        if (r->body != NULL)
+            OPENSSL_cleanse(r->body, r->body_len);
+        free(r->body);
+        free(r);
+    }
+}
+
+void sksd_route_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode code)
+{
+    struct conn *k = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(struct conn));
+        return;
+    }
+    if (k != NULL) {
+        free(k->buf);
+        free(k);
+    }
+    *socket_context = NULL;
+}
