@@ -29,27 +29,13 @@ struct cli_opt {
     void *ctx;
 };
 
-/* clang-format off: one line each reads best */
-#define CLI_ARG(n, l, p)                                                                           \
-    {                                                                                              \
-        .name = (n), .letter = (l), .kind = CLI_OPT_ARG, .arg = (p)                                \
-    }
-#define CLI_FLAG(n, p)                                                                             \
-    {                                                                                              \
-        .name = (n), .kind = CLI_OPT_FLAG, .flag = (p)                                             \
-    }
-#define CLI_CALL(n, fn, c)                                                                         \
-    {                                                                                              \
-        .name = (n), .kind = CLI_OPT_CALL, .call = (fn), .ctx = (c)                                \
-    }
-#define CLI_HELP(l)                                                                                \
-    {                                                                                              \
-        .name = "help", .letter = (l), .kind = CLI_OPT_HELP                                        \
-    }
-#define CLI_END                                                                                    \
-    {                                                                                              \
-        .name = NULL                                                                               \
-    }
+/* One line each: the tables read as lists. */
+/* clang-format off */
+#define CLI_ARG(n, l, p) {.name = (n), .letter = (l), .kind = CLI_OPT_ARG, .arg = (p)}
+#define CLI_FLAG(n, p) {.name = (n), .kind = CLI_OPT_FLAG, .flag = (p)}
+#define CLI_CALL(n, fn, c) {.name = (n), .kind = CLI_OPT_CALL, .call = (fn), .ctx = (c)}
+#define CLI_HELP(l) {.name = "help", .letter = (l), .kind = CLI_OPT_HELP}
+#define CLI_END {.name = NULL}
 /* clang-format on */
 
 /*
