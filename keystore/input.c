@@ -29,6 +29,7 @@
 
 #include "profile/certs.h"
 #include "keystore/input.h"
+#include "keystore/keystore.h"
 
 /* ---- files ------------------------------------------------------------------------ */
 
@@ -155,26 +156,63 @@ sks_status sks_input_certs(const char *what, const char *path, STACK_OF(X509) * 
     return st;
 }
 
+void sks_credentials_free(struct sks_credentials *c)
+{
+    X509_free(c->cert);
+    sk_X509_pop_free(c->chain, X509_free);
+    memset(c, 0, sizeof(*c));
+}
+
+sks_status sks_input_credentials(const char *cert, const char *chain, const char *x5u,
+                                 struct sks_credentials *c, struct sks_error *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    sks_status st;
+
+    memset(c, 0, sizeof(*c));
+    c->x5u = x5u;
+    st = sks_input_certs("--cert", cert, &certs, err);
+    if (st != SKS_OK)
+        return st;
+    c->cert = sk_X509_shift(certs);
+    if (chain == NULL) {
+        c->chain = certs;
+        return SKS_OK;
+    }
+    sk_X509_pop_free(certs, X509_free);
+    st = sks_input_certs("--chain", chain, &c->chain, err);
+    if (st != SKS_OK)
+        sks_credentials_free(c);
+    return st;
+}
+
+/* A PEM public key or, when |der_ok|, a DER one; NULL when |data| holds neither. */
+static EVP_PKEY *pubkey_parse(const unsigned char *data, size_t len, bool der_ok)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    EVP_PKEY *pub = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+
+    if (pub == NULL && der_ok) {
+        const unsigned char *p = data;
+        pub = d2i_PUBKEY(NULL, &p, (long)len);
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    return pub;
+}
+
 sks_status sks_input_public_key(const char *what, const char *path, EVP_PKEY **out,
                                 struct sks_error *err)
 {
     unsigned char *data = NULL;
     size_t len = 0;
-    BIO *bio;
     sks_status st;
 
     st = sks_input_file(what, path, &data, &len, err);
     if (st != SKS_OK)
         return st;
-    bio = BIO_new_mem_buf(data, (int)len);
-    *out = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-    if (*out == NULL) {
-        const unsigned char *p = data;
-        *out = d2i_PUBKEY(NULL, &p, (long)len);
-    }
-    BIO_free(bio);
+    *out = pubkey_parse(data, len, true);
     OPENSSL_free(data);
-    ERR_clear_error();
     if (*out == NULL)
         return sks_fail(err, SKS_ERR_INPUT, "%s: %s is not a public key (PEM or DER)", what, path);
     return SKS_OK;
@@ -201,6 +239,76 @@ sks_status sks_input_passphrase(const char *path, char **pass, struct sks_error 
                         path);
     }
     *pass = (char *)data;
+    return SKS_OK;
+}
+
+/* ---- files to check or sign with -------------------------------------------------------- */
+
+sks_status sks_certs_load(const char *path, bool der_ok, STACK_OF(X509) * *out,
+                          struct sks_error *err)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    sks_status st = sks_file_read(path, SKS_CERT_FILE_MAX, &data, &len, err);
+
+    if (st == SKS_OK)
+        st = sks_certs_parse(data, len, der_ok, path, out, err);
+    OPENSSL_free(data);
+    return st;
+}
+
+sks_status sks_roots_load(const char *path, X509_STORE **out, struct sks_error *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    sks_status st = sks_certs_load(path, false, &certs, err);
+
+    if (st == SKS_OK)
+        st = sks_certs_store(certs, path, out, err);
+    sk_X509_pop_free(certs, X509_free);
+    return st;
+}
+
+sks_status sks_pubkey_load(const char *path, EVP_PKEY **out, struct sks_error *err)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    sks_status st;
+
+    st = sks_file_read(path, SKS_CERT_FILE_MAX, &data, &len, err);
+    if (st != SKS_OK)
+        return st;
+    *out = pubkey_parse(data, len, false);
+    OPENSSL_free(data);
+    if (*out == NULL)
+        return sks_fail(err, SKS_ERR_INPUT, "%s holds no PEM public key", path);
+    return SKS_OK;
+}
+
+sks_status sks_csr_load(const char *path, X509_REQ **out, struct sks_error *err)
+{
+    unsigned char *data = NULL;
+    const unsigned char *p;
+    X509_REQ *req = NULL;
+    size_t len = 0;
+    BIO *bio;
+    sks_status st;
+
+    st = sks_file_read(path, SKS_CSR_FILE_MAX, &data, &len, err);
+    if (st != SKS_OK)
+        return st;
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (bio != NULL)
+        req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    if (req == NULL) {
+        p = data;
+        req = d2i_X509_REQ(NULL, &p, (long)len);
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    OPENSSL_free(data);
+    if (req == NULL)
+        return sks_fail(err, SKS_ERR_INPUT, "%s is not a PEM or DER certificate request", path);
+    *out = req;
     return SKS_OK;
 }
 

@@ -52,11 +52,47 @@ sks_status sks_input_file(const char *what, const char *path, unsigned char **da
  */
 sks_status sks_input_certs(const char *what, const char *path, STACK_OF(X509) * *out,
                            struct sks_error *err);
+struct sks_credentials;
+/*
+ * What comes with a key: the certificate file |cert| (--cert: PEM or DER;
+ * a PEM file's further certificates are the chain when |chain| is NULL),
+ * the intermediates of |chain| (--chain) and |x5u|, which *c points to.
+ * Free with sks_credentials_free().
+ */
+sks_status sks_input_credentials(const char *cert, const char *chain, const char *x5u,
+                                 struct sks_credentials *c, struct sks_error *err);
+void sks_credentials_free(struct sks_credentials *c);
 /* A public key file, PEM or DER (--wrapping-key). */
 sks_status sks_input_public_key(const char *what, const char *path, EVP_PKEY **out,
                                 struct sks_error *err);
 /* A passphrase file: its first line, not empty, without the newline; OPENSSL_clear_free it. */
 sks_status sks_input_passphrase(const char *path, char **pass, struct sks_error *err);
+
+/*
+ * Files a command reads to check or sign, not to import: at most
+ * SKS_CERT_FILE_MAX bytes each (a request SKS_CSR_FILE_MAX), with
+ * sks_file_read()'s messages.
+ */
+#define SKS_CSR_FILE_MAX (64 * 1024)
+/* Every certificate in a PEM file (or, when |der_ok|, a single DER one). */
+sks_status sks_certs_load(const char *path, bool der_ok, STACK_OF(X509) * *out,
+                          struct sks_error *err);
+/* A trust store of every certificate in the PEM file |path|. */
+sks_status sks_roots_load(const char *path, X509_STORE **out, struct sks_error *err);
+/* A PEM public key. */
+sks_status sks_pubkey_load(const char *path, EVP_PKEY **out, struct sks_error *err);
+/* A PEM or DER certificate request; its signature is not checked here. */
+sks_status sks_csr_load(const char *path, X509_REQ **out, struct sks_error *err);
+
+/*
+ * A private key to sign with, named by |spec|: a pkcs11: URI, a
+ * key-reference PEM file or a plain PEM/DER key file, through OSSL_STORE.
+ * Token keys come from the sks provider, loaded on first use: the one an
+ * openssl.cnf or OPENSSL_MODULES names, else the one built next to the
+ * program (provider/.libs), else the one in the modules directory.  A
+ * failure gives the provider's own reason where it has one.
+ */
+sks_status sks_key_load(const char *spec, EVP_PKEY **out, struct sks_error *err);
 
 /*
  * A private key from the file |path|: PEM or DER, PKCS#8 plain or encrypted

@@ -1,7 +1,12 @@
 /*
- * sksctl pki: writes a complete test SHAKEN PKI (ATIS-1000080) for tests,
- * demos and interop runs.  Never for production trust: the root key sits in
- * a plain file.
+ * sksctl's certificate commands.  cert-check checks an SP certificate
+ * against the SHAKEN profile and its chain to the STI-PA roots before an
+ * administrator imports it, and prints the SPC and notAfter, or every rule
+ * the certificate breaks.
+ *
+ * pki writes a complete test SHAKEN PKI (ATIS-1000080) for tests, demos and
+ * interop runs.  Never for production trust: the root key sits in a plain
+ * file.
  *
  * Files written in DIR:
  *   root.pem                STI-PA root certificate (self-signed, P-256)
@@ -19,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +36,15 @@
 
 #include "profile/profile.h"
 #include "testpki/testpki.h"
+#include "keystore/input.h"
+#include "tools/opts.h"
 #include "tools/sksctl.h"
 
-#define CSR_MAX_BYTES (64 * 1024)
 #define SPC_LIST_MAX 64
 
-static void usage(FILE *f)
+/* ---- pki ------------------------------------------------------------------------------------- */
+
+static int usage_pki(FILE *f, int status)
 {
     fprintf(f,
             "usage: sksctl pki --out DIR --spc SPC[,SPC...] [--csr FILE] [--days N] [--policy CP]\n"
@@ -67,6 +74,7 @@ static void usage(FILE *f)
             "  sp-<SPC>.key            its private key (mode 0600; not written with --csr)\n"
             "  sp-<SPC>-fullchain.pem  SP certificate followed by the intermediate\n",
             SKS_SPC_MAX);
+    return status;
 }
 
 struct pki_opts {
@@ -85,9 +93,10 @@ static int spc_ok(const char *spc)
     return n >= 1 && n <= SKS_SPC_MAX && strspn(spc, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
 }
 
-/* Splits |list| in place into opts->spcs. */
-static int parse_spcs(char *list, struct pki_opts *o)
+/* --spc: splits |list| in place into opts->spcs. */
+static int opt_spcs(char *list, void *opts)
 {
+    struct pki_opts *o = opts;
     char *save = NULL, *spc;
 
     for (spc = strtok_r(list, ",", &save); spc != NULL; spc = strtok_r(NULL, ",", &save)) {
@@ -96,22 +105,22 @@ static int parse_spcs(char *list, struct pki_opts *o)
                     "sksctl pki: SPC \"%s\" is not 1-%d characters of 0-9 and A-Z "
                     "(ATIS-1000080)\n",
                     spc, SKS_SPC_MAX);
-            return 0;
+            return SKSCTL_EXIT_USAGE;
         }
         if (o->nspcs == SPC_LIST_MAX) {
             fprintf(stderr, "sksctl pki: more than %d SPCs\n", SPC_LIST_MAX);
-            return 0;
+            return SKSCTL_EXIT_USAGE;
         }
         o->spcs[o->nspcs++] = spc;
     }
     if (o->nspcs == 0) {
         fprintf(stderr, "sksctl pki: --spc lists no SPC\n");
-        return 0;
+        return SKSCTL_EXIT_USAGE;
     }
-    return 1;
+    return 0;
 }
 
-static int parse_days(const char *arg, int *days)
+static int opt_days(char *arg, void *days)
 {
     char *end = NULL;
     long v;
@@ -121,68 +130,28 @@ static int parse_days(const char *arg, int *days)
     if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > SKS_TESTPKI_DAYS_MAX) {
         fprintf(stderr, "sksctl pki: --days must be a whole number from 1 to %d\n",
                 SKS_TESTPKI_DAYS_MAX);
-        return 0;
-    }
-    *days = (int)v;
-    return 1;
-}
-
-/* Returns 0 on success, else the exit status for a usage error. */
-static int parse_args(int argc, char **argv, struct pki_opts *o, int *help)
-{
-    static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'}, {"spc", required_argument, NULL, 's'},
-        {"csr", required_argument, NULL, 'c'}, {"days", required_argument, NULL, 'd'},
-        {"policy", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-
-    o->days = 365;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            o->out = optarg;
-            break;
-        case 's':
-            if (!parse_spcs(optarg, o))
-                return SKSCTL_EXIT_USAGE;
-            break;
-        case 'c':
-            o->csr = optarg;
-            break;
-        case 'd':
-            if (!parse_days(optarg, &o->days))
-                return SKSCTL_EXIT_USAGE;
-            break;
-        case 'p':
-            o->policy = strcmp(optarg, "1.3") == 0   ? SKS_SHAKEN_CP_V1_3_OID
-                        : strcmp(optarg, "1.4") == 0 ? SKS_SHAKEN_CP_V1_4_OID
-                                                     : optarg;
-            /* Another OID would break the profile the PKI is checked against. */
-            if (strncmp(o->policy, SKS_SHAKEN_CP_ARC, strlen(SKS_SHAKEN_CP_ARC)) != 0 ||
-                strlen(o->policy) == strlen(SKS_SHAKEN_CP_ARC) ||
-                strspn(o->policy + strlen(SKS_SHAKEN_CP_ARC), "0123456789") !=
-                    strlen(o->policy + strlen(SKS_SHAKEN_CP_ARC))) {
-                fprintf(stderr,
-                        "sksctl pki: --policy must be 1.3, 1.4 or a SHAKEN CP OID "
-                        "(" SKS_SHAKEN_CP_ARC "N)\n");
-                return SKSCTL_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            *help = 1;
-            return 0;
-        default:
-            usage(stderr);
-            return SKSCTL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc || o->out == NULL || o->nspcs == 0) {
-        fprintf(stderr, "sksctl pki: --out and --spc are required\n");
-        usage(stderr);
         return SKSCTL_EXIT_USAGE;
     }
+    *(int *)days = (int)v;
+    return 0;
+}
+
+static int opt_policy(char *arg, void *out)
+{
+    const char *policy = strcmp(arg, "1.3") == 0   ? SKS_SHAKEN_CP_V1_3_OID
+                         : strcmp(arg, "1.4") == 0 ? SKS_SHAKEN_CP_V1_4_OID
+                                                   : arg;
+
+    /* Another OID would break the profile the PKI is checked against. */
+    if (strncmp(policy, SKS_SHAKEN_CP_ARC, strlen(SKS_SHAKEN_CP_ARC)) != 0 ||
+        strlen(policy) == strlen(SKS_SHAKEN_CP_ARC) ||
+        strspn(policy + strlen(SKS_SHAKEN_CP_ARC), "0123456789") !=
+            strlen(policy + strlen(SKS_SHAKEN_CP_ARC))) {
+        fprintf(stderr, "sksctl pki: --policy must be 1.3, 1.4 or a SHAKEN CP OID "
+                        "(" SKS_SHAKEN_CP_ARC "N)\n");
+        return SKSCTL_EXIT_USAGE;
+    }
+    *(const char **)out = policy;
     return 0;
 }
 
@@ -277,35 +246,16 @@ static sks_status make_dir(const char *dir, struct sks_error *err)
 /* The public key of a PEM or DER CSR whose signature verifies. */
 static sks_status load_csr_key(const char *path, EVP_PKEY **pub, struct sks_error *err)
 {
-    unsigned char *data = NULL;
-    const unsigned char *p;
     X509_REQ *req = NULL;
-    size_t len = 0;
-    BIO *bio = NULL;
     sks_status st;
 
-    st = cli_read_file(path, CSR_MAX_BYTES, &data, &len, err);
+    st = sks_csr_load(path, &req, err);
     if (st != SKS_OK)
         return st;
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio != NULL)
-        req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-    if (req == NULL) {
-        p = data;
-        req = d2i_X509_REQ(NULL, &p, (long)len);
-    }
-    ERR_clear_error();
-    if (req == NULL) {
-        st = sks_fail(err, SKS_ERR_INPUT, "%s is not a PEM or DER certificate request", path);
-        goto done;
-    }
     st = sks_testpki_csr_pubkey(req, pub, err);
     if (st != SKS_OK)
         sks_error_prefix(err, "%s", path);
-done:
     X509_REQ_free(req);
-    BIO_free(bio);
-    OPENSSL_free(data);
     return st;
 }
 
@@ -390,20 +340,140 @@ out:
 
 int cmd_pki(int argc, char **argv)
 {
-    struct pki_opts o;
+    struct pki_opts o = {.days = 365};
+    const struct cli_opt opts[] = {
+        CLI_ARG("out", 0, &o.out),
+        CLI_CALL("spc", opt_spcs, &o),
+        CLI_ARG("csr", 0, &o.csr),
+        CLI_CALL("days", opt_days, &o.days),
+        CLI_CALL("policy", opt_policy, &o.policy),
+        CLI_HELP(0),
+        CLI_END,
+    };
     struct sks_error err;
-    int help = 0, rc;
+    int rc;
 
-    memset(&o, 0, sizeof(o));
     sks_error_clear(&err);
-    rc = parse_args(argc, argv, &o, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc != 0)
+    if (!cli_parse_opts(argc, argv, opts, usage_pki, &rc))
         return rc;
+    if (optind != argc || o.out == NULL || o.nspcs == 0) {
+        fprintf(stderr, "sksctl pki: --out and --spc are required\n");
+        return usage_pki(stderr, SKSCTL_EXIT_USAGE);
+    }
     if (write_pki(&o, &err) != SKS_OK)
         return cli_report("pki", &err);
     return 0;
+}
+
+/* ---- cert-check ------------------------------------------------------------------------------ */
+
+static int usage_cert_check(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl cert-check --cert FILE [--chain FILE] --trust FILE\n"
+               "\n"
+               "Checks an SP certificate against the SHAKEN profile (ATIS-1000080) and\n"
+               "its chain to the STI-PA roots.  Prints \"spc: SPC\" and\n"
+               "\"not-after: TIME\" on success, else every broken rule; exits non-zero\n"
+               "on failure.\n"
+               "\n"
+               "  --cert FILE   the SP certificate (PEM or DER); further PEM certificates\n"
+               "                in the file (a fullchain file) are taken as intermediates\n"
+               "  --chain FILE  PEM intermediate certificates (e.g. chain.pem)\n"
+               "  --trust FILE  PEM STI-PA root certificates to trust\n");
+    return status;
+}
+
+static void print_checked(const struct sks_profile_result *res)
+{
+    char when[32] = "";
+    struct tm tm;
+
+    if (gmtime_r(&res->not_after, &tm) != NULL)
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("spc: %s\nnot-after: %s\n", res->spc, when);
+}
+
+static void print_broken(const char *path, const struct sks_profile_result *res)
+{
+    const char *line = res->detail;
+    unsigned int bits = res->broken, n = 0;
+
+    for (; bits != 0; bits &= bits - 1)
+        n++;
+    fprintf(stderr, "sksctl cert-check: %s breaks %u SHAKEN profile rule%s:\n", path, n,
+            n == 1 ? "" : "s");
+    while (*line != '\0') {
+        size_t len = strcspn(line, "\n");
+
+        fprintf(stderr, "  %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+}
+
+static int check(const char *cert_path, const char *chain_path, const char *trust_path)
+{
+    STACK_OF(X509) *certs = NULL, *chain = NULL;
+    X509_STORE *roots = NULL;
+    struct sks_profile_result res;
+    struct sks_error err;
+    X509 *ee;
+    int rc;
+
+    sks_error_clear(&err);
+    if (chain_path == NULL && (chain = sk_X509_new_null()) == NULL) {
+        sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
+        goto fail;
+    }
+    if (sks_certs_load(cert_path, true, &certs, &err) != SKS_OK ||
+        (chain_path != NULL && sks_certs_load(chain_path, false, &chain, &err) != SKS_OK) ||
+        sks_roots_load(trust_path, &roots, &err) != SKS_OK)
+        goto fail;
+    ee = sk_X509_shift(certs);
+    while (sk_X509_num(certs) > 0) {
+        X509 *x = sk_X509_shift(certs);
+
+        if (!sk_X509_push(chain, x))
+            X509_free(x); /* out of memory: the chain check then reports it */
+    }
+    if (sks_profile_check(ee, chain, roots, time(NULL), &res, &err) == SKS_OK) {
+        if (res.warning[0] != '\0')
+            fprintf(stderr, "sksctl cert-check: warning: %s\n", res.warning);
+        print_checked(&res);
+        rc = 0;
+    } else if (err.status == SKS_ERR_POLICY) {
+        print_broken(cert_path, &res);
+        rc = sks_exit_code(err.status);
+    } else {
+        rc = cli_report("cert-check", &err);
+    }
+    X509_free(ee);
+    goto done;
+fail:
+    rc = cli_report("cert-check", &err);
+done:
+    X509_STORE_free(roots);
+    sk_X509_pop_free(chain, X509_free);
+    sk_X509_pop_free(certs, X509_free);
+    return rc;
+}
+
+int cmd_cert_check(int argc, char **argv)
+{
+    const char *cert = NULL, *chain = NULL, *trust = NULL;
+    const struct cli_opt opts[] = {
+        CLI_ARG("cert", 0, &cert),
+        CLI_ARG("chain", 0, &chain),
+        CLI_ARG("trust", 0, &trust),
+        CLI_HELP(0),
+        CLI_END,
+    };
+    int rc;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_cert_check, &rc))
+        return rc;
+    if (optind != argc || cert == NULL || trust == NULL) {
+        fprintf(stderr, "sksctl cert-check: --cert and --trust are required\n");
+        return usage_cert_check(stderr, SKSCTL_EXIT_USAGE);
+    }
+    return check(cert, chain, trust);
 }

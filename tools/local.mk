@@ -2,9 +2,9 @@
 # formats (sign, verify), the test PKI and certificate checks, key
 # references and the key store's commands.
 bin_PROGRAMS += sksctl
-sksctl_SOURCES = tools/sksctl.c tools/sksctl.h tools/cli.c \
-	tools/cmd_token.c tools/cmd_keyref.c tools/cmd_sign.c tools/cmd_verify.c \
-	tools/cmd_pki.c tools/cmd_certcheck.c tools/cmd_keystore.c
+sksctl_SOURCES = tools/sksctl.c tools/sksctl.h tools/opts.c tools/opts.h tools/store.c \
+	tools/cmd_token.c tools/cmd_pki.c tools/cmd_formats.c tools/cmd_import.c \
+	tools/cmd_wrap.c tools/cmd_list.c tools/cmd_lifecycle.c
 sksctl_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 man_MANS += tools/sksctl.1
 SUBST_FILES += tools/sksctl.1

@@ -3,13 +3,11 @@
 #define SKS_TOOLS_SKSCTL_H
 
 #include <stdbool.h>
-#include <stdbool.h>
 #include <stdio.h>
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include "common/error.h"
+#include "keystore/conf.h"
+#include "tools/opts.h"
 
 /* Exit status for a command-line usage error; others come from sks_exit_code(). */
 #define SKSCTL_EXIT_USAGE 1
@@ -21,38 +19,36 @@ struct sksctl_cmd {
     int (*run)(int argc, char **argv);
 };
 
-/* Subcommands, one file each under tools/. */
+/* Subcommands, one file per family under tools/. */
+/* cmd_token.c: setting up a token and naming its keys */
 int cmd_init_token(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_keyref(int argc, char **argv);
+/* cmd_pki.c: the test PKI and the SHAKEN certificate profile check */
 int cmd_pki(int argc, char **argv);
 int cmd_cert_check(int argc, char **argv);
+/* cmd_formats.c: PASSporTs and Identity headers */
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+/* cmd_import.c: the ways a key version comes into the key store */
 int cmd_generate(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
-int cmd_wrapping_key(int argc, char **argv);
-int cmd_wrap(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_import_batch(int argc, char **argv);
+/* cmd_wrap.c: wrapped imports */
+int cmd_wrapping_key(int argc, char **argv);
+int cmd_wrap(int argc, char **argv);
+/* cmd_list.c */
 int cmd_list(int argc, char **argv);
+/* cmd_lifecycle.c: what happens to a key version once it is in */
 int cmd_activate(int argc, char **argv);
 int cmd_retire(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
 
-/*
- * For sksctl sign (tools/cmd_keystore.c): "identity:NAME", or a bare NAME
- * that is neither a pkcs11: URI nor a file, names a key store identity.
- * cli_resolve_identity() opens the key store the configuration file |config|
- * (NULL: the default) describes and returns the pkcs11: URI of the active
- * key, with module-path and pin-source so that the sks provider finds it,
- * and its x5u (free() both).
- */
-bool cli_is_identity_ref(const char *spec);
-sks_status cli_resolve_identity(const char *spec, const char *config, char **uri, char **x5u,
-                                struct sks_error *err);
+/* Prints "sksctl CMD: message" on stderr and returns the exit status for |err|. */
+int cli_report(const char *cmd, const struct sks_error *err);
 
 /* The options every token command takes: --module, --token, --pin-file. */
 struct cli_token_opts {
@@ -67,22 +63,25 @@ sks_status cli_open_token(const struct cli_token_opts *opts, struct p11_token **
                           struct sks_error *err);
 
 /*
- * Loads a private key named by |spec|: a pkcs11: URI, a key-reference PEM
- * file or a plain PEM/DER key file.  HSM keys come from the sks provider.
+ * An open key store and what it was opened with.  Every command that
+ * changes the token sweeps first (sks_keystore_sweep), so that what an
+ * interrupted command left behind is cleaned up by the next.
  */
-sks_status cli_load_private_key(const char *spec, EVP_PKEY **out, struct sks_error *err);
-/* Every certificate in a PEM file (or, when |der_ok|, a single DER one). */
-sks_status cli_load_certs(const char *path, bool der_ok, STACK_OF(X509) **out,
-                          struct sks_error *err);
-/* A trust store of every certificate in the PEM file |path|. */
-sks_status cli_load_roots(const char *path, X509_STORE **out, struct sks_error *err);
-/* Prints "sksctl CMD: message" on stderr and returns the exit status for |err|. */
-int cli_report(const char *cmd, const struct sks_error *err);
+struct cli_store {
+    struct sks_config cfg;
+    struct p11_token *tok;
+    struct sks_keystore *ks;
+};
+
 /*
- * Reads a whole file of at most |max| bytes.  The buffer is NUL-terminated
- * (not counted in *len).  Oversized files are rejected, not truncated.
+ * Opens the token and the key store the configuration file and flags |o|
+ * name.  |roots|: load the trust anchors (every way in needs them).
+ * |mutating|: sweep first.
  */
-sks_status cli_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
-                         struct sks_error *err);
+sks_status cli_store_open(const struct cli_store_opts *o, bool roots, bool mutating,
+                          struct cli_store *s, struct sks_error *err);
+void cli_store_close(struct cli_store *s);
+/* cli_report(), after closing |s| when it is not NULL. */
+int cli_store_report(const char *cmd, const struct sks_error *err, struct cli_store *s);
 
 #endif

@@ -25,7 +25,7 @@
 #include "shaken/b64url.h"
 #include "shaken/passport.h"
 #include "verify/verify.h"
-#include "tools/sksctl.h"
+#include "keystore/input.h"
 
 #define V1_X5U "https://cert.example.org/passport.cer"
 #define V1_HEADER                                                                                  \
@@ -47,7 +47,7 @@ static char *read_vector(const char *name)
     size_t len;
 
     snprintf(path, sizeof(path), "%s/%s", getenv("SKS_VECTORS"), name);
-    ck_assert_msg(cli_read_file(path, 65536, &data, &len, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_msg(sks_file_read(path, 65536, &data, &len, &err) == SKS_OK, "%s", err.msg);
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         data[--len] = '\0';
     return (char *)data;
@@ -847,7 +847,7 @@ static void round_trip_keys(EVP_PKEY **priv, EVP_PKEY **pub)
     int n;
 
     if (spec != NULL && spec[0] != '\0') {
-        ck_assert_msg(cli_load_private_key(spec, priv, &err) == SKS_OK, "SKS_TEST_KEY: %s",
+        ck_assert_msg(sks_key_load(spec, priv, &err) == SKS_OK, "SKS_TEST_KEY: %s",
                       err.msg);
     } else {
         *priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");

@@ -1,14 +1,18 @@
-/* What sksctl's subcommands share: key loading, file reading, error reports. */
+/*
+ * Private keys to sign with, by name (see input.h): OSSL_STORE opens a
+ * pkcs11: URI or a key-reference file through the sks provider, and a key
+ * file through OpenSSL's own decoders.
+ */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <limits.h>
 #include <unistd.h>
-#include <stdbool.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -16,27 +20,11 @@
 #include <openssl/store.h>
 
 #include "common/keyref.h"
-#include "p11/p11.h"
-#include "profile/certs.h"
-#include "keystore/conf.h"
 #include "keystore/input.h"
-#include "tools/sksctl.h"
 
 #define PROV_NAME_SKS "sks"
 
-int cli_report(const char *cmd, const struct sks_error *err)
-{
-    fprintf(stderr, "sksctl %s: %s\n", cmd, err->msg);
-    return sks_exit_code(err->status);
-}
-
-sks_status cli_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
-                         struct sks_error *err)
-{
-    return sks_file_read(path, max, data, len, err);
-}
-
-/* Where sksctl looked for the sks provider, for the message that it is not loaded. */
+/* Where the sks provider was looked for, for the message that it is not loaded. */
 static char provider_tried[2 * PATH_MAX + 64];
 
 static bool provider_try_dir(const char *dir)
@@ -53,9 +41,9 @@ static bool provider_try_dir(const char *dir)
 /*
  * The sks provider is needed only for token keys; load it on first use.
  * An openssl.cnf that loads it, or OPENSSL_MODULES, decides where it comes
- * from.  Otherwise sksctl run from the build tree takes the provider built
- * next to it (provider/.libs), so that it never signs with an older
- * installed one, and an installed sksctl the one in the modules directory
+ * from.  Otherwise a program run from the build tree takes the provider
+ * built next to it (provider/.libs), so that it never signs with an older
+ * installed one, and an installed program the one in the modules directory
  * it was configured with.
  */
 static void load_providers(void)
@@ -155,7 +143,7 @@ static sks_status key_error(const char *spec, struct sks_error *err)
     return st;
 }
 
-sks_status cli_load_private_key(const char *spec, EVP_PKEY **out, struct sks_error *err)
+sks_status sks_key_load(const char *spec, EVP_PKEY **out, struct sks_error *err)
 {
     OSSL_STORE_CTX *store = NULL;
     OSSL_STORE_INFO *info = NULL;
@@ -200,48 +188,5 @@ done:
         st = key_error(spec, err);
     OSSL_STORE_close(store);
     OPENSSL_free(uri);
-    return st;
-}
-
-sks_status cli_open_token(const struct cli_token_opts *opts, struct p11_token **tok,
-                          struct sks_error *err)
-{
-    struct sks_config cfg;
-    sks_status st;
-
-    /* Flags are a configuration without a file: one way to open a token. */
-    memset(&cfg, 0, sizeof(cfg));
-    st = sks_config_set(&cfg.pkcs11_module, opts->module, err);
-    if (st == SKS_OK)
-        st = sks_config_set(&cfg.token, opts->token, err);
-    if (st == SKS_OK)
-        st = sks_config_set(&cfg.pin_file, opts->pin_file, err);
-    if (st == SKS_OK)
-        st = sks_config_open_token(&cfg, tok, err);
-    sks_config_free(&cfg);
-    return st;
-}
-
-sks_status cli_load_certs(const char *path, bool der_ok, STACK_OF(X509) **out,
-                          struct sks_error *err)
-{
-    unsigned char *data = NULL;
-    size_t len = 0;
-    sks_status st = cli_read_file(path, SKS_CERT_FILE_MAX, &data, &len, err);
-
-    if (st == SKS_OK)
-        st = sks_certs_parse(data, len, der_ok, path, out, err);
-    OPENSSL_free(data);
-    return st;
-}
-
-sks_status cli_load_roots(const char *path, X509_STORE **out, struct sks_error *err)
-{
-    STACK_OF(X509) *certs = NULL;
-    sks_status st = cli_load_certs(path, false, &certs, err);
-
-    if (st == SKS_OK)
-        st = sks_certs_store(certs, path, out, err);
-    sk_X509_pop_free(certs, X509_free);
     return st;
 }
