@@ -6,3 +6,8 @@ p11_libsksp11_la_SOURCES = p11/p11.h p11/internal.h p11/module.c p11/ckr.c p11/c
 p11_libsksp11_la_LIBADD = $(P11KIT_LIBS) $(CRYPTO_LIBS)
 # What a program that uses the layer links, in link order.
 LIBSKS_P11 = p11/libsksp11.la $(LIBSKS_COMMON) $(P11KIT_LIBS) $(CRYPTO_LIBS)
+
+# Tests
+# Every integration test goes through this layer against a SoftHSM2 token;
+# its recovery from session loss, token removal and slow or failing calls is
+# tested through p11fault, a module that fails on demand (tests/fault.mk).

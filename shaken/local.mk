@@ -6,3 +6,15 @@ shaken_libsksshaken_la_SOURCES = shaken/b64url.c shaken/b64url.h shaken/tn.c sha
 	shaken/identity.c shaken/identity.h shaken/rules.c shaken/rules.h
 shaken_libsksshaken_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 LIBSKS_SHAKEN = shaken/libsksshaken.la $(LIBSKS_COMMON) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+
+# Tests
+# TNs and PASSporT encoding.  check_passport links the key store's key loader so that
+# SKS_TEST_KEY=pkcs11:... signs with a token key (tests/integration/formats-token.sh).
+check_PROGRAMS += tests/unit/check_tn tests/unit/check_passport
+tests_unit_check_tn_SOURCES = tests/unit/check_tn.c
+tests_unit_check_tn_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_tn_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(CHECK_LIBS)
+tests_unit_check_passport_SOURCES = tests/unit/check_passport.c
+tests_unit_check_passport_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_passport_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(CHECK_LIBS) $(LIBSKS_KEYSTORE)
+TESTS += tests/unit/check_tn tests/unit/check_passport

@@ -3,7 +3,8 @@
 # faults during import, and the soak test.  `make fuzz` builds the targets and
 # `make fuzz-run` runs each from its seed corpus in tests/fuzz/corpus/<name
 # without fuzz_> (./configure CC=clang --enable-fuzzing); `make soak` runs
-# sksd under load, rotation and faults for SOAK_MINUTES (never in make check).
+# sksd under load, rotation and faults for SOAK_MINUTES and the crash tests
+# at length (never in make check).
 
 FUZZ_CORPORA = tests/fuzz/corpus/uri tests/fuzz/corpus/keyref tests/fuzz/corpus/wrapped \
 	tests/fuzz/corpus/pkcs8 tests/fuzz/corpus/sksd_body
@@ -55,11 +56,16 @@ EXTRA_DIST += tests/integration/fault-import.sh
 
 # sksd under load, key rotation and token faults for SOAK_MINUTES; prints
 # FIGURE lines (requests, failures by status, RSS, descriptors, sessions).
+# Then the crash tests with SOAK_CRASH_KILLS imports or rounds killed at
+# random (make check runs a few dozen: SKS_CRASH_KILLS in the scripts).
 SOAK_MINUTES = 30
+SOAK_CRASH_KILLS = 200
+SOAK_CRASH_TESTS = tests/integration/keystore-crash.sh tests/integration/crash-sksd-activations.sh
 soak: sksd/sksd$(EXEEXT) sksctl$(EXEEXT) tests/interop/sksd_client$(EXEEXT) \
 		tests/p11fault/libp11fault.la $(modules_LTLIBRARIES)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	SOFTHSM_MODULE='$(SOFTHSM_MODULE)' OPENSSL_MODULES='$(abs_top_builddir)/provider/.libs' \
 	SOAK_MINUTES='$(SOAK_MINUTES)' $(SHELL) $(abs_top_srcdir)/tests/soak/soak.sh
+	SKS_CRASH_KILLS='$(SOAK_CRASH_KILLS)' $(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SOAK_CRASH_TESTS)'
 EXTRA_DIST += tests/soak/soak.sh
 .PHONY: soak

@@ -9,3 +9,11 @@ sksctl_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 man_MANS += tools/sksctl.1
 SUBST_FILES += tools/sksctl.1
 tools/sksctl.1: $(srcdir)/tools/sksctl.1.in
+
+# Tests
+# sksctl sign and verify with PEM keys and a test PKI, and with a token key
+# through the sks provider; sksctl's key store commands are tested in
+# keystore/local.mk.
+TOOLS_TESTS = tests/integration/formats-sksctl.sh tests/integration/formats-token.sh
+TESTS += $(TOOLS_TESTS)
+EXTRA_DIST += $(TOOLS_TESTS)

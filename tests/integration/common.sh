@@ -5,8 +5,15 @@
 # The test harness (tests/local.mk through Makefile.am) exports top_srcdir,
 # top_builddir, SOFTHSM_MODULE and OPENSSL_MODULES.  Every test makes its own
 # throwaway SoftHSM2 token in a fresh directory and removes it on exit (set
-# SKS_KEEP_TMP=1 to keep it for a post-mortem).  A missing prerequisite is an
-# automake skip: exit 77 with the reason on stdout, which lands in the .log.
+# SKS_KEEP_TMP=1 to keep it for a post-mortem).
+#
+# Scripts speak TAP (automake's tap-driver.sh reads them, stdout and stderr
+# merged): pass prints "ok N - what held", fail "not ok N - what did not",
+# and the plan "1..N" comes when the script exits, so no script counts its
+# assertions.  An exit for any other reason (set -e, a signal) is a "not ok"
+# that names the exit status.  A missing prerequisite is a skip: "1..0 # SKIP
+# why" before any assertion, "ok N # SKIP why" after one.  Nothing else that
+# a script prints may start with "ok", "not ok", "1.." or "Bail out!".
 #
 # Scripts are POSIX sh: `make check` runs them with $(SHELL).
 
@@ -30,19 +37,67 @@ unset SKS_PKCS11_MODULE SKS_PKCS11_TOKEN_PIN SKS_PKCS11_TOKEN OPENSSL_CONF \
 sks_test_name=$(basename "$0" .sh)
 sks_work=
 
-skip() {
-    echo "SKIP: $sks_test_name: $*"
-    exit 77
+# One line in this file per TAP result printed, "ok" or "not ok": results
+# printed in a subshell count too.
+sks_tap_results=$(mktemp "${TMPDIR:-/tmp}/sks-tap-$sks_test_name.XXXXXX")
+sks_tap_skipped=0
+
+# The number of the next result, recorded as of kind $1.
+sks_tap_next() {
+    echo "$1" >> "$sks_tap_results"
+    echo $(($(wc -l < "$sks_tap_results")))
 }
 
+skip() {
+    sks_tap_skipped=1
+    if [ -s "$sks_tap_results" ]; then
+        echo "ok $(sks_tap_next ok) # SKIP $*"
+    else
+        echo "1..0 # SKIP $*"
+    fi
+    exit 0
+}
+
+# On stderr, which the driver reads too: a fail inside $(...) or a
+# { ...; } >&2 block still reaches it.
 fail() {
-    echo "FAIL: $sks_test_name: $*" >&2
+    echo "not ok $(sks_tap_next 'not ok') - $*" >&2
     exit 1
 }
 
 # One line per assertion that held, so the .log reads as a list of behaviours.
 pass() {
-    echo "ok - $*"
+    echo "ok $(sks_tap_next ok) - $*"
+}
+
+# The EXIT trap's last step, with the script's exit status $1: the plan, and
+# a "not ok" for an exit that no fail explained.
+sks_tap_finish() {
+    trap - EXIT
+    set +e
+    if [ "$1" -ne 0 ] && ! grep -q '^not ok' "$sks_tap_results"; then
+        echo "not ok $(sks_tap_next 'not ok') - exited with status $1" \
+            "after the last result above (a command failed under set -e, or a signal)"
+    fi
+    sks_tap_n=$(($(wc -l < "$sks_tap_results")))
+    rm -f "$sks_tap_results"
+    if [ "$sks_tap_skipped" = 0 ] || [ "$sks_tap_n" -gt 0 ]; then
+        echo "1..$sks_tap_n"
+    fi
+    exit "$1"
+}
+trap 'sks_tap_finish $?' EXIT
+
+# pass_each FILE [PREFIX]: each "ok - what" line that a test program wrote to
+# FILE is an assertion of this script ("ok N - PREFIXwhat"); its other lines
+# are shown as they are.
+pass_each() {
+    while IFS= read -r pe_line; do
+        case $pe_line in
+        "ok - "*) pass "${2:-}${pe_line#ok - }" ;;
+        *) printf '%s\n' "$pe_line" ;;
+        esac
+    done < "$1"
 }
 
 sks_cleanup() {
@@ -54,7 +109,7 @@ sks_cleanup() {
             rm -rf "$sks_work"
         fi
     fi
-    exit $sks_rc
+    sks_tap_finish "$sks_rc"
 }
 
 # Creates $sks_work, a fresh directory removed when the script exits.

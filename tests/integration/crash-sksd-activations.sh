@@ -12,14 +12,15 @@
 #     activation of the same identity (reported or cut short) replaced it;
 #   - sksd's next start sweeps what the kills left: the token then holds
 #     exactly the objects the records list, and sksctl sweep finds nothing more.
-# SKS_CRASH_ROUNDS (default 50, two operations each) scales the batch.
+# SKS_CRASH_KILLS rounds (default 12, two operations and up to two kills each;
+# make soak runs more) scale the batch.
 . "$top_srcdir/tests/integration/keystore-common.sh"
 # After keystore-common.sh, which it would reset, and before any work directory.
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read sksctl list --json"
 
-ROUNDS=${SKS_CRASH_ROUNDS:-50}
+ROUNDS=${SKS_CRASH_KILLS:-12}
 # Kills land between 0 and SPREAD % of the time the operation takes unhurt.
 SPREAD=${SKS_CRASH_SPREAD:-150}
 # Chances, in %, that a round kills sksd, and sksctl.

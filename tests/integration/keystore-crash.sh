@@ -1,6 +1,7 @@
 #!/bin/sh
-# Crash safety: 200 sksctl imports into 10 identities, many of them killed
-# with SIGKILL at a random moment (SoftHSM is slow enough for kills to land
+# Crash safety: SKS_CRASH_KILLS sksctl imports into 10 identities (default
+# 30; make soak runs more), each killed with SIGKILL at a random moment, many
+# of them before they finish (SoftHSM is slow enough for kills to land
 # mid-write).  Afterwards no incomplete version is active, every import that
 # reported success is still there and signs, and sweep leaves exactly the
 # objects of the complete versions.
@@ -8,7 +9,7 @@
 ks_setup
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read sksctl list --json"
 
-IMPORTS=${SKS_CRASH_IMPORTS:-200}
+IMPORTS=${SKS_CRASH_KILLS:-30}
 # Kills land between 0 and SPREAD % of the time the first import took.
 SPREAD=${SKS_CRASH_SPREAD:-200}
 x5u=https://cert.example.org/crash.pem

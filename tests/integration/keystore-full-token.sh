@@ -10,8 +10,8 @@ if [ "$(id -u)" -ne 0 ] && [ -z "${SKS_FULL_TOKEN_NS:-}" ]; then
     if command -v unshare >/dev/null 2>&1 && unshare -rm true 2>/dev/null; then
         SKS_FULL_TOKEN_NS=1 exec unshare -rm /bin/sh "$0" "$@"
     fi
-    echo "SKIP: keystore-full-token: not root and no unshare -rm to mount a small tmpfs"
-    exit 77
+    echo "1..0 # SKIP not root and no unshare -rm to mount a small tmpfs"
+    exit 0
 fi
 . "$top_srcdir/tests/integration/keystore-common.sh"
 

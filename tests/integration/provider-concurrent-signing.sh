@@ -21,8 +21,8 @@ threads=${SKS_TEST_THREADS:-8}
 signatures=${SKS_TEST_SIGNATURES:-10000}
 run_ok threads env OPENSSL_CONF="$sks_work/openssl.cnf" \
     "$top_builddir/tests/interop/sign_threads" "$priv_uri" pub.pem "$threads" "$signatures"
-cat threads.out
+pass_each threads.out
 
 run_ok fork env OPENSSL_CONF="$sks_work/openssl.cnf" \
     "$top_builddir/tests/interop/sign_fork" "$priv_uri" pub.pem 4 200
-cat fork.out
+pass_each fork.out

@@ -60,7 +60,7 @@ pass "PEM_read_bio_PrivateKey on a memory BIO + EVP_DigestSign signs with the to
 check_key_params() {
     run_ok "key-params-$1" env OPENSSL_CONF="$sks_work/openssl.cnf" \
         "$top_builddir/tests/interop/key_params" "$2" pub.pem
-    sed "s|^ok - |ok - $1: |" "key-params-$1.out"
+    pass_each "key-params-$1.out" "$1: "
 }
 check_key_params keyref-pem-decoder key.pem
 check_key_params private-uri-store "$priv_uri"

@@ -22,7 +22,7 @@ run_ok pubout env OPENSSL_CONF="$sks_work/openssl.cnf" \
 
 run_ok jwt env OPENSSL_CONF="$sks_work/openssl.cnf" \
     "$top_builddir/tests/interop/jwt_passport" key.pem pub.pem passport.jwt
-cat jwt.out
+pass_each jwt.out
 
 # The same check with nothing but the openssl CLI: the JWS signing input is
 # "header.payload"; the signature is base64url r || s (RFC 7518 3.4).

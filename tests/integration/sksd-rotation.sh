@@ -21,7 +21,8 @@ sksd_start "$sks_work/b.conf"
 pid_b=$sksd_pid
 mv "$sks_work/sksd.log" "$sks_work/b.log"
 sksd_port=$port_a
-trap 'rc=$?; kill $pid_a $pid_b 2>/dev/null; wait $pid_a $pid_b 2>/dev/null; (exit $rc); sks_cleanup' EXIT
+# set +e: a daemon's non-zero exit status must not end the trap before sks_cleanup.
+trap 'rc=$?; set +e; kill $pid_a $pid_b 2>/dev/null; wait $pid_a $pid_b 2>/dev/null; (exit $rc); sks_cleanup' EXIT
 
 # A steady load on A (about 15 s at 2,000 requests/s), verified per x5u.
 "$SKSD_CLIENT" load 127.0.0.1 "$port_a" --requests 30000 --conns 4 --rate 2000 \
