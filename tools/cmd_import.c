@@ -17,6 +17,7 @@
 
 #include "keystore/input.h"
 #include "keystore/keystore.h"
+#include "shaken/rules.h"
 #include "tools/opts.h"
 #include "tools/sksctl.h"
 
@@ -193,10 +194,8 @@ static sks_status import_one(struct sks_keystore *ks, const struct import_args *
     if (st == SKS_OK && a->spc != NULL) {
         char spc[SKS_SPC_MAX + 1];
         st = sks_cert_spc(cred.cert, spc, err);
-        if (st == SKS_OK && strcmp(spc, a->spc) != 0)
-            st =
-                sks_fail(err, SKS_ERR_POLICY,
-                         "spc: the certificate is for SPC %s, not the --spc %s given", spc, a->spc);
+        if (st == SKS_OK)
+            st = sks_spc_match(spc, a->spc, "--spc", err);
     }
     if (st == SKS_OK && a->key != NULL)
         st = sks_input_key(a->key, a->pass, &key, err);

@@ -35,6 +35,7 @@
 #include <openssl/pem.h>
 
 #include "profile/profile.h"
+#include "shaken/rules.h"
 #include "testpki/testpki.h"
 #include "keystore/input.h"
 #include "tools/opts.h"
@@ -86,13 +87,6 @@ struct pki_opts {
     const char *policy; /* NULL: SKS_TESTPKI_POLICY_OID */
 };
 
-static int spc_ok(const char *spc)
-{
-    size_t n = strlen(spc);
-
-    return n >= 1 && n <= SKS_SPC_MAX && strspn(spc, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
-}
-
 /* --spc: splits |list| in place into opts->spcs. */
 static int opt_spcs(char *list, void *opts)
 {
@@ -100,7 +94,7 @@ static int opt_spcs(char *list, void *opts)
     char *save = NULL, *spc;
 
     for (spc = strtok_r(list, ",", &save); spc != NULL; spc = strtok_r(NULL, ",", &save)) {
-        if (!spc_ok(spc)) {
+        if (!sks_spc_valid(spc)) {
             fprintf(stderr,
                     "sksctl pki: SPC \"%s\" is not 1-%d characters of 0-9 and A-Z "
                     "(ATIS-1000080)\n",

@@ -235,7 +235,7 @@ import_rejects chain_to_unknown_root "chain: does not verify to a configured STI
     --key other/sp-1234.key --cert other/sp-1234-fullchain.pem --x5u "$x5u"
 import_rejects wrong_spc "spc: the certificate is for SPC 5678 but identity sp-main has SPC 1234" \
     --key pki/sp-5678.key --cert pki/sp-5678-fullchain.pem --x5u "$x5u"
-ks_refused spc-flag "spc: the certificate is for SPC 1234, not the --spc 5678 given" import sp-new \
+ks_refused spc-flag "spc: the certificate is for SPC 1234 but --spc has SPC 5678" import sp-new \
     --key pki/sp-1234.key --cert pki/sp-1234-fullchain.pem --x5u "$x5u" --spc 5678
 pass "import_rejects_spc_flag_mismatch"
 
