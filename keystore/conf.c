@@ -315,24 +315,31 @@ sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token 
                                  struct sks_error *err)
 {
     char pin[PATH_MAX + 6];
+    bool pin_ok;
+    int pin_errno;
     size_t i;
     sks_status st;
-
-    /* A --pin-file flag is relative to the working directory; the file's values are absolute. */
-    if (cfg->pin_file != NULL && realpath(cfg->pin_file, pin + 5) == NULL)
-        return sks_fail(err, errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
-                        "PIN file %s: %s", cfg->pin_file, strerror(errno));
-    memcpy(pin, "file:", 5);
 
     /* Before the module is loaded: a module reads its environment in C_Initialize. */
     for (i = 0; i < cfg->nmodule_env; i++)
         if (setenv(cfg->module_env[i].name, cfg->module_env[i].value, 1) != 0)
             return sks_fail(err, SKS_ERR_SYSTEM, "cannot set %s for the PKCS#11 module: %s",
                             cfg->module_env[i].name, strerror(errno));
-    st = p11_token_open(cfg->pkcs11_module, cfg->token, cfg->pin_file != NULL ? pin : NULL, tok,
-                        err);
+    /* A --pin-file flag is relative to the working directory; the file's values are absolute. */
+    pin_ok = cfg->pin_file == NULL || realpath(cfg->pin_file, pin + 5) != NULL;
+    pin_errno = errno;
+    memcpy(pin, "file:", 5);
+    st = p11_token_open(cfg->pkcs11_module, cfg->token,
+                        cfg->pin_file != NULL && pin_ok ? pin : NULL, tok, err);
     if (st != SKS_OK && cfg->path != NULL)
         sks_error_prefix(err, "%s: [%s]", cfg->path, SECTION);
+    /* A missing token is the first thing to fix: it is named before the PIN file. */
+    if (st == SKS_OK && !pin_ok) {
+        p11_token_put(*tok);
+        *tok = NULL;
+        st = sks_fail(err, pin_errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
+                      "PIN file %s: %s", cfg->pin_file, strerror(pin_errno));
+    }
     return st;
 }
 

@@ -35,6 +35,7 @@ sks_status p11_call_run(struct p11_token *tok, const struct p11_call *c, CK_RV *
     sks_status st;
     int attempt;
 
+    local.ckr = CKR_OK; /* a step that fails without a PKCS#11 cause leaves it so */
     for (attempt = 0;; attempt++) {
         *rv = CKR_OK;
         epoch = atomic_load(&tok->epoch);
