@@ -37,3 +37,20 @@ tests_bench_bench_sksd_SOURCES = tests/bench/bench_sksd.c $(SKSD_LOAD) \
 	tests/interop/interop.c tests/interop/interop.h
 tests_bench_bench_sksd_CFLAGS = $(AM_CFLAGS) -pthread
 tests_bench_bench_sksd_LDADD = $(SKSD_LOAD_LIBS) $(LIBSKS_P11)
+
+# sksd and the provider on a token that answers C_Sign in 1-5 ms (through
+# p11fault), 2 replicas behind HAProxy, p11-kit remoting, and /metrics with
+# 10,000 identities against 10 (make bench).
+BENCH_BINS += tests/bench/bench_hsm_latency
+tests_bench_bench_hsm_latency_SOURCES = tests/bench/bench_hsm_latency.c $(SKSD_LOAD) \
+	tests/interop/interop.c tests/interop/interop.h
+tests_bench_bench_hsm_latency_CFLAGS = $(AM_CFLAGS) -pthread
+tests_bench_bench_hsm_latency_LDADD = $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE) $(SKSD_LOAD_LIBS)
+# The bench runs sksd through p11fault, which only make check builds otherwise.
+bench: tests/p11fault/libp11fault.la
+EXTRA_DIST += tests/bench/bench_hsm_latency.sh
+
+# Two sksd on one token behind HAProxy: health checks, rotation, a replica
+# killed under load, a token outage.
+TESTS += tests/integration/sksd-replicas.sh
+EXTRA_DIST += tests/integration/sksd-replicas.sh doc/haproxy-sksd.cfg
