@@ -272,8 +272,13 @@ static sks_status view_use(struct sksd *d, void (*use)(const struct view *, void
             pthread_mutex_unlock(&views.lock);
             if (busy)
                 pthread_mutex_lock(&views.list_lock);
-            made = view_make(d->ks, marker, len);
             pthread_mutex_lock(&views.lock);
+            made = NULL;
+            if (!view_fresh(views.cur, d->ks, marker, len)) {
+                pthread_mutex_unlock(&views.lock);
+                made = view_make(d->ks, marker, len);
+                pthread_mutex_lock(&views.lock);
+            }
             if (made != NULL) {
                 view_free(views.cur);
                 views.cur = made;
