@@ -63,7 +63,7 @@ verify_identity verify-rot "$sks_work/rot.identity" "$sks_work/sp-main-$v2.pem"
 pass "rotation_through_one_replica_is_served_by_all_within_key_max_age_ms"
 
 # ---- the token goes away and comes back --------------------------------------
-p11fault_control "remove 4"
+p11fault_control "remove 6"
 sleep 0.1
 code=$(sign_at outage "$haproxy_port")
 [ "$code" = 503 ] || { cat "$sks_work/outage.json"; fail "signing through HAProxy during the outage: $code"; }
@@ -84,7 +84,7 @@ done
 i=0
 until [ "$(sign_at back "$haproxy_port")" = 200 ]; do
     i=$((i + 1))
-    [ "$i" -lt 100 ] || { cat "$sks_work/back.json"; fail "no signature through HAProxy after the outage"; }
+    [ "$i" -lt 150 ] || { cat "$sks_work/back.json"; fail "no signature through HAProxy after the outage"; }
     sleep 0.1
 done
 for port in "$sksd_port" "$r2_port"; do
