@@ -163,6 +163,9 @@ struct sks_keystore {
     int lock_fd; /* the host lock file, -1 until first needed */
     char lock_path[4096];
     bool lock_configured; /* lock_path is in the configured lock_dir */
+    /* sks_keystore_marker(): the marker it found, in token epoch |watch_epoch| (|lock|). */
+    CK_OBJECT_HANDLE watch_marker;
+    unsigned long long watch_epoch;
 };
 
 /* For a change: index_lock, then the host lock file (flock), so writers go one at a time. */

@@ -129,6 +129,19 @@ sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *
                              struct sks_error *err);
 
 /*
+ * For a reader that keeps its own view of the key store and must not scan
+ * the token to keep it current (sksd's /healthz and /metrics): the value of
+ * the change marker, which every record change rewrites, so that while it
+ * reads the same no identity changed.  One attribute read, and a search for
+ * the marker first when it is not known yet, was destroyed or the token was
+ * reset.  *len is 0 when the token has no marker: only a list shows changes
+ * then.  Fails, naming the cause, when the token does not answer.
+ */
+#define SKS_MARKER_MAX 64
+sks_status sks_keystore_marker(struct sks_keystore *ks, unsigned char value[SKS_MARKER_MAX],
+                               size_t *len, struct sks_error *err);
+
+/*
  * One identity as sksctl list --json and sksd's GET /sks/v1/identities show
  * it: {"name", "spc", "activeVersion" (0: none), "versions": [{"version",
  * "state", "notAfter", "x5u", "uri", "replacedAt", "usableUntil"}]}, times

@@ -474,6 +474,73 @@ bool ks_marker_read(struct sks_keystore *ks, p11_handle h, unsigned char value[K
     return true;
 }
 
+/* The marker's handle for sks_keystore_marker(): CK_INVALID_HANDLE when the token has none. */
+static sks_status watch_find(struct sks_keystore *ks, CK_OBJECT_HANDLE *h, struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
+    };
+    CK_OBJECT_HANDLE *handles = NULL;
+    unsigned long long epoch = p11_token_epoch(ks->tok);
+    size_t count = 0;
+    sks_status st;
+
+    st = p11_store_find(ks->tok, tmpl, 2, &handles, &count, err);
+    *h = st == SKS_OK && count > 0 ? handles[0] : CK_INVALID_HANDLE;
+    free(handles);
+    if (st == SKS_OK) {
+        pthread_mutex_lock(&ks->lock);
+        ks->watch_marker = *h;
+        ks->watch_epoch = epoch;
+        pthread_mutex_unlock(&ks->lock);
+    }
+    return st;
+}
+
+sks_status sks_keystore_marker(struct sks_keystore *ks, unsigned char value[SKS_MARKER_MAX],
+                               size_t *len, struct sks_error *err)
+{
+    CK_ATTRIBUTE a = {CKA_LABEL, value, SKS_MARKER_MAX};
+    CK_OBJECT_HANDLE h;
+    sks_status st;
+    bool known;
+    int attempt;
+
+    *len = 0;
+    for (attempt = 0; attempt < 2; attempt++) {
+        pthread_mutex_lock(&ks->lock);
+        /* After a reset the token may hand out the same handle for another object. */
+        known =
+            ks->watch_marker != CK_INVALID_HANDLE && ks->watch_epoch == p11_token_epoch(ks->tok);
+        h = ks->watch_marker;
+        pthread_mutex_unlock(&ks->lock);
+        if (!known && (st = watch_find(ks, &h, err)) != SKS_OK)
+            return st;
+        if (h == CK_INVALID_HANDLE)
+            return SKS_OK;
+        a.ulValueLen = SKS_MARKER_MAX;
+        st = p11_store_get(ks->tok, h, &a, 1, err);
+        if (st == SKS_OK) {
+            /* A marker without a readable label tells of no change: the caller lists. */
+            if (a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen <= SKS_MARKER_MAX)
+                *len = a.ulValueLen;
+            return SKS_OK;
+        }
+        if (!gone(st, err) && st != SKS_ERR_NOT_FOUND)
+            return st;
+        /* Destroyed and made anew by a writer, or the token restarted: search again. */
+        pthread_mutex_lock(&ks->lock);
+        if (ks->watch_marker == h)
+            ks->watch_marker = CK_INVALID_HANDLE;
+        pthread_mutex_unlock(&ks->lock);
+        sks_error_clear(err);
+    }
+    return sks_fail(err, SKS_ERR_UNAVAILABLE, "the change marker on %s vanished twice in a row",
+                    p11_token_uri(ks->tok));
+}
+
 /*
  * The marker another process created after this index was made: a second
  * marker would split writers and readers between two objects.

@@ -60,9 +60,11 @@ SKSD_TESTS = \
 	tests/integration/sksd-import-api.sh \
 	tests/integration/sksd-config.sh \
 	tests/integration/sksd-config-token.sh \
+	tests/integration/sksd-replicas.sh \
 	tests/integration/crash-sksd-activations.sh
 TESTS += $(SKSD_TESTS)
-EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh
+EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh \
+	doc/haproxy-sksd.cfg
 
 # Requests per second, latency at half that rate, the ratio to raw PKCS#11
 # signing and RSS growth (make bench).
@@ -71,3 +73,15 @@ tests_bench_bench_sksd_SOURCES = tests/bench/bench_sksd.c $(SKSD_LOAD) \
 	tests/interop/interop.c tests/interop/interop.h
 tests_bench_bench_sksd_CFLAGS = $(AM_CFLAGS) -pthread
 tests_bench_bench_sksd_LDADD = $(SKSD_LOAD_LIBS) $(LIBSKS_P11)
+
+# sksd and the provider on a token that answers C_Sign in 1-5 ms (through
+# p11fault), 2 replicas behind HAProxy, p11-kit remoting, and /metrics with
+# many identities against 10 (make bench).
+BENCH_BINS += tests/bench/bench_hsm_latency
+tests_bench_bench_hsm_latency_SOURCES = tests/bench/bench_hsm_latency.c $(SKSD_LOAD) \
+	tests/interop/interop.c tests/interop/interop.h
+tests_bench_bench_hsm_latency_CFLAGS = $(AM_CFLAGS) -pthread
+tests_bench_bench_hsm_latency_LDADD = $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE) $(SKSD_LOAD_LIBS)
+# The bench runs sksd through p11fault, which only make check builds otherwise.
+bench: tests/p11fault/libp11fault.la
+EXTRA_DIST += tests/bench/bench_hsm_latency.sh

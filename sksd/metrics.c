@@ -1,12 +1,15 @@
 /*
  * /metrics (Prometheus text exposition format 0.0.4) and /healthz.
  *
- * Counters are lock-free atomics bumped on the request path; the per-identity
- * gauges (active version, days until each certificate expires) are read from
- * the key store when scraped, so they always describe the token.
+ * Counters are lock-free atomics bumped on the request path.  The key store
+ * part (identities, active versions, days until each certificate expires)
+ * comes from a view of the key store that is listed again only when its
+ * change marker moved: a scrape or a health check asks the token one thing,
+ * whatever the number of identities, and still describes the token as it is.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,65 +101,269 @@ static void write_latency(FILE *f, struct sksd_metrics *m)
     fprintf(f, "sksd_signing_latency_seconds_count %lu\n", cum);
 }
 
+/* ---- the key store as /metrics and /healthz show it --------------------------- */
+
+/*
+ * Per-identity series and the /healthz list stop at this many identities:
+ * past it every scrape would cost what the number of identities does, and a
+ * series per identity is no way to watch ten thousand of them.  The summary
+ * gauges stand for them then.
+ */
+#define LISTED_IDENTITIES_MAX 100
+/* A token without a change marker tells of no change: the view is listed again after this. */
+#define UNMARKED_VIEW_MS 5000
+
+struct view_version {
+    unsigned int version;
+    enum sks_version_state state;
+    time_t not_after;
+};
+
+struct view_identity {
+    char name[SKS_IDENTITY_NAME_MAX + 1];
+    char spc[SKS_SPC_MAX + 1];
+    unsigned int active;
+    size_t nversions;
+    struct view_version *versions;
+};
+
+/*
+ * One list of the key store, kept until the change marker moves, so that a
+ * scrape or a health check costs one attribute read whatever the number of
+ * identities.  Certificate expiry is kept as a time and turned into days at
+ * each scrape.
+ */
+struct view {
+    struct sks_keystore *ks;
+    sks_status status; /* of the list */
+    struct sks_error err;
+    unsigned char marker[SKS_MARKER_MAX]; /* read before the list */
+    size_t marker_len;
+    unsigned long long listed_ns;
+    size_t identities, active;
+    time_t soonest; /* the earliest expiry of an active version; 0: none */
+    bool listed;    /* |ids| holds every identity */
+    struct view_identity *ids;
+    size_t nids;
+};
+
+/*
+ * sksd runs one daemon per process (main.c): one view.  |lock| guards |cur|
+ * and is held while it is read; |list_lock| lets one thread list at a time
+ * while the others keep answering from the view they have.
+ */
+static struct {
+    pthread_mutex_t lock;
+    pthread_mutex_t list_lock;
+    struct view *cur;
+} views = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, NULL};
+
+/* Drops the per-identity part: past LISTED_IDENTITIES_MAX only the counts are kept. */
+static void view_unlist(struct view *v)
+{
+    size_t i;
+
+    for (i = 0; i < v->nids; i++)
+        free(v->ids[i].versions);
+    free(v->ids);
+    v->ids = NULL;
+    v->nids = 0;
+    v->listed = false;
+}
+
+static void view_free(struct view *v)
+{
+    if (v == NULL)
+        return;
+    view_unlist(v);
+    free(v);
+}
+
+/* Identity names are [A-Za-z0-9._-]: they need no escaping in a label value. */
+static int view_identity(const struct sks_identity_info *info, void *arg)
+{
+    struct view *v = arg;
+    struct view_identity *id;
+    size_t i;
+
+    v->identities++;
+    v->active += info->active != 0;
+    for (i = 0; i < info->nversions; i++) {
+        const struct sks_version_info *ver = &info->versions[i];
+
+        if (ver->state == SKS_VERSION_ACTIVE && ver->not_after != 0 &&
+            (v->soonest == 0 || ver->not_after < v->soonest))
+            v->soonest = ver->not_after;
+    }
+    if (!v->listed)
+        return 0;
+    if (v->nids == LISTED_IDENTITIES_MAX) {
+        view_unlist(v);
+        return 0;
+    }
+    id = &v->ids[v->nids];
+    memset(id, 0, sizeof(*id));
+    snprintf(id->name, sizeof(id->name), "%s", info->name);
+    snprintf(id->spc, sizeof(id->spc), "%s", info->spc);
+    id->active = info->active;
+    if (info->nversions > 0 &&
+        (id->versions = calloc(info->nversions, sizeof(*id->versions))) == NULL) {
+        view_unlist(v);
+        return 0;
+    }
+    for (i = 0; i < info->nversions; i++) {
+        if (info->versions[i].not_after == 0)
+            continue;
+        id->versions[id->nversions++] = (struct view_version){
+            info->versions[i].version, info->versions[i].state, info->versions[i].not_after};
+    }
+    v->nids++;
+    return 0;
+}
+
+/* A new view from a list of the key store; NULL when out of memory. */
+static struct view *view_make(struct sks_keystore *ks, const unsigned char *marker, size_t len)
+{
+    struct view *v = calloc(1, sizeof(*v));
+
+    if (v == NULL)
+        return NULL;
+    v->ks = ks;
+    memcpy(v->marker, marker, len);
+    v->marker_len = len;
+    v->listed = (v->ids = calloc(LISTED_IDENTITIES_MAX, sizeof(*v->ids))) != NULL;
+    sks_error_clear(&v->err);
+    v->status = sks_keystore_list(ks, view_identity, v, &v->err);
+    v->listed_ns = sksd_now_ns();
+    return v;
+}
+
+static bool view_fresh(const struct view *v, struct sks_keystore *ks, const unsigned char *marker,
+                       size_t len)
+{
+    if (v == NULL || v->ks != ks || v->status != SKS_OK || v->marker_len != len ||
+        memcmp(v->marker, marker, len) != 0)
+        return false;
+    return len > 0 || sksd_now_ns() - v->listed_ns < UNMARKED_VIEW_MS * 1000000ULL;
+}
+
+/*
+ * Calls |use| with the current view (views.lock held), listing the key store
+ * first only when the change marker moved since the view was made.  Fails
+ * when the token does not answer the marker read or the list failed.
+ */
+static sks_status view_use(struct sksd *d, void (*use)(const struct view *, void *), void *arg,
+                           struct sks_error *err)
+{
+    unsigned char marker[SKS_MARKER_MAX];
+    size_t len = 0;
+    struct view *made;
+    sks_status st;
+
+    st = sks_keystore_marker(d->ks, marker, &len, err);
+    if (st != SKS_OK)
+        return st;
+    pthread_mutex_lock(&views.lock);
+    if (!view_fresh(views.cur, d->ks, marker, len)) {
+        bool busy = pthread_mutex_trylock(&views.list_lock) != 0;
+
+        if (!busy || views.cur == NULL || views.cur->status != SKS_OK) {
+            /* Nothing to answer from while another thread lists: wait for its view. */
+            pthread_mutex_unlock(&views.lock);
+            if (busy)
+                pthread_mutex_lock(&views.list_lock);
+            pthread_mutex_lock(&views.lock);
+            made = NULL;
+            if (!view_fresh(views.cur, d->ks, marker, len)) {
+                pthread_mutex_unlock(&views.lock);
+                made = view_make(d->ks, marker, len);
+                pthread_mutex_lock(&views.lock);
+            }
+            if (made != NULL) {
+                view_free(views.cur);
+                views.cur = made;
+            }
+            pthread_mutex_unlock(&views.list_lock);
+        }
+    }
+    if (views.cur == NULL) {
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    } else if ((st = views.cur->status) != SKS_OK) {
+        if (err != NULL)
+            *err = views.cur->err;
+    } else {
+        use(views.cur, arg);
+    }
+    pthread_mutex_unlock(&views.lock);
+    return st;
+}
+
+static void write_keystore_up(FILE *f, int up)
+{
+    fprintf(f,
+            "# HELP sksd_keystore_up Whether the last scrape could read the key store.\n"
+            "# TYPE sksd_keystore_up gauge\nsksd_keystore_up %d\n",
+            up);
+}
+
 struct scrape {
-    FILE *active;
-    FILE *expiry;
+    FILE *f;
     time_t now;
 };
 
-/* Identity names are [A-Za-z0-9._-]: they need no escaping in a label value. */
-static int scrape_identity(const struct sks_identity_info *info, void *arg)
+static void scrape_view(const struct view *v, void *arg)
 {
     struct scrape *s = arg;
-    size_t i;
+    size_t i, j;
 
-    fprintf(s->active, "sksd_active_key_version{identity=\"%s\"} %u\n", info->name, info->active);
-    for (i = 0; i < info->nversions; i++) {
-        const struct sks_version_info *v = &info->versions[i];
+    write_keystore_up(s->f, 1);
+    fprintf(s->f,
+            "# HELP sksd_identities Identities in the key store.\n"
+            "# TYPE sksd_identities gauge\nsksd_identities %zu\n"
+            "# HELP sksd_identities_without_active_version Identities that cannot sign.\n"
+            "# TYPE sksd_identities_without_active_version gauge\n"
+            "sksd_identities_without_active_version %zu\n",
+            v->identities, v->identities - v->active);
+    fprintf(s->f,
+            "# HELP sksd_identities_listed Whether each identity has its own series (at most "
+            "%d identities).\n# TYPE sksd_identities_listed gauge\nsksd_identities_listed %d\n",
+            LISTED_IDENTITIES_MAX, v->listed);
+    fprintf(s->f, "# HELP sksd_certificate_expiry_days_min Days until the first certificate of "
+                  "an active version expires (negative: expired).\n"
+                  "# TYPE sksd_certificate_expiry_days_min gauge\n");
+    if (v->soonest != 0)
+        fprintf(s->f, "sksd_certificate_expiry_days_min %.3f\n",
+                difftime(v->soonest, s->now) / 86400.0);
+    fprintf(s->f, "# HELP sksd_active_key_version The active key version of each identity (0: "
+                  "none).\n# TYPE sksd_active_key_version gauge\n");
+    for (i = 0; i < v->nids; i++)
+        fprintf(s->f, "sksd_active_key_version{identity=\"%s\"} %u\n", v->ids[i].name,
+                v->ids[i].active);
+    fprintf(s->f, "# HELP sksd_certificate_expiry_days Days until the certificate of each key "
+                  "version expires (negative: expired).\n"
+                  "# TYPE sksd_certificate_expiry_days gauge\n");
+    for (i = 0; i < v->nids; i++) {
+        for (j = 0; j < v->ids[i].nversions; j++) {
+            const struct view_version *ver = &v->ids[i].versions[j];
 
-        if (v->not_after == 0)
-            continue;
-        fprintf(s->expiry,
-                "sksd_certificate_expiry_days{identity=\"%s\",version=\"%u\",state=\"%s\"} "
-                "%.3f\n",
-                info->name, v->version, sks_version_state_name(v->state),
-                difftime(v->not_after, s->now) / 86400.0);
+            fprintf(s->f,
+                    "sksd_certificate_expiry_days{identity=\"%s\",version=\"%u\",state=\"%s\"} "
+                    "%.3f\n",
+                    v->ids[i].name, ver->version, sks_version_state_name(ver->state),
+                    difftime(ver->not_after, s->now) / 86400.0);
+        }
     }
-    return 0;
 }
 
 /* The key store part: when the token cannot be read, say so in sksd_keystore_up. */
 static void write_keystore(FILE *f, struct sksd *d)
 {
-    struct scrape s = {NULL, NULL, time(NULL)};
-    char *active = NULL, *expiry = NULL;
-    size_t alen = 0, elen = 0;
+    struct scrape s = {f, time(NULL)};
     struct sks_error err;
-    sks_status st = SKS_ERR_SYSTEM;
 
-    s.active = open_memstream(&active, &alen);
-    s.expiry = open_memstream(&expiry, &elen);
-    if (s.active != NULL && s.expiry != NULL)
-        st = sks_keystore_list(d->ks, scrape_identity, &s, &err);
-    if (s.active != NULL)
-        fclose(s.active);
-    if (s.expiry != NULL)
-        fclose(s.expiry);
-    fprintf(f,
-            "# HELP sksd_keystore_up Whether the last scrape could read the key store.\n"
-            "# TYPE sksd_keystore_up gauge\nsksd_keystore_up %d\n",
-            st == SKS_OK);
-    fprintf(f, "# HELP sksd_active_key_version The active key version of each identity (0: "
-               "none).\n# TYPE sksd_active_key_version gauge\n");
-    if (st == SKS_OK && active != NULL)
-        fputs(active, f);
-    fprintf(f, "# HELP sksd_certificate_expiry_days Days until the certificate of each key "
-               "version expires (negative: expired).\n"
-               "# TYPE sksd_certificate_expiry_days gauge\n");
-    if (st == SKS_OK && expiry != NULL)
-        fputs(expiry, f);
-    free(active);
-    free(expiry);
+    if (view_use(d, scrape_view, &s, &err) == SKS_OK)
+        return;
+    write_keystore_up(f, 0);
 }
 
 static struct MHD_Response *text_response(char *text, size_t len, const char *type)
@@ -200,42 +407,51 @@ struct MHD_Response *sksd_metrics_response(struct sksd *d)
 }
 
 struct health {
-    json_t *identities;
+    json_t *body;
 };
 
-static int health_identity(const struct sks_identity_info *info, void *arg)
+static void health_view(const struct view *v, void *arg)
 {
     struct health *h = arg;
+    json_t *ids;
+    size_t i;
 
-    if (info->active == 0)
-        return 0;
-    json_array_append_new(h->identities,
-                          json_pack("{s:s, s:s, s:I}", "name", info->name, "spc", info->spc,
-                                    "activeVersion", (json_int_t)info->active));
-    return 0;
+    json_object_set_new(h->body, "identityCount", json_integer((json_int_t)v->identities));
+    json_object_set_new(h->body, "activeIdentityCount", json_integer((json_int_t)v->active));
+    if (!v->listed)
+        return;
+    ids = json_array();
+    for (i = 0; i < v->nids; i++) {
+        if (v->ids[i].active == 0)
+            continue;
+        json_array_append_new(ids, json_pack("{s:s, s:s, s:I}", "name", v->ids[i].name, "spc",
+                                             v->ids[i].spc, "activeVersion",
+                                             (json_int_t)v->ids[i].active));
+    }
+    json_object_set_new(h->body, "identities", ids);
 }
 
 /*
- * 200 when the token answers, its user is logged in and the key store can be
- * listed; 503 otherwise, with the reason.
+ * 200 when the token answers, its user is logged in and the key store could
+ * be listed; 503 otherwise, with the reason.  The token is asked one thing
+ * (the change marker); the key store is listed again only after a change.
  */
 unsigned int sksd_health(struct sksd *d, json_t **body)
 {
-    struct health h = {json_array()};
+    struct health h = {json_pack("{s:s, s:s}", "status", "ok", "token", p11_token_uri(d->tok))};
     struct sks_error err;
     sks_status st;
 
     sks_error_clear(&err);
     st = p11_token_login(d->tok, &err);
     if (st == SKS_OK)
-        st = sks_keystore_list(d->ks, health_identity, &h, &err);
+        st = view_use(d, health_view, &h, &err);
     if (st != SKS_OK) {
-        json_decref(h.identities);
+        json_decref(h.body);
         *body = json_pack("{s:s, s:s, s:s}", "status", "unavailable", "token",
                           p11_token_uri(d->tok), "reason", err.msg);
         return 503;
     }
-    *body = json_pack("{s:s, s:s, s:o}", "status", "ok", "token", p11_token_uri(d->tok),
-                      "identities", h.identities);
+    *body = h.body;
     return 200;
 }

@@ -41,21 +41,6 @@
     "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},"                   \
     "\"orig\":{\"tn\":\"12155550121\"}}}"
 
-static int run_script(const char *self)
-{
-    const char *srcdir = getenv("top_srcdir");
-    char script[PATH_MAX], exe[PATH_MAX];
-
-    if (srcdir == NULL)
-        interop_die("top_srcdir is not set: run through make bench");
-    if (realpath(self, exe) == NULL)
-        interop_die("cannot resolve %s", self);
-    snprintf(script, sizeof(script), "%s/tests/bench/bench_sksd.sh", srcdir);
-    setenv("BENCH_SKSD", exe, 1);
-    execl("/bin/sh", "sh", script, (char *)NULL);
-    interop_die("cannot run %s", script);
-}
-
 static int run_load(int argc, char **argv)
 {
     struct load_opts o = {0};
@@ -222,7 +207,7 @@ int main(int argc, char **argv)
 {
     interop_prog = "bench_sksd";
     if (argc == 1)
-        return run_script(argv[0]);
+        interop_run_script(argv[0], "tests/bench/bench_sksd.sh", "BENCH_SKSD");
     if (strcmp(argv[1], "load") == 0)
         return run_load(argc - 1, argv + 1);
     if (strcmp(argv[1], "raw") == 0)

@@ -19,6 +19,8 @@ sksd_pid=
 sksd_port=
 sksd_sock=
 sksd_shared=
+replica_pids=
+haproxy_pid=
 
 require_sksd() {
     require_softhsm
@@ -34,11 +36,13 @@ curl() {
 }
 
 sksd_kill() {
-    if [ -n "$sksd_pid" ]; then
-        kill "$sksd_pid" 2>/dev/null || true
-        wait "$sksd_pid" 2>/dev/null || true
-        sksd_pid=
-    fi
+    for sk_pid in $sksd_pid $replica_pids $haproxy_pid; do
+        kill "$sk_pid" 2>/dev/null || true
+        wait "$sk_pid" 2>/dev/null || true
+    done
+    sksd_pid=
+    replica_pids=
+    haproxy_pid=
 }
 
 # A token, a test PKI for SPC 1234 and $sks_work/sks.conf.
@@ -102,20 +106,26 @@ sksd_start() {
     : > "$sks_work/sksd.log"
     "$SKSD" -c "${1:-$sks_work/sks.conf}" > "$sks_work/sksd.log" 2>&1 &
     sksd_pid=$!
+    sksd_port=$(sksd_wait_ready "$sksd_pid" "$sks_work/sksd.log") || { sksd_pid=; exit 1; }
+}
+
+# sksd_wait_ready PID LOG: waits for the sksd PID to log "ready" in LOG;
+# prints its signing port.
+sksd_wait_ready() {
     i=0
-    while ! grep -q "sksd: ready" "$sks_work/sksd.log" 2>/dev/null; do
-        if ! kill -0 "$sksd_pid" 2>/dev/null; then
-            cat "$sks_work/sksd.log" >&2
-            sksd_pid=
+    while ! grep -q "sksd: ready" "$2" 2>/dev/null; do
+        if ! kill -0 "$1" 2>/dev/null; then
+            cat "$2" >&2
             fail "sksd exited during start-up"
         fi
         i=$((i + 1))
-        [ "$i" -lt 200 ] || { cat "$sks_work/sksd.log" >&2; fail "sksd not ready after 20 s"; }
+        [ "$i" -lt 200 ] || { cat "$2" >&2; fail "sksd not ready after 20 s"; }
         sleep 0.1
     done
-    sksd_port=$(sed -n 's/.*signing API listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-        "$sks_work/sksd.log" | tail -n 1)
-    [ -n "$sksd_port" ] || fail "sksd did not log its signing port"
+    swr_port=$(sed -n 's/.*signing API listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$2" |
+        tail -n 1)
+    [ -n "$swr_port" ] || fail "sksd did not log its signing port"
+    echo "$swr_port"
 }
 
 # wait_log TEXT WHAT: waits up to 10 s for TEXT in the daemon's log.
@@ -213,4 +223,91 @@ verify_identity() {
     cat "$vi_cert" "$sks_work/pki/chain.pem" > "$sks_work/$vi_name.certs"
     run_ok "$vi_name" "$SKSCTL" verify --cert "$sks_work/$vi_name.certs" \
         --trust "$sks_work/pki/root.pem" "$@" "$(cat "$vi_file")"
+}
+
+# ---- replicas behind HAProxy (sksd-replicas.sh, bench_hsm_latency) ----------
+
+# replica_start NAME CONF: one more sksd, with configuration CONF (give each
+# its own import socket) and its log in $sks_work/NAME.log; sets
+# $replica_pid and $replica_port.  Stopped when the test exits.
+replica_start() {
+    : > "$sks_work/$1.log"
+    "$SKSD" -c "$2" > "$sks_work/$1.log" 2>&1 &
+    replica_pid=$!
+    replica_pids="$replica_pids $replica_pid"
+    replica_port=$(sksd_wait_ready "$replica_pid" "$sks_work/$1.log") || exit 1
+}
+
+# replica_conf CONF NAME: writes $sks_work/NAME.conf, CONF with the import
+# socket $sks_work/NAME.sock; prints its path.
+replica_conf() {
+    sed "s|^path = .*|path = $sks_work/$2.sock|" "$1" > "$sks_work/$2.conf"
+    echo "$sks_work/$2.conf"
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    fp_port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000 ))
+    while ss -Htln "sport = :$fp_port" 2>/dev/null | grep -q .; do
+        fp_port=$((fp_port + 1))
+    done
+    echo "$fp_port"
+}
+
+# haproxy_start PORT...: HAProxy in the foreground as the test user, with
+# doc/haproxy-sksd.cfg's settings on a free loopback port and one server per
+# replica signing PORT; sets $haproxy_port.  Its configuration and log are
+# $sks_work/haproxy.cfg and haproxy.log.
+haproxy_start() {
+    command -v haproxy >/dev/null 2>&1 || fail "haproxy is not installed (quickstart.sh installs it)"
+    haproxy_port=$(free_port)
+    hs_servers=
+    hs_n=0
+    for hs_p in "$@"; do
+        hs_n=$((hs_n + 1))
+        hs_servers="$hs_servers    server sksd$hs_n 127.0.0.1:$hs_p check
+"
+    done
+    # The example configuration with this test's addresses: the frontend on
+    # $haproxy_port and the servers; nothing else differs.
+    sed -e "s|^    bind .*|    bind 127.0.0.1:$haproxy_port|" -e '/^    server /d' \
+        -e '/^    user /d' -e '/^    group /d' -e '/^    daemon/d' -e '/^    log /d' \
+        -e '/^    chroot /d' -e '/^    stats socket /d' \
+        "$top_srcdir/doc/haproxy-sksd.cfg" > "$sks_work/haproxy.cfg"
+    printf '%s' "$hs_servers" >> "$sks_work/haproxy.cfg"
+    haproxy -db -f "$sks_work/haproxy.cfg" > "$sks_work/haproxy.log" 2>&1 &
+    haproxy_pid=$!
+    hs_i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$haproxy_port/healthz"; do
+        hs_i=$((hs_i + 1))
+        if [ "$hs_i" -gt 100 ] || ! kill -0 "$haproxy_pid" 2>/dev/null; then
+            cat "$sks_work/haproxy.log" >&2
+            fail "haproxy did not start"
+        fi
+        sleep 0.1
+    done
+}
+
+# sksd_use_p11fault: the token's module in $sks_work/sks.conf becomes
+# p11fault (tests/p11fault) in front of SoftHSM2; p11fault_control sets its
+# faults.  $P11FAULT_SO is the module.
+sksd_use_p11fault() {
+    P11FAULT_SO=$top_builddir/tests/p11fault/.libs/libp11fault.so
+    [ -f "$P11FAULT_SO" ] || skip "p11fault is not built at $P11FAULT_SO (make check builds it)"
+    P11FAULT_MODULE=$SOFTHSM_MODULE
+    P11FAULT_CONTROL=$sks_work/control
+    export P11FAULT_MODULE P11FAULT_CONTROL
+    : > "$sks_work/control"
+    sed -i "s|^pkcs11_module = .*|pkcs11_module = $P11FAULT_SO|" "$sks_work/sks.conf"
+}
+
+# p11fault_control [DIRECTIVE...]: replaces p11fault's directives (none: no
+# fault), atomically, for every process on the token.
+p11fault_control() {
+    if [ "$#" -gt 0 ]; then
+        printf '%s\n' "$@" > "$sks_work/control.tmp"
+    else
+        : > "$sks_work/control.tmp"
+    fi
+    mv -f "$sks_work/control.tmp" "$sks_work/control"
 }

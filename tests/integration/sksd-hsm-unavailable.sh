@@ -1,18 +1,17 @@
 #!/bin/sh
 # When the token cannot sign, the signing API answers 503 with Retry-After
 # and the code hsm-unavailable (never a 500), counts the HSM errors, reports
-# it in /healthz, and signs again once the token is back.  The token's module
-# is p11fault (tests/p11fault) in front of SoftHSM2.
+# it in /healthz, and signs again once the token is back.  /healthz and
+# /metrics cost one token call each while nothing changes, before and after
+# the outage: no search, whatever the key store holds.  The token's module
+# is p11fault (tests/p11fault) in front of SoftHSM2; its counters are in
+# $sks_work/stats.
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
-P11FAULT_SO=$top_builddir/tests/p11fault/.libs/libp11fault.so
-[ -f "$P11FAULT_SO" ] || skip "p11fault is not built at $P11FAULT_SO (make check builds it)"
 sksd_setup
-P11FAULT_MODULE=$SOFTHSM_MODULE
-P11FAULT_CONTROL=$sks_work/control
-export P11FAULT_MODULE P11FAULT_CONTROL
-: > "$sks_work/control"
-sed -i "s|^pkcs11_module = .*|pkcs11_module = $P11FAULT_SO|" "$sks_work/sks.conf"
+sksd_use_p11fault
+P11FAULT_STATS=$sks_work/stats
+export P11FAULT_STATS
 sksd_start
 v=$(provision_version sp-main activate)
 REQ='{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
@@ -20,10 +19,51 @@ code=$(sign ok1 "$REQ")
 [ "$code" = 200 ] || fail "signing through p11fault without faults: status $code"
 
 control() {
-    printf '%s\n' "$@" > "$sks_work/control.tmp"
-    mv -f "$sks_work/control.tmp" "$sks_work/control"
+    p11fault_control "$@"
     sleep 0.1
 }
+
+# healthy NAME: /healthz answers 200, status ok, listing sp-main.
+healthy() {
+    code=$(curl -sS -o "$sks_work/$1.json" -w '%{http_code}' "http://127.0.0.1:$sksd_port/healthz")
+    [ "$code" = 200 ] || { cat "$sks_work/$1.json"; fail "$1: /healthz answers $code"; }
+    jq -e '.status == "ok" and .activeIdentityCount == 1 and
+        ([.identities[].name] == ["sp-main"])' "$sks_work/$1.json" > /dev/null ||
+        { cat "$sks_work/$1.json"; fail "$1: /healthz does not say ok with sp-main"; }
+}
+# calls FUNCTION: the calls of FUNCTION sksd made so far (all functions: "").  A
+# call writes the counters once 50 ms passed since the last write, counting
+# itself: the /healthz before the reading is the one that writes them.
+calls() {
+    awk -v f="$1" '$1 == "calls" && (f == "" || $2 == f) { n += $3 } END { print n + 0 }' \
+        "$sks_work/stats"
+}
+flush() {
+    sleep 0.1
+    healthy flush
+}
+# cheap NAME: 10 /healthz and 10 /metrics (and the flush) make 21 token calls
+# and no search.
+cheap() {
+    flush
+    c0=$(calls "")
+    f0=$(calls C_FindObjectsInit)
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        healthy "$1-$i"
+        curl -sS -o "$sks_work/$1-$i.metrics" "http://127.0.0.1:$sksd_port/metrics"
+        grep -q '^sksd_keystore_up 1$' "$sks_work/$1-$i.metrics" ||
+            fail "$1: /metrics says the key store is down"
+    done
+    flush
+    [ "$(calls C_FindObjectsInit)" = "$f0" ] ||
+        fail "$1: 10 /healthz and 10 /metrics searched the token $(($(calls C_FindObjectsInit) - f0)) times"
+    [ "$(calls "")" = $((c0 + 21)) ] ||
+        fail "$1: 10 /healthz and 10 /metrics made $(($(calls "") - c0 - 1)) token calls, not 20"
+}
+
+healthy first
+cheap before
+pass "healthz_and_metrics_ask_the_token_one_thing_each"
 
 # unavailable NAME: the answer is 503 hsm-unavailable with Retry-After.
 unavailable() {
@@ -50,6 +90,11 @@ control "remove 3"
 unavailable removed
 code=$(curl -sS -o "$sks_work/health.json" -w '%{http_code}' "http://127.0.0.1:$sksd_port/healthz")
 [ "$code" = 503 ] || fail "/healthz answers $code while the token is removed"
+jq -e '.status == "unavailable" and (.reason | test("CKR_DEVICE_REMOVED"))' \
+    "$sks_work/health.json" > /dev/null ||
+    { cat "$sks_work/health.json"; fail "/healthz does not name CKR_DEVICE_REMOVED as the reason"; }
+curl -sS "http://127.0.0.1:$sksd_port/metrics" > "$sks_work/metrics-removed.txt"
+assert_grep metrics-removed 'sksd_keystore_up 0' "$sks_work/metrics-removed.txt"
 pass "token_removed_answers_503_and_healthz_says_so"
 sleep 3.5
 ok=
@@ -62,6 +107,9 @@ done
 json "$sks_work/back.json" signingResponse.identity > "$sks_work/back.identity"
 verify_identity verify-back "$sks_work/back.identity" "$sks_work/sp-main-$v.pem"
 pass "signing_resumes_after_the_token_comes_back"
+healthy back-health
+cheap after
+pass "healthz_is_healthy_again_and_cheap_once_the_token_is_back"
 curl -sS "http://127.0.0.1:$sksd_port/metrics" > "$sks_work/metrics.txt"
 grep -q '^sksd_hsm_errors_total [1-9]' "$sks_work/metrics.txt" || fail "HSM errors not counted"
 grep -q 'code="500"' "$sks_work/metrics.txt" && fail "a token failure answered 500"

@@ -1,9 +1,11 @@
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/decoder.h>
 #include <openssl/err.h>
@@ -71,6 +73,21 @@ void interop_write_file(const char *path, const unsigned char *data, size_t len)
 
     if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
         interop_die("cannot write %s", path);
+}
+
+void interop_run_script(const char *self, const char *script, const char *env)
+{
+    const char *srcdir = getenv("top_srcdir");
+    char path[PATH_MAX], exe[PATH_MAX];
+
+    if (srcdir == NULL)
+        interop_die("top_srcdir is not set: run through make bench");
+    if (realpath(self, exe) == NULL)
+        interop_die("cannot resolve %s", self);
+    snprintf(path, sizeof(path), "%s/%s", srcdir, script);
+    setenv(env, exe, 1);
+    execl("/bin/sh", "sh", path, (char *)NULL);
+    interop_die("cannot run %s", path);
 }
 
 long interop_parse_count(const char *s, long max, const char *what)

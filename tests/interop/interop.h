@@ -26,6 +26,15 @@ void interop_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1
 /* Prints "PROG: message" and OpenSSL's error queue; for use in threads. */
 void interop_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * How a benchmark run with no arguments starts its script: runs
+ * $top_srcdir/|script| with /bin/sh, this program's absolute path (from
+ * |self|, argv[0]) in the environment variable |env|, so that the script can
+ * call it back.  Does not return.
+ */
+void interop_run_script(const char *self, const char *script, const char *env)
+    __attribute__((noreturn));
+
 /* A decimal count from 1 to |max| given on the command line; dies otherwise. */
 long interop_parse_count(const char *s, long max, const char *what);
 

@@ -28,7 +28,7 @@ struct load_opts {
     unsigned long requests; /* in all */
     double rate;            /* requests per second in all; 0: as fast as answers come */
     const char *path;       /* request target, e.g. /stir/v1/signing?identity=x */
-    const char *body;       /* the signing request */
+    const char *body;       /* the signing request; NULL: GET |path|, any 200 counts */
     struct load_cert certs[LOAD_CERTS_MAX];
     size_t ncerts; /* 0: answers are not verified */
     long max_age;  /* verification freshness window, seconds */
@@ -62,7 +62,7 @@ struct http_conn {
 /* Connects to host:port (TCP, TCP_NODELAY); -1 on failure. */
 int http_connect(const char *host, unsigned int port);
 /*
- * Sends one POST with |body| on |c| (reconnecting when the server closed
+ * Sends one POST with |body| (NULL: a GET) on |c| (reconnecting when the server closed
  * it) and reads the answer: status in |*status|, body copied to |out| (NUL
  * terminated).  Returns 0, or -1 on an I/O or protocol failure.
  */
