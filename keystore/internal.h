@@ -164,7 +164,7 @@ struct sks_keystore {
     char lock_path[4096];
     bool lock_configured; /* lock_path is in the configured lock_dir */
     /* sks_keystore_marker(): the marker it found, in token epoch |watch_epoch| (|lock|). */
-    CK_OBJECT_HANDLE watch_marker;
+    p11_handle watch_marker;
     unsigned long long watch_epoch;
 };
 

@@ -474,21 +474,18 @@ bool ks_marker_read(struct sks_keystore *ks, p11_handle h, unsigned char value[K
     return true;
 }
 
-/* The marker's handle for sks_keystore_marker(): CK_INVALID_HANDLE when the token has none. */
-static sks_status watch_find(struct sks_keystore *ks, CK_OBJECT_HANDLE *h, struct sks_error *err)
+/* The marker's handle for sks_keystore_marker(): P11_NO_HANDLE when the token has none. */
+static sks_status watch_find(struct sks_keystore *ks, p11_handle *h, struct sks_error *err)
 {
-    CK_OBJECT_CLASS cls = CKO_DATA;
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_APPLICATION, KS_MARKER_APPLICATION, strlen(KS_MARKER_APPLICATION)},
-    };
-    CK_OBJECT_HANDLE *handles = NULL;
+    struct p11_template match;
+    p11_handle *handles = NULL;
     unsigned long long epoch = p11_token_epoch(ks->tok);
     size_t count = 0;
     sks_status st;
 
-    st = p11_store_find(ks->tok, tmpl, 2, &handles, &count, err);
-    *h = st == SKS_OK && count > 0 ? handles[0] : CK_INVALID_HANDLE;
+    p11_template_find_data(&match, KS_MARKER_APPLICATION, NULL, 0);
+    st = p11_store_find(ks->tok, &match, &handles, &count, err);
+    *h = st == SKS_OK && count > 0 ? handles[0] : P11_NO_HANDLE;
     free(handles);
     if (st == SKS_OK) {
         pthread_mutex_lock(&ks->lock);
@@ -502,8 +499,8 @@ static sks_status watch_find(struct sks_keystore *ks, CK_OBJECT_HANDLE *h, struc
 sks_status sks_keystore_marker(struct sks_keystore *ks, unsigned char value[SKS_MARKER_MAX],
                                size_t *len, struct sks_error *err)
 {
-    CK_ATTRIBUTE a = {CKA_LABEL, value, SKS_MARKER_MAX};
-    CK_OBJECT_HANDLE h;
+    p11_handle h;
+    size_t got;
     sks_status st;
     bool known;
     int attempt;
@@ -513,19 +510,18 @@ sks_status sks_keystore_marker(struct sks_keystore *ks, unsigned char value[SKS_
         pthread_mutex_lock(&ks->lock);
         /* After a reset the token may hand out the same handle for another object. */
         known =
-            ks->watch_marker != CK_INVALID_HANDLE && ks->watch_epoch == p11_token_epoch(ks->tok);
+            ks->watch_marker != P11_NO_HANDLE && ks->watch_epoch == p11_token_epoch(ks->tok);
         h = ks->watch_marker;
         pthread_mutex_unlock(&ks->lock);
         if (!known && (st = watch_find(ks, &h, err)) != SKS_OK)
             return st;
-        if (h == CK_INVALID_HANDLE)
+        if (h == P11_NO_HANDLE)
             return SKS_OK;
-        a.ulValueLen = SKS_MARKER_MAX;
-        st = p11_store_get(ks->tok, h, &a, 1, err);
+        st = p11_store_read(ks->tok, h, P11_ATTR_LABEL, value, SKS_MARKER_MAX, &got, err);
         if (st == SKS_OK) {
             /* A marker without a readable label tells of no change: the caller lists. */
-            if (a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen <= SKS_MARKER_MAX)
-                *len = a.ulValueLen;
+            if (got != P11_UNAVAILABLE && got <= SKS_MARKER_MAX)
+                *len = got;
             return SKS_OK;
         }
         if (!gone(st, err) && st != SKS_ERR_NOT_FOUND)
@@ -533,7 +529,7 @@ sks_status sks_keystore_marker(struct sks_keystore *ks, unsigned char value[SKS_
         /* Destroyed and made anew by a writer, or the token restarted: search again. */
         pthread_mutex_lock(&ks->lock);
         if (ks->watch_marker == h)
-            ks->watch_marker = CK_INVALID_HANDLE;
+            ks->watch_marker = P11_NO_HANDLE;
         pthread_mutex_unlock(&ks->lock);
         sks_error_clear(err);
     }
