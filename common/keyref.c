@@ -13,15 +13,15 @@ typedef struct {
     ASN1_UTF8STRING *uri;
 } KEYREF;
 
-ASN1_SEQUENCE(KEYREF) = {
-    ASN1_SIMPLE(KEYREF, desc, ASN1_VISIBLESTRING),
-    ASN1_SIMPLE(KEYREF, uri, ASN1_UTF8STRING),
+ASN1_SEQUENCE(KEYREF) =
+    {
+        ASN1_SIMPLE(KEYREF, desc, ASN1_VISIBLESTRING),
+        ASN1_SIMPLE(KEYREF, uri, ASN1_UTF8STRING),
 } static_ASN1_SEQUENCE_END(KEYREF)
 
-IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(KEYREF)
-IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(KEYREF)
+        IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(KEYREF) IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(KEYREF)
 
-sks_status keyref_write(BIO *out, const char *uri, struct sks_error *err)
+            sks_status keyref_write(BIO * out, const char *uri, struct sks_error *err)
 {
     KEYREF *ref = KEYREF_new();
     unsigned char *der = NULL;
@@ -74,8 +74,7 @@ sks_status keyref_decode(const unsigned char *der, size_t len, char **uri, struc
     } else if (ASN1_STRING_length(ref->desc) != (int)strlen(KEYREF_DESC) ||
                memcmp(ASN1_STRING_get0_data(ref->desc), KEYREF_DESC, strlen(KEYREF_DESC)) != 0) {
         st = sks_fail(err, SKS_ERR_INPUT,
-                      "malformed key-reference file: the description is not \"%s\"",
-                      KEYREF_DESC);
+                      "malformed key-reference file: the description is not \"%s\"", KEYREF_DESC);
     } else if (ASN1_STRING_length(ref->uri) < 8 || ASN1_STRING_length(ref->uri) > KEYREF_URI_MAX ||
                memchr(ASN1_STRING_get0_data(ref->uri), '\0', ASN1_STRING_length(ref->uri)) ||
                memcmp(ASN1_STRING_get0_data(ref->uri), "pkcs11:", 7) != 0) {

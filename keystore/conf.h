@@ -47,12 +47,12 @@ struct sks_config_env {
 };
 
 struct sks_config {
-    char *path;          /* the file read; NULL when none was */
-    char *pkcs11_module; /* NULL: p11-kit's proxy module */
+    char *path;                        /* the file read; NULL when none was */
+    char *pkcs11_module;               /* NULL: p11-kit's proxy module */
     char *module_env_section;          /* pkcs11_module_env: the section's name */
     struct sks_config_env *module_env; /* that section's variables */
     size_t nmodule_env;
-    char *token;         /* a token label or a pkcs11: URI; NULL: the first token */
+    char *token; /* a token label or a pkcs11: URI; NULL: the first token */
     char *pin_file;
     char *trust_anchors; /* PEM file of STI-PA root certificates */
     long grace_period;   /* seconds; SKS_GRACE_DEFAULT unless set */

@@ -509,8 +509,7 @@ sks_status sks_keystore_marker(struct sks_keystore *ks, unsigned char value[SKS_
     for (attempt = 0; attempt < 2; attempt++) {
         pthread_mutex_lock(&ks->lock);
         /* After a reset the token may hand out the same handle for another object. */
-        known =
-            ks->watch_marker != P11_NO_HANDLE && ks->watch_epoch == p11_token_epoch(ks->tok);
+        known = ks->watch_marker != P11_NO_HANDLE && ks->watch_epoch == p11_token_epoch(ks->tok);
         h = ks->watch_marker;
         pthread_mutex_unlock(&ks->lock);
         if (!known && (st = watch_find(ks, &h, err)) != SKS_OK)

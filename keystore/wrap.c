@@ -331,12 +331,11 @@ static sks_status unwrap_two_steps(struct sks_keystore *ks, p11_handle priv,
     if (st == SKS_OK)
         st = p11_store_unwrap_kwp(ks->tok, kek, blob + rsa_len, len - rsa_len, key, err);
     if (st != SKS_OK && err != NULL && err->ckr != CKR_OK && blob_fault(err->ckr))
-        st = sks_fail(
-            err, err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY : SKS_ERR_VERIFY,
-            err->ckr == CKR_FUNCTION_FAILED
-                ? "key-p256: the unwrapped key is not an EC private key (PKCS#8)"
-                : "wrapped: AES key wrap integrity check failed (RFC 5649): the blob "
-                  "is damaged or truncated, or its parts do not belong together");
+        st = sks_fail(err, err->ckr == CKR_FUNCTION_FAILED ? SKS_ERR_POLICY : SKS_ERR_VERIFY,
+                      err->ckr == CKR_FUNCTION_FAILED
+                          ? "key-p256: the unwrapped key is not an EC private key (PKCS#8)"
+                          : "wrapped: AES key wrap integrity check failed (RFC 5649): the blob "
+                            "is damaged or truncated, or its parts do not belong together");
     /* The AES key lives for this import only. */
     p11_store_destroy(ks->tok, kek, NULL);
     return st;

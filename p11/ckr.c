@@ -15,7 +15,10 @@ CK_RV p11_trace(const char *fn, CK_RV rv)
     return rv;
 }
 
-#define CKR(name) {name, #name}
+#define CKR(name)                                                                                  \
+    {                                                                                              \
+        name, #name                                                                                \
+    }
 static const struct {
     CK_RV rv;
     const char *name;

@@ -42,12 +42,12 @@ struct p11_token {
     CK_SESSION_HANDLE anchor; /* owns session copies; used under the lock */
     bool anchor_open;
     bool logged_in;
-    CK_SESSION_HANDLE *pool;  /* idle sessions of the current epoch */
+    CK_SESSION_HANDLE *pool; /* idle sessions of the current epoch */
     size_t pool_len, pool_cap;
-    char *pin;                /* cleansed on release */
+    char *pin; /* cleansed on release */
     size_t pin_len;
     char *pin_source;
-    CK_RV login_failure;      /* a refused PIN is never tried again */
+    CK_RV login_failure;           /* a refused PIN is never tried again */
     _Atomic int mech_ecdsa_sha256; /* -1 unknown, 0 no, 1 yes */
 };
 

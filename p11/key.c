@@ -145,8 +145,7 @@ static sks_status describe_locked(struct p11_token *tok, CK_OBJECT_HANDLE h,
     if (rv != CKR_OK || a[1].ulValueLen != sizeof(p256_oid) ||
         memcmp(params, p256_oid, sizeof(p256_oid)) != 0)
         return sks_fail(err, SKS_ERR_POLICY,
-                        "%s is not an EC P-256 key (another curve); ES256 needs P-256",
-                        obj->uri);
+                        "%s is not an EC P-256 key (another curve); ES256 needs P-256", obj->uri);
     key->pub_len = SKS_P256_POINT_LEN;
     return public_point_locked(tok, obj->cls, h, obj, key->pub, err);
 }
@@ -284,8 +283,7 @@ void p11_key_put(struct p11_key *key)
     pthread_mutex_lock(&tok->lock);
     /* Destroy our session copy while its epoch (and so its handle) is current. */
     if (atomic_load(&key->epoch) == atomic_load(&tok->epoch) && tok->anchor_open &&
-        key->sign_handle != key->handle &&
-        tok->mod->fork_gen == atomic_load(&p11_fork_generation))
+        key->sign_handle != key->handle && tok->mod->fork_gen == atomic_load(&p11_fork_generation))
         P11_CALL(tok->mod, C_DestroyObject, tok->anchor, key->sign_handle);
     pthread_mutex_unlock(&tok->lock);
     p11_token_put(tok);
@@ -361,8 +359,7 @@ CK_RV p11_sign_op(struct p11_token *tok, CK_SESSION_HANDLE session, void *p)
 }
 
 static sks_status sign_mech(struct p11_key *key, CK_MECHANISM_TYPE type, const unsigned char *in,
-                            size_t len, unsigned char sig[P11_ES256_SIG_LEN],
-                            struct sks_error *err)
+                            size_t len, unsigned char sig[P11_ES256_SIG_LEN], struct sks_error *err)
 {
     struct p11_sign_arg a = {
         key, CK_INVALID_HANDLE, {type, NULL, 0}, in, len, sig, P11_ES256_SIG_LEN, 0};

@@ -36,9 +36,9 @@ char *p11_object_uri(const struct p11_token *tok, CK_OBJECT_CLASS cls, const uns
     return s;
 }
 
-static sks_status find_handles(struct p11_token *tok, CK_SESSION_HANDLE session,
-                               CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
-                               size_t *count, struct sks_error *err)
+static sks_status find_handles(struct p11_token *tok, CK_SESSION_HANDLE session, CK_ATTRIBUTE *tmpl,
+                               CK_ULONG n, CK_OBJECT_HANDLE **out, size_t *count,
+                               struct sks_error *err)
 {
     CK_OBJECT_HANDLE *handles = NULL;
     size_t len = 0, cap = 0;
@@ -74,8 +74,7 @@ static sks_status find_handles(struct p11_token *tok, CK_SESSION_HANDLE session,
     if (rv != CKR_OK) {
         free(handles);
         if (rv == CKR_HOST_MEMORY && len >= FIND_MAX / 2)
-            return sks_fail(err, SKS_ERR_INPUT, "search on %s matches too many objects",
-                            tok->uri);
+            return sks_fail(err, SKS_ERR_INPUT, "search on %s matches too many objects", tok->uri);
         return p11_fail(err, rv, "cannot search %s", tok->uri);
     }
     *out = handles;
@@ -130,8 +129,7 @@ sks_status p11_find_by_id_locked(struct p11_token *tok, CK_SESSION_HANDLE sessio
             st = sks_fail(err, SKS_ERR_NOT_FOUND,
                           "no object matches %s (deleted, or the token changed)", name);
         else
-            st = sks_fail(err, SKS_ERR_INPUT, "%zu objects match %s; one is expected", count,
-                          name);
+            st = sks_fail(err, SKS_ERR_INPUT, "%zu objects match %s; one is expected", count, name);
         free(uri);
     }
     free(handles);
@@ -146,8 +144,8 @@ static void object_clear(struct p11_object *obj)
 }
 
 /* Reads class, id, label, key type and (certificates) value of one object. */
-static sks_status read_object(struct p11_token *tok, CK_SESSION_HANDLE session,
-                              CK_OBJECT_HANDLE h, struct p11_object *obj, struct sks_error *err)
+static sks_status read_object(struct p11_token *tok, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE h,
+                              struct p11_object *obj, struct sks_error *err)
 {
     CK_ATTRIBUTE attrs[] = {
         {CKA_CLASS, &obj->cls, sizeof(obj->cls)},

@@ -63,9 +63,9 @@ const char *p11_ckr_name(CK_RV rv);
  * the first slot whose token is not initialised yet), then sets the user
  * PIN.  PINs come from files so that they never appear in argv.
  */
-sks_status p11_token_initialise(struct p11_module *mod, P11KitUri *slot_match,
-                                const char *label, const char *so_pin_file,
-                                const char *user_pin_file, struct sks_error *err);
+sks_status p11_token_initialise(struct p11_module *mod, P11KitUri *slot_match, const char *label,
+                                const char *so_pin_file, const char *user_pin_file,
+                                struct sks_error *err);
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -112,8 +112,7 @@ struct p11_session {
 };
 
 /* A read-write session from the token's pool, used by one thread at a time. */
-sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s,
-                               struct sks_error *err);
+sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s, struct sks_error *err);
 /*
  * Returns a session to the pool.  |rv| is the last result seen on it: a
  * session that failed with a session-fatal code is closed instead.
@@ -139,8 +138,8 @@ struct p11_object {
     char label[P11_LABEL_MAX]; /* NUL-terminated; "" when absent */
     unsigned char *value;      /* certificates and data objects: CKA_VALUE */
     size_t value_len;
-    char *uri;                 /* pkcs11: URI naming exactly this object */
-    p11_handle handle;         /* valid only while the token stays in |epoch| */
+    char *uri;         /* pkcs11: URI naming exactly this object */
+    p11_handle handle; /* valid only while the token stays in |epoch| */
     unsigned long long epoch;
 };
 

@@ -11,8 +11,7 @@
 /* Idle sessions kept beyond this are closed; more are opened under load. */
 #define POOL_MAX 64
 
-sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s,
-                               struct sks_error *err)
+sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s, struct sks_error *err)
 {
     sks_status st = p11_module_check_fork(tok->mod, err);
     CK_SLOT_ID slot;

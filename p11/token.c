@@ -556,9 +556,9 @@ static void pad_label(CK_UTF8CHAR out[32], const char *label)
     memcpy(out, label, len > 32 ? 32 : len);
 }
 
-sks_status p11_token_initialise(struct p11_module *mod, P11KitUri *slot_match,
-                                const char *label, const char *so_pin_file,
-                                const char *user_pin_file, struct sks_error *err)
+sks_status p11_token_initialise(struct p11_module *mod, P11KitUri *slot_match, const char *label,
+                                const char *so_pin_file, const char *user_pin_file,
+                                struct sks_error *err)
 {
     CK_UTF8CHAR padded[32];
     CK_TOKEN_INFO info;

@@ -6,7 +6,7 @@
 #include "profile/certs.h"
 
 sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, const char *what,
-                           STACK_OF(X509) **out, struct sks_error *err)
+                           STACK_OF(X509) * *out, struct sks_error *err)
 {
     STACK_OF(X509) *certs = sk_X509_new_null();
     const unsigned char *p = data;
@@ -55,7 +55,7 @@ done:
     return SKS_OK;
 }
 
-sks_status sks_certs_store(STACK_OF(X509) *certs, const char *what, X509_STORE **out,
+sks_status sks_certs_store(STACK_OF(X509) * certs, const char *what, X509_STORE **out,
                            struct sks_error *err)
 {
     X509_STORE *store = X509_STORE_new();
@@ -64,8 +64,8 @@ sks_status sks_certs_store(STACK_OF(X509) *certs, const char *what, X509_STORE *
     for (i = 0; store != NULL && i < sk_X509_num(certs); i++) {
         if (X509_STORE_add_cert(store, sk_X509_value(certs, i)) != 1) {
             X509_STORE_free(store);
-            return sks_fail(err, SKS_ERR_INPUT, "cannot add certificate %d of %s to the trust store",
-                            i + 1, what);
+            return sks_fail(err, SKS_ERR_INPUT,
+                            "cannot add certificate %d of %s to the trust store", i + 1, what);
         }
     }
     if (store == NULL)

@@ -18,9 +18,9 @@
  * the input in messages ("--chain chain.pem").
  */
 sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, const char *what,
-                           STACK_OF(X509) **out, struct sks_error *err);
+                           STACK_OF(X509) * *out, struct sks_error *err);
 /* A trust store holding every certificate of |certs|. */
-sks_status sks_certs_store(STACK_OF(X509) *certs, const char *what, X509_STORE **out,
+sks_status sks_certs_store(STACK_OF(X509) * certs, const char *what, X509_STORE **out,
                            struct sks_error *err);
 
 #endif

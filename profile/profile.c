@@ -484,7 +484,7 @@ static int chain_verify_cb(int ok, X509_STORE_CTX *ctx)
     }
 }
 
-static void check_chain(X509 *ee, STACK_OF(X509) *intermediates, X509_STORE *roots, time_t now,
+static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots, time_t now,
                         struct sks_profile_result *res)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -536,7 +536,7 @@ static sks_status summarise(const struct sks_profile_result *res, struct sks_err
     return sks_fail(err, SKS_ERR_POLICY, "certificate breaks the SHAKEN profile: %s", joined);
 }
 
-sks_status sks_profile_check(X509 *ee, STACK_OF(X509) *intermediates, X509_STORE *roots,
+sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
                              time_t now, struct sks_profile_result *res, struct sks_error *err)
 {
     struct sks_error spc_err;

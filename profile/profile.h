@@ -28,13 +28,12 @@ enum sks_profile_rule {
     SKS_RULE_CHAIN = 1u << 9,             /* chains to a configured STI-PA root */
 };
 
-
 struct sks_profile_result {
-    unsigned int broken;        /* OR of the sks_profile_rule bits that failed */
-    char spc[SKS_SPC_MAX + 1];  /* the SPC from the TNAuthList, "" if none */
+    unsigned int broken;       /* OR of the sks_profile_rule bits that failed */
+    char spc[SKS_SPC_MAX + 1]; /* the SPC from the TNAuthList, "" if none */
     time_t not_after;
-    char detail[1024];          /* one line per broken rule: "rule: what is wrong" */
-    char warning[384];          /* what breaks no rule but needs a look; "" if nothing */
+    char detail[1024]; /* one line per broken rule: "rule: what is wrong" */
+    char warning[384]; /* what breaks no rule but needs a look; "" if nothing */
 };
 
 /*
@@ -58,9 +57,8 @@ const char *sks_profile_rule_name(enum sks_profile_rule rule);
  * summarising them.  The SPC is filled in whenever the TNAuthList yields one
  * valid SPC, even when other rules are broken.
  */
-sks_status sks_profile_check(X509 *ee, STACK_OF(X509) *intermediates, X509_STORE *roots,
-                             time_t now, struct sks_profile_result *res,
-                             struct sks_error *err);
+sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
+                             time_t now, struct sks_profile_result *res, struct sks_error *err);
 
 /*
  * Extracts the single SPC from a TNAuthList extension (OID

@@ -212,8 +212,8 @@ static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbar
     params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, CURVE_NAME,
                                                    sizeof(CURVE_NAME) - 1);
     if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) && key->pub_len > 0)
-        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, key->pub,
-                                                        key->pub_len);
+        params[n++] =
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, key->pub, key->pub_len);
     params[n] = OSSL_PARAM_construct_end();
     return cb(params, cbarg);
 }

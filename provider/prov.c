@@ -39,8 +39,8 @@ static const OSSL_ITEM reason_strings[] = {
     {0, NULL},
 };
 
-void prov_raise_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
-                   int reason, const char *fmt, ...)
+void prov_raise_at(struct prov_ctx *ctx, const char *file, int line, const char *func, int reason,
+                   const char *fmt, ...)
 {
     va_list ap;
 
@@ -187,8 +187,7 @@ static const OSSL_ALGORITHM keymgmt_algs[] = {
 };
 
 static const OSSL_ALGORITHM signature_algs[] = {
-    {PROV_SIG_NAME, "provider=" PROV_NAME, prov_signature_functions,
-     "ECDSA in a PKCS#11 token"},
+    {PROV_SIG_NAME, "provider=" PROV_NAME, prov_signature_functions, "ECDSA in a PKCS#11 token"},
     {NULL, NULL, NULL, NULL},
 };
 

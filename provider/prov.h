@@ -41,9 +41,9 @@ struct prov_ctx {
     OSSL_FUNC_core_vset_error_fn *vset_error;
 
     /* Configuration: openssl.cnf section, overridden by the environment. */
-    char *module_path;  /* pkcs11-module-path / SKS_PKCS11_MODULE */
-    char *pin_source;   /* pkcs11-module-token-pin / SKS_PKCS11_TOKEN_PIN */
-    P11KitUri *token;   /* sks-token / SKS_PKCS11_TOKEN */
+    char *module_path; /* pkcs11-module-path / SKS_PKCS11_MODULE */
+    char *pin_source;  /* pkcs11-module-token-pin / SKS_PKCS11_TOKEN_PIN */
+    P11KitUri *token;  /* sks-token / SKS_PKCS11_TOKEN */
 
     EVP_MD *_Atomic sha256; /* fetched once: the hot path hashes with it */
 };
@@ -62,11 +62,12 @@ struct prov_key {
  * Raises an OpenSSL error from the provider, recording the caller's file,
  * line and function; |fmt| must name what failed.
  */
-void prov_raise_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
-                   int reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void prov_raise_at(struct prov_ctx *ctx, const char *file, int line, const char *func, int reason,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void prov_raise_error_at(struct prov_ctx *ctx, const char *file, int line, const char *func,
                          const struct sks_error *err);
-#define prov_raise(ctx, ...) prov_raise_at(ctx, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, __VA_ARGS__)
+#define prov_raise(ctx, ...)                                                                       \
+    prov_raise_at(ctx, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, __VA_ARGS__)
 #define prov_raise_error(ctx, err)                                                                 \
     prov_raise_error_at(ctx, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, err)
 

@@ -28,18 +28,18 @@ struct sig_ctx {
     struct prov_key *key;
     int op;
     bool raw;
-    EVP_MD *md;          /* NULL when signing a precomputed digest */
-    EVP_MD_CTX *mdctx;   /* host-side hash of the message */
-    bool token_hash;     /* one-shot SHA-256 goes to CKM_ECDSA_SHA256 */
+    EVP_MD *md;        /* NULL when signing a precomputed digest */
+    EVP_MD_CTX *mdctx; /* host-side hash of the message */
+    bool token_hash;   /* one-shot SHA-256 goes to CKM_ECDSA_SHA256 */
 };
 
 /* DER AlgorithmIdentifier values, RFC 5758 3.2: parameters are absent. */
-static const unsigned char algid_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                             0xce, 0x3d, 0x04, 0x03, 0x02};
-static const unsigned char algid_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                             0xce, 0x3d, 0x04, 0x03, 0x03};
-static const unsigned char algid_sha512[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                             0xce, 0x3d, 0x04, 0x03, 0x04};
+static const unsigned char algid_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                             0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const unsigned char algid_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                             0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
+static const unsigned char algid_sha512[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                             0x48, 0xce, 0x3d, 0x04, 0x03, 0x04};
 
 static void *sig_newctx(void *provctx, const char *propq)
 {
@@ -90,8 +90,7 @@ static EVP_MD *sha256(struct prov_ctx *pctx)
     if (md != NULL)
         return md;
     md = EVP_MD_fetch(pctx->libctx, "SHA256", NULL);
-    if (md != NULL &&
-        !atomic_compare_exchange_strong(&pctx->sha256, &expected, md)) {
+    if (md != NULL && !atomic_compare_exchange_strong(&pctx->sha256, &expected, md)) {
         EVP_MD_free(md);
         md = expected;
     }
@@ -289,8 +288,8 @@ static int verify_with(struct sig_ctx *ctx, const unsigned char *sig, size_t sig
     return ok == 1;
 }
 
-static int sig_verify(void *vctx, const unsigned char *sig, size_t siglen,
-                      const unsigned char *tbs, size_t tbslen)
+static int sig_verify(void *vctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+                      size_t tbslen)
 {
     return verify_with(vctx, sig, siglen, tbs, tbslen);
 }
@@ -352,8 +351,7 @@ static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_
         return sign_digest(ctx, NULL, siglen, sigsize, NULL, 0, false);
     if (ctx->token_hash)
         return sign_digest(ctx, sig, siglen, sigsize, tbs, tbslen, true);
-    if (!EVP_DigestUpdate(ctx->mdctx, tbs, tbslen) ||
-        !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen))
+    if (!EVP_DigestUpdate(ctx->mdctx, tbs, tbslen) || !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen))
         return 0;
     return sign_digest(ctx, sig, siglen, sigsize, dgst, dlen, false);
 }

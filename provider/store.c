@@ -18,23 +18,23 @@
 
 struct found {
     CK_OBJECT_CLASS cls;
-    struct prov_key *key;   /* keys */
-    unsigned char *der;     /* certificates */
+    struct prov_key *key; /* keys */
+    unsigned char *der;   /* certificates */
     size_t der_len;
     char *uri;
 };
 
 struct store_ctx {
     struct prov_ctx *pctx;
-    char *text;             /* the URI as given, for messages */
+    char *text; /* the URI as given, for messages */
     P11KitUri *uri;
-    int expect;             /* OSSL_STORE_INFO_* or 0 */
+    int expect; /* OSSL_STORE_INFO_* or 0 */
     bool searched;
-    bool failed;            /* the search failed: report "not eof" once */
-    bool names_one;         /* the URI names one object: its failures are errors */
+    bool failed;    /* the search failed: report "not eof" once */
+    bool names_one; /* the URI names one object: its failures are errors */
     struct found *found;
     size_t count, next;
-    size_t skipped;         /* objects of a class the caller did not ask for */
+    size_t skipped;               /* objects of a class the caller did not ask for */
     struct sks_error first_error; /* the first object that could not be used */
 };
 
@@ -262,8 +262,8 @@ sks_status prov_key_open(struct prov_ctx *pctx, const char *uri, struct prov_key
     if (!search(ctx))
         st = sks_fail(err, SKS_ERR_NOT_FOUND, "cannot open the key %s", uri);
     else if (ctx->count > 1)
-        st = sks_fail(err, SKS_ERR_INPUT, "%s matches %zu keys; a key reference must name one",
-                      uri, ctx->count);
+        st = sks_fail(err, SKS_ERR_INPUT, "%s matches %zu keys; a key reference must name one", uri,
+                      ctx->count);
     else
         *out = prov_key_ref(ctx->found[0].key);
     store_close(ctx);

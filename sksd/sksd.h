@@ -120,8 +120,8 @@ struct sksd {
     struct MHD_Daemon *signing;
     struct MHD_Daemon *import_tls;
     struct MHD_Daemon *import_unix;
-    char unix_path[108];   /* the import socket this process made, removed on exit */
-    X509_STORE *client_ca; /* import TLS: the CA that issues SP-KMS certificates */
+    char unix_path[108];              /* the import socket this process made, removed on exit */
+    X509_STORE *client_ca;            /* import TLS: the CA that issues SP-KMS certificates */
     struct sksd_listener listener[3]; /* by enum sksd_listener_kind */
 
     struct sksd_metrics metrics;
@@ -164,7 +164,7 @@ struct sksd_req {
     size_t discarded; /* bytes past the limit, read and dropped */
     bool too_big;
     bool close; /* the answer closes the connection: the rest of the request is not read */
-    bool heap; /* this struct and |body| belong to this request alone */
+    bool heap;  /* this struct and |body| belong to this request alone */
     unsigned long long t0_ns;
     struct sksd_peer peer; /* import API: the authenticated caller */
 };

@@ -42,8 +42,8 @@ struct sks_testpki_ee_opts {
     const char *cn;                        /* subject CN; NULL is "SHAKEN <SPC>" */
     const struct sks_tn_entry *tnauthlist; /* NULL is the one SPC entry */
     size_t tnauthlist_len;
-    time_t not_before; /* 0: an hour before the issue time */
-    time_t not_after;  /* 0: |days| after the issue time */
+    time_t not_before;  /* 0: an hour before the issue time */
+    time_t not_after;   /* 0: |days| after the issue time */
     const char *policy; /* certificate policy OID; NULL: the PKI's (SKS_TESTPKI_POLICY_OID) */
 };
 
@@ -103,7 +103,7 @@ sks_status sks_testpki_issue(const struct sks_testpki *pki, EVP_PKEY *pub, const
  * X509_STORE_free() and sk_X509_pop_free(*chain, X509_free).
  */
 sks_status sks_testpki_trust(const struct sks_testpki *pki, X509_STORE **roots,
-                             STACK_OF(X509) **chain, struct sks_error *err);
+                             STACK_OF(X509) * *chain, struct sks_error *err);
 void sks_testpki_cleanup(struct sks_testpki *pki);
 
 #endif

@@ -29,7 +29,7 @@ struct sks_verify_opts {
      * certificate profile and the trust roots (sks_profile_check).
      */
     X509 *cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     X509_STORE *roots;
     EVP_PKEY *pubkey;
     time_t now;   /* the verification time; 0 for the current time */

@@ -176,8 +176,8 @@ static int run_provider(int argc, char **argv)
             interop_die("signing through the provider failed");
         total += s[i].count;
     }
-    printf("provider_rate=%.0f threads=%ld signatures=%ld\n",
-           (double)total / (now_s() - start), threads, total);
+    printf("provider_rate=%.0f threads=%ld signatures=%ld\n", (double)total / (now_s() - start),
+           threads, total);
     EVP_PKEY_free(key);
     return 0;
 }

@@ -72,7 +72,7 @@ struct signer {
     CK_FUNCTION_LIST *fl; /* case a */
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE key;
-    EVP_PKEY *pkey; /* cases b-e */
+    EVP_PKEY *pkey;   /* cases b-e */
     EVP_MD_CTX *kept; /* case e: one context, re-initialised per signature */
     unsigned char sig[DER_SIG_MAX];
     size_t sig_len;
@@ -83,7 +83,7 @@ struct signer {
 struct bench_case {
     const char *name;
     int (*sign)(struct signer *s, const unsigned char *msg, size_t len);
-    int raw_sig; /* signatures are r || s, not DER */
+    int raw_sig;         /* signatures are r || s, not DER */
     const char *skipped; /* why the case does not run, or NULL */
     struct signer signers[MAX_THREADS];
     double rate[MAX_THREADS][MAX_ROUNDS]; /* signatures/s, [threads - 1][round] */
@@ -158,9 +158,19 @@ static double clock_seconds(clockid_t id)
 /* Runs sksctl keygen and keeps the private key URI it prints. */
 static void make_key(struct bench *b)
 {
-    char *argv[] = {(char *)b->sksctl, "keygen", "--module", (char *)b->module, "--token",
-                    (char *)b->token, "--pin-file", (char *)b->pin_file, "--label", KEY_LABEL,
-                    "--id", KEY_ID, NULL};
+    char *argv[] = {(char *)b->sksctl,
+                    "keygen",
+                    "--module",
+                    (char *)b->module,
+                    "--token",
+                    (char *)b->token,
+                    "--pin-file",
+                    (char *)b->pin_file,
+                    "--label",
+                    KEY_LABEL,
+                    "--id",
+                    KEY_ID,
+                    NULL};
     int fds[2], status;
     size_t len = 0;
     ssize_t n;
@@ -587,8 +597,8 @@ static double ratio_to_raw(const struct bench *b, const struct bench_case *c, in
     int round;
 
     for (round = 0; round < b->rounds; round++)
-        r[round] = cpu ? a->cpu[t][round] / c->cpu[t][round]
-                       : c->rate[t][round] / a->rate[t][round];
+        r[round] =
+            cpu ? a->cpu[t][round] / c->cpu[t][round] : c->rate[t][round] / a->rate[t][round];
     return median(r, b->rounds);
 }
 
@@ -625,7 +635,7 @@ static void print_ratios(const struct bench *b, const char *title, int cpu)
         c = &b->cases[i];
         if (c->skipped != NULL)
             continue;
-        printf("%c/a %-44s", "abcde"[i], c->name + 3);
+        printf("%c/a %-44s", "abcde"[i], c -> name + 3);
         for (t = 0; t < MAX_THREADS; t++)
             printf(" %12.3f", ratio_to_raw(b, c, t, cpu));
         printf("\n");
@@ -651,8 +661,8 @@ static void report(const struct bench *b)
     }
 }
 
-static void init_cases(struct bench *b, EVP_PKEY *sks_key, EVP_PKEY *soft_key,
-                       EVP_PKEY *engine_key, const char *engine_why)
+static void init_cases(struct bench *b, EVP_PKEY *sks_key, EVP_PKEY *soft_key, EVP_PKEY *engine_key,
+                       const char *engine_why)
 {
     static const char *names[NCASES] = {
         "a) raw PKCS#11 C_Sign(CKM_ECDSA), host SHA-256",
@@ -666,7 +676,7 @@ static void init_cases(struct bench *b, EVP_PKEY *sks_key, EVP_PKEY *soft_key,
 
     for (i = 0; i < NCASES; i++) {
         b->cases[i].name = names[i];
-        b->cases[i].sign = i == CASE_RAW         ? sign_raw
+        b->cases[i].sign = i == CASE_RAW          ? sign_raw
                            : i == CASE_SKS_REINIT ? sign_evp_kept
                                                   : sign_evp;
         b->cases[i].raw_sig = i == CASE_RAW;
@@ -704,7 +714,9 @@ int main(void)
     }
     /* A PASSporT signing input is base64url text of about this size. */
     for (i = 0; i < MSG_LEN; i++)
-        msg[i] = (unsigned char)"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i % 64];
+        msg[i] =
+            (unsigned char)"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i %
+                                                                                              64];
 
     make_key(&b);
     read_pin(&b);

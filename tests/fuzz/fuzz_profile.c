@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct sks_testpki pki;
 static X509_STORE *roots;
-static STACK_OF(X509) *chain;
+static STACK_OF(X509) * chain;
 static X509 *template_ee;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -62,8 +62,7 @@ static void check_signed_tnauthlist(const uint8_t *data, size_t size)
         goto done;
     idx = X509_get_ext_by_OBJ(cert, oid, -1);
     if (idx < 0 ||
-        !ASN1_OCTET_STRING_set(X509_EXTENSION_get_data(X509_get_ext(cert, idx)), data,
-                               (int)size) ||
+        !ASN1_OCTET_STRING_set(X509_EXTENSION_get_data(X509_get_ext(cert, idx)), data, (int)size) ||
         X509_sign(cert, pki.ca_key, EVP_sha256()) <= 0)
         goto done;
     sks_profile_check(cert, chain, roots, FUZZ_NOW, &res, NULL);

@@ -188,8 +188,7 @@ int interop_verify(EVP_PKEY *pub, const unsigned char *msg, size_t len, const un
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int ok = 0;
 
-    if (md != NULL &&
-        EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, SOFT_PROPQ, pub, NULL) == 1)
+    if (md != NULL && EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, SOFT_PROPQ, pub, NULL) == 1)
         ok = EVP_DigestVerify(md, sig, siglen, msg, len) == 1;
     EVP_MD_CTX_free(md);
     return ok;

@@ -81,8 +81,8 @@ static void check_with_openssl(const char *token, EVP_PKEY *pub)
     if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1)
         interop_die("out of memory");
     der_len = i2d_ECDSA_SIG(sig, &p);
-    if (der_len <= 0 || !interop_verify(pub, (const unsigned char *)token,
-                                        (size_t)(dot - token), der, (size_t)der_len))
+    if (der_len <= 0 || !interop_verify(pub, (const unsigned char *)token, (size_t)(dot - token),
+                                        der, (size_t)der_len))
         interop_die("the default provider rejects the PASSporT signature");
     ECDSA_SIG_free(sig);
     printf("ok - the default provider verifies the PASSporT's r || s signature\n");

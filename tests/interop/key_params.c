@@ -69,8 +69,7 @@ static void check_identity(EVP_PKEY *key, EVP_PKEY *pub)
         interop_die("EVP_PKEY_get_size is %d, below the %d bytes of a DER P-256 signature",
                     EVP_PKEY_get_size(key), INTEROP_DER_SIG_MAX);
     ok("bits 256, security bits 128, max size fits a DER signature");
-    if (EVP_PKEY_get_group_name(key, group, sizeof(group), &group_len) != 1 ||
-        !is_p256_name(group))
+    if (EVP_PKEY_get_group_name(key, group, sizeof(group), &group_len) != 1 || !is_p256_name(group))
         interop_die("the group name is not P-256 (got \"%s\")", group);
     ok("the group name is P-256");
 }
@@ -82,10 +81,8 @@ static void check_encoded_point(EVP_PKEY *key, EVP_PKEY *pub)
 
     mine_len = EVP_PKEY_get1_encoded_public_key(key, &mine);
     theirs_len = EVP_PKEY_get1_encoded_public_key(pub, &theirs);
-    if (mine_len != P256_POINT_LEN || theirs_len != mine_len ||
-        memcmp(mine, theirs, mine_len) != 0)
-        interop_die("the encoded public key (%zu bytes) is not the software key's point",
-                    mine_len);
+    if (mine_len != P256_POINT_LEN || theirs_len != mine_len || memcmp(mine, theirs, mine_len) != 0)
+        interop_die("the encoded public key (%zu bytes) is not the software key's point", mine_len);
     OPENSSL_free(mine);
     OPENSSL_free(theirs);
     ok("the encoded public key is the uncompressed point of the software key");

@@ -32,8 +32,8 @@ static int sign_some(EVP_PKEY *key, EVP_PKEY *pub, const char *who, long count)
     long i;
 
     for (i = 0; i < count; i++) {
-        msg_len = snprintf(msg, sizeof(msg), "INVITE from %s pid %ld call %ld", who,
-                           (long)getpid(), i);
+        msg_len =
+            snprintf(msg, sizeof(msg), "INVITE from %s pid %ld call %ld", who, (long)getpid(), i);
         sig_len = interop_sign(key, (unsigned char *)msg, (size_t)msg_len, sig);
         if (sig_len == 0) {
             interop_report("%s (pid %ld): signature %ld failed", who, (long)getpid(), i);

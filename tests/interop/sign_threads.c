@@ -47,8 +47,8 @@ static void *work(void *arg)
             break;
         }
         if (!interop_verify(w->pub, (unsigned char *)msg, (size_t)msg_len, sig, sig_len)) {
-            interop_report("thread %d: signature %ld does not verify with the public key",
-                           w->index, i);
+            interop_report("thread %d: signature %ld does not verify with the public key", w->index,
+                           i);
             w->failed = 1;
             break;
         }
@@ -94,7 +94,6 @@ int main(int argc, char **argv)
                 nthreads * count);
         return 1;
     }
-    printf("ok - %ld threads x %ld signatures with one token key, all verified\n", nthreads,
-           count);
+    printf("ok - %ld threads x %ld signatures with one token key, all verified\n", nthreads, count);
     return 0;
 }

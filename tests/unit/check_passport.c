@@ -847,8 +847,7 @@ static void round_trip_keys(EVP_PKEY **priv, EVP_PKEY **pub)
     int n;
 
     if (spec != NULL && spec[0] != '\0') {
-        ck_assert_msg(sks_key_load(spec, priv, &err) == SKS_OK, "SKS_TEST_KEY: %s",
-                      err.msg);
+        ck_assert_msg(sks_key_load(spec, priv, &err) == SKS_OK, "SKS_TEST_KEY: %s", err.msg);
     } else {
         *priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
         ck_assert_ptr_nonnull(*priv);

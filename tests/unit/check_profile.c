@@ -23,7 +23,7 @@
 
 static struct sks_testpki pki;
 static X509_STORE *roots;
-static STACK_OF(X509) *chain;
+static STACK_OF(X509) * chain;
 
 static void pki_setup(void)
 {
@@ -67,7 +67,7 @@ static X509 *issue(EVP_PKEY *key, const char *spc, const struct sks_testpki_ee_o
 }
 
 /* Checks |ee| and asserts that |rule| alone is broken, with |message| in its line. */
-static void assert_only_rule(X509 *ee, STACK_OF(X509) *untrusted, enum sks_profile_rule rule,
+static void assert_only_rule(X509 *ee, STACK_OF(X509) * untrusted, enum sks_profile_rule rule,
                              const char *message)
 {
     struct sks_profile_result res;
