@@ -1,3 +1,5 @@
+# common: what every module shares: struct sks_error (a cause, the input at
+# fault and a stable code), the key-reference file format, the P-256 constants.
 noinst_LTLIBRARIES += common/libskscommon.la
 LIBSKS_COMMON = common/libskscommon.la
 common_libskscommon_la_SOURCES = common/error.c common/error.h common/keyref.c common/keyref.h common/p256.h

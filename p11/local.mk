@@ -1,3 +1,5 @@
+# p11: the one PKCS#11 layer: modules through p11-kit, tokens, sessions, one
+# call runner for recovery, and the typed templates of every object stored.
 # Convenience libraries do not embed each other: programs list each one they use.
 noinst_LTLIBRARIES += p11/libsksp11.la
 p11_libsksp11_la_SOURCES = p11/p11.h p11/internal.h p11/module.c p11/ckr.c p11/call.c \

@@ -1,3 +1,5 @@
+# provider: sks, the OpenSSL 3 provider: pkcs11: URIs and key-reference PEM
+# files load token-held P-256 keys, and ECDSA runs in the token.
 modulesdir = @modulesdir@
 modules_LTLIBRARIES += provider/sks.la
 provider_sks_la_SOURCES = provider/prov.c provider/prov.h provider/store.c \
