@@ -68,8 +68,10 @@ check_removal() {
     [ "$late" -le "$rm_threads" ] ||
         fail "$rm_name: $late signatures failed after the token came back"
     [ "$resumed" -ge "$rm_threads" ] || fail "$rm_name: only $resumed of $rm_threads threads resumed"
-    [ "$recovery" -ge 0 ] && [ "$recovery" -lt 1000000 ] ||
-        fail "$rm_name: signing resumed $recovery us after the token came back (limit 1 s)"
+    # How soon is a figure (above), not an assertion: a shared machine may
+    # take longer than an idle one.  10 s only tells a hang from a slow run.
+    [ "$recovery" -ge 0 ] && [ "$recovery" -lt 10000000 ] ||
+        fail "$rm_name: signing resumed $recovery us after the token came back (hang?)"
     [ "$max_latency" -lt 1000000 ] || fail "$rm_name: a signature took $max_latency us (hang?)"
     pass "$rm_name: $failed signatures failed with $rm_code while the token was away" \
         "(${start}..${end} us); signing resumed $recovery us after its return"
