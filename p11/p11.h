@@ -111,6 +111,15 @@ struct p11_session {
     unsigned long long epoch; /* token epoch the session belongs to */
 };
 
+/* Idle sessions a token's pool keeps open; more in use at once are closed on release. */
+#define P11_POOL_MAX 64U
+
+/*
+ * The read-write sessions the token says it allows (ulMaxRwSessionCount),
+ * 0 when it states no limit.
+ */
+unsigned long p11_token_max_sessions(const struct p11_token *tok);
+
 /* A read-write session from the token's pool, used by one thread at a time. */
 sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s, struct sks_error *err);
 /*

@@ -9,7 +9,6 @@
 #include "p11/internal.h"
 
 /* Idle sessions kept beyond this are closed; more are opened under load. */
-#define POOL_MAX 64
 
 sks_status p11_session_acquire(struct p11_token *tok, struct p11_session *s, struct sks_error *err)
 {
@@ -42,7 +41,7 @@ void p11_session_release(struct p11_token *tok, struct p11_session *s, CK_RV rv)
         return;
     pthread_mutex_lock(&tok->lock);
     if (s->epoch == atomic_load(&tok->epoch)) {
-        if (tok->pool_len == tok->pool_cap && tok->pool_cap < POOL_MAX) {
+        if (tok->pool_len == tok->pool_cap && tok->pool_cap < P11_POOL_MAX) {
             size_t cap = tok->pool_cap ? tok->pool_cap * 2 : 4;
             CK_SESSION_HANDLE *grown = realloc(tok->pool, cap * sizeof(*grown));
             if (grown != NULL) {

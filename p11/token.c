@@ -305,6 +305,15 @@ const char *p11_token_uri(const struct p11_token *tok)
     return tok->uri;
 }
 
+unsigned long p11_token_max_sessions(const struct p11_token *tok)
+{
+    CK_ULONG n = tok->info.ulMaxRwSessionCount;
+
+    if (n == CK_EFFECTIVELY_INFINITE || n == CK_UNAVAILABLE_INFORMATION)
+        return 0;
+    return n;
+}
+
 static const char *pin_path(const char *source)
 {
     if (strncmp(source, "file:", 5) == 0)

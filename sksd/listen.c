@@ -2,8 +2,9 @@
  * Listeners of sksd: the sockets, and the three libmicrohttpd daemons that
  * serve them (sksd_route_request() answers on each).
  *
- * Signing listener: a pool of epoll worker threads, one per core, each
- * serving its connections to completion (the token signs in the worker).
+ * Signing listener: a pool of epoll worker threads, one per core, that
+ * read requests and send answers; the token signs on the signer pool
+ * (signer.c) while the connection is suspended.
  * Hostile clients: idle and slow connections are closed after the
  * connection timeout; the connection count and the memory each may use are
  * bounded.  None of them holds a worker.
@@ -157,13 +158,14 @@ static sks_status start_signing(struct sksd *d, struct sks_error *err)
         return SKS_ERR_SYSTEM;
     d->listener[SKSD_LISTEN_SIGNING] = (struct sksd_listener){d, SKSD_LISTEN_SIGNING};
     d->signing = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, sksd_route_request, &d->listener[SKSD_LISTEN_SIGNING], MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        conf->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conf->connection_memory,
-        MHD_OPTION_NOTIFY_COMPLETED, sksd_route_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        sksd_route_connection, NULL, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, sksd_route_request, &d->listener[SKSD_LISTEN_SIGNING],
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, conf->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        conf->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, sksd_route_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, sksd_route_connection, NULL, MHD_OPTION_END);
     if (d->signing == NULL) {
         close(fd);
         return sks_fail(err, SKS_ERR_SYSTEM, "libmicrohttpd could not start the signing API");
@@ -228,7 +230,7 @@ static sks_status start_import_unix(struct sksd *d, struct sks_error *err)
 
 sks_status sksd_http_start(struct sksd *d, struct sks_error *err)
 {
-    if (start_signing(d, err) != SKS_OK)
+    if (sksd_signer_start(d, err) != SKS_OK || start_signing(d, err) != SKS_OK)
         return err->status;
     if (d->conf->tls_cert != NULL && start_import_tls(d, err) != SKS_OK)
         return err->status;
@@ -266,10 +268,13 @@ void sksd_http_drain(struct sksd *d)
     if (atomic_load(&d->inflight) > 0)
         sksd_log(SKSD_LOG_WARNING, "%ld requests still in flight after %u s: stopping anyway",
                  atomic_load(&d->inflight), secs);
+    sksd_signer_stop(d, deadline);
 }
 
 void sksd_http_stop(struct sksd *d)
 {
+    /* Without a drain (a failed start): the signers get no time. */
+    sksd_signer_stop(d, 0);
     if (d->signing != NULL)
         MHD_stop_daemon(d->signing);
     if (d->import_tls != NULL)
@@ -282,4 +287,5 @@ void sksd_http_stop(struct sksd *d)
     d->unix_path[0] = '\0';
     X509_STORE_free(d->client_ca);
     d->client_ca = NULL;
+    sksd_signer_free(d);
 }

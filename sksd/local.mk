@@ -4,7 +4,7 @@
 noinst_LTLIBRARIES += sksd/libsksd.la
 sksd_libsksd_la_SOURCES = sksd/sksd.h sksd/conf.c sksd/reply.c sksd/negotiate.c \
 	sksd/body.c sksd/route.c sksd/listen.c sksd/tls.c sksd/signing.c \
-	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c
+	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c sksd/signer.c
 sksd_libsksd_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 # The import API reads the client certificate from libmicrohttpd's GnuTLS
 # session: sksd calls gnutls_certificate_get_peers() itself.

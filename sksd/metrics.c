@@ -48,16 +48,15 @@ void sksd_metrics_request(struct sksd_metrics *m, enum sksd_api api, unsigned in
     atomic_fetch_add_explicit(&m->requests[api][status_slot(status)], 1, memory_order_relaxed);
 }
 
-void sksd_metrics_signing_latency(struct sksd_metrics *m, unsigned long long ns)
+void sksd_metrics_observe(struct sksd_histogram *h, unsigned long long ns)
 {
     unsigned long us = (unsigned long)(ns / 1000);
     unsigned int i;
 
     for (i = 0; i < SKSD_LATENCY_BUCKETS && us > latency_le_us[i]; i++)
         ;
-    atomic_fetch_add_explicit(&m->latency_bucket[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_sum_ns, ns, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
 }
 
 static void write_requests(FILE *f, struct sksd_metrics *m)
@@ -81,24 +80,46 @@ static void write_requests(FILE *f, struct sksd_metrics *m)
     }
 }
 
-static void write_latency(FILE *f, struct sksd_metrics *m)
+static void write_histogram(FILE *f, const char *name, const char *help, struct sksd_histogram *h)
 {
     unsigned long cum = 0;
     unsigned int i;
 
-    fprintf(f, "# HELP sksd_signing_latency_seconds Time from a signing request's arrival to "
-               "its signed answer.\n"
-               "# TYPE sksd_signing_latency_seconds histogram\n");
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     for (i = 0; i < SKSD_LATENCY_BUCKETS; i++) {
-        cum += atomic_load_explicit(&m->latency_bucket[i], memory_order_relaxed);
-        fprintf(f, "sksd_signing_latency_seconds_bucket{le=\"%g\"} %lu\n", latency_le_us[i] / 1e6,
-                cum);
+        cum += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+        fprintf(f, "%s_bucket{le=\"%g\"} %lu\n", name, latency_le_us[i] / 1e6, cum);
     }
-    cum += atomic_load_explicit(&m->latency_bucket[i], memory_order_relaxed);
-    fprintf(f, "sksd_signing_latency_seconds_bucket{le=\"+Inf\"} %lu\n", cum);
-    fprintf(f, "sksd_signing_latency_seconds_sum %.9f\n",
-            atomic_load_explicit(&m->latency_sum_ns, memory_order_relaxed) / 1e9);
-    fprintf(f, "sksd_signing_latency_seconds_count %lu\n", cum);
+    cum += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %lu\n", name, cum);
+    fprintf(f, "%s_sum %.9f\n", name, atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
+    fprintf(f, "%s_count %lu\n", name, cum);
+}
+
+static void write_signer(FILE *f, struct sksd *d)
+{
+    struct sksd_metrics *m = &d->metrics;
+    struct sksd_signer_gauges g;
+
+    sksd_signer_gauges(d, &g);
+    fprintf(f,
+            "# HELP sksd_hsm_sessions Token sessions that may sign at once (hsm_sessions).\n"
+            "# TYPE sksd_hsm_sessions gauge\nsksd_hsm_sessions %u\n"
+            "# HELP sksd_hsm_sessions_busy Token sessions signing now.\n"
+            "# TYPE sksd_hsm_sessions_busy gauge\nsksd_hsm_sessions_busy %u\n"
+            "# HELP sksd_sign_queue_depth Signing requests waiting for a token session.\n"
+            "# TYPE sksd_sign_queue_depth gauge\nsksd_sign_queue_depth %zu\n"
+            "# HELP sksd_sign_queue_limit Signing requests that may wait (sign_queue).\n"
+            "# TYPE sksd_sign_queue_limit gauge\nsksd_sign_queue_limit %zu\n"
+            "# HELP sksd_sign_rejected_total Signing requests refused with 503 because the "
+            "queue was full.\n"
+            "# TYPE sksd_sign_rejected_total counter\nsksd_sign_rejected_total %lu\n"
+            "# HELP sksd_sign_timeouts_total Signing requests answered 503 because they were not "
+            "signed within sign_timeout_ms.\n"
+            "# TYPE sksd_sign_timeouts_total counter\nsksd_sign_timeouts_total %lu\n",
+            g.sessions, g.busy, g.queued, g.depth,
+            atomic_load_explicit(&m->sign_rejected, memory_order_relaxed),
+            atomic_load_explicit(&m->sign_timeouts, memory_order_relaxed));
 }
 
 /* ---- the key store as /metrics and /healthz show it --------------------------- */
@@ -389,7 +410,12 @@ struct MHD_Response *sksd_metrics_response(struct sksd *d)
     if (f == NULL)
         return NULL;
     write_requests(f, m);
-    write_latency(f, m);
+    write_histogram(f, "sksd_signing_latency_seconds",
+                    "Time from a signing request's arrival to its signed answer.", &m->signing);
+    write_histogram(f, "sksd_hsm_sign_latency_seconds",
+                    "Time the token takes to make one signature (hash, C_SignInit, C_Sign).",
+                    &m->hsm);
+    write_signer(f, d);
     fprintf(f,
             "# HELP sksd_hsm_errors_total Signing requests that failed in the token.\n"
             "# TYPE sksd_hsm_errors_total counter\nsksd_hsm_errors_total %lu\n",

@@ -31,9 +31,9 @@ enum route {
 
 /* Per connection on the signing listener. */
 struct conn {
+    struct sksd *d;
     struct sksd_req req;
-    char *buf; /* body (cap bytes) then RESPONSE_MAX bytes of response */
-    size_t cap;
+    struct sksd_job *job; /* body then RESPONSE_MAX bytes of response */
 };
 
 static struct conn *conn_of(struct MHD_Connection *c)
@@ -44,21 +44,19 @@ static struct conn *conn_of(struct MHD_Connection *c)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
-/* The connection's buffer, made on its first signing request. */
-static bool conn_buffer(struct sksd *d, struct conn *k)
+/* The connection's job, made on its first signing request. */
+static bool conn_job(struct sksd *d, struct conn *k)
 {
     size_t cap;
 
-    if (k->buf != NULL)
+    if (k->job != NULL)
         return true;
     pthread_rwlock_rdlock(&d->conf_lock);
     cap = d->conf->max_body;
     pthread_rwlock_unlock(&d->conf_lock);
-    k->buf = malloc(cap + RESPONSE_MAX);
-    if (k->buf == NULL)
-        return false;
-    k->cap = cap;
-    return true;
+    k->job = sksd_job_new(cap, RESPONSE_MAX);
+    k->d = d;
+    return k->job != NULL;
 }
 
 static enum MHD_Result begin_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
@@ -77,12 +75,12 @@ static enum MHD_Result begin_signing(struct sksd *d, struct MHD_Connection *c, s
     if (!sksd_accepts_json(c))
         return sksd_reply_errorf(r, c, 406, "not-acceptable", "Accept",
                                  "the response is application/json, which Accept does not allow");
-    if (k == NULL || !conn_buffer(d, k))
+    if (k == NULL || !conn_job(d, k))
         return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
-    if (sksd_body_declared_too_big(c, k->cap))
-        return sksd_body_too_big(r, c, k->cap);
-    r->body = k->buf;
-    r->body_cap = k->cap;
+    if (sksd_body_declared_too_big(c, sksd_job_cap(k->job)))
+        return sksd_body_too_big(r, c, sksd_job_cap(k->job));
+    r->body = sksd_job_body(k->job);
+    r->body_cap = sksd_job_cap(k->job);
     return MHD_YES;
 }
 
@@ -97,30 +95,54 @@ static bool named_identity(struct MHD_Connection *c, const char **out)
     return sks_identity_name_ok(v);
 }
 
-static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
+/* The body is complete: off to the signers, the connection suspended until they are done. */
+static enum MHD_Result submit_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
 {
-    struct sksd_sign_result res;
-    struct MHD_Response *resp;
     const char *identity;
-    char *out;
-    int n;
 
     if (!named_identity(c, &identity))
         return sksd_reply_error(
             r, c, 400, "invalid-identity", "identity",
             "identity must be 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
-    if (sksd_sign_request(d, r->body, r->body_len, identity, &res) != SKS_OK)
-        return sksd_reply_failure(r, c, &res.err);
+    switch (sksd_signer_submit(d, conn_of(c)->job, c, identity, r->body_len)) {
+    case SKSD_SUBMIT_QUEUED:
+        r->submitted = true;
+        return MHD_YES;
+    case SKSD_SUBMIT_FULL:
+        return sksd_reply_error(r, c, 503, "overloaded", "",
+                                "every token session is busy and the signing queue is full: "
+                                "try again");
+    default:
+        return sksd_reply_error(r, c, 503, "shutting-down", "",
+                                "sksd is stopping: send the request to another replica");
+    }
+}
+
+/* The connection was resumed: the job is signed, refused or out of time. */
+static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
+{
+    struct conn *k = conn_of(c);
+    const struct sksd_sign_result *res;
+    struct MHD_Response *resp;
+    char *out;
+    int n;
+
+    if (sksd_job_outcome(d, &k->job) == SKSD_JOB_TIMED_OUT)
+        return sksd_reply_error(r, c, 503, "sign-timeout", "",
+                                "the token did not sign within sign_timeout_ms: try again");
+    res = sksd_job_result(k->job);
+    if (res->err.status != SKS_OK)
+        return sksd_reply_failure(r, c, &res->err);
     /* The header is base64url, URI characters and ';=<>': nothing JSON must escape. */
-    out = r->body + r->body_cap;
-    n = snprintf(out, RESPONSE_MAX, "{\"signingResponse\":{\"identity\":\"%s\"}}", res.identity);
+    out = sksd_job_body(k->job) + sksd_job_cap(k->job);
+    n = snprintf(out, RESPONSE_MAX, "{\"signingResponse\":{\"identity\":\"%s\"}}", res->identity);
     if (n < 0 || n >= RESPONSE_MAX)
         return sksd_reply_error(r, c, 500, "internal-error", "", "the response does not fit");
     resp = MHD_create_response_from_buffer((size_t)n, out, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    sksd_metrics_signing_latency(&d->metrics, sksd_now_ns() - r->t0_ns);
+    sksd_metrics_observe(&d->metrics.signing, sksd_now_ns() - r->t0_ns);
     return sksd_reply_queue(r, c, 200, resp);
 }
 
@@ -242,7 +264,7 @@ enum MHD_Result sksd_route_request(void *cls, struct MHD_Connection *c, const ch
     if (r->too_big)
         return sksd_body_too_big(r, c, r->body_cap);
     if (r->route == ROUTE_SIGN)
-        return finish_signing(l->d, c, r);
+        return r->submitted ? finish_signing(l->d, c, r) : submit_signing(l->d, c, r);
     return sksd_import_handle(l->d, c, r, method, url, r->body, r->body_len);
 }
 
@@ -274,7 +296,8 @@ void sksd_route_connection(void *cls, struct MHD_Connection *c, void **socket_co
         return;
     }
     if (k != NULL) {
-        free(k->buf);
+        if (k->job != NULL)
+            sksd_job_put(k->d, k->job);
         free(k);
     }
     *socket_context = NULL;

@@ -64,7 +64,10 @@ struct sksd_conf {
     unsigned int connection_limit;
     unsigned int connection_timeout; /* seconds of inactivity */
     size_t connection_memory;        /* per connection, bytes */
-    unsigned int threads;            /* signing worker threads */
+    unsigned int threads;            /* HTTP worker threads of the signing listener */
+    unsigned int hsm_sessions;       /* token sessions signing at once */
+    size_t sign_queue;               /* signing requests waiting for a session, at most */
+    long sign_timeout_ms;            /* from arrival to signature, at most */
     long key_max_age_ms;             /* how stale a cached active key may be */
     unsigned int drain_seconds;      /* SIGTERM: how long in-flight requests get */
     unsigned int retry_after;        /* seconds, on 503 */
@@ -87,17 +90,23 @@ enum sksd_api { SKSD_API_SIGNING, SKSD_API_IMPORT, SKSD_API_OTHER, SKSD_API_COUN
 #define SKSD_LATENCY_BUCKETS 14
 #define SKSD_STATUS_SLOTS 16
 
+struct sksd_histogram {
+    atomic_ulong bucket[SKSD_LATENCY_BUCKETS + 1]; /* last: +Inf */
+    atomic_ullong sum_ns;
+};
+
 struct sksd_metrics {
     atomic_ulong requests[SKSD_API_COUNT][SKSD_STATUS_SLOTS];
-    atomic_ulong latency_bucket[SKSD_LATENCY_BUCKETS + 1]; /* last: +Inf */
-    atomic_ulong latency_count;
-    atomic_ullong latency_sum_ns;
+    struct sksd_histogram signing; /* arrival to answer */
+    struct sksd_histogram hsm;     /* one token signature (C_Sign and what precedes it) */
     atomic_ulong hsm_errors;
     atomic_ulong signatures;
+    atomic_ulong sign_rejected; /* the queue was full */
+    atomic_ulong sign_timeouts; /* not signed within sign_timeout_ms */
 };
 
 void sksd_metrics_request(struct sksd_metrics *m, enum sksd_api api, unsigned int status);
-void sksd_metrics_signing_latency(struct sksd_metrics *m, unsigned long long ns);
+void sksd_metrics_observe(struct sksd_histogram *h, unsigned long long ns);
 
 /* ---- the daemon ------------------------------------------------------------ */
 
@@ -124,6 +133,8 @@ struct sksd {
     X509_STORE *client_ca;            /* import TLS: the CA that issues SP-KMS certificates */
     struct sksd_listener listener[3]; /* by enum sksd_listener_kind */
 
+    struct sksd_signer *signer;
+
     struct sksd_metrics metrics;
     atomic_long inflight; /* requests received and not yet answered */
     atomic_bool draining;
@@ -144,6 +155,55 @@ struct sksd_sign_result {
 sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
                              struct sksd_sign_result *res);
 
+/* ---- the signer pool (signer.c) ---------------------------------------------- */
+
+/*
+ * A signing job: the request body and, once answered, the response, in
+ * one buffer that a keep-alive connection reuses from request to request.
+ */
+struct sksd_job;
+
+/* A job whose buffer holds |cap| bytes of body and then |response| bytes. */
+struct sksd_job *sksd_job_new(size_t cap, size_t response);
+char *sksd_job_body(struct sksd_job *j);
+size_t sksd_job_cap(const struct sksd_job *j);
+/* The connection lets its job go (it closes): freed now, or by its signer. */
+void sksd_job_put(struct sksd *d, struct sksd_job *j);
+
+/* Starts hsm_sessions signer threads (clamped to what the token allows) and the deadline thread. */
+sks_status sksd_signer_start(struct sksd *d, struct sks_error *err);
+/*
+ * Answers every waiting job with sign-timeout and stops the threads; a
+ * signer stuck in the token is waited for until |deadline_ns| (sksd_now_ns
+ * time), then left behind.  sksd_signer_free() after the listeners stopped.
+ */
+void sksd_signer_stop(struct sksd *d, unsigned long long deadline_ns);
+void sksd_signer_free(struct sksd *d);
+
+enum sksd_submit { SKSD_SUBMIT_QUEUED, SKSD_SUBMIT_FULL, SKSD_SUBMIT_STOPPING };
+/*
+ * Queues |j| (its first |body_len| bytes are the request) to be signed as
+ * |identity| (NULL: by the orig TN), suspending |c| until it is signed or
+ * its deadline passes.  FULL and STOPPING leave |c| running: answer 503.
+ */
+enum sksd_submit sksd_signer_submit(struct sksd *d, struct sksd_job *j, struct MHD_Connection *c,
+                                    const char *identity, size_t body_len);
+
+enum sksd_job_outcome { SKSD_JOB_DONE, SKSD_JOB_TIMED_OUT };
+/*
+ * After |c| was resumed: DONE with the result in sksd_job_result(), or
+ * TIMED_OUT.  A job timed out while its signer still has it is let go:
+ * |*j| becomes NULL.
+ */
+enum sksd_job_outcome sksd_job_outcome(struct sksd *d, struct sksd_job **j);
+const struct sksd_sign_result *sksd_job_result(const struct sksd_job *j);
+
+struct sksd_signer_gauges {
+    unsigned int sessions, busy;
+    size_t queued, depth;
+};
+void sksd_signer_gauges(struct sksd *d, struct sksd_signer_gauges *g);
+
 /* ---- requests --------------------------------------------------------------- */
 
 /* Who is calling the import API, for the audit log. */
@@ -163,8 +223,9 @@ struct sksd_req {
     size_t body_cap;
     size_t discarded; /* bytes past the limit, read and dropped */
     bool too_big;
-    bool close; /* the answer closes the connection: the rest of the request is not read */
-    bool heap;  /* this struct and |body| belong to this request alone */
+    bool close;     /* the answer closes the connection: the rest of the request is not read */
+    bool heap;      /* this struct and |body| belong to this request alone */
+    bool submitted; /* signing: the job is with the signers */
     unsigned long long t0_ns;
     struct sksd_peer peer; /* import API: the authenticated caller */
 };

@@ -1,0 +1,476 @@
+/*
+ * The signer pool: signing requests leave the HTTP workers here, so that
+ * the token's latency never holds the threads that read and answer HTTP.
+ *
+ * An HTTP worker that has a complete signing request suspends its
+ * connection (MHD_suspend_connection) and queues the job; one of
+ * hsm_sessions signer threads, each with its own token session in flight,
+ * signs it and resumes the connection, whose worker then sends the answer.
+ * Throughput is hsm_sessions / token latency, whatever the number of
+ * cores; no thread waits per request.
+ *
+ * Two bounds keep the latency from growing instead:
+ *   - the queue holds at most sign_queue jobs: one more is refused at once
+ *     with 503 "overloaded" and Retry-After;
+ *   - a job not signed within sign_timeout_ms of its arrival is answered
+ *     503 "sign-timeout" by the deadline thread, whether it still waits in
+ *     the queue or its signer is stuck in the token.  A stuck signer's job
+ *     is abandoned: the signer frees it when the token lets go.
+ *
+ * One lock guards the queue and every job's state; no PKCS#11 call and no
+ * libmicrohttpd call is made under it but MHD_suspend_connection(), which
+ * calls nothing of ours.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "p11/p11.h"
+#include "sksd/sksd.h"
+
+enum job_state {
+    JOB_IDLE,      /* owned by its connection alone */
+    JOB_QUEUED,    /* waiting for a signer */
+    JOB_SIGNING,   /* a signer has it */
+    JOB_DONE,      /* signed or refused: |res| holds the outcome */
+    JOB_EXPIRED,   /* the deadline passed first: the answer is sign-timeout */
+    JOB_ABANDONED, /* expired while a signer has it: the signer frees it */
+};
+
+struct sksd_job {
+    enum job_state state;
+    struct MHD_Connection *conn;
+    unsigned long long deadline_ns;
+    struct sksd_job *next; /* the queue */
+    /* Every job not yet answered, oldest first: what the deadline thread watches. */
+    struct sksd_job *older, *newer;
+
+    bool released; /* abandoned: the first of signer and connection to let go says so */
+    char identity[SKS_IDENTITY_NAME_MAX + 1];
+    bool named;
+    size_t body_len;
+    struct sksd_sign_result res;
+    size_t cap;
+    char buf[]; /* the body (cap bytes), then the response */
+};
+
+struct sksd_signer {
+    struct sksd *d;
+    pthread_mutex_t lock;
+    pthread_cond_t work;     /* signers: the queue is not empty, or stop */
+    pthread_cond_t deadline; /* the deadline thread: a new oldest job, or stop */
+    struct sksd_job *head, *tail;
+    struct sksd_job *oldest, *newest;
+    size_t queued, depth;
+    unsigned int sessions, busy;
+    bool stopping;
+    pthread_t *threads;
+    unsigned int nthreads;
+    pthread_t reaper;
+    bool reaper_started;
+    bool left_behind;
+    bool stopped; /* sksd_signer_stop() ran: only the main thread reads this */
+};
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+struct sksd_job *sksd_job_new(size_t cap, size_t response)
+{
+    struct sksd_job *j = malloc(sizeof(*j) + cap + response);
+
+    if (j == NULL)
+        return NULL;
+    memset(j, 0, sizeof(*j));
+    j->cap = cap;
+    return j;
+}
+
+static void job_free(struct sksd_job *j)
+{
+    if (j == NULL)
+        return;
+    OPENSSL_cleanse(j->buf, j->body_len);
+    free(j);
+}
+
+char *sksd_job_body(struct sksd_job *j)
+{
+    return j->buf;
+}
+
+size_t sksd_job_cap(const struct sksd_job *j)
+{
+    return j->cap;
+}
+
+/* ---- the queue, under the lock ---------------------------------------------- */
+
+static void unlink_pending(struct sksd_signer *s, struct sksd_job *j)
+{
+    if (j->older != NULL)
+        j->older->newer = j->newer;
+    else
+        s->oldest = j->newer;
+    if (j->newer != NULL)
+        j->newer->older = j->older;
+    else
+        s->newest = j->older;
+    j->older = j->newer = NULL;
+}
+
+static void remove_queued(struct sksd_signer *s, struct sksd_job *j)
+{
+    struct sksd_job **p;
+
+    for (p = &s->head; *p != NULL; p = &(*p)->next) {
+        if (*p == j) {
+            *p = j->next;
+            if (s->tail == j)
+                s->tail = NULL;
+            break;
+        }
+    }
+    if (s->tail == NULL)
+        for (s->tail = s->head; s->tail != NULL && s->tail->next != NULL; s->tail = s->tail->next)
+            ;
+    j->next = NULL;
+    s->queued--;
+}
+
+/*
+ * The deadline of |j| passed: the connection is told at once.  Returns
+ * true when the caller must resume it (outside the lock).
+ */
+static bool expire(struct sksd_signer *s, struct sksd_job *j)
+{
+    unlink_pending(s, j);
+    if (j->state == JOB_QUEUED) {
+        remove_queued(s, j);
+        j->state = JOB_EXPIRED;
+    } else {
+        j->state = JOB_ABANDONED;
+    }
+    atomic_fetch_add_explicit(&s->d->metrics.sign_timeouts, 1, memory_order_relaxed);
+    return true;
+}
+
+/*
+ * An abandoned job has two owners, its signer and its connection: the
+ * second to let go frees it.  True for that one.
+ */
+static bool let_go(struct sksd_job *j)
+{
+    if (j->released)
+        return true;
+    j->released = true;
+    return false;
+}
+
+/* ---- the threads ------------------------------------------------------------- */
+
+static void *signer_main(void *arg)
+{
+    struct sksd_signer *s = arg;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        struct sksd_job *j;
+
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->work, &s->lock);
+        if (s->head == NULL)
+            break;
+        j = s->head;
+        s->head = j->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        j->next = NULL;
+        s->queued--;
+        j->state = JOB_SIGNING;
+        s->busy++;
+        pthread_mutex_unlock(&s->lock);
+
+        sksd_sign_request(s->d, j->buf, j->body_len, j->named ? j->identity : NULL, &j->res);
+
+        pthread_mutex_lock(&s->lock);
+        s->busy--;
+        if (j->state != JOB_SIGNING) {
+            /* Answered already by the deadline thread. */
+            if (!let_go(j))
+                continue;
+            pthread_mutex_unlock(&s->lock);
+            job_free(j);
+        } else {
+            unlink_pending(s, j);
+            j->state = JOB_DONE;
+            pthread_mutex_unlock(&s->lock);
+            MHD_resume_connection(j->conn);
+        }
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* |ts| is |ns| from now on |clock|. */
+static void in_ns(clockid_t clock, unsigned long long ns, struct timespec *ts)
+{
+    clock_gettime(clock, ts);
+    ts->tv_sec += (time_t)(ns / 1000000000ULL);
+    ts->tv_nsec += (long)(ns % 1000000000ULL);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *reaper_main(void *arg)
+{
+    struct sksd_signer *s = arg;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        struct sksd_job *j = s->oldest;
+        unsigned long long now = sksd_now_ns();
+
+        if (j == NULL) {
+            pthread_cond_wait(&s->deadline, &s->lock);
+        } else if (now >= j->deadline_ns) {
+            struct MHD_Connection *c = j->conn;
+
+            expire(s, j);
+            pthread_mutex_unlock(&s->lock);
+            MHD_resume_connection(c);
+            pthread_mutex_lock(&s->lock);
+        } else {
+            struct timespec ts;
+
+            in_ns(CLOCK_MONOTONIC, j->deadline_ns - now, &ts);
+            pthread_cond_timedwait(&s->deadline, &s->lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+/* hsm_sessions, clamped to what the token and the session pool allow. */
+static unsigned int sessions_for(const struct sksd_conf *conf, struct p11_token *tok)
+{
+    unsigned long max = p11_token_max_sessions(tok);
+    unsigned int n = conf->hsm_sessions;
+
+    if (max != 0 && n > max) {
+        sksd_log(SKSD_LOG_WARNING,
+                 "hsm_sessions = %u is more than the %lu read-write sessions the token allows: "
+                 "using %lu",
+                 n, max, max);
+        n = (unsigned int)max;
+    }
+    if (n > P11_POOL_MAX) {
+        sksd_log(SKSD_LOG_WARNING,
+                 "hsm_sessions = %u is more than the %u sessions the session pool keeps open: "
+                 "using %u",
+                 n, P11_POOL_MAX, P11_POOL_MAX);
+        n = P11_POOL_MAX;
+    }
+    return n;
+}
+
+sks_status sksd_signer_start(struct sksd *d, struct sks_error *err)
+{
+    struct sksd_signer *s = calloc(1, sizeof(*s));
+    pthread_condattr_t ca;
+    unsigned int i;
+
+    if (s == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory starting the signers");
+    s->d = d;
+    s->sessions = sessions_for(d->conf, d->tok);
+    s->depth = d->conf->sign_queue;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->deadline, &ca);
+    pthread_condattr_destroy(&ca);
+    d->signer = s;
+    s->threads = calloc(s->sessions, sizeof(*s->threads));
+    if (s->threads == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory starting %u signers", s->sessions);
+    for (i = 0; i < s->sessions; i++) {
+        int rc = pthread_create(&s->threads[i], NULL, signer_main, s);
+
+        if (rc != 0)
+            return sks_fail(err, SKS_ERR_SYSTEM, "cannot start signer thread %u of %u: %s", i + 1,
+                            s->sessions, strerror(rc));
+        s->nthreads++;
+    }
+    if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0)
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot start the signing deadline thread");
+    s->reaper_started = true;
+    sksd_log(SKSD_LOG_INFO, "signing: %u token sessions in flight, a queue of %zu, deadline %ld ms",
+             s->sessions, s->depth, d->conf->sign_timeout_ms);
+    return SKS_OK;
+}
+
+void sksd_signer_stop(struct sksd *d, unsigned long long deadline_ns)
+{
+    struct sksd_signer *s = d->signer;
+    unsigned long long wait_ns;
+    struct timespec until;
+    bool left = false;
+    unsigned int i;
+
+    if (s == NULL || s->stopped)
+        return;
+    s->stopped = true;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    while (s->oldest != NULL) {
+        struct MHD_Connection *c = s->oldest->conn;
+
+        expire(s, s->oldest);
+        pthread_mutex_unlock(&s->lock);
+        MHD_resume_connection(c);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_cond_broadcast(&s->work);
+    pthread_cond_broadcast(&s->deadline);
+    pthread_mutex_unlock(&s->lock);
+    if (s->reaper_started)
+        pthread_join(s->reaper, NULL);
+    /* pthread_timedjoin_np() takes a CLOCK_REALTIME time. */
+    wait_ns = deadline_ns > sksd_now_ns() ? deadline_ns - sksd_now_ns() : 0;
+    in_ns(CLOCK_REALTIME, wait_ns, &until);
+    for (i = 0; i < s->nthreads; i++) {
+        if (pthread_timedjoin_np(s->threads[i], NULL, &until) != 0)
+            left = true;
+    }
+    s->left_behind = left;
+    if (left)
+        sksd_log(SKSD_LOG_WARNING, "a signer is still waiting for the token: not waiting longer");
+}
+
+void sksd_signer_free(struct sksd *d)
+{
+    struct sksd_signer *s = d->signer;
+
+    /* A signer left behind in the token still uses the pool: the process is exiting. */
+    if (s == NULL || s->left_behind)
+        return;
+    d->signer = NULL;
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->deadline);
+    pthread_mutex_destroy(&s->lock);
+    free(s->threads);
+    free(s);
+}
+
+enum sksd_submit sksd_signer_submit(struct sksd *d, struct sksd_job *j, struct MHD_Connection *c,
+                                    const char *identity, size_t body_len)
+{
+    struct sksd_signer *s = d->signer;
+    long timeout_ms;
+
+    pthread_rwlock_rdlock(&d->conf_lock);
+    timeout_ms = d->conf->sign_timeout_ms;
+    pthread_rwlock_unlock(&d->conf_lock);
+    j->named = identity != NULL;
+    if (identity != NULL)
+        snprintf(j->identity, sizeof(j->identity), "%s", identity);
+    j->body_len = body_len;
+    j->conn = c;
+    j->deadline_ns = sksd_now_ns() + (unsigned long long)timeout_ms * 1000000ULL;
+    pthread_mutex_lock(&s->lock);
+    if (s->stopping || s->queued >= s->depth) {
+        pthread_mutex_unlock(&s->lock);
+        atomic_fetch_add_explicit(&d->metrics.sign_rejected, 1, memory_order_relaxed);
+        return s->stopping ? SKSD_SUBMIT_STOPPING : SKSD_SUBMIT_FULL;
+    }
+    MHD_suspend_connection(c);
+    j->state = JOB_QUEUED;
+    j->next = NULL;
+    if (s->tail != NULL)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->queued++;
+    j->older = s->newest;
+    if (s->newest != NULL)
+        s->newest->newer = j;
+    else
+        s->oldest = j;
+    s->newest = j;
+    if (s->oldest == j)
+        pthread_cond_signal(&s->deadline);
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    return SKSD_SUBMIT_QUEUED;
+}
+
+enum sksd_job_outcome sksd_job_outcome(struct sksd *d, struct sksd_job **jp)
+{
+    struct sksd_signer *s = d->signer;
+    struct sksd_job *j = *jp;
+    enum sksd_job_outcome out = SKSD_JOB_DONE;
+    bool last = false;
+
+    pthread_mutex_lock(&s->lock);
+    if (j->state == JOB_EXPIRED || j->state == JOB_ABANDONED)
+        out = SKSD_JOB_TIMED_OUT;
+    if (j->state == JOB_ABANDONED) {
+        /* Its signer still has it: the connection takes another for its next request. */
+        last = let_go(j);
+        *jp = NULL;
+    } else {
+        j->state = JOB_IDLE;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (last)
+        job_free(j);
+    return out;
+}
+
+void sksd_job_put(struct sksd *d, struct sksd_job *j)
+{
+    struct sksd_signer *s = d->signer;
+    bool last = true;
+
+    if (j == NULL)
+        return;
+    if (s != NULL) {
+        pthread_mutex_lock(&s->lock);
+        if (j->state == JOB_ABANDONED)
+            last = let_go(j);
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (last)
+        job_free(j);
+}
+
+const struct sksd_sign_result *sksd_job_result(const struct sksd_job *j)
+{
+    return &j->res;
+}
+
+void sksd_signer_gauges(struct sksd *d, struct sksd_signer_gauges *g)
+{
+    struct sksd_signer *s = d->signer;
+
+    memset(g, 0, sizeof(*g));
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    g->sessions = s->sessions;
+    g->busy = s->busy;
+    g->queued = s->queued;
+    g->depth = s->depth;
+    pthread_mutex_unlock(&s->lock);
+}
