@@ -57,6 +57,7 @@ SKSD_TESTS = \
 	tests/integration/sksd-request-framing.sh \
 	tests/integration/sksd-signals.sh \
 	tests/integration/sksd-hsm-unavailable.sh \
+	tests/integration/sksd-sign-deadline.sh \
 	tests/integration/sksd-import-api.sh \
 	tests/integration/sksd-config.sh \
 	tests/integration/sksd-config-token.sh \
