@@ -7,8 +7,9 @@
 #   1. sksd, default configuration, C_Sign delayed 0, 1, 2 and 5 ms:
 #      requests/s with 64 keep-alive connections, p50/p99 at half that rate,
 #      and the ratio to min(rate at no delay, sessions / delay), sessions
-#      being SKS_BENCH_HSM_SESSIONS (default: what keeps a 5 ms token busy
-#      at the no-delay rate);
+#      being the hsm_sessions sksd reports in /metrics; with
+#      SKS_BENCH_BASELINE_SKSD (an sksd built from an earlier commit) also
+#      the no-delay rate of the current sksd against that one;
 #   2. the sks provider, 8 threads, C_Sign delayed 2 ms, against 8 / delay;
 #   3. 2 sksd replicas behind HAProxy against 1 sksd, C_Sign delayed 2 ms;
 #   4. sksd through p11-kit remoting (p11-kit server + p11-kit-client.so)
@@ -86,7 +87,8 @@ while [ "$r" -le "$rounds" ]; do
     r=$((r + 1))
 done
 rate0=$(median < "$sks_work/rate0")
-sessions=${SKS_BENCH_HSM_SESSIONS:-$(awk -v r="$rate0" 'BEGIN { s = r * 0.005; printf "%d", (s == int(s)) ? s : int(s) + 1 }')}
+sessions=$(curl -sS "http://127.0.0.1:$sksd_port/metrics" | sed -n 's/^sksd_hsm_sessions //p')
+[ -n "$sessions" ] || fail "/metrics does not say sksd_hsm_sessions"
 threads=$(nproc 2>/dev/null || echo 2)
 for d in $delays; do
     delay "$d"
@@ -100,9 +102,25 @@ for d in $delays; do
         target=$(awk -v a="$rate0" -v s="$sessions" -v d="$d" 'BEGIN { t = s * 1000 / d; printf "%d", t < a ? t : a }')
         figure "sksd, C_Sign delayed $d ms: $rate requests/s (median of $rounds); at $half/s: $lat;" \
             "ratio to min($rate0, $sessions sessions / $d ms) = $target: $(ratio "$rate" "$target")" \
-            "(today's $threads worker threads / $d ms = $((threads * 1000 / d)))"
+            "(its $threads HTTP workers signing alone: $((threads * 1000 / d)))"
     fi
 done
+
+# ---- 1b. the no-delay rate against an earlier sksd -------------------------
+if [ -n "${SKS_BENCH_BASELINE_SKSD:-}" ]; then
+    delay 0
+    cur_sksd=$SKSD
+    SKSD=$SKS_BENCH_BASELINE_SKSD
+    replica_start baseline "$(replica_conf "$sks_work/sks.conf" baseline)"
+    SKSD=$cur_sksd
+    base_port=$replica_port
+    current() { timed "cur$1" "$sksd_port" "$guess_0"; }
+    baseline() { timed "base$1" "$base_port" "$guess_0"; }
+    alternate current baseline
+    figure "sksd, C_Sign not delayed: $med_a requests/s against $med_b of $SKS_BENCH_BASELINE_SKSD" \
+        "(median of $rounds alternating rounds): $(ratio "$med_a" "$med_b")"
+    kill "$replica_pid" 2>/dev/null || true
+fi
 
 # ---- 2. the provider, 8 threads, C_Sign delayed 2 ms ------------------------
 prov_uri=$(keygen bench-provider 0c)
