@@ -1,6 +1,8 @@
 #!/bin/sh
+# A token that says it allows 2 sessions (p11fault "sessions 2") gets 2
+# signers although hsm_sessions asks for 8, with a log line that says so.
 # A token that stops answering (p11fault holds every C_Sign for 4 s) must not
-# hold sksd: with hsm_sessions = 2 and sign_queue = 2, two requests take the
+# hold sksd: with those 2 sessions and sign_queue = 2, two requests take the
 # sessions, two wait, and a fifth is refused at once with 503 overloaded.
 # /healthz and /metrics answer meanwhile, and /metrics shows the sessions
 # busy and the queue full.  Every request held by the token is answered 503
@@ -11,17 +13,20 @@
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
 sksd_setup
-write_sksd_conf "$sks_work/sks.conf" "hsm_sessions = 2
+write_sksd_conf "$sks_work/sks.conf" "hsm_sessions = 8
 sign_queue = 2
 sign_timeout_ms = 1500"
 sksd_use_p11fault
+p11fault_control "sessions 2"
 sksd_start
+grep -q 'hsm_sessions = 8 is more than the 2 read-write sessions the token allows: using 2' \
+    "$sks_work/sksd.log" || { cat "$sks_work/sksd.log"; fail "sksd does not say it clamped hsm_sessions to 2"; }
 v=$(provision_version sp-main activate)
 REQ='{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}'
 printf '%s' "$REQ" > "$sks_work/req.json"
 code=$(sign ok1 "$REQ")
 [ "$code" = 200 ] || fail "signing through p11fault without faults: status $code"
-pass "signs_through_a_pool_of_two_sessions"
+pass "hsm_sessions_above_the_token_limit_is_clamped_with_a_log_line"
 
 # post NAME: a signing request whose headers, body and status (with the
 # time it took, in ms) land in $sks_work/NAME.*; --max-time guards the test
@@ -45,7 +50,7 @@ refused() {
 gauge() { sed -n "s/^$1 //p" "$sks_work/$2.metrics"; }
 metrics() { curl -sS --max-time 2 -o "$sks_work/$1.metrics" "http://127.0.0.1:$sksd_port/metrics"; }
 
-p11fault_control "delay C_Sign 4s"
+p11fault_control "sessions 2" "delay C_Sign 4s"
 sleep 0.1
 for i in 1 2 3 4; do
     post held$i &
@@ -82,7 +87,7 @@ for i in 1 2 3 4; do
 done
 pass "requests_held_by_the_token_get_503_sign_timeout_at_their_deadline"
 
-p11fault_control
+p11fault_control "sessions 2"
 i=0
 until metrics after && [ "$(gauge sksd_hsm_sessions_busy after)" = 0 ] &&
     [ "$(gauge sksd_sign_queue_depth after)" = 0 ]; do

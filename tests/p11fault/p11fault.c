@@ -25,6 +25,10 @@
  *   delay FUNCTION DURATION [nth=N [times=K] | every]
  *       sleeps before forwarding (default: every call); DURATION is a number
  *       followed by us, ms or s: 200us, 5ms, 1.5s
+ *   sessions N
+ *       C_GetTokenInfo says the token allows N sessions, N read-write
+ *       (ulMaxSessionCount, ulMaxRwSessionCount), as an HSM partition with a
+ *       session limit does
  *   remove SECONDS [CODE]
  *       the token is removed for SECONDS from the file's mtime: every call
  *       but C_Initialize, C_Finalize, C_GetInfo and C_WaitForSlotEvent fails
@@ -195,6 +199,7 @@ static struct {
     size_t nrules;
     char errors[MAX_ERRORS][LINE_MAX_LEN];
     size_t nerrors;
+    CK_ULONG max_sessions; /* "sessions N"; 0: what the real module says */
 
     struct window windows[MAX_WINDOWS];
     size_t nwindows;
@@ -540,6 +545,16 @@ static void parse_line(char *text, size_t line, long long mtime_us)
         parse_remove(words, n, line, mtime_us);
         return;
     }
+    if (strcmp(words[0], "sessions") == 0) {
+        char *end;
+        unsigned long v = n == 2 ? strtoul(words[1], &end, 10) : 0;
+
+        if (n != 2 || v == 0 || *end != '\0')
+            control_error(line, "usage: sessions N (N from 1)");
+        else
+            shim.max_sessions = v;
+        return;
+    }
     if (strcmp(words[0], "fail") == 0) {
         r.kind = RULE_FAIL;
         if (n < 4) {
@@ -590,6 +605,7 @@ static void control_load_locked(const char *path, const struct stat *st)
 
     shim.nrules = 0;
     shim.nerrors = 0;
+    shim.max_sessions = 0;
     if (f == NULL)
         return;
     while (fgets(line, sizeof(line), f) != NULL)
@@ -618,6 +634,7 @@ static void control_refresh_locked(void)
             shim.control_seen = false;
             shim.nrules = 0;
             shim.nerrors = 0;
+            shim.max_sessions = 0;
         }
         return;
     }
@@ -830,13 +847,30 @@ static CK_RV call_leave(struct call *c, CK_RV rv)
         FORWARD(c, name, args);                                                                    \
     }
 
+/* The token's information, with the session limit of a "sessions N" directive. */
+static CK_RV fault_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    struct call c = {.fn = FN_C_GetTokenInfo};
+    CK_RV rv = call_enter(&c);
+    CK_ULONG max;
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = call_leave(&c, shim.real->C_GetTokenInfo(slot, info));
+    pthread_mutex_lock(&shim.lock);
+    max = shim.max_sessions;
+    pthread_mutex_unlock(&shim.lock);
+    if (rv == CKR_OK && info != NULL && max != 0)
+        info->ulMaxSessionCount = info->ulMaxRwSessionCount = max;
+    return rv;
+}
+
 /* clang-format off */
 MODULE_FUNCTION(C_Initialize, (CK_VOID_PTR init_args), (init_args))
 MODULE_FUNCTION(C_GetInfo, (CK_INFO_PTR info), (info))
 MODULE_FUNCTION(C_WaitForSlotEvent, (CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved),
                 (flags, slot, reserved))
 
-SLOT_FUNCTION(C_GetTokenInfo, (CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info), (slot, info))
 SLOT_FUNCTION(C_GetMechanismList, (CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count),
               (slot, list, count))
 SLOT_FUNCTION(C_GetMechanismInfo,
