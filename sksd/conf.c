@@ -229,7 +229,7 @@ static sks_status read_limits(const struct conf_reader *r, struct sksd_conf *c,
     LIMIT("connection_timeout", 1, 3600, connection_timeout);
     LIMIT("connection_memory", 8192, 1024 * 1024, connection_memory);
     LIMIT("threads", 0, 1024, threads);
-    LIMIT("hsm_sessions", 1, 1024, hsm_sessions);
+    LIMIT("hsm_sessions", 0, 1024, hsm_sessions);
     LIMIT("sign_queue", 1, 100000, sign_queue);
     LIMIT("sign_timeout_ms", 10, 60000, sign_timeout_ms);
     LIMIT("key_max_age_ms", 0, 1000, key_max_age_ms);
@@ -357,11 +357,7 @@ static void set_defaults(struct sksd_conf *c)
     c->connection_timeout = 30;
     c->connection_memory = 32 * 1024;
     c->threads = 0;
-    /*
-     * A token 5 ms away (a network HSM) kept busy at the rate sksd reaches
-     * on two cores with a local token (about 6000 signatures/s).
-     */
-    c->hsm_sessions = 32;
+    c->hsm_sessions = 0; /* chosen for the module: sksd_signer_start() */
     c->sign_queue = 256;
     c->sign_timeout_ms = 1000;
     /* Half the one second within which another process's rotation must show. */

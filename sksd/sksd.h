@@ -65,7 +65,7 @@ struct sksd_conf {
     unsigned int connection_timeout; /* seconds of inactivity */
     size_t connection_memory;        /* per connection, bytes */
     unsigned int threads;            /* HTTP worker threads of the signing listener */
-    unsigned int hsm_sessions;       /* token sessions signing at once */
+    unsigned int hsm_sessions;       /* token sessions signing at once; 0: chosen */
     size_t sign_queue;               /* signing requests waiting for a session, at most */
     long sign_timeout_ms;            /* from arrival to signature, at most */
     long key_max_age_ms;             /* how stale a cached active key may be */

@@ -14,7 +14,9 @@
 #   3. 2 sksd replicas behind HAProxy against 1 sksd, C_Sign delayed 2 ms,
 #      4 token sessions each;
 #   4. sksd through p11-kit remoting (p11-kit server + p11-kit-client.so)
-#      against sksd on the token directly, no delay;
+#      against sksd on the token directly, no delay, once for each entry of
+#      SKS_BENCH_REMOTE_SESSIONS (default "default 32": the hsm_sessions
+#      sksd chooses for p11-kit-client.so, then 32 configured);
 #   5. /metrics scrapes per second with 10,000 identities against 10.
 #
 # SKS_BENCH_SECONDS (default 3) sets the length of one measurement,
@@ -184,35 +186,21 @@ if wanted 3; then case3; fi
 
 # ---- 4. p11-kit remoting against the token directly, no delay ---------------
 case4() {
-    client=
-    for m in /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so /usr/lib/*-linux-gnu/pkcs11/p11-kit-client.so \
-             /usr/lib/pkcs11/p11-kit-client.so; do
-        if [ -f "$m" ]; then client=$m; break; fi
-    done
     direct_sksd
-    if [ -n "$client" ] && command -v p11-kit >/dev/null 2>&1; then
-        p11-kit server -f -n "$sks_work/p11kit.sock" --provider "$SOFTHSM_MODULE" \
-            "pkcs11:token=$SKS_TOKEN_LABEL" > "$sks_work/p11kit.out" 2>&1 &
-        replica_pids="$replica_pids $!"
-        i=0
-        until [ -S "$sks_work/p11kit.sock" ]; do
-            i=$((i + 1))
-            [ "$i" -lt 100 ] || { cat "$sks_work/p11kit.out"; fail "p11-kit server did not start"; }
-            sleep 0.1
-        done
-        sed "s|^pkcs11_module = .*|pkcs11_module = $client|" "$direct_conf" > "$sks_work/remote.in"
+    if find_p11kit_client; then
+        p11kit_server_start p11kit "pkcs11:token=$SKS_TOKEN_LABEL"
+        sed "s|^pkcs11_module = .*|pkcs11_module = $P11KIT_CLIENT|" "$direct_conf" > "$sks_work/remote.in"
         dg=$(load probe-direct "$direct_port" 400)
         direct() { timed "direct$1" "$direct_port" "$dg"; }
         remote() { timed "remote$1" "$remote_port" "$dg"; }
-        for n in ${SKS_BENCH_REMOTE_SESSIONS:-default 2}; do
+        for n in ${SKS_BENCH_REMOTE_SESSIONS:-default 32}; do
             if [ "$n" = default ]; then
                 cp "$sks_work/remote.in" "$sks_work/remote-$n.in"
             else
                 sed "s|^\\[sksd_limits\\]\$|[sksd_limits]\\
 hsm_sessions = $n|" "$sks_work/remote.in" > "$sks_work/remote-$n.in"
             fi
-            P11_KIT_SERVER_ADDRESS=unix:path=$sks_work/p11kit.sock \
-                replica_start "remote-$n" "$(replica_conf "$sks_work/remote-$n.in" "remote-$n")"
+            replica_start "remote-$n" "$(replica_conf "$sks_work/remote-$n.in" "remote-$n")"
             remote_port=$replica_port
             sessions=$(curl -sS "http://127.0.0.1:$remote_port/metrics" | sed -n 's/^sksd_hsm_sessions //p')
             alternate direct remote

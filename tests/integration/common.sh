@@ -102,6 +102,7 @@ pass_each() {
 
 sks_cleanup() {
     sks_rc=$?
+    p11kit_server_stop
     if [ -n "$sks_work" ] && [ -d "$sks_work" ]; then
         if [ "${SKS_KEEP_TMP:-0}" = 1 ]; then
             echo "kept $sks_work"
@@ -153,6 +154,68 @@ require_pkcs11_tool() {
 require_libp11_engine() {
     [ -f "$SKS_LIBP11_ENGINE" ] ||
         skip "libp11's OpenSSL engine is not installed at $SKS_LIBP11_ENGINE (libengine-pkcs11-openssl)"
+}
+
+# wait_started WHAT PID LOG COMMAND...: waits up to 10 s for COMMAND to
+# succeed while the process PID that WHAT names runs; otherwise shows its
+# LOG and fails the test.
+wait_started() {
+    ws_what=$1
+    ws_pid=$2
+    ws_log=$3
+    shift 3
+    ws_i=0
+    until "$@"; do
+        ws_i=$((ws_i + 1))
+        if [ "$ws_i" -gt 100 ] || ! kill -0 "$ws_pid" 2>/dev/null; then
+            cat "$ws_log" >&2
+            fail "$ws_what did not start"
+        fi
+        sleep 0.1
+    done
+}
+
+# ---- p11-kit remoting -------------------------------------------------------
+
+# find_p11kit_client: sets $P11KIT_CLIENT to p11-kit's client module; fails
+# (returns 1) when it or the p11-kit command is not installed.
+find_p11kit_client() {
+    P11KIT_CLIENT=
+    command -v p11-kit >/dev/null 2>&1 || return 1
+    for fpc_m in /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so \
+                 /usr/lib/*-linux-gnu/pkcs11/p11-kit-client.so /usr/lib/pkcs11/p11-kit-client.so; do
+        if [ -f "$fpc_m" ]; then P11KIT_CLIENT=$fpc_m; return 0; fi
+    done
+    return 1
+}
+
+require_p11kit_client() {
+    find_p11kit_client ||
+        skip "p11-kit or p11-kit-client.so is not installed (packages p11-kit, p11-kit-modules)"
+}
+
+# p11kit_server_start NAME TOKEN-URI: a foreground `p11-kit server` that
+# exports the tokens of $SOFTHSM_MODULE matching TOKEN-URI on
+# $sks_work/NAME.sock (its output in NAME.server.out), in place of the one
+# started before; exports P11_KIT_SERVER_ADDRESS for p11-kit-client.so.
+# Stopped when the test exits.
+p11kit_server_pid=
+p11kit_server_start() {
+    p11kit_server_stop
+    p11-kit server -f -n "$sks_work/$1.sock" --provider "$SOFTHSM_MODULE" "$2" \
+        > "$sks_work/$1.server.out" 2>&1 &
+    p11kit_server_pid=$!
+    wait_started "p11-kit server" "$p11kit_server_pid" "$sks_work/$1.server.out" \
+        test -S "$sks_work/$1.sock"
+    P11_KIT_SERVER_ADDRESS=unix:path=$sks_work/$1.sock
+    export P11_KIT_SERVER_ADDRESS
+}
+
+p11kit_server_stop() {
+    [ -n "$p11kit_server_pid" ] || return 0
+    kill "$p11kit_server_pid" 2>/dev/null || true
+    wait "$p11kit_server_pid" 2>/dev/null || true
+    p11kit_server_pid=
 }
 
 # A test program built by check_PROGRAMS; skips when configure left it out.

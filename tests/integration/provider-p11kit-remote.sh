@@ -7,56 +7,21 @@
 
 require_softhsm
 require_provider
-command -v p11-kit >/dev/null 2>&1 || skip "the p11-kit command is not installed"
-client=
-for m in /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so /usr/lib/*-linux-gnu/pkcs11/p11-kit-client.so \
-         /usr/lib/pkcs11/p11-kit-client.so; do
-    if [ -f "$m" ]; then client=$m; break; fi
-done
-[ -n "$client" ] || skip "p11-kit-client.so is not installed (package p11-kit-modules)"
+require_p11kit_client
 sks_mkwork
 make_token sks-remote
 cd "$sks_work"
 priv_uri=$(keygen sp-remote 0b)
 printf 'INVITE sip:+12155550131@example.net SIP/2.0\r\n' > msg
 
-server_pid=
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=
-    fi
-}
-trap 'rc=$?; stop_server; (exit $rc); sks_cleanup' EXIT
-
-# start_server NAME TOKEN-URI: a foreground p11-kit server on $sks_work/NAME.sock
-start_server() {
-    stop_server
-    p11-kit server -f -n "$sks_work/$1.sock" --provider "$SOFTHSM_MODULE" "$2" \
-        > "$1.server.out" 2>&1 &
-    server_pid=$!
-    i=0
-    until [ -S "$sks_work/$1.sock" ]; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$1.server.out" >&2
-            fail "p11-kit server did not start"
-        fi
-        sleep 0.1
-    done
-    P11_KIT_SERVER_ADDRESS=unix:path=$sks_work/$1.sock
-    export P11_KIT_SERVER_ADDRESS
-}
-
 write_openssl_cnf remote.cnf
-sed -i "s|^pkcs11-module-path = .*|pkcs11-module-path = $client|" remote.cnf
+sed -i "s|^pkcs11-module-path = .*|pkcs11-module-path = $P11KIT_CLIENT|" remote.cnf
 
 # --- no token exported ---
-start_server empty 'pkcs11:token=nonexistent'
+p11kit_server_start empty 'pkcs11:token=nonexistent'
 run_fails empty-openssl "no token matches pkcs11:" env OPENSSL_CONF=remote.cnf \
     "$OPENSSL" dgst -sha256 -sign "$priv_uri" -out /dev/null msg
-assert_grep empty-openssl "module $client lists no initialised token" empty-openssl.out
+assert_grep empty-openssl "module $P11KIT_CLIENT lists no initialised token" empty-openssl.out
 if grep -q CKR_BUFFER_TOO_SMALL empty-openssl.out; then
     cat empty-openssl.out >&2
     fail "an empty remote slot list still reports CKR_BUFFER_TOO_SMALL"
@@ -64,7 +29,7 @@ fi
 pass "a_server_that_exports_no_token_gives_no_token_matches"
 
 # --- the test token exported: the provider and sksctl sign through it ---
-start_server token "pkcs11:token=$SKS_TOKEN_LABEL"
+p11kit_server_start token "pkcs11:token=$SKS_TOKEN_LABEL"
 run_ok remote-pub env OPENSSL_CONF=remote.cnf "$OPENSSL" pkey -pubin \
     -in "pkcs11:token=$SKS_TOKEN_LABEL;object=sp-remote;type=public" -pubout -out pub.pem
 run_ok remote-sign env OPENSSL_CONF=remote.cnf "$OPENSSL" dgst -sha256 -sign "$priv_uri" \

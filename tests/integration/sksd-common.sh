@@ -277,15 +277,8 @@ haproxy_start() {
     printf '%s' "$hs_servers" >> "$sks_work/haproxy.cfg"
     haproxy -db -f "$sks_work/haproxy.cfg" > "$sks_work/haproxy.log" 2>&1 &
     haproxy_pid=$!
-    hs_i=0
-    until curl -s -o /dev/null "http://127.0.0.1:$haproxy_port/healthz"; do
-        hs_i=$((hs_i + 1))
-        if [ "$hs_i" -gt 100 ] || ! kill -0 "$haproxy_pid" 2>/dev/null; then
-            cat "$sks_work/haproxy.log" >&2
-            fail "haproxy did not start"
-        fi
-        sleep 0.1
-    done
+    wait_started haproxy "$haproxy_pid" "$sks_work/haproxy.log" \
+        curl -s -o /dev/null "http://127.0.0.1:$haproxy_port/healthz"
 }
 
 # sksd_use_p11fault: the token's module in $sks_work/sks.conf becomes
