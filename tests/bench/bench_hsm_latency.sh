@@ -175,12 +175,17 @@ case3() {
     # Replicas add token sessions, not cores: each gets hsm_sessions = 4, so that
     # one is bound by the token (4 / 2 ms = 2000/s), not by the CPUs it shares
     # with the other, HAProxy and the load generator.
+    delay 2
     sed "s|^\[sksd_limits\]\$|[sksd_limits]\\
-    hsm_sessions = 4|" "$sks_work/sks.conf" > "$sks_work/replica.in"
+hsm_sessions = 4|" "$sks_work/sks.conf" > "$sks_work/replica.in"
     replica_start replica1 "$(replica_conf "$sks_work/replica.in" replica1)"
     one_port=$replica_port
     replica_start replica2 "$(replica_conf "$sks_work/replica.in" replica2)"
     haproxy_start "$one_port" "$replica_port"
+    for port in "$one_port" "$replica_port"; do
+        curl -sS "http://127.0.0.1:$port/metrics" | grep -q '^sksd_hsm_sessions 4$' ||
+            fail "the replica on port $port does not sign on 4 token sessions"
+    done
     g=2000
     one() { timed "one$1" "$one_port" "$g"; }
     two() { timed "two$1" "$haproxy_port" $((g * 2)); }
