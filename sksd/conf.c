@@ -366,11 +366,28 @@ static void set_defaults(struct sksd_conf *c)
     c->retry_after = 1;
 }
 
+static sks_status read_error_body(const struct conf_reader *r, struct sksd_conf *c,
+                                  struct sks_error *err)
+{
+    const char *v = get(r, SKSD_SECTION, "error_body");
+
+    if (v == NULL || strcmp(v, "atis") == 0)
+        c->error_body = SKSD_ERRORS_ATIS;
+    else if (strcmp(v, "vesper") == 0)
+        c->error_body = SKSD_ERRORS_VESPER;
+    else
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "%s: [sksd] error_body = %s: it must be atis (the default) or vesper",
+                        r->path, v);
+    return SKS_OK;
+}
+
 static sks_status read_all(const struct conf_reader *r, struct sksd_conf *c, struct sks_error *err)
 {
     if (parse_listen(r, SKSD_SECTION, "listen", &c->signing, err) != SKS_OK ||
         read_identities(r, c, err) != SKS_OK || read_limits(r, c, err) != SKS_OK ||
-        read_import_tls(r, c, err) != SKS_OK || read_import_unix(r, c, err) != SKS_OK)
+        read_import_tls(r, c, err) != SKS_OK || read_import_unix(r, c, err) != SKS_OK ||
+        read_error_body(r, c, err) != SKS_OK)
         return SKS_ERR_INPUT;
     if (c->signing.host[0] == '\0')
         return sks_fail(err, SKS_ERR_INPUT,

@@ -63,6 +63,7 @@ SKSD_TESTS = \
 	tests/integration/sksd-config-token.sh \
 	tests/integration/sksd-replicas.sh \
 	tests/integration/sksd-p11kit-remote.sh \
+	tests/integration/sksd-vesper-compat.sh \
 	tests/integration/crash-sksd-activations.sh
 TESTS += $(SKSD_TESTS)
 EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh \

@@ -158,6 +158,8 @@ static void warn_fixed(const struct sksd_conf *old, const struct sksd_conf *new)
         old->connection_limit != new->connection_limit || old->threads != new->threads ||
         old->connection_timeout != new->connection_timeout)
         sksd_log(SKSD_LOG_WARNING, "reload: listener settings changed; they apply after a restart");
+    if (old->hsm_sessions != new->hsm_sessions)
+        sksd_log(SKSD_LOG_WARNING, "reload: hsm_sessions changed; it applies after a restart");
     if (!same_str(old->store.pkcs11_module, new->store.pkcs11_module) ||
         !same_str(old->store.module_env_section, new->store.module_env_section) ||
         !same_str(old->store.token, new->store.token) ||
@@ -184,6 +186,7 @@ static void reload(struct sksd *d)
     old = d->conf;
     d->conf = conf;
     pthread_rwlock_unlock(&d->conf_lock);
+    sksd_signer_reload(d, conf);
     sksd_conf_free(old);
     sksd_log(SKSD_LOG_INFO, "configuration reloaded from %s (%zu TN prefixes, default %s)",
              conf->store.path, conf->nroutes,

@@ -1,8 +1,10 @@
 /*
  * Replies of sksd: the one mapping from a library failure (sks_status) to an
  * HTTP status, and the one writer of error bodies,
- * {"error":{"code":...,"field":...,"message":...}}.  The code and the field
- * come with the failure (struct sks_error): nothing here re-derives them.
+ * {"error":{"code":...,"field":...,"message":...}} (on the signing API with
+ * error_body = vesper, {"signingResponse":{"code":...,"message":...}}).  The
+ * code and the field come with the failure (struct sks_error): nothing here
+ * re-derives them.
  */
 #include "config.h"
 
@@ -41,10 +43,13 @@ unsigned int sksd_http_status(sks_status st)
     return 500;
 }
 
-/* The request ID the client sent, if it is one we can echo safely. */
-static const char *request_id(struct MHD_Connection *c)
+/*
+ * The request ID the client sent in header |name| (X-RequestID, or vesper's
+ * Trace-Id), if it is one we can echo safely.
+ */
+static const char *request_id(struct MHD_Connection *c, const char *name)
 {
-    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-RequestID");
+    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
     size_t i;
 
     if (id == NULL)
@@ -60,13 +65,18 @@ static const char *request_id(struct MHD_Connection *c)
 enum MHD_Result sksd_reply_queue(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
                                  struct MHD_Response *resp)
 {
-    const char *id = request_id(c);
+    static const char *const id_headers[] = {"X-RequestID", "Trace-Id"};
     enum MHD_Result ret;
+    size_t i;
 
     if (resp == NULL)
         return MHD_NO;
-    if (id != NULL)
-        MHD_add_response_header(resp, "X-RequestID", id);
+    for (i = 0; i < sizeof(id_headers) / sizeof(id_headers[0]); i++) {
+        const char *id = request_id(c, id_headers[i]);
+
+        if (id != NULL)
+            MHD_add_response_header(resp, id_headers[i], id);
+    }
     if (r != NULL && (r->close || (r->d != NULL && atomic_load(&r->d->draining))))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c, status, resp);
@@ -115,14 +125,29 @@ enum MHD_Result sksd_reply_json(struct sksd_req *r, struct MHD_Connection *c, un
     return sksd_reply_queue(r, c, status, resp);
 }
 
+/* The error body of request |r| (NULL: none yet), in the shape its API's configuration asks for. */
+static json_t *error_body(const struct sksd_req *r, const char *code, const char *field,
+                          const char *message)
+{
+    enum sksd_error_body shape = SKSD_ERRORS_ATIS;
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+
+    if (r != NULL && r->d != NULL && r->api == SKSD_API_SIGNING) {
+        pthread_rwlock_rdlock(&r->d->conf_lock);
+        shape = r->d->conf->error_body;
+        pthread_rwlock_unlock(&r->d->conf_lock);
+    }
+    if (shape == SKSD_ERRORS_VESPER)
+        return json_pack("{s:o}", "signingResponse", e);
+    if (e != NULL && field != NULL && field[0] != '\0')
+        json_object_set_new(e, "field", json_string(field));
+    return json_pack("{s:o}", "error", e);
+}
+
 enum MHD_Result sksd_reply_error(struct sksd_req *r, struct MHD_Connection *c, unsigned int status,
                                  const char *code, const char *field, const char *message)
 {
-    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
-
-    if (e != NULL && field != NULL && field[0] != '\0')
-        json_object_set_new(e, "field", json_string(field));
-    return sksd_reply_json(r, c, status, json_pack("{s:o}", "error", e));
+    return sksd_reply_json(r, c, status, error_body(r, code, field, message));
 }
 
 enum MHD_Result sksd_reply_failure(struct sksd_req *r, struct MHD_Connection *c,
@@ -152,8 +177,7 @@ enum MHD_Result sksd_reply_method_not_allowed(struct sksd_req *r, struct MHD_Con
     struct MHD_Response *resp;
 
     snprintf(msg, sizeof(msg), "%.16s is not allowed on %.64s: use %s", method, url, allow);
-    resp = json_response(
-        json_pack("{s:{s:s, s:s}}", "error", "code", "method-not-allowed", "message", msg));
+    resp = json_response(error_body(r, "method-not-allowed", NULL, msg));
     if (resp != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     return sksd_reply_queue(r, c, 405, resp);

@@ -347,6 +347,17 @@ sks_status sksd_signer_start(struct sksd *d, struct sks_error *err)
     return SKS_OK;
 }
 
+void sksd_signer_reload(struct sksd *d, const struct sksd_conf *conf)
+{
+    struct sksd_signer *s = d->signer;
+
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->depth = conf->sign_queue;
+    pthread_mutex_unlock(&s->lock);
+}
+
 void sksd_signer_stop(struct sksd *d, unsigned long long deadline_ns)
 {
     struct sksd_signer *s = d->signer;

@@ -193,18 +193,54 @@ static bool refuse_shaken_only(struct sksd_sign_result *res, const json_t *req)
     return true;
 }
 
+/*
+ * iat: JSON has numbers, not integers, and some clients write 1.4432e9 for
+ * 1443200000; any number with no fraction is taken, up to 2^53 (where a
+ * double still holds every integer).  The validator judges the range.
+ */
+static bool map_iat(struct sksd_sign_result *res, const json_t *req, struct sks_passport *pp)
+{
+    const json_t *v = json_object_get(req, "iat");
+    double x;
+
+    if (v == NULL)
+        return true;
+    if (json_is_integer(v)) {
+        pp->iat = json_integer_value(v);
+        return true;
+    }
+    x = json_is_real(v) ? json_real_value(v) : 0.5;
+    if (!(x >= -9007199254740992.0 && x <= 9007199254740992.0) || (double)(long long)x != x)
+        return wrong_type(res, "iat", "an integer (seconds since 1970)");
+    pp->iat = (long long)x;
+    return true;
+}
+
+/*
+ * The request: {"signingRequest":{...}} as ATIS-1000082 writes it, or the
+ * claims object alone, the body vesper's clients send.  One member
+ * "signingRequest" says which; in either, the members are the same.
+ */
 static bool map_request(struct sksd_sign_result *res, const json_t *root, struct sks_passport *pp)
 {
     static const char *const top[] = {"signingRequest"};
-    json_t *req, *iat;
+    const char *where = "signingRequest";
+    const json_t *req = root;
+    json_t *wrapped;
     enum sks_ppt ppt;
 
     if (!json_is_object(root))
         return wrong_type(res, "body", "an object {\"signingRequest\":{...}}");
-    if (!only_members(res, root, "the request body", top, 1) ||
-        !member(res, root, "signingRequest", "signingRequest", JSON_OBJECT, "an object", true,
-                &req) ||
-        !only_members(res, req, "signingRequest", request_members,
+    if (json_object_get(root, "signingRequest") != NULL || json_object_size(root) == 0) {
+        if (!only_members(res, root, "the request body", top, 1) ||
+            !member(res, root, "signingRequest", "signingRequest", JSON_OBJECT, "an object", true,
+                    &wrapped))
+            return false;
+        req = wrapped;
+    } else {
+        where = "the request body";
+    }
+    if (!only_members(res, req, where, request_members,
                       sizeof(request_members) / sizeof(request_members[0])))
         return false;
     ppt = json_object_get(req, "div") != NULL ? SKS_PPT_DIV : SKS_PPT_SHAKEN;
@@ -214,11 +250,8 @@ static bool map_request(struct sksd_sign_result *res, const json_t *root, struct
         return false;
     }
     if (!map_tn_object(res, req, "orig", pp->orig) || !map_dest(res, req, pp) ||
-        !member(res, req, "iat", "iat", JSON_INTEGER, "an integer (seconds since 1970)", false,
-                &iat))
+        !map_iat(res, req, pp))
         return false;
-    if (iat != NULL)
-        pp->iat = json_integer_value(iat);
     if (ppt == SKS_PPT_DIV)
         return refuse_shaken_only(res, req) && map_tn_object(res, req, "div", pp->div);
     return map_shaken(res, req, pp);

@@ -39,6 +39,12 @@ struct sksd_listen {
     unsigned short port;
 };
 
+/*
+ * How the signing API writes an error: {"error":{"code","field","message"}},
+ * or {"signingResponse":{"code","message"}} as vesper does.
+ */
+enum sksd_error_body { SKSD_ERRORS_ATIS, SKSD_ERRORS_VESPER };
+
 struct sksd_conf {
     /* [sks]: the token and the trust anchors, as sksctl reads them. */
     struct sks_config store;
@@ -71,6 +77,9 @@ struct sksd_conf {
     long key_max_age_ms;             /* how stale a cached active key may be */
     unsigned int drain_seconds;      /* SIGTERM: how long in-flight requests get */
     unsigned int retry_after;        /* seconds, on 503 */
+
+    /* Compatibility. */
+    enum sksd_error_body error_body; /* the signing API's error bodies */
 };
 
 /* Reads |path|; every error names the section, the key and the value. */
@@ -172,6 +181,8 @@ void sksd_job_put(struct sksd *d, struct sksd_job *j);
 
 /* Starts hsm_sessions signer threads (clamped to what the token allows) and the deadline thread. */
 sks_status sksd_signer_start(struct sksd *d, struct sks_error *err);
+/* SIGHUP: the new sign_queue applies to the next request; hsm_sessions after a restart. */
+void sksd_signer_reload(struct sksd *d, const struct sksd_conf *conf);
 /*
  * Answers every waiting job with sign-timeout and stops the threads; a
  * signer stuck in the token is waited for until |deadline_ns| (sksd_now_ns

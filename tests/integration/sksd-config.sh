@@ -36,6 +36,8 @@ broken tls-without-subjects 'names no subject' \
     's/^import_unix = sksd_import_unix$/import_unix = sksd_import_unix\nimport_tls = tls/' \
     "$(printf '[tls]\nlisten = 127.0.0.1:0\ncert = a.pem\nkey = a.key\nclient_ca = ca.pem')"
 broken no-pin-file 'pin_file is missing' '/^pin_file = /d'
+broken bad-error-body '[sksd] error_body = xml: it must be atis (the default) or vesper' \
+    's/^limits = sksd_limits$/limits = sksd_limits\nerror_body = xml/'
 broken syntax 'syntax error on line' 's/^\[sksd\]$/[sksd/'
 run_fails missing-file 'cannot read the configuration file' "$SKSD" -c "$sks_work/nothing.conf" --check
 pass "config_refuses_a_missing_file"

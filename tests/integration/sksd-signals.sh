@@ -30,13 +30,21 @@ signer() {
 }
 
 [ "$(signer before)" = "$(x5u_of sp-main "$v")" ] || fail "the default identity is not sp-main"
-sed -i 's/^default = sp-main$/default = sp-west/' "$sks_work/sks.conf"
+sed -i -e 's/^default = sp-main$/default = sp-west/' \
+    -e 's/^\[sksd_limits\]$/[sksd_limits]\nsign_queue = 17\nhsm_sessions = 3/' "$sks_work/sks.conf"
 kill -HUP "$sksd_pid"
 wait_log "configuration reloaded" "no reload logged after SIGHUP"
 [ "$(signer after)" = "$(x5u_of sp-west "$w")" ] || fail "after SIGHUP the default is still sp-main"
 assert_grep notify "RELOADING=1" "$sks_work/notify.out"
 [ "$(grep -c '^READY=1' "$sks_work/notify.out")" -ge 2 ] || fail "no READY=1 after the reload"
 pass "sighup_reloads_the_identity_map"
+curl -sS -o "$sks_work/reloaded.metrics" "http://127.0.0.1:$sksd_port/metrics" ||
+    fail "/metrics does not answer after SIGHUP"
+assert_grep queue-reloaded "sksd_sign_queue_limit 17" "$sks_work/reloaded.metrics"
+assert_grep sessions-kept "sksd_hsm_sessions 32" "$sks_work/reloaded.metrics"
+assert_grep sessions-warned "reload: hsm_sessions changed; it applies after a restart" \
+    "$sks_work/sksd.log"
+pass "sighup_applies_sign_queue_and_says_hsm_sessions_needs_a_restart"
 
 echo "this is [not a valid" >> "$sks_work/sks.conf"
 kill -HUP "$sksd_pid"
