@@ -7,7 +7,9 @@
 #   1. sksd, default configuration, C_Sign delayed 0, 1, 2 and 5 ms:
 #      requests/s with 64 keep-alive connections, p50/p99 at half that rate,
 #      and the ratio to min(rate at no delay, sessions / delay), sessions
-#      being the hsm_sessions sksd reports in /metrics; with
+#      being the hsm_sessions sksd reports in /metrics, and the ratio to
+#      min(that rate, sessions / the token's mean C_Sign as sksd timed it:
+#      the delay plus the signature itself and the wake-up); with
 #      SKS_BENCH_BASELINE_SKSD (an sksd built from an earlier commit) also
 #      the no-delay rate of the current sksd against that one;
 #   2. the sks provider, 8 threads, C_Sign delayed 2 ms, against 8 / delay;
@@ -30,7 +32,7 @@
 # (200 took 50 s here; 10,000 would take about a day and a half), and
 # Debian's SoftHSM2 has no other store.  On a real HSM, set 10000.
 #
-# SKS_BENCH_CASES (default "1 2 3 4 5") selects the cases (1 includes 1b).
+# SKS_BENCH_CASES (default "1 1b 2 3 4 5") selects the cases.
 . "$top_srcdir/tests/integration/sksd-common.sh"
 : "${BENCH_HSM:?run through bench_hsm_latency}"
 BENCH_SKSD=$top_builddir/tests/bench/bench_sksd
@@ -42,7 +44,7 @@ secs=${SKS_BENCH_SECONDS:-3}
 rounds=${SKS_BENCH_ROUNDS:-3}
 big=${SKS_BENCH_IDENTITIES:-300}
 conns=64
-cases=${SKS_BENCH_CASES:-1 2 3 4 5}
+cases=${SKS_BENCH_CASES:-1 1b 2 3 4 5}
 figure() { echo "FIGURE: hsm $*"; }
 # wanted N: whether case N is among $cases.
 wanted() { case " $cases " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -62,6 +64,13 @@ direct_sksd() {
     [ -z "$direct_port" ] || return 0
     replica_start direct "$direct_conf"
     direct_port=$replica_port
+}
+# hsm_time: the sum (s) and count of sksd's sksd_hsm_sign_latency_seconds.
+hsm_time() {
+    curl -sS "http://127.0.0.1:$sksd_port/metrics" | awk '
+        /^sksd_hsm_sign_latency_seconds_sum / { s = $2 }
+        /^sksd_hsm_sign_latency_seconds_count / { n = $2 }
+        END { print s + 0, n + 0 }'
 }
 # delay MS: every C_Sign of every process on the token waits MS ms (0: none).
 delay() {
@@ -100,13 +109,16 @@ case1() {
         delay "$d"
         eval "guess_$d=\$(load probe$d $sksd_port 400)"
         : > "$sks_work/rate$d"
+        : > "$sks_work/hsm$d"
     done
     r=1
     while [ "$r" -le "$rounds" ]; do
         for d in $delays; do
             delay "$d"
             eval "g=\$guess_$d"
+            b=$(hsm_time)
             timed "d$d-$r" "$sksd_port" "$g" >> "$sks_work/rate$d"
+            echo "$b $(hsm_time)" >> "$sks_work/hsm$d"
         done
         r=$((r + 1))
     done
@@ -117,6 +129,10 @@ case1() {
     for d in $delays; do
         delay "$d"
         rate=$(median < "$sks_work/rate$d")
+        # The token's own C_Sign as sksd timed it over the rounds: the delay
+        # plus SoftHSM's signature and the wake-up of the thread that slept.
+        c_sign=$(awk '{ s += $3 - $1; n += $4 - $2 } END { if (n > 0) printf "%.3f", s * 1000 / n }' \
+            "$sks_work/hsm$d")
         half=$((rate / 2))
         load "half$d" "$sksd_port" $((half * secs > 100 ? half * secs : 100)) "$half" > /dev/null
         lat="p50 $(field sent_p50_us "$sks_work/half$d.out") us, p99 $(field sent_p99_us "$sks_work/half$d.out") us"
@@ -124,15 +140,22 @@ case1() {
             figure "sksd, C_Sign not delayed: $rate requests/s (median of $rounds); at $half/s: $lat"
         else
             target=$(awk -v a="$rate0" -v s="$sessions" -v d="$d" 'BEGIN { t = s * 1000 / d; printf "%d", t < a ? t : a }')
+            bound=$(awk -v a="$rate0" -v s="$sessions" -v c="$c_sign" 'BEGIN { t = s * 1000 / c; printf "%d", t < a ? t : a }')
             figure "sksd, C_Sign delayed $d ms: $rate requests/s (median of $rounds); at $half/s: $lat;" \
                 "ratio to min($rate0, $sessions sessions / $d ms) = $target: $(ratio "$rate" "$target")" \
-                "(its $threads HTTP workers signing alone: $((threads * 1000 / d)))"
+                "(its $threads HTTP workers signing alone: $((threads * 1000 / d)));" \
+                "the token's mean C_Sign $c_sign ms, min($rate0, $sessions / that) = $bound: $(ratio "$rate" "$bound")"
         fi
     done
 
+}
+if wanted 1; then case1; fi
+
 # ---- 1b. the no-delay rate against an earlier sksd -------------------------
+case1b() {
     if [ -n "${SKS_BENCH_BASELINE_SKSD:-}" ]; then
         delay 0
+        [ -n "${guess_0:-}" ] || guess_0=$(load probe0 "$sksd_port" 400)
         cur_sksd=$SKSD
         SKSD=$SKS_BENCH_BASELINE_SKSD
         replica_start baseline "$(replica_conf "$sks_work/sks.conf" baseline)"
@@ -145,9 +168,8 @@ case1() {
             "(median of $rounds alternating rounds): $(ratio "$med_a" "$med_b")"
         kill "$replica_pid" 2>/dev/null || true
     fi
-
 }
-if wanted 1; then case1; fi
+if wanted 1b; then case1b; fi
 
 # ---- 2. the provider, 8 threads, C_Sign delayed 2 ms ------------------------
 case2() {
