@@ -4,6 +4,7 @@
 #
 #   common <- p11 <- provider
 #   common <- shaken <- profile <- verify, testpki, keystore <- sksd, tools
+#   common <- fetch (the HTTPS client) <- sksd, tools
 #   keystore also uses p11; sksd never links testpki (test certificates are
 #   made by sksctl and the tests); tools use every module but sksd and the
 #   provider (they load it through OpenSSL); tests use any.
@@ -43,10 +44,11 @@ BEGIN {
     allowed["verify"] = "common shaken profile"
     allowed["testpki"] = "common shaken profile"
     allowed["keystore"] = "common shaken profile p11"
-    allowed["sksd"] = "common shaken profile verify keystore p11"
-    allowed["tools"] = "common shaken profile verify testpki keystore p11"
+    allowed["fetch"] = "common"
+    allowed["sksd"] = "common shaken profile verify fetch keystore p11"
+    allowed["tools"] = "common shaken profile verify fetch testpki keystore p11"
     allowed["tests"] = "*"
-    order = "common p11 provider shaken profile verify testpki keystore sksd tools tests"
+    order = "common p11 provider shaken profile verify fetch testpki keystore sksd tools tests"
     n = nbad = 0
 }
 function module_of(path) { sub("/.*", "", path); return path }

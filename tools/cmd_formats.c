@@ -13,8 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fetch/fetch.h"
 #include "p11/p11.h"
+#include "profile/certs.h"
+#include "shaken/identity.h"
 #include "shaken/passport.h"
+#include "shaken/rules.h"
 #include "verify/verify.h"
 #include "keystore/input.h"
 #include "keystore/keystore.h"
@@ -273,22 +277,30 @@ int cmd_sign(int argc, char **argv)
 
 struct verify_args {
     const char *cert, *pubkey, *trust, *max_age, *now, *identity;
+    const char *fetch_ca;
+    bool fetch, fetch_private;
 };
 
 static int usage_verify(FILE *f, int status)
 {
     fprintf(f,
-            "usage: sksctl verify (--cert FILE [--trust FILE] | --pubkey FILE)\n"
+            "usage: sksctl verify (--cert FILE [--trust FILE] | --pubkey FILE |\n"
+            "                      --fetch --trust FILE [--fetch-ca FILE] [--fetch-private])\n"
             "                     [--max-age SECONDS] [--now SECONDS] [IDENTITY]\n"
             "\n"
             "Verifies a SIP Identity header value (RFC 8224) with a SHAKEN or div\n"
-            "PASSporT, given as IDENTITY or on stdin.  sksctl never fetches x5u: give\n"
-            "the certificate it names.\n"
+            "PASSporT, given as IDENTITY or on stdin, with the certificate given or,\n"
+            "with --fetch, the one its x5u names.\n"
             "\n"
             "  --cert FILE      PEM certificates: the signer's first, then intermediates\n"
             "  --trust FILE     PEM STI-PA root certificates; the signer's certificate is\n"
             "                   then checked against the SHAKEN profile and chained to them\n"
             "  --pubkey FILE    a PEM public key instead of a certificate\n"
+            "  --fetch          fetch the certificates from the x5u (https only, at most\n"
+            "                   64 KiB in 5 s, public addresses only); needs --trust\n"
+            "  --fetch-ca FILE  PEM roots for the x5u server's TLS certificate (default:\n"
+            "                   the system's)\n"
+            "  --fetch-private  let --fetch reach loopback and private addresses\n"
             "  --max-age N      how far iat may lie from now, in seconds (default %d)\n"
             "  --now SECONDS    verify as of this time (seconds since 1970)\n"
             "\n"
@@ -329,6 +341,50 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
     }
     *data = buf;
     *len = n;
+    return SKS_OK;
+}
+
+/*
+ * --fetch: the certificates at the x5u of |hdr| (its info parameter, which
+ * verification holds to the PASSporT's x5u).  A failure is the verifier's
+ * 436 Bad Identity Info (RFC 8224 section 6.2.2).
+ */
+static sks_status fetch_certs(const struct verify_args *a, const char *hdr, size_t len,
+                              struct sks_verify_opts *o, struct sks_error *err)
+{
+    struct sks_fetch_opts fo;
+    struct sks_fetched got;
+    struct sks_identity id;
+    char what[SKS_X5U_MAX + 32];
+    int sip = 0;
+    sks_status st;
+
+    if (sks_identity_parse(hdr, len, &id, &sip, err) != SKS_OK) {
+        sks_error_prefix(err, "%d %s", sip, sks_sip_reason(sip));
+        return err->status;
+    }
+    if (sks_x5u_check(id.info, err) != SKS_OK) {
+        sks_error_prefix(err, "%d %s", SKS_SIP_BAD_IDENTITY_INFO,
+                         sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));
+        return err->status;
+    }
+    sks_fetch_opts_init(&fo);
+    fo.ca_file = a->fetch_ca;
+    fo.allow_private = a->fetch_private;
+    if (sks_fetch(&fo, id.info, &got, err) != SKS_OK) {
+        sks_error_prefix(err, "%d %s: x5u", SKS_SIP_BAD_IDENTITY_INFO,
+                         sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));
+        return err->status;
+    }
+    snprintf(what, sizeof(what), "x5u: the body of %s", id.info);
+    st = sks_certs_parse(got.data, got.len, true, what, &o->chain, err);
+    sks_fetched_clear(&got);
+    if (st != SKS_OK) {
+        sks_error_prefix(err, "%d %s", SKS_SIP_BAD_IDENTITY_INFO,
+                         sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));
+        return st;
+    }
+    o->cert = sk_X509_shift(o->chain);
     return SKS_OK;
 }
 
@@ -422,6 +478,10 @@ static int verify_run(const struct verify_args *a)
         }
         hdr = stdin_data;
     }
+    if (a->fetch && fetch_certs(a, hdr, len, &o, &err) != SKS_OK) {
+        rc = cli_report("verify", &err);
+        goto done;
+    }
     if (sks_identity_verify(hdr, len, &o, &res, &err) != SKS_OK) {
         sks_error_prefix(&err, "%d %s", res.sip_code, res.sip_reason);
         rc = cli_report("verify", &err);
@@ -444,6 +504,9 @@ int cmd_verify(int argc, char **argv)
         CLI_ARG("pubkey", 0, &a.pubkey),
         CLI_ARG("max-age", 0, &a.max_age),
         CLI_ARG("now", 0, &a.now),
+        CLI_FLAG("fetch", &a.fetch),
+        CLI_ARG("fetch-ca", 0, &a.fetch_ca),
+        CLI_FLAG("fetch-private", &a.fetch_private),
         CLI_HELP('h'),
         CLI_END,
     };
@@ -454,10 +517,14 @@ int cmd_verify(int argc, char **argv)
     if (argc - optind > 1)
         return cli_usage_error("verify", "give at most one Identity header");
     a.identity = optind < argc ? argv[optind] : NULL;
-    if ((a.cert == NULL) == (a.pubkey == NULL))
-        return cli_usage_error("verify",
-                               "give --cert or --pubkey (one of them): sksctl does not fetch x5u");
-    if (a.trust != NULL && a.cert == NULL)
-        return cli_usage_error("verify", "--trust needs --cert");
+    if ((a.cert != NULL) + (a.pubkey != NULL) + a.fetch != 1)
+        return cli_usage_error("verify", "give one of --cert, --pubkey and --fetch");
+    if (a.fetch && a.trust == NULL)
+        return cli_usage_error("verify", "--fetch needs --trust: a certificate from the "
+                                         "signer's own URL means nothing without a root");
+    if (!a.fetch && (a.fetch_ca != NULL || a.fetch_private))
+        return cli_usage_error("verify", "--fetch-ca and --fetch-private need --fetch");
+    if (a.trust != NULL && a.cert == NULL && !a.fetch)
+        return cli_usage_error("verify", "--trust needs --cert or --fetch");
     return verify_run(&a);
 }

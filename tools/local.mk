@@ -5,7 +5,7 @@ bin_PROGRAMS += sksctl
 sksctl_SOURCES = tools/sksctl.c tools/sksctl.h tools/opts.c tools/opts.h tools/store.c \
 	tools/cmd_token.c tools/cmd_pki.c tools/cmd_formats.c tools/cmd_import.c \
 	tools/cmd_wrap.c tools/cmd_list.c tools/cmd_lifecycle.c
-sksctl_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
+sksctl_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_FETCH) $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 man_MANS += tools/sksctl.1
 SUBST_FILES += tools/sksctl.1
 tools/sksctl.1: $(srcdir)/tools/sksctl.1.in
@@ -14,6 +14,7 @@ tools/sksctl.1: $(srcdir)/tools/sksctl.1.in
 # sksctl sign and verify with PEM keys and a test PKI, and with a token key
 # through the sks provider; sksctl's key store commands are tested in
 # keystore/local.mk.
-TOOLS_TESTS = tests/integration/formats-sksctl.sh tests/integration/formats-token.sh
+TOOLS_TESTS = tests/integration/formats-sksctl.sh tests/integration/formats-token.sh \
+	tests/integration/verify-fetch.sh
 TESTS += $(TOOLS_TESTS)
-EXTRA_DIST += $(TOOLS_TESTS)
+EXTRA_DIST += $(TOOLS_TESTS) tests/integration/https-server.py

@@ -191,7 +191,7 @@ run_status no-attest 1 "--attest is required" "$SKSCTL" sign \
     --key "$sks_work/sp.key" --orig 1 --dest 2 --x5u "$x5u"
 run_status div-attest 1 "drop --attest" "$SKSCTL" sign \
     --key "$sks_work/sp.key" --orig 1 --dest 2 --div 3 --attest A --x5u "$x5u"
-run_status no-cert 1 "give --cert or --pubkey" "$SKSCTL" verify "$hdr"
+run_status no-cert 1 "give one of --cert, --pubkey and --fetch" "$SKSCTL" verify "$hdr"
 run_ok sign-help "$SKSCTL" sign --help
 assert_grep sign-help "usage: sksctl sign" "$sks_work/sign-help.out"
 run_ok verify-help "$SKSCTL" verify --help

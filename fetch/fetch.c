@@ -1,0 +1,287 @@
+/*
+ * HTTPS GET on libcurl under the limits fetch.h promises.  One easy handle
+ * per fetch: callers that fetch often keep what they fetched, not the
+ * connection.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+
+#include "fetch/fetch.h"
+
+void sks_fetch_opts_init(struct sks_fetch_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->max_bytes = SKS_FETCH_MAX_BYTES_DEFAULT;
+    opts->connect_timeout_ms = SKS_FETCH_CONNECT_TIMEOUT_MS_DEFAULT;
+    opts->timeout_ms = SKS_FETCH_TIMEOUT_MS_DEFAULT;
+    opts->max_redirects = SKS_FETCH_MAX_REDIRECTS_DEFAULT;
+}
+
+void sks_fetched_clear(struct sks_fetched *f)
+{
+    free(f->data);
+    memset(f, 0, sizeof(*f));
+}
+
+/* curl_global_init() once per process, whichever thread fetches first. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct transfer {
+    const struct sks_fetch_opts *opts;
+    unsigned char *buf;
+    size_t len, cap;
+    bool too_large;
+    char refused[256]; /* the addresses the guard refused, and their kinds */
+};
+
+/* ---- the address guard ------------------------------------------------------- */
+
+/* The kind of a non-public IPv4 address ("a loopback"), NULL for a public one. */
+static const char *v4_kind(const unsigned char a[4])
+{
+    if (a[0] == 0)
+        return "an unspecified";
+    if (a[0] == 127)
+        return "a loopback";
+    if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+        return "a private";
+    if (a[0] == 100 && (a[1] & 0xc0) == 64)
+        return "a shared (RFC 6598)";
+    if (a[0] == 169 && a[1] == 254)
+        return "a link-local";
+    if (a[0] >= 224)
+        return a[0] < 240 ? "a multicast" : "a reserved";
+    return NULL;
+}
+
+static const char *v6_kind(const unsigned char a[16])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char zero[16] = {0};
+
+    if (memcmp(a, mapped, sizeof(mapped)) == 0)
+        return v4_kind(a + 12);
+    if (memcmp(a, zero, 15) == 0)
+        return a[15] == 0 ? "an unspecified" : a[15] == 1 ? "a loopback" : "a reserved";
+    if ((a[0] & 0xfe) == 0xfc)
+        return "a private (unique local)";
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+        return "a link-local";
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0)
+        return "a site-local";
+    if (a[0] == 0xff)
+        return "a multicast";
+    return NULL;
+}
+
+/*
+ * curl's socket opener: every address curl is about to connect to, after
+ * DNS and on every redirect, passes here first.
+ */
+static curl_socket_t open_guarded(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct transfer *t = ctx;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    const char *kind = NULL;
+
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    if (a->family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->addr;
+
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        kind = v4_kind((const unsigned char *)&in->sin_addr);
+    } else if (a->family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->addr;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        kind = v6_kind((const unsigned char *)&in6->sin6_addr);
+    } else {
+        kind = "a non-IP";
+    }
+    if (kind != NULL && !t->opts->allow_private) {
+        size_t used = strlen(t->refused);
+
+        snprintf(t->refused + used, sizeof(t->refused) - used, "%s%s is %s address",
+                 used > 0 ? ", " : "", ip, kind);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* ---- the body ---------------------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    struct transfer *t = ctx;
+    size_t len = size * n;
+
+    if (len > t->opts->max_bytes - t->len) {
+        t->too_large = true;
+        return 0;
+    }
+    if (t->len + len + 1 > t->cap) {
+        size_t cap = t->cap != 0 ? t->cap : 4096;
+        unsigned char *p;
+
+        while (cap < t->len + len + 1)
+            cap *= 2;
+        if ((p = realloc(t->buf, cap)) == NULL)
+            return 0;
+        t->buf = p;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, data, len);
+    t->len += len;
+    t->buf[t->len] = '\0';
+    return len;
+}
+
+/* ---- the URL ----------------------------------------------------------------- */
+
+static sks_status check_url(const char *url, struct sks_error *err)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *user = NULL;
+    sks_status st = SKS_OK;
+
+    if (u == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        st = sks_fail_field(err, SKS_ERR_INPUT, "fetch-refused", "url", "%s: not a URL", url);
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             strcmp(scheme, "https") != 0)
+        st = sks_fail_field(err, SKS_ERR_POLICY, "fetch-refused", "url",
+                            "%s: only https URLs are fetched", url);
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER)
+        st = sks_fail_field(err, SKS_ERR_POLICY, "fetch-refused", "url",
+                            "%s: a URL with a user name or password is not fetched", url);
+    curl_free(scheme);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return st;
+}
+
+/* ---- the fetch --------------------------------------------------------------- */
+
+static sks_status failed(const struct transfer *t, const char *url, CURLcode rc, const char *detail,
+                         struct sks_error *err)
+{
+    const char *why = detail[0] != '\0' ? detail : curl_easy_strerror(rc);
+
+    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+        return sks_fail_field(err, SKS_ERR_INPUT, "fetch-too-large", "url",
+                              "%s: the body is larger than the %zu bytes allowed", url,
+                              t->opts->max_bytes);
+    if (t->refused[0] != '\0' && rc == CURLE_COULDNT_CONNECT)
+        return sks_fail_field(err, SKS_ERR_POLICY, "fetch-refused", "url",
+                              "%s: %s: not fetched from (only public addresses are)", url,
+                              t->refused);
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return sks_fail_field(err, SKS_ERR_POLICY, "fetch-refused", "url",
+                              "%s: redirected to a URL that is not https", url);
+    case CURLE_TOO_MANY_REDIRECTS:
+        return sks_fail_field(err, SKS_ERR_POLICY, "fetch-refused", "url",
+                              "%s: more than %u redirects", url, t->opts->max_redirects);
+    case CURLE_OPERATION_TIMEDOUT:
+        return sks_fail_field(err, SKS_ERR_UNAVAILABLE, "fetch-timeout", "url",
+                              "%s: no complete answer in time (connect %ld ms, all %ld ms): %s",
+                              url, t->opts->connect_timeout_ms, t->opts->timeout_ms, why);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return sks_fail_field(err, SKS_ERR_VERIFY, "fetch-tls", "url",
+                              "%s: TLS with the server failed: %s", url, why);
+    default:
+        return sks_fail_field(err, SKS_ERR_UNAVAILABLE, "fetch-failed", "url", "%s: %s", url, why);
+    }
+}
+
+static void set_options(CURL *h, const char *url, struct transfer *t, char *errbuf)
+{
+    const struct sks_fetch_opts *o = t->opts;
+
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)o->max_redirects);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (o->ca_file != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+    /* A proxy from the environment would be the address the guard sees. */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+}
+
+sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct sks_fetched *out,
+                     struct sks_error *err)
+{
+    struct transfer t = {opts, NULL, 0, 0, false, ""};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    const char *ctype = NULL;
+    sks_status st = SKS_OK;
+    long status = 0;
+    CURLcode rc;
+    CURL *h;
+
+    memset(out, 0, sizeof(*out));
+    if (check_url(url, err) != SKS_OK)
+        return err->status;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK || (h = curl_easy_init()) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot start libcurl: %s",
+                        curl_easy_strerror(global_rc != CURLE_OK ? global_rc : CURLE_FAILED_INIT));
+    set_options(h, url, &t, errbuf);
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        st = failed(&t, url, rc, errbuf, err);
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        st = sks_fail_field(err, status == 404 ? SKS_ERR_NOT_FOUND : SKS_ERR_UNAVAILABLE,
+                            "fetch-http", "url", "%s: HTTP status %ld, not 200", url, status);
+        goto done;
+    }
+    if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL)
+        snprintf(out->content_type, sizeof(out->content_type), "%s", ctype);
+    if (t.buf == NULL && (t.buf = calloc(1, 1)) == NULL) {
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        goto done;
+    }
+    out->data = t.buf;
+    out->len = t.len;
+    t.buf = NULL;
+done:
+    free(t.buf);
+    curl_easy_cleanup(h);
+    return st;
+}

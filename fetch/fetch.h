@@ -1,0 +1,58 @@
+/*
+ * The one HTTPS client of the project (libcurl): what a verifier or the
+ * certificate lifecycle fetches from a server it does not control -- an
+ * x5u's certificate chain, a CRL, an ACME resource -- under limits that a
+ * hostile server cannot get round.
+ *
+ *   - https only, redirects included; a URL with userinfo is refused;
+ *   - the peer's TLS certificate is verified (the system's trust store, or
+ *     |ca_file|);
+ *   - the body is cut at |max_bytes|, the connection at |connect_timeout_ms|
+ *     and the whole transfer at |timeout_ms|;
+ *   - no connection is opened to a loopback, private, link-local, multicast
+ *     or unspecified address unless |allow_private| (server-side request
+ *     forgery: a PASSporT's x5u is chosen by whoever signed it).  The check
+ *     is on the address curl connects to, so DNS answers and redirects are
+ *     held to it too.
+ *
+ * Every failure names the URL, what went wrong and a stable code (field
+ * "url"): fetch-refused (the URL or an address is not allowed),
+ * fetch-too-large, fetch-timeout, fetch-tls, fetch-http (a status other
+ * than 200) and fetch-failed (anything else on the network).
+ */
+#ifndef SKS_FETCH_H
+#define SKS_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define SKS_FETCH_MAX_BYTES_DEFAULT (64 * 1024)
+#define SKS_FETCH_CONNECT_TIMEOUT_MS_DEFAULT 2000
+#define SKS_FETCH_TIMEOUT_MS_DEFAULT 5000
+#define SKS_FETCH_MAX_REDIRECTS_DEFAULT 3
+
+struct sks_fetch_opts {
+    size_t max_bytes;
+    long connect_timeout_ms;
+    long timeout_ms;
+    unsigned int max_redirects;
+    const char *ca_file; /* PEM trust anchors for TLS; NULL: the system's */
+    bool allow_private;  /* may connect to loopback, private and link-local addresses */
+};
+
+void sks_fetch_opts_init(struct sks_fetch_opts *opts);
+
+struct sks_fetched {
+    unsigned char *data; /* the body, NUL-terminated (not counted in |len|) */
+    size_t len;
+    char content_type[128]; /* empty when the server sent none */
+};
+
+/* GETs |url|: SKS_OK with the body in |*out| (sks_fetched_clear() it), or the failure. */
+sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct sks_fetched *out,
+                     struct sks_error *err);
+void sks_fetched_clear(struct sks_fetched *f);
+
+#endif
