@@ -89,6 +89,15 @@ static const char *v6_kind(const unsigned char a[16])
     return NULL;
 }
 
+const char *sks_fetch_address_kind(int family, const void *addr)
+{
+    if (family == AF_INET)
+        return v4_kind(addr);
+    if (family == AF_INET6)
+        return v6_kind(addr);
+    return "a non-IP";
+}
+
 /*
  * curl's socket opener: every address curl is about to connect to, after
  * DNS and on every redirect, passes here first.
@@ -105,14 +114,14 @@ static curl_socket_t open_guarded(void *ctx, curlsocktype purpose, struct curl_s
         const struct sockaddr_in *in = (const struct sockaddr_in *)&a->addr;
 
         inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        kind = v4_kind((const unsigned char *)&in->sin_addr);
+        kind = sks_fetch_address_kind(AF_INET, &in->sin_addr);
     } else if (a->family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->addr;
 
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        kind = v6_kind((const unsigned char *)&in6->sin6_addr);
+        kind = sks_fetch_address_kind(AF_INET6, &in6->sin6_addr);
     } else {
-        kind = "a non-IP";
+        kind = sks_fetch_address_kind(a->family, NULL);
     }
     if (kind != NULL && !t->opts->allow_private) {
         size_t used = strlen(t->refused);

@@ -55,4 +55,11 @@ sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct 
                      struct sks_error *err);
 void sks_fetched_clear(struct sks_fetched *f);
 
+/*
+ * Why the guard refuses the address |addr| of |family| (AF_INET: 4 bytes,
+ * AF_INET6: 16, network order): "a loopback", "a private", ... ; NULL for a
+ * public address.  An IPv4-mapped IPv6 address is judged as its IPv4 one.
+ */
+const char *sks_fetch_address_kind(int family, const void *addr);
+
 #endif

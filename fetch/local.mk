@@ -3,5 +3,13 @@
 noinst_LTLIBRARIES += fetch/libsksfetch.la
 fetch_libsksfetch_la_SOURCES = fetch/fetch.c fetch/fetch.h
 fetch_libsksfetch_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-fetch_libsksfetch_la_LIBADD = $(LIBSKS_COMMON) $(CURL_LIBS)
-LIBSKS_FETCH = fetch/libsksfetch.la
+fetch_libsksfetch_la_LIBADD = $(CURL_LIBS)
+LIBSKS_FETCH = fetch/libsksfetch.la $(LIBSKS_COMMON) $(CURL_LIBS) $(CRYPTO_LIBS)
+
+# Tests
+# The address guard (Check); fetches for real in verify-fetch.sh (tools/local.mk).
+check_PROGRAMS += tests/unit/check_fetch
+tests_unit_check_fetch_SOURCES = tests/unit/check_fetch.c
+tests_unit_check_fetch_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_fetch_LDADD = $(LIBSKS_FETCH) $(CHECK_LIBS)
+TESTS += tests/unit/check_fetch
