@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -161,6 +163,84 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
+/* ---- the headers that say how long a body may be kept -------------------------- */
+
+/* The value of directive |name| (e.g. "max-age") in Cache-Control value |v|, or -1. */
+static long directive_seconds(const char *v, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = v;
+
+    while ((p = strcasestr(p, name)) != NULL) {
+        bool starts = p == v || p[-1] == ' ' || p[-1] == ',' || p[-1] == '\t';
+
+        p += n;
+        if (starts && *p == '=') {
+            char *end;
+            long secs;
+
+            p++;
+            if (*p == '"')
+                p++;
+            secs = strtol(p, &end, 10);
+            return end != p && secs >= 0 ? secs : -1;
+        }
+    }
+    return -1;
+}
+
+static bool has_directive(const char *v, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = v;
+
+    while ((p = strcasestr(p, name)) != NULL) {
+        bool starts = p == v || p[-1] == ' ' || p[-1] == ',' || p[-1] == '\t';
+        char after = p[n];
+
+        if (starts && (after == '\0' || after == ',' || after == ' ' || after == '\t' ||
+                       after == '\r' || after == '\n'))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static void reset_freshness(struct sks_fetched *f)
+{
+    f->max_age = -1;
+    f->expires = -1;
+    f->no_store = false;
+}
+
+/* Each header line; a status line starts the headers of the next answer (after a redirect). */
+static size_t on_header(char *line, size_t size, size_t n, void *ctx)
+{
+    struct sks_fetched *f = ctx;
+    size_t len = size * n;
+    char v[512];
+
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        reset_freshness(f);
+        return len;
+    }
+    if (len >= sizeof(v))
+        return len;
+    memcpy(v, line, len);
+    v[len] = '\0';
+    if (strncasecmp(v, "Cache-Control:", 14) == 0) {
+        long s = directive_seconds(v + 14, "s-maxage");
+
+        f->max_age = s >= 0 ? s : directive_seconds(v + 14, "max-age");
+        f->no_store = has_directive(v + 14, "no-store") || has_directive(v + 14, "no-cache");
+    } else if (strncasecmp(v, "Expires:", 8) == 0) {
+        time_t t = curl_getdate(v + 8, NULL);
+
+        f->expires = t > 0 ? (long)t : -1;
+    }
+    return len;
+}
+
 /* ---- the URL ----------------------------------------------------------------- */
 
 static sks_status check_url(const char *url, struct sks_error *err)
@@ -223,7 +303,8 @@ static sks_status failed(const struct transfer *t, const char *url, CURLcode rc,
     }
 }
 
-static void set_options(CURL *h, const char *url, struct transfer *t, char *errbuf)
+static void set_options(CURL *h, const char *url, struct transfer *t, struct sks_fetched *out,
+                        char *errbuf)
 {
     const struct sks_fetch_opts *o = t->opts;
 
@@ -246,6 +327,8 @@ static void set_options(CURL *h, const char *url, struct transfer *t, char *errb
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 }
@@ -262,13 +345,14 @@ sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct 
     CURL *h;
 
     memset(out, 0, sizeof(*out));
+    reset_freshness(out);
     if (check_url(url, err) != SKS_OK)
         return err->status;
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK || (h = curl_easy_init()) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "cannot start libcurl: %s",
                         curl_easy_strerror(global_rc != CURLE_OK ? global_rc : CURLE_FAILED_INIT));
-    set_options(h, url, &t, errbuf);
+    set_options(h, url, &t, out, errbuf);
     rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
         st = failed(&t, url, rc, errbuf, err);

@@ -48,6 +48,10 @@ struct sks_fetched {
     unsigned char *data; /* the body, NUL-terminated (not counted in |len|) */
     size_t len;
     char content_type[128]; /* empty when the server sent none */
+    /* How long the server lets it be kept (RFC 9111): */
+    long max_age;  /* Cache-Control max-age (s-maxage first), seconds; -1: none */
+    long expires;  /* Expires, seconds since 1970; -1: none or invalid */
+    bool no_store; /* Cache-Control no-store or no-cache */
 };
 
 /* GETs |url|: SKS_OK with the body in |*out| (sks_fetched_clear() it), or the failure. */

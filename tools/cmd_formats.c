@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fetch/cache.h"
 #include "fetch/fetch.h"
 #include "p11/p11.h"
 #include "profile/certs.h"
@@ -344,41 +345,64 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
     return SKS_OK;
 }
 
+/* What the fetch cache keeps of an x5u: its certificates, parsed. */
+static void *parse_chain(const char *url, const struct sks_fetched *body, size_t *cost,
+                         struct sks_error *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    char what[SKS_X5U_MAX + 32];
+
+    snprintf(what, sizeof(what), "x5u: the body of %s", url);
+    if (sks_certs_parse(body->data, body->len, true, what, &certs, err) != SKS_OK)
+        return NULL;
+    /* A parsed certificate takes a few times its encoding. */
+    *cost = 4 * body->len;
+    return certs;
+}
+
+static void free_chain(void *certs)
+{
+    sk_X509_pop_free(certs, X509_free);
+}
+
 /*
  * --fetch: the certificates at the x5u of |hdr| (its info parameter, which
- * verification holds to the PASSporT's x5u).  A failure is the verifier's
- * 436 Bad Identity Info (RFC 8224 section 6.2.2).
+ * verification holds to the PASSporT's x5u), through the fetch cache that a
+ * long-running verifier keeps.  A failure is the verifier's 436 Bad
+ * Identity Info (RFC 8224 section 6.2.2).
  */
 static sks_status fetch_certs(const struct verify_args *a, const char *hdr, size_t len,
                               struct sks_verify_opts *o, struct sks_error *err)
 {
+    struct sks_fetch_cache_opts co;
+    struct sks_fetch_cache *cache;
     struct sks_fetch_opts fo;
-    struct sks_fetched got;
+    struct sks_cached *got = NULL;
     struct sks_identity id;
-    char what[SKS_X5U_MAX + 32];
-    int sip = 0;
     sks_status st;
+    int sip = 0;
 
     if (sks_identity_parse(hdr, len, &id, &sip, err) != SKS_OK) {
         sks_error_prefix(err, "%d %s", sip, sks_sip_reason(sip));
         return err->status;
     }
-    if (sks_x5u_check(id.info, err) != SKS_OK) {
-        sks_error_prefix(err, "%d %s", SKS_SIP_BAD_IDENTITY_INFO,
-                         sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));
-        return err->status;
+    if ((st = sks_x5u_check(id.info, err)) == SKS_OK) {
+        sks_fetch_opts_init(&fo);
+        fo.ca_file = a->fetch_ca;
+        fo.allow_private = a->fetch_private;
+        sks_fetch_cache_opts_init(&co);
+        if ((cache = sks_fetch_cache_new(&co, &fo, parse_chain, free_chain)) == NULL)
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        if ((st = sks_fetch_cache_get(cache, id.info, &got, err)) == SKS_OK) {
+            o->chain = X509_chain_up_ref(sks_cached_value(got));
+            sks_fetch_cache_put(cache, got);
+            if (o->chain == NULL)
+                st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        } else if (strncmp(err->msg, "x5u: ", 5) != 0) {
+            sks_error_prefix(err, "x5u");
+        }
+        sks_fetch_cache_free(cache);
     }
-    sks_fetch_opts_init(&fo);
-    fo.ca_file = a->fetch_ca;
-    fo.allow_private = a->fetch_private;
-    if (sks_fetch(&fo, id.info, &got, err) != SKS_OK) {
-        sks_error_prefix(err, "%d %s: x5u", SKS_SIP_BAD_IDENTITY_INFO,
-                         sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));
-        return err->status;
-    }
-    snprintf(what, sizeof(what), "x5u: the body of %s", id.info);
-    st = sks_certs_parse(got.data, got.len, true, what, &o->chain, err);
-    sks_fetched_clear(&got);
     if (st != SKS_OK) {
         sks_error_prefix(err, "%d %s", SKS_SIP_BAD_IDENTITY_INFO,
                          sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));

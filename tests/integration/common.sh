@@ -103,6 +103,7 @@ pass_each() {
 sks_cleanup() {
     sks_rc=$?
     p11kit_server_stop
+    [ -z "$https_server_pid" ] || kill "$https_server_pid" 2>/dev/null || true
     if [ -n "$sks_work" ] && [ -d "$sks_work" ]; then
         if [ "${SKS_KEEP_TMP:-0}" = 1 ]; then
             echo "kept $sks_work"
@@ -173,6 +174,35 @@ wait_started() {
         fi
         sleep 0.1
     done
+}
+
+# ---- an HTTPS server on loopback -------------------------------------------
+
+# https_server_start DIR: tests/integration/https-server.py serving DIR on a
+# free 127.0.0.1 port with a TLS certificate for localhost and 127.0.0.1
+# from a CA of its own; sets $https_port and $https_ca (that CA, PEM).  Its
+# log, a line per request, is $sks_work/https-server.log.  Stopped when the
+# test exits.
+https_server_pid=
+https_server_start() {
+    command -v python3 >/dev/null 2>&1 || skip "python3 is not installed (quickstart.sh installs it)"
+    hs_dir=$sks_work/https-tls
+    mkdir -p "$hs_dir"
+    sw_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=test TLS CA" -keyout "$hs_dir/ca.key" -out "$hs_dir/ca.pem"
+    sw_openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout "$hs_dir/tls.key" -out "$hs_dir/tls.csr"
+    printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' > "$hs_dir/tls.ext"
+    sw_openssl x509 -req -in "$hs_dir/tls.csr" -CA "$hs_dir/ca.pem" -CAkey "$hs_dir/ca.key" \
+        -set_serial 1 -days 2 -extfile "$hs_dir/tls.ext" -out "$hs_dir/tls.pem"
+    # None of our code: it runs without the sanitizer run's ASan preload.
+    env -u LD_PRELOAD python3 "$top_srcdir/tests/integration/https-server.py" "$1" \
+        "$hs_dir/tls.pem" "$hs_dir/tls.key" "$hs_dir/port" > "$sks_work/https-server.log" 2>&1 &
+    https_server_pid=$!
+    wait_started "https-server.py" "$https_server_pid" "$sks_work/https-server.log" \
+        test -s "$hs_dir/port"
+    https_port=$(cat "$hs_dir/port")
+    https_ca=$hs_dir/ca.pem
 }
 
 # ---- p11-kit remoting -------------------------------------------------------

@@ -13,7 +13,13 @@ hostile or broken server would:
   /big             10 MB of PEM-looking bytes, no Content-Length
   /big-declared    Content-Length: 10485760, then the same bytes
   /stall           headers never sent
+  /cc/VALUE/FILE   FILE with "Cache-Control: VALUE"
+  /expires/S/FILE  FILE with an Expires header S seconds from now
+
+While a file named DOWN is in DIR, every path answers 503.  Each request
+is logged on stderr, one line each.
 """
+import email.utils
 import http.server
 import os
 import ssl
@@ -49,6 +55,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         port = self.server.server_address[1]
+        headers = {}
+        if os.path.exists(os.path.join(root, "DOWN")):
+            self.send_error(503)
+            return None
         if self.path == "/redirect-http":
             return self.redirect("http://127.0.0.1:%d/chain.pem" % port)
         if self.path == "/redirect-loop":
@@ -60,7 +70,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/stall":
             time.sleep(30)
             return None
-        name = os.path.normpath(self.path.lstrip("/"))
+        path = self.path
+        parts = path.split("/", 3)
+        if len(parts) == 4 and parts[1] == "cc":
+            headers["Cache-Control"] = parts[2]
+            path = "/" + parts[3]
+        elif len(parts) == 4 and parts[1] == "expires":
+            headers["Expires"] = email.utils.formatdate(time.time() + int(parts[2]), usegmt=True)
+            path = "/" + parts[3]
+        name = os.path.normpath(path.lstrip("/"))
         path = os.path.join(root, name)
         if name.startswith("..") or not os.path.isfile(path):
             self.send_error(404)
@@ -70,6 +88,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/pem-certificate-chain")
         self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
         return None

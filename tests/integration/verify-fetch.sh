@@ -7,33 +7,17 @@
 . "$top_srcdir/tests/integration/common.sh"
 
 command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
-command -v python3 >/dev/null 2>&1 || skip "python3 is not installed (quickstart.sh installs it)"
 [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
 sks_mkwork
 cd "$sks_work"
 run_ok pki "$SKSCTL" pki --out pki --spc 1234 --days 30
 
-# The server's TLS certificate, from a CA of its own (not the SHAKEN PKI).
-sw_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=fetch test TLS CA" -keyout tls-ca.key -out tls-ca.pem
-sw_openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-    -keyout tls.key -out tls.csr
-printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' > tls.ext
-sw_openssl x509 -req -in tls.csr -CA tls-ca.pem -CAkey tls-ca.key -set_serial 1 -days 2 \
-    -extfile tls.ext -out tls.pem
-
 mkdir www
 cp pki/sp-1234-fullchain.pem www/chain.pem
 cp pki/root.pem www/root-only.pem
 printf 'this is not a certificate\n' > www/junk.pem
-server_pid=
-trap 'rc=$?; [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null; (exit $rc); sks_cleanup' EXIT
-# The server is none of our code: it runs without the sanitizer run's ASan preload.
-env -u LD_PRELOAD python3 "$top_srcdir/tests/integration/https-server.py" www tls.pem tls.key port \
-    > server.log 2>&1 &
-server_pid=$!
-wait_started "https-server.py" "$server_pid" server.log test -s port
-base=https://localhost:$(cat port)
+https_server_start www
+base=https://localhost:$https_port
 
 # passport PATH: a PASSporT signed with the test SP key whose x5u is $base/PATH.
 passport() {
@@ -69,38 +53,38 @@ refused() {
 }
 
 good=$(passport chain.pem)
-got=$(fetch_verify good "$good" --fetch-ca tls-ca.pem --fetch-private)
+got=$(fetch_verify good "$good" --fetch-ca "$https_ca" --fetch-private)
 [ "$got" = 0 ] || { cat good.out; fail "verify --fetch of a good chain: exit $got"; }
 assert_grep good "certificate: SPC 1234, SHAKEN profile and chain to the trust roots checked" good.out
 assert_grep good "x5u: $base/chain.pem" good.out
 pass "verify_fetch_checks_the_chain_its_x5u_serves"
 
 redirected=$(passport redirect-ok)
-got=$(fetch_verify redirected "$redirected" --fetch-ca tls-ca.pem --fetch-private)
+got=$(fetch_verify redirected "$redirected" --fetch-ca "$https_ca" --fetch-private)
 [ "$got" = 0 ] || { cat redirected.out; fail "verify --fetch through an https redirect: exit $got"; }
 pass "verify_fetch_follows_an_https_redirect"
 
 refused loopback 7 "127.0.0.1 is a loopback address" "$good" \
-    --fetch-ca tls-ca.pem
+    --fetch-ca "$https_ca"
 refused untrusted-tls 8 "TLS with the server failed" "$good" --fetch-private
 refused redirect-to-http 7 "redirected to a URL that is not https" "$(passport redirect-http)" \
-    --fetch-ca tls-ca.pem --fetch-private
+    --fetch-ca "$https_ca" --fetch-private
 refused redirect-loop 7 "more than 3 redirects" "$(passport redirect-loop)" \
-    --fetch-ca tls-ca.pem --fetch-private
+    --fetch-ca "$https_ca" --fetch-private
 refused too-large 2 "the body is larger than the 65536 bytes allowed" "$(passport big)" \
-    --fetch-ca tls-ca.pem --fetch-private
+    --fetch-ca "$https_ca" --fetch-private
 refused declared-too-large 2 "the body is larger than the 65536 bytes allowed" \
-    "$(passport big-declared)" --fetch-ca tls-ca.pem --fetch-private
+    "$(passport big-declared)" --fetch-ca "$https_ca" --fetch-private
 refused not-found 3 "HTTP status 404, not 200" "$(passport missing.pem)" \
-    --fetch-ca tls-ca.pem --fetch-private
+    --fetch-ca "$https_ca" --fetch-private
 refused not-a-certificate 2 "x5u: the body of $base/junk.pem holds no PEM or DER certificate" "$(passport junk.pem)" \
-    --fetch-ca tls-ca.pem --fetch-private
+    --fetch-ca "$https_ca" --fetch-private
 t0=$(date +%s)
-refused stall 5 "no complete answer in time" "$(passport stall)" --fetch-ca tls-ca.pem --fetch-private
+refused stall 5 "no complete answer in time" "$(passport stall)" --fetch-ca "$https_ca" --fetch-private
 [ $(($(date +%s) - t0)) -lt 25 ] || fail "a stalled server held verify --fetch past its timeout"
 
 # The chain a server hands over is held to the roots like any other.
-got=$(fetch_verify wrong-chain "$(passport root-only.pem)" --fetch-ca tls-ca.pem --fetch-private)
+got=$(fetch_verify wrong-chain "$(passport root-only.pem)" --fetch-ca "$https_ca" --fetch-private)
 [ "$got" = 7 ] || { cat wrong-chain.out; fail "a root in place of the SP certificate: exit $got"; }
 assert_grep wrong-chain "437 Unsupported Credential" wrong-chain.out
 pass "fetch_hands_a_wrong_chain_to_the_profile_and_root_checks"
@@ -109,5 +93,5 @@ run_fails no-trust "--fetch needs --trust" "$SKSCTL" verify --fetch < "$good"
 run_fails fetch-and-cert "give one of --cert, --pubkey and --fetch" "$SKSCTL" verify --fetch \
     --cert pki/sp-1234.pem --trust pki/root.pem < "$good"
 run_fails ca-without-fetch "--fetch-ca and --fetch-private need --fetch" "$SKSCTL" verify \
-    --cert pki/sp-1234.pem --fetch-ca tls-ca.pem < "$good"
+    --cert pki/sp-1234.pem --fetch-ca "$https_ca" < "$good"
 pass "verify_fetch_options_are_checked"
