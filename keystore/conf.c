@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/file.h"
 #include "p11/p11.h"
 #include "keystore/conf.h"
 #include "keystore/keystore.h"
@@ -19,6 +20,8 @@
 #define SECTION "sks"
 /* More trust anchors than this in one file is a mistake, not a PKI. */
 #define TRUST_MAX 1000
+/* TRUST_MAX PEM certificates of a few KiB each. */
+#define TRUST_FILE_MAX (8 * 1024 * 1024)
 
 static const char *const string_keys[] = {"pkcs11_module", "pkcs11_module_env", "token", "pin_file",
                                           "trust_anchors"};
@@ -351,18 +354,18 @@ CONF *sks_config_conf(const struct sks_config *cfg)
 sks_status sks_config_load_trust(const char *path, X509_STORE **out, struct sks_error *err)
 {
     X509_STORE *store = NULL;
+    unsigned char *data = NULL;
     BIO *in = NULL;
     X509 *x = NULL;
+    size_t len = 0;
     int n = 0;
     sks_status st = SKS_OK;
 
-    in = BIO_new_file(path, "r");
-    if (in == NULL) {
-        ERR_clear_error();
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "cannot read the trust anchors %s: %s", path,
-                        strerror(errno));
+    if (sks_file_read(path, TRUST_FILE_MAX, &data, &len, err) != SKS_OK) {
+        sks_error_prefix(err, "trust anchors");
+        return err->status;
     }
-    if ((store = X509_STORE_new()) == NULL) {
+    if ((in = BIO_new_mem_buf(data, (int)len)) == NULL || (store = X509_STORE_new()) == NULL) {
         st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
         goto done;
     }
@@ -383,6 +386,7 @@ sks_status sks_config_load_trust(const char *path, X509_STORE **out, struct sks_
         st = sks_fail(err, SKS_ERR_INPUT, "trust anchors %s hold no PEM certificate", path);
 done:
     BIO_free(in);
+    OPENSSL_free(data);
     if (st != SKS_OK) {
         X509_STORE_free(store);
         return st;

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "common/error.h"
+#include "common/file.h"
 
 /* Keys, certificates and blobs are small; anything larger is a mistake or an attack. */
 #define SKS_INPUT_MAX (1024 * 1024)
@@ -34,13 +35,6 @@
 #define SKS_SCRYPT_MEM_MAX (32ULL * 1024 * 1024)
 #define SKS_SCRYPT_P_MAX 16
 
-/*
- * Reads the regular file |path|, at most |max| bytes, into a NUL-terminated
- * buffer (not counted in *len; OPENSSL_clear_free it).  A file that is not
- * regular or is larger is refused, not read.
- */
-sks_status sks_file_read(const char *path, size_t max, unsigned char **data, size_t *len,
-                         struct sks_error *err);
 /* sks_file_read() of at most SKS_INPUT_MAX bytes; an empty file is refused; |what|: "--key". */
 sks_status sks_input_file(const char *what, const char *path, unsigned char **data, size_t *len,
                           struct sks_error *err);

@@ -158,6 +158,9 @@ sks_status sks_key_load(const char *spec, EVP_PKEY **out, struct sks_error *err)
         struct stat sb;
         if (stat(spec, &sb) != 0)
             return sks_fail(err, SKS_ERR_NOT_FOUND, "key %s: %s", spec, strerror(errno));
+        /* OpenSSL's file store would wait on a FIFO for a writer. */
+        if (!S_ISREG(sb.st_mode))
+            return sks_fail(err, SKS_ERR_INPUT, "key %s is not a regular file: give a file", spec);
         uri = OPENSSL_strdup(spec);
     }
     if (uri == NULL)

@@ -29,7 +29,8 @@ KEYSTORE_TESTS = \
 	tests/integration/keystore-full-token.sh \
 	tests/integration/keystore-torn-record.sh \
 	tests/integration/keystore-usage.sh \
-	tests/integration/keystore-key-attributes.sh
+	tests/integration/keystore-key-attributes.sh \
+	tests/integration/fifo-inputs.sh
 TESTS += $(KEYSTORE_TESTS)
 EXTRA_DIST += $(KEYSTORE_TESTS) tests/integration/keystore-common.sh
 

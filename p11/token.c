@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <p11-kit/p11-kit.h>
 
+#include "common/file.h"
 #include "p11/internal.h"
 
 #define PIN_MAX 256
@@ -352,45 +353,26 @@ sks_status p11_token_set_pin_source(struct p11_token *tok, const char *pin_sourc
 static sks_status read_pin(const char *source, char **pin, size_t *len, struct sks_error *err)
 {
     const char *path = pin_path(source);
-    char buf[PIN_MAX + 2];
-    ssize_t n;
-    size_t got = 0;
-    int fd;
+    unsigned char *data = NULL;
+    size_t got = 0, size;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sks_fail(err, errno == ENOENT ? SKS_ERR_NOT_FOUND : SKS_ERR_SYSTEM,
-                        "cannot read PIN file %s: %s", path, strerror(errno));
-    while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            OPENSSL_cleanse(buf, sizeof(buf));
-            return sks_fail(err, SKS_ERR_SYSTEM, "cannot read PIN file %s: %s", path,
-                            strerror(errno));
-        }
-        got += (size_t)n;
+    if (sks_file_read(path, PIN_MAX + 2, &data, &got, err) != SKS_OK) {
+        sks_error_prefix(err, "PIN file");
+        return err->status;
     }
-    close(fd);
-    if (got > 0 && buf[got - 1] == '\n')
+    size = got + 1;
+    if (got > 0 && data[got - 1] == '\n')
         got--;
-    if (got > 0 && buf[got - 1] == '\r')
+    if (got > 0 && data[got - 1] == '\r')
         got--;
     if (got == 0 || got > PIN_MAX) {
-        OPENSSL_cleanse(buf, sizeof(buf));
+        OPENSSL_clear_free(data, size);
         return sks_fail(err, SKS_ERR_INPUT, "PIN file %s is %s", path,
                         got == 0 ? "empty" : "too long (over 256 bytes)");
     }
-    *pin = OPENSSL_malloc(got + 1);
-    if (*pin == NULL) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    memcpy(*pin, buf, got);
-    (*pin)[got] = '\0';
+    data[got] = '\0';
+    *pin = (char *)data;
     *len = got;
-    OPENSSL_cleanse(buf, sizeof(buf));
     return SKS_OK;
 }
 

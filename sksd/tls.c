@@ -13,27 +13,17 @@
 
 #include <openssl/crypto.h>
 
+#include "common/file.h"
 #include "sksd/sksd.h"
 
 /* The TLS key is read into memory for GnuTLS and cleansed once it has its copy. */
 static sks_status read_pem(const char *path, char **out, size_t *len, struct sks_error *err)
 {
-    FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    long n;
+    unsigned char *data = NULL;
 
-    if (f == NULL)
-        return sks_fail(err, SKS_ERR_NOT_FOUND, "cannot read %s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > 1024 * 1024 ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = calloc(1, (size_t)n + 1)) == NULL ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(buf);
-        return sks_fail(err, SKS_ERR_INPUT, "cannot read %s (a PEM file of at most 1 MiB)", path);
-    }
-    fclose(f);
-    *out = buf;
-    *len = (size_t)n;
+    if (sks_file_read(path, 1024 * 1024, &data, len, err) != SKS_OK)
+        return err->status;
+    *out = (char *)data;
     return SKS_OK;
 }
 
@@ -52,10 +42,8 @@ sks_status sksd_tls_read(const struct sksd_conf *conf, struct sksd_tls_files *ou
 
 void sksd_tls_free(struct sksd_tls_files *f)
 {
-    if (f->key != NULL)
-        OPENSSL_cleanse(f->key, f->key_len);
-    free(f->key);
-    free(f->cert);
-    free(f->ca);
+    OPENSSL_clear_free(f->key, f->key_len);
+    OPENSSL_free(f->cert);
+    OPENSSL_free(f->ca);
     memset(f, 0, sizeof(*f));
 }
