@@ -24,6 +24,8 @@
 
 /* How long a cached record is trusted on the marker's word alone. */
 #define KS_RECORD_RECHECK_MS 30000
+/* How often a lost marker is looked for again. */
+#define KS_MARKER_RETRY_MS 1000
 
 struct ks_snap {
     struct sks_active pub;
@@ -212,6 +214,31 @@ static sks_status refresh(struct sks_keystore *ks, struct refresh *r, struct sks
 }
 
 /*
+ * The marker's handle (from the index) and value; false when the token has
+ * none or cannot be read now (then |err|, if given, says why).
+ */
+static bool marker_find(struct sks_keystore *ks, p11_handle *h,
+                        unsigned char value[KS_MARKER_VALUE_MAX], size_t *len,
+                        struct sks_error *err)
+{
+    struct ks_index *idx;
+    bool has = false;
+    sks_status st;
+
+    *h = P11_NO_HANDLE;
+    pthread_mutex_lock(&ks->index_lock);
+    st = ks_index_get(ks, &idx, err);
+    if (st == SKS_OK) {
+        has = idx->has_marker;
+        *h = idx->marker;
+    }
+    pthread_mutex_unlock(&ks->index_lock);
+    if (st != SKS_OK)
+        return false;
+    return has && ks_marker_read(ks, *h, value, len);
+}
+
+/*
  * Before the first lookup: the index (one scan of the token) and the
  * marker's value.  The value is read before any record, so that a change
  * made after a record was read always shows as a new marker value.
@@ -220,22 +247,18 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
 {
     struct ks_cache *c = &ks->cache;
     unsigned char value[KS_MARKER_VALUE_MAX];
+    struct sks_error why;
     size_t len = 0;
-    struct ks_index *idx;
-    p11_handle h = P11_NO_HANDLE;
-    bool has = false;
-    sks_status st;
+    p11_handle h;
+    bool has;
 
-    pthread_mutex_lock(&ks->index_lock);
-    st = ks_index_get(ks, &idx, err);
-    if (st == SKS_OK) {
-        has = idx->has_marker;
-        h = idx->marker;
+    sks_error_clear(&why);
+    has = marker_find(ks, &h, value, &len, &why);
+    if (!has && why.status != SKS_OK) {
+        if (err != NULL)
+            *err = why;
+        return why.status;
     }
-    pthread_mutex_unlock(&ks->index_lock);
-    if (st != SKS_OK)
-        return st;
-    has = has && ks_marker_read(ks, h, value, &len);
     pthread_mutex_lock(&ks->lock);
     if (!c->has_baseline) {
         c->has_baseline = true;
@@ -251,6 +274,42 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
     return SKS_OK;
 }
 
+/*
+ * No marker: there was none at the first lookup (the key store was empty),
+ * or it could not be read (the token went away, a session was lost).
+ * Entries re-read their records meanwhile, and every KS_MARKER_RETRY_MS one
+ * lookup looks for the marker again, so that the cache goes back to one
+ * read per max_age_ms once there is one to read.
+ */
+static void marker_retry(struct sks_keystore *ks, int64_t now)
+{
+    struct ks_cache *c = &ks->cache;
+    unsigned char value[KS_MARKER_VALUE_MAX];
+    struct sks_error why;
+    size_t len = 0;
+    p11_handle h;
+    bool ok;
+
+    if (now < c->marker_retry_ms)
+        return;
+    c->marker_retry_ms = now + KS_MARKER_RETRY_MS;
+    c->marker_busy = true;
+    pthread_mutex_unlock(&ks->lock);
+    sks_error_clear(&why);
+    ok = marker_find(ks, &h, value, &len, &why);
+    pthread_mutex_lock(&ks->lock);
+    c->marker_busy = false;
+    if (!ok)
+        return;
+    c->has_marker = true;
+    c->marker = h;
+    memcpy(c->marker_value, value, len);
+    c->marker_len = len;
+    c->marker_checked_ms = now;
+    /* What changed while the marker was away is not known: everything once. */
+    c->generation++;
+}
+
 /* Reads the marker at most every |max_age_ms|; bumps the generation when it changed. */
 static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
 {
@@ -260,7 +319,13 @@ static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
     p11_handle h;
     bool ok;
 
-    if (!c->has_marker || c->marker_busy || now - c->marker_checked_ms < max_age_ms)
+    if (c->marker_busy)
+        return;
+    if (!c->has_marker) {
+        marker_retry(ks, now);
+        return;
+    }
+    if (now - c->marker_checked_ms < max_age_ms)
         return;
     c->marker_busy = true;
     h = c->marker;
@@ -270,8 +335,9 @@ static void marker_poll(struct sks_keystore *ks, long max_age_ms, int64_t now)
     c->marker_busy = false;
     c->marker_checked_ms = now;
     if (!ok) {
-        /* Gone: fall back to per-identity polling, and revalidate everything once. */
+        /* Gone: per-identity polling until marker_retry() finds it; everything once now. */
         c->has_marker = false;
+        c->marker_retry_ms = now + KS_MARKER_RETRY_MS;
         c->generation++;
         return;
     }

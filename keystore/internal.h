@@ -145,6 +145,7 @@ struct ks_cache {
     size_t marker_len;
     int64_t marker_checked_ms;
     bool marker_busy;
+    int64_t marker_retry_ms; /* without one: when marker_retry() looks for it next */
 };
 
 /*
