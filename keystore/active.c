@@ -238,6 +238,17 @@ static bool marker_find(struct sks_keystore *ks, p11_handle *h,
     return has && ks_marker_read(ks, *h, value, len);
 }
 
+/* The cache reads the marker |h| from now on, |value| its last value, read at |now|. */
+static void marker_take(struct ks_cache *c, p11_handle h, const unsigned char *value, size_t len,
+                        int64_t now)
+{
+    c->has_marker = true;
+    c->marker = h;
+    memcpy(c->marker_value, value, len);
+    c->marker_len = len;
+    c->marker_checked_ms = now;
+}
+
 /*
  * Before the first lookup: the index (one scan of the token) and the
  * marker's value.  The value is read before any record, so that a change
@@ -262,13 +273,11 @@ static sks_status cache_start(struct sks_keystore *ks, struct sks_error *err)
     pthread_mutex_lock(&ks->lock);
     if (!c->has_baseline) {
         c->has_baseline = true;
-        c->has_marker = has;
-        c->marker = h;
-        if (has) {
-            memcpy(c->marker_value, value, len);
-            c->marker_len = len;
-        }
-        c->marker_checked_ms = ks_monotonic_ms();
+        c->has_marker = false;
+        if (has)
+            marker_take(c, h, value, len, ks_monotonic_ms());
+        else
+            c->marker_checked_ms = ks_monotonic_ms();
     }
     pthread_mutex_unlock(&ks->lock);
     return SKS_OK;
@@ -301,11 +310,7 @@ static void marker_retry(struct sks_keystore *ks, int64_t now)
     c->marker_busy = false;
     if (!ok)
         return;
-    c->has_marker = true;
-    c->marker = h;
-    memcpy(c->marker_value, value, len);
-    c->marker_len = len;
-    c->marker_checked_ms = now;
+    marker_take(c, h, value, len, now);
     /* What changed while the marker was away is not known: everything once. */
     c->generation++;
 }
