@@ -54,6 +54,18 @@ grep -q "^d $confdir 0750 root $group " "$(installed tmpfiles.d/sksd.conf)" ||
     fail "no tmpfiles.d entry makes $confdir readable by group $group"
 pass "sysusers.d declares $user; tmpfiles.d makes $confdir (root:$group 0750)"
 
+# What systemd-sysusers makes of it on an empty system: the user, and its
+# membership of softhsm, the group of SoftHSM2's token store.
+command -v systemd-sysusers >/dev/null 2>&1 || fail "systemd-sysusers is not installed (quickstart.sh installs systemd)"
+mkdir -p "$sks_work/root/etc"
+run_ok sysusers env -u LD_PRELOAD systemd-sysusers --root="$sks_work/root" "$(installed sysusers.d/sksd.conf)"
+grep -q "^$user:" "$sks_work/root/etc/passwd" || fail "systemd-sysusers made no user $user"
+grep -q "^softhsm:[^:]*:[0-9]*:\(.*,\)\?$user\(,.*\)\?\$" "$sks_work/root/etc/group" ||
+    { cat "$sks_work/root/etc/group"; fail "$user is not a member of softhsm"; }
+ls -ld /var/lib/softhsm 2>/dev/null | grep -q ' softhsm ' ||
+    fail "SoftHSM2's token store is not group softhsm here: the membership would not reach it"
+pass "sysusers.d makes $user a member of softhsm, which owns SoftHSM2's token store"
+
 if grep -rn '@[a-z_]*@' "$unit" "$dest$confdir" "$(installed tmpfiles.d/sksd.conf)" \
     "$(installed man8/sksd.8)" "$(installed man1/sksctl.1)"; then
     fail "an installed file names a directory configure did not substitute"
