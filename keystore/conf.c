@@ -9,19 +9,13 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
-#include "common/file.h"
 #include "p11/p11.h"
 #include "keystore/conf.h"
 #include "keystore/keystore.h"
 
 #define SECTION "sks"
 /* More trust anchors than this in one file is a mistake, not a PKI. */
-#define TRUST_MAX 1000
-/* TRUST_MAX PEM certificates of a few KiB each. */
-#define TRUST_FILE_MAX (8 * 1024 * 1024)
 
 static const char *const string_keys[] = {"pkcs11_module", "pkcs11_module_env", "token", "pin_file",
                                           "trust_anchors"};
@@ -349,48 +343,4 @@ sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token 
 CONF *sks_config_conf(const struct sks_config *cfg)
 {
     return cfg->conf;
-}
-
-sks_status sks_config_load_trust(const char *path, X509_STORE **out, struct sks_error *err)
-{
-    X509_STORE *store = NULL;
-    unsigned char *data = NULL;
-    BIO *in = NULL;
-    X509 *x = NULL;
-    size_t len = 0;
-    int n = 0;
-    sks_status st = SKS_OK;
-
-    if (sks_file_read(path, TRUST_FILE_MAX, &data, &len, err) != SKS_OK) {
-        sks_error_prefix(err, "trust anchors");
-        return err->status;
-    }
-    if ((in = BIO_new_mem_buf(data, (int)len)) == NULL || (store = X509_STORE_new()) == NULL) {
-        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        goto done;
-    }
-    while (st == SKS_OK && (x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
-        if (++n > TRUST_MAX)
-            st = sks_fail(err, SKS_ERR_INPUT, "trust anchors %s: more than %d certificates", path,
-                          TRUST_MAX);
-        else if (X509_check_ca(x) == 0)
-            st = sks_fail(err, SKS_ERR_INPUT,
-                          "trust anchors %s: certificate %d is not a CA certificate", path, n);
-        else if (X509_STORE_add_cert(store, x) != 1)
-            st = sks_fail(err, SKS_ERR_SYSTEM, "trust anchors %s: cannot add certificate %d", path,
-                          n);
-        X509_free(x);
-    }
-    ERR_clear_error();
-    if (st == SKS_OK && n == 0)
-        st = sks_fail(err, SKS_ERR_INPUT, "trust anchors %s hold no PEM certificate", path);
-done:
-    BIO_free(in);
-    OPENSSL_free(data);
-    if (st != SKS_OK) {
-        X509_STORE_free(store);
-        return st;
-    }
-    *out = store;
-    return SKS_OK;
 }

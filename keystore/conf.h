@@ -86,10 +86,4 @@ sks_status sks_config_open_token(const struct sks_config *cfg, struct p11_token 
 /* The parsed file, for sections the key store does not know (sksd). NULL without a file. */
 CONF *sks_config_conf(const struct sks_config *cfg);
 
-/*
- * Reads a PEM file of trust anchors into a new store.  Every certificate in
- * it must be a CA certificate; an empty file is an error.
- */
-sks_status sks_config_load_trust(const char *path, X509_STORE **out, struct sks_error *err);
-
 #endif

@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ui.h>
+#include <openssl/x509v3.h>
 
 #include "profile/certs.h"
 #include "keystore/input.h"
@@ -171,8 +172,21 @@ sks_status sks_certs_load(const char *path, bool der_ok, STACK_OF(X509) * *out,
 sks_status sks_roots_load(const char *path, X509_STORE **out, struct sks_error *err)
 {
     STACK_OF(X509) *certs = NULL;
-    sks_status st = sks_certs_load(path, false, &certs, err);
+    sks_status st;
+    int i;
 
+    if ((st = sks_certs_load(path, false, &certs, err)) != SKS_OK) {
+        sks_error_prefix(err, "trust anchors");
+        return st;
+    }
+    if (sk_X509_num(certs) > SKS_ROOTS_MAX)
+        st = sks_fail(err, SKS_ERR_INPUT, "trust anchors %s: more than %d certificates", path,
+                      SKS_ROOTS_MAX);
+    for (i = 0; st == SKS_OK && i < sk_X509_num(certs); i++) {
+        if (X509_check_ca(sk_X509_value(certs, i)) == 0)
+            st = sks_fail(err, SKS_ERR_INPUT,
+                          "trust anchors %s: certificate %d is not a CA certificate", path, i + 1);
+    }
     if (st == SKS_OK)
         st = sks_certs_store(certs, path, out, err);
     sk_X509_pop_free(certs, X509_free);

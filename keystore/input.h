@@ -71,7 +71,11 @@ sks_status sks_input_passphrase(const char *path, char **pass, struct sks_error 
 /* Every certificate in a PEM file (or, when |der_ok|, a single DER one). */
 sks_status sks_certs_load(const char *path, bool der_ok, STACK_OF(X509) * *out,
                           struct sks_error *err);
-/* A trust store of every certificate in the PEM file |path|. */
+/*
+ * The STI-PA trust anchors: a trust store of every certificate in the PEM
+ * file |path|, each a CA certificate, at most SKS_ROOTS_MAX of them.
+ */
+#define SKS_ROOTS_MAX 1000
 sks_status sks_roots_load(const char *path, X509_STORE **out, struct sks_error *err);
 /* A PEM public key. */
 sks_status sks_pubkey_load(const char *path, EVP_PKEY **out, struct sks_error *err);

@@ -28,6 +28,7 @@
 
 #include <openssl/err.h>
 
+#include "keystore/input.h"
 #include "p11/p11.h"
 #include "sksd/sksd.h"
 
@@ -110,7 +111,7 @@ static sks_status open_keystore(struct sksd *d, struct sks_error *err)
     if (st != SKS_OK)
         return st;
     if (cfg->trust_anchors != NULL) {
-        st = sks_config_load_trust(cfg->trust_anchors, &kcfg.roots, err);
+        st = sks_roots_load(cfg->trust_anchors, &kcfg.roots, err);
         if (st != SKS_OK)
             return st;
     } else {

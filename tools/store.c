@@ -10,6 +10,7 @@
 
 #include "p11/p11.h"
 #include "keystore/conf.h"
+#include "keystore/input.h"
 #include "keystore/keystore.h"
 #include "tools/sksctl.h"
 
@@ -105,7 +106,7 @@ sks_status cli_store_open(const struct cli_store_opts *o, bool roots, bool mutat
         return sks_fail(err, SKS_ERR_INPUT,
                         "no trust anchors: set trust_anchors in [sks] or give --trust");
     }
-    if (roots && (st = sks_config_load_trust(s->cfg.trust_anchors, &kcfg.roots, err)) != SKS_OK) {
+    if (roots && (st = sks_roots_load(s->cfg.trust_anchors, &kcfg.roots, err)) != SKS_OK) {
         cli_store_close(s);
         return st;
     }
