@@ -4,7 +4,7 @@
 #
 #   common <- p11 <- provider
 #   common <- shaken <- profile <- verify, testpki, keystore <- sksd, tools
-#   common <- fetch (the HTTPS client) <- sksd, tools
+#   common <- fetch (the HTTPS client) <- verify (x5u chains), sksd, tools
 #   keystore also uses p11; sksd never links testpki (test certificates are
 #   made by sksctl and the tests); tools use every module but sksd and the
 #   provider (they load it through OpenSSL); tests use any.
@@ -41,7 +41,7 @@ BEGIN {
     allowed["provider"] = "common p11"
     allowed["shaken"] = "common"
     allowed["profile"] = "common shaken"
-    allowed["verify"] = "common shaken profile"
+    allowed["verify"] = "common shaken profile fetch"
     allowed["testpki"] = "common shaken profile"
     allowed["keystore"] = "common shaken profile p11"
     allowed["fetch"] = "common"

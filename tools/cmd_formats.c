@@ -21,6 +21,7 @@
 #include "shaken/passport.h"
 #include "shaken/rules.h"
 #include "verify/verify.h"
+#include "verify/x5u.h"
 #include "keystore/input.h"
 #include "keystore/keystore.h"
 #include "tools/opts.h"
@@ -345,26 +346,6 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
     return SKS_OK;
 }
 
-/* What the fetch cache keeps of an x5u: its certificates, parsed. */
-static void *parse_chain(const char *url, const struct sks_fetched *body, size_t *cost,
-                         struct sks_error *err)
-{
-    STACK_OF(X509) *certs = NULL;
-    char what[SKS_X5U_MAX + 32];
-
-    snprintf(what, sizeof(what), "x5u: the body of %s", url);
-    if (sks_certs_parse(body->data, body->len, true, what, &certs, err) != SKS_OK)
-        return NULL;
-    /* A parsed certificate takes a few times its encoding. */
-    *cost = 4 * body->len;
-    return certs;
-}
-
-static void free_chain(void *certs)
-{
-    sk_X509_pop_free(certs, X509_free);
-}
-
 /*
  * --fetch: the certificates at the x5u of |hdr| (its info parameter, which
  * verification holds to the PASSporT's x5u), through the fetch cache that a
@@ -391,7 +372,7 @@ static sks_status fetch_certs(const struct verify_args *a, const char *hdr, size
         fo.ca_file = a->fetch_ca;
         fo.allow_private = a->fetch_private;
         sks_fetch_cache_opts_init(&co);
-        if ((cache = sks_fetch_cache_new(&co, &fo, parse_chain, free_chain)) == NULL)
+        if ((cache = sks_x5u_cache_new(&co, &fo)) == NULL)
             return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
         if ((st = sks_fetch_cache_get(cache, id.info, &got, err)) == SKS_OK) {
             o->chain = X509_chain_up_ref(sks_cached_value(got));
