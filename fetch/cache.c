@@ -271,28 +271,29 @@ static void publish(struct sks_fetch_cache *c, struct sks_cached *e)
 static sks_status answer(struct sks_fetch_cache *c, struct sks_cached *e, struct sks_cached **out,
                          struct sks_error *err)
 {
+    sks_status st = e->err.status != SKS_OK ? e->err.status : SKS_ERR_INTERNAL;
+
     if (e->state == ENTRY_READY) {
         *out = e;
         return SKS_OK;
     }
-    sks_status st = e->err.status != SKS_OK ? e->err.status : SKS_ERR_INTERNAL;
-
     if (err != NULL)
         *err = e->err;
     unref(c, e);
     return st;
 }
 
-/* A miss: a new entry, listed while it is fetched so that others wait for it. */
+/*
+ * A miss: a new entry, listed while it is fetched so that others wait for
+ * it.  Called and returns with the lock held, dropped for the fetch.
+ */
 static sks_status fetch_new(struct sks_fetch_cache *c, const char *url, uint64_t h,
                             struct sks_cached **out, struct sks_error *err)
 {
     struct sks_cached *e = entry_new(url, h);
 
-    if (e == NULL) {
-        pthread_mutex_unlock(&c->lock);
+    if (e == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory caching %s", url);
-    }
     e->refs = 1;
     list_entry(c, e);
     c->stats.fetches++;
@@ -300,15 +301,13 @@ static sks_status fetch_new(struct sks_fetch_cache *c, const char *url, uint64_t
     fill(c, e);
     pthread_mutex_lock(&c->lock);
     publish(c, e);
-    {
-        sks_status st = answer(c, e, out, err);
-
-        pthread_mutex_unlock(&c->lock);
-        return st;
-    }
+    return answer(c, e, out, err);
 }
 
-/* A stale entry and nobody refreshing it: this caller does, the others get |old|. */
+/*
+ * A stale entry and nobody refreshing it: this caller does, the others get
+ * |old|.  Called and returns with the lock held, as fetch_new().
+ */
 static sks_status refresh(struct sks_fetch_cache *c, struct sks_cached *old,
                           struct sks_cached **out, struct sks_error *err)
 {
@@ -353,7 +352,7 @@ sks_status sks_fetch_cache_get(struct sks_fetch_cache *c, const char *url, struc
     uint64_t h = hash_of(url);
     struct sks_cached *e;
     sks_status st;
-    double now;
+    double now = now_s();
 
     *out = NULL;
     pthread_mutex_lock(&c->lock);
@@ -364,11 +363,7 @@ sks_status sks_fetch_cache_get(struct sks_fetch_cache *c, const char *url, struc
         while (e->state == ENTRY_FETCHING)
             pthread_cond_wait(&c->fetched, &c->lock);
         st = answer(c, e, out, err);
-        pthread_mutex_unlock(&c->lock);
-        return st;
-    }
-    now = now_s();
-    if (e != NULL && now < e->fresh_until) {
+    } else if (e != NULL && now < e->fresh_until) {
         e->refs++;
         lru_unlink(c, e);
         lru_push(c, e);
@@ -377,23 +372,19 @@ sks_status sks_fetch_cache_get(struct sks_fetch_cache *c, const char *url, struc
         else
             c->stats.negative_hits++;
         st = answer(c, e, out, err);
-        pthread_mutex_unlock(&c->lock);
-        return st;
+    } else if (e != NULL && e->state == ENTRY_READY && now < e->stale_until && e->refreshing) {
+        e->refs++;
+        c->stats.stale_hits++;
+        st = answer(c, e, out, err);
+    } else if (e != NULL && e->state == ENTRY_READY && now < e->stale_until) {
+        st = refresh(c, e, out, err);
+    } else {
+        if (e != NULL)
+            unlist_entry(c, e);
+        st = fetch_new(c, url, h, out, err);
     }
-    if (e != NULL && e->state == ENTRY_READY && now < e->stale_until) {
-        if (e->refreshing) {
-            e->refs++;
-            c->stats.stale_hits++;
-            st = answer(c, e, out, err);
-        } else {
-            st = refresh(c, e, out, err);
-        }
-        pthread_mutex_unlock(&c->lock);
-        return st;
-    }
-    if (e != NULL)
-        unlist_entry(c, e);
-    return fetch_new(c, url, h, out, err);
+    pthread_mutex_unlock(&c->lock);
+    return st;
 }
 
 void *sks_cached_value(const struct sks_cached *entry)

@@ -165,45 +165,39 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 
 /* ---- the headers that say how long a body may be kept -------------------------- */
 
-/* The value of directive |name| (e.g. "max-age") in Cache-Control value |v|, or -1. */
-static long directive_seconds(const char *v, const char *name)
+/*
+ * Where directive |name| (e.g. "max-age") of Cache-Control value |v| ends,
+ * or NULL: a match counts only at the start of a directive and up to its
+ * end or its "=".
+ */
+static const char *directive(const char *v, const char *name)
 {
     size_t n = strlen(name);
     const char *p = v;
 
     while ((p = strcasestr(p, name)) != NULL) {
-        bool starts = p == v || p[-1] == ' ' || p[-1] == ',' || p[-1] == '\t';
+        bool starts = p == v || strchr(" ,\t", p[-1]) != NULL;
 
         p += n;
-        if (starts && *p == '=') {
-            char *end;
-            long secs;
-
-            p++;
-            if (*p == '"')
-                p++;
-            secs = strtol(p, &end, 10);
-            return end != p && secs >= 0 ? secs : -1;
-        }
+        if (starts && strchr("=, \t\r\n", *p) != NULL)
+            return p;
     }
-    return -1;
+    return NULL;
 }
 
-static bool has_directive(const char *v, const char *name)
+/* The seconds of directive |name| ("max-age=60", quoted or not), or -1. */
+static long directive_seconds(const char *v, const char *name)
 {
-    size_t n = strlen(name);
-    const char *p = v;
+    const char *p = directive(v, name);
+    char *end;
+    long secs;
 
-    while ((p = strcasestr(p, name)) != NULL) {
-        bool starts = p == v || p[-1] == ' ' || p[-1] == ',' || p[-1] == '\t';
-        char after = p[n];
-
-        if (starts && (after == '\0' || after == ',' || after == ' ' || after == '\t' ||
-                       after == '\r' || after == '\n'))
-            return true;
-        p += n;
-    }
-    return false;
+    if (p == NULL || *p++ != '=')
+        return -1;
+    if (*p == '"')
+        p++;
+    secs = strtol(p, &end, 10);
+    return end != p && secs >= 0 ? secs : -1;
 }
 
 static void reset_freshness(struct sks_fetched *f)
@@ -232,11 +226,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
         long s = directive_seconds(v + 14, "s-maxage");
 
         f->max_age = s >= 0 ? s : directive_seconds(v + 14, "max-age");
-        f->no_store = has_directive(v + 14, "no-store") || has_directive(v + 14, "no-cache");
+        f->no_store =
+            directive(v + 14, "no-store") != NULL || directive(v + 14, "no-cache") != NULL;
     } else if (strncasecmp(v, "Expires:", 8) == 0) {
         time_t t = curl_getdate(v + 8, NULL);
 
-        f->expires = t > 0 ? (long)t : -1;
+        /* RFC 9111 section 5.3: an invalid date ("0") means already expired. */
+        f->expires = t > 0 ? (long)t : 0;
     }
     return len;
 }

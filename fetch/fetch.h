@@ -50,7 +50,7 @@ struct sks_fetched {
     char content_type[128]; /* empty when the server sent none */
     /* How long the server lets it be kept (RFC 9111): */
     long max_age;  /* Cache-Control max-age (s-maxage first), seconds; -1: none */
-    long expires;  /* Expires, seconds since 1970; -1: none or invalid */
+    long expires;  /* Expires, seconds since 1970; -1: none; 0: invalid (expired) */
     bool no_store; /* Cache-Control no-store or no-cache */
 };
 

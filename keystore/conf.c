@@ -15,8 +15,6 @@
 #include "keystore/keystore.h"
 
 #define SECTION "sks"
-/* More trust anchors than this in one file is a mistake, not a PKI. */
-
 static const char *const string_keys[] = {"pkcs11_module", "pkcs11_module_env", "token", "pin_file",
                                           "trust_anchors"};
 /* More environment variables than this for one module is a mistake. */

@@ -355,10 +355,11 @@ static sks_status read_pin(const char *source, char **pin, size_t *len, struct s
     const char *path = pin_path(source);
     unsigned char *data = NULL;
     size_t got = 0, size;
+    sks_status st = sks_file_read(path, PIN_MAX + 2, &data, &got, err);
 
-    if (sks_file_read(path, PIN_MAX + 2, &data, &got, err) != SKS_OK) {
+    if (st != SKS_OK) {
         sks_error_prefix(err, "PIN file");
-        return err->status;
+        return st;
     }
     size = got + 1;
     if (got > 0 && data[got - 1] == '\n')

@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +19,11 @@
 static sks_status read_pem(const char *path, char **out, size_t *len, struct sks_error *err)
 {
     unsigned char *data = NULL;
+    sks_status st = sks_file_read(path, 1024 * 1024, &data, len, err);
 
-    if (sks_file_read(path, 1024 * 1024, &data, len, err) != SKS_OK)
-        return err->status;
-    *out = (char *)data;
-    return SKS_OK;
+    if (st == SKS_OK)
+        *out = (char *)data;
+    return st;
 }
 
 sks_status sksd_tls_read(const struct sksd_conf *conf, struct sksd_tls_files *out,

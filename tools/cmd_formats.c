@@ -379,7 +379,7 @@ static sks_status fetch_certs(const struct verify_args *a, const char *hdr, size
             sks_fetch_cache_put(cache, got);
             if (o->chain == NULL)
                 st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        } else if (strncmp(err->msg, "x5u: ", 5) != 0) {
+        } else {
             sks_error_prefix(err, "x5u");
         }
         sks_fetch_cache_free(cache);

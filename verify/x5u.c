@@ -21,7 +21,7 @@ static void *parse_chain(const char *url, const struct sks_fetched *body, size_t
     STACK_OF(X509) *certs = NULL;
     char what[SKS_X5U_MAX + 32];
 
-    snprintf(what, sizeof(what), "x5u: the body of %s", url);
+    snprintf(what, sizeof(what), "the body of %s", url);
     if (sks_certs_parse(body->data, body->len, true, what, &certs, err) != SKS_OK)
         return NULL;
     *cost = X5U_COST_FACTOR * body->len;

@@ -43,15 +43,15 @@ expect_fetched /cc/max-age=60/chain.pem 1 "50 concurrent lookups"
 [ "$(stat burst fetches)" = 1 ] && [ "$(stat burst hits)" -ge 1 ] || { cat burst.out; fail "burst stats"; }
 pass "a_burst_of_50_lookups_for_an_uncached_url_fetches_it_once"
 
-probe max-age --min-ttl 0 --stale-ttl 0 "get:$base/cc/max-age=1/a.pem" "get:$base/cc/max-age=1/a.pem" \
-    sleep:1500 "get:$base/cc/max-age=1/a.pem"
-expect_fetched /cc/max-age=1/a.pem 2 "max-age=1 over 1.5 s"
-probe expires --min-ttl 0 --stale-ttl 0 "get:$base/expires/2/b.pem" "get:$base/expires/2/b.pem" \
-    sleep:2500 "get:$base/expires/2/b.pem"
-expect_fetched /expires/2/b.pem 2 "Expires in 2 s over 2.5 s"
-probe default --min-ttl 0 --stale-ttl 0 --default-ttl 1 "get:$base/c.pem" "get:$base/c.pem" \
-    sleep:1500 "get:$base/c.pem"
-expect_fetched /c.pem 2 "default TTL 1 s over 1.5 s"
+probe max-age --min-ttl 0 --stale-ttl 0 "get:$base/cc/max-age=3/a.pem" "get:$base/cc/max-age=3/a.pem" \
+    sleep:3500 "get:$base/cc/max-age=3/a.pem"
+expect_fetched /cc/max-age=3/a.pem 2 "max-age=3 over 3.5 s"
+probe expires --min-ttl 0 --stale-ttl 0 "get:$base/expires/3/b.pem" "get:$base/expires/3/b.pem" \
+    sleep:4000 "get:$base/expires/3/b.pem"
+expect_fetched /expires/3/b.pem 2 "Expires in 3 s over 4 s"
+probe default --min-ttl 0 --stale-ttl 0 --default-ttl 3 "get:$base/c.pem" "get:$base/c.pem" \
+    sleep:3500 "get:$base/c.pem"
+expect_fetched /c.pem 2 "default TTL 3 s over 3.5 s"
 pass "cache-control_expires_and_the_default_ttl_say_how_long_an_entry_is_kept"
 
 probe floor --min-ttl 60 "get:$base/cc/no-store/chain.pem" "get:$base/cc/max-age=0/chain.pem" \
@@ -63,18 +63,18 @@ probe ceiling --max-ttl 1 --stale-ttl 0 "get:$base/cc/max-age=86400/d.pem" sleep
 expect_fetched /cc/max-age=86400/d.pem 2 "max-age=86400 under max_ttl 1"
 pass "min_ttl_and_max_ttl_bound_what_the_server_says"
 
-probe negative --negative-ttl 1 "get:$base/missing.pem" "get:$base/missing.pem" sleep:1500 \
+probe negative --negative-ttl 3 "get:$base/missing.pem" "get:$base/missing.pem" sleep:3500 \
     "get:$base/missing.pem" stats
-expect_fetched /missing.pem 2 "a 404 with negative_ttl 1 over 1.5 s"
+expect_fetched /missing.pem 2 "a 404 with negative_ttl 3 over 3.5 s"
 [ "$(grep -c 'error fetch-http: .*HTTP status 404' negative.out)" = 3 ] ||
     { cat negative.out; fail "the kept failure is not the server's 404"; }
 [ "$(stat negative negative_hits)" = 1 ] || { cat negative.out; fail "no negative hit"; }
 pass "a_failure_is_kept_for_the_negative_ttl"
 
-# Stale: max-age=1, stale_ttl 3.  After 1.5 s the server is down: the
-# refresh fails and the stale entry is served; after 4.5 s it is not.
-probe stale --min-ttl 0 --stale-ttl 3 "get:$base/cc/max-age=1/e1.pem" sleep:1500 \
-    "get:$base/cc/max-age=1/e1.pem" sleep:3500 "get:$base/cc/max-age=1/e1.pem" stats &
+# Stale: max-age=1, stale_ttl 5.  After 1.5 s the server is down: the
+# refresh fails and the stale entry is served; after 7 s it is not.
+probe stale --min-ttl 0 --stale-ttl 5 "get:$base/cc/max-age=1/e1.pem" sleep:1500 \
+    "get:$base/cc/max-age=1/e1.pem" sleep:5500 "get:$base/cc/max-age=1/e1.pem" stats &
 probe_pid=$!
 # DOWN once the first lookup has its answer, 1.5 s before the second.
 wait_started fetch_probe "$probe_pid" stale.out grep -q ' ok ' stale.out

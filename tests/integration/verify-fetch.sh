@@ -79,9 +79,7 @@ refused not-found 3 "HTTP status 404, not 200" "$(passport missing.pem)" \
     --fetch-ca "$https_ca" --fetch-private
 refused not-a-certificate 2 "x5u: the body of $base/junk.pem holds no PEM or DER certificate" "$(passport junk.pem)" \
     --fetch-ca "$https_ca" --fetch-private
-t0=$(date +%s)
 refused stall 5 "no complete answer in time" "$(passport stall)" --fetch-ca "$https_ca" --fetch-private
-[ $(($(date +%s) - t0)) -lt 25 ] || fail "a stalled server held verify --fetch past its timeout"
 
 # The chain a server hands over is held to the roots like any other.
 got=$(fetch_verify wrong-chain "$(passport root-only.pem)" --fetch-ca "$https_ca" --fetch-private)
