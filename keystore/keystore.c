@@ -24,6 +24,7 @@
 #include <openssl/sha.h>
 
 #include "keystore/internal.h"
+#include "profile/certs.h"
 
 time_t ks_now(void)
 {
@@ -533,10 +534,8 @@ static void version_info(struct sks_keystore *ks, const char *name, const struct
     if (v->state == SKS_VERSION_PREVIOUS)
         vi->replaced_at = v->changed;
     if (ks_version_cert(ks, name, v, &cert, vi->x5u, NULL) == SKS_OK) {
-        const ASN1_TIME *na = X509_get0_notAfter(cert);
-        struct tm tm;
-        if (ASN1_TIME_to_tm(na, &tm) == 1)
-            vi->not_after = timegm(&tm);
+        /* not_after stays 0 if it does not decode. */
+        (void)sks_asn1_time(X509_get0_notAfter(cert), &vi->not_after);
         X509_free(cert);
     }
     key = version_object(ks->index, name, v, P11_PRIVATE_KEY);

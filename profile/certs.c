@@ -5,6 +5,16 @@
 
 #include "profile/certs.h"
 
+bool sks_asn1_time(const ASN1_TIME *t, time_t *out)
+{
+    struct tm tm;
+
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+        return false;
+    *out = timegm(&tm);
+    return true;
+}
+
 sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, const char *what,
                            STACK_OF(X509) * *out, struct sks_error *err)
 {

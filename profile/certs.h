@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -11,6 +12,9 @@
 
 /* A certificate file larger than this is refused, not read. */
 #define SKS_CERT_FILE_MAX (1024 * 1024)
+
+/* |t| as seconds since 1970 in |*out|; false when it does not decode. */
+bool sks_asn1_time(const ASN1_TIME *t, time_t *out);
 
 /*
  * Every certificate of |data|, in order: any number of PEM certificates or,

@@ -20,6 +20,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "profile/certs.h"
 #include "profile/profile.h"
 #include "profile/tnauthlist.h"
 
@@ -416,24 +417,14 @@ static void format_time(char *out, size_t outsize, time_t t)
         snprintf(out, outsize, "(time %lld)", (long long)t);
 }
 
-static int asn1_time_to_time_t(const ASN1_TIME *t, time_t *out)
-{
-    struct tm tm;
-
-    if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-        return 0;
-    *out = timegm(&tm);
-    return 1;
-}
-
 static void check_validity(X509 *ee, time_t now, struct sks_profile_result *res)
 {
     time_t not_before, not_after;
     char when[32], at[32];
 
     format_time(at, sizeof(at), now);
-    if (!asn1_time_to_time_t(X509_get0_notBefore(ee), &not_before) ||
-        !asn1_time_to_time_t(X509_get0_notAfter(ee), &not_after)) {
+    if (!sks_asn1_time(X509_get0_notBefore(ee), &not_before) ||
+        !sks_asn1_time(X509_get0_notAfter(ee), &not_after)) {
         broken(res, SKS_RULE_VALIDITY, "notBefore or notAfter does not decode");
         return;
     }

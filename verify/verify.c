@@ -202,16 +202,51 @@ static sks_status check_fresh(long long iat, time_t now, long max_age, int *sip,
     return SKS_OK;
 }
 
+/*
+ * The call's From and To against orig and dest: a PASSporT lifted from
+ * another call verifies, but not for this one (RFC 8224 section 6.2.1).
+ */
+static sks_status check_call(const struct sks_verify_opts *opts, const struct sks_passport *pp,
+                             int *sip, struct sks_error *err)
+{
+    size_t i;
+    unsigned int k;
+
+    if (opts->call_orig != NULL && strcmp(opts->call_orig, pp->orig) != 0)
+        return reject(sip, SKS_SIP_INVALID_IDENTITY_HEADER, err, SKS_ERR_POLICY,
+                      "the PASSporT orig %s is not the call's originating TN %s", pp->orig,
+                      opts->call_orig);
+    for (i = 0; i < opts->ncall_dest; i++) {
+        for (k = 0; k < pp->ndest; k++) {
+            if (strcmp(opts->call_dest[i], pp->dest[k]) == 0)
+                break;
+        }
+        if (k == pp->ndest)
+            return reject(sip, SKS_SIP_INVALID_IDENTITY_HEADER, err, SKS_ERR_POLICY,
+                          "the call's destination TN %s is not among the PASSporT's dest",
+                          opts->call_dest[i]);
+    }
+    return SKS_OK;
+}
+
 /* The key that must have signed: the certificate's, once it passed its checks. */
 static sks_status credential_key(const struct sks_verify_opts *opts, time_t now,
-                                 struct sks_verify_result *res, EVP_PKEY **key, int *sip,
-                                 struct sks_error *err)
+                                 struct sks_verify_result *res, struct sks_verify_credential *cred,
+                                 int *sip, struct sks_error *err)
 {
     struct sks_profile_result prof;
     sks_status st;
 
+    if (opts->cert == NULL && opts->pubkey == NULL) {
+        st = opts->source->lookup(opts->source->ctx, res->passport.x5u, now, cred, sip, err);
+        if (st == SKS_OK && cred->chain_checked) {
+            res->chain_checked = true;
+            memcpy(res->spc, cred->spc, sizeof(res->spc));
+        }
+        return st;
+    }
     if (opts->cert == NULL) {
-        *key = opts->pubkey;
+        cred->key = opts->pubkey;
         return SKS_OK;
     }
     if (opts->roots != NULL) {
@@ -225,8 +260,8 @@ static sks_status credential_key(const struct sks_verify_opts *opts, time_t now,
         res->chain_checked = true;
         memcpy(res->spc, prof.spc, sizeof(res->spc));
     }
-    *key = X509_get0_pubkey(opts->cert);
-    if (*key == NULL)
+    cred->key = X509_get0_pubkey(opts->cert);
+    if (cred->key == NULL)
         return reject(sip, SKS_SIP_UNSUPPORTED_CREDENTIAL, err, SKS_ERR_INPUT,
                       "the certificate's public key cannot be read");
     return SKS_OK;
@@ -257,12 +292,12 @@ static sks_status verify(const char *hdr, size_t len, const struct sks_verify_op
     /* Every decoded part is shorter than the header it came from. */
     unsigned char buf[SKS_IDENTITY_MAX];
     unsigned char sig[SKS_ES256_SIG_LEN];
+    struct sks_verify_credential cred = {0};
     struct sks_identity id;
     time_t now = opts->now != 0 ? opts->now : time(NULL);
-    EVP_PKEY *key = NULL;
     sks_status st;
 
-    if (opts->cert == NULL && opts->pubkey == NULL)
+    if (opts->cert == NULL && opts->pubkey == NULL && opts->source == NULL)
         return reject(sip, SKS_SIP_SERVER_ERROR, err, SKS_ERR_INPUT,
                       "no certificate or public key to verify the PASSporT with");
     if ((st = sks_identity_parse(hdr, len, &id, sip, err)) != SKS_OK ||
@@ -270,11 +305,30 @@ static sks_status verify(const char *hdr, size_t len, const struct sks_verify_op
         (st = read_claims(&id, buf, &res->passport, sip, err)) != SKS_OK ||
         (st = read_signature(&id, buf, sig, sip, err)) != SKS_OK ||
         (st = check_fresh(res->passport.iat, now, opts->max_age, sip, err)) != SKS_OK ||
-        (st = credential_key(opts, now, res, &key, sip, err)) != SKS_OK ||
-        (st = check_signature(&id, key, sig, opts->cert != NULL, sip, err)) != SKS_OK)
+        (st = check_call(opts, &res->passport, sip, err)) != SKS_OK ||
+        (st = credential_key(opts, now, res, &cred, sip, err)) != SKS_OK)
+        return st;
+    st = check_signature(&id, cred.key, sig, opts->pubkey == NULL, sip, err);
+    if (cred.ref != NULL)
+        opts->source->release(opts->source->ctx, &cred);
+    if (st != SKS_OK)
         return st;
     *sip = SKS_SIP_OK;
     return SKS_OK;
+}
+
+const char *sks_verstat(int sip_code)
+{
+    switch (sip_code) {
+    case SKS_SIP_OK:
+        return "TN-Validation-Passed";
+    case SKS_SIP_STALE_DATE:
+    case SKS_SIP_UNSUPPORTED_CREDENTIAL:
+    case SKS_SIP_INVALID_IDENTITY_HEADER:
+        return "TN-Validation-Failed";
+    default:
+        return "No-TN-Validation";
+    }
 }
 
 sks_status sks_identity_verify(const char *hdr, size_t len, const struct sks_verify_opts *opts,

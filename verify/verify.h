@@ -21,6 +21,32 @@
 /* The freshness window most SHAKEN verification services apply. */
 #define SKS_VERIFY_MAX_AGE_DEFAULT 60
 
+/*
+ * A credential found by the PASSporT's x5u: the signer's public key, and
+ * the SPC of its certificate when the chain was checked.  |ref| keeps the
+ * key alive until the source's release().
+ */
+struct sks_verify_credential {
+    EVP_PKEY *key;
+    bool chain_checked;
+    char spc[SKS_SPC_MAX + 1];
+    void *ref;
+};
+
+/*
+ * Where certificates come from when the caller has none: lookup() finds the
+ * credential |x5u| names and checks it as of |now|, or fails with the SIP
+ * response in |*sip| (436 when it cannot be had, 437 when it is not
+ * acceptable).  It is asked only once the PASSporT passed every check that
+ * needs no key, so that malformed or stale input costs no fetch.
+ */
+struct sks_verify_source {
+    sks_status (*lookup)(void *ctx, const char *x5u, time_t now, struct sks_verify_credential *cred,
+                         int *sip, struct sks_error *err);
+    void (*release)(void *ctx, struct sks_verify_credential *cred);
+    void *ctx;
+};
+
 struct sks_verify_opts {
     /*
      * The credential: |cert| (whose key then verifies the signature) or,
@@ -32,6 +58,16 @@ struct sks_verify_opts {
     STACK_OF(X509) * chain;
     X509_STORE *roots;
     EVP_PKEY *pubkey;
+    /* Without |cert| and |pubkey|: the credential the x5u names. */
+    const struct sks_verify_source *source;
+    /*
+     * The call's own numbers (its From and To, RFC 8224 section 6.2.1):
+     * orig must be |call_orig| and dest must hold every |call_dest|.  NULL
+     * and 0: not compared.  Canonical TNs (sks_tn_canonicalize).
+     */
+    const char *call_orig;
+    const char (*call_dest)[SKS_TN_MAX + 1];
+    size_t ncall_dest;
     time_t now;   /* the verification time; 0 for the current time */
     long max_age; /* seconds iat may lie either side of |now| */
 };
@@ -46,6 +82,15 @@ struct sks_verify_result {
     bool chain_checked;           /* the certificate was checked against |roots| */
     char spc[SKS_SPC_MAX + 1];    /* the certificate's SPC when chain_checked */
 };
+
+/*
+ * The verstat of a result (ATIS-1000074): TN-Validation-Passed for
+ * SKS_SIP_OK; TN-Validation-Failed when the PASSporT was judged and found
+ * wanting (403 stale, 437 an unacceptable credential, 438 an invalid
+ * header or signature); No-TN-Validation when it could not be judged (428
+ * no PASSporT, 436 no credential to be had, 500 the verifier failed).
+ */
+const char *sks_verstat(int sip_code);
 
 /*
  * Verifies the Identity header value |hdr| (|len| bytes, at most

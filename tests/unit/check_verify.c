@@ -503,7 +503,113 @@ START_TEST(verify_rejects_future_iat_with_403)
 }
 END_TEST
 
+/* ---- the call's numbers ----------------------------------------------------------- */
+
+START_TEST(verify_compares_orig_and_dest_with_the_call)
+{
+    static const char dests[][SKS_TN_MAX + 1] = {"12155550131"};
+    static const char other_dest[][SKS_TN_MAX + 1] = {"12155550199"};
+    struct sks_verify_opts o = opts_with(key, NOW);
+    char *hdr = forge(HDR, CLAIMS, INFO);
+
+    o.call_orig = "12155550121";
+    o.call_dest = dests;
+    o.ncall_dest = 1;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_OK, "");
+    o.call_orig = "12155550122";
+    expect(hdr, strlen(hdr), &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "the PASSporT orig 12155550121 is not the call's originating TN 12155550122");
+    o.call_orig = NULL;
+    o.call_dest = other_dest;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_INVALID_IDENTITY_HEADER,
+           "the call's destination TN 12155550199 is not among the PASSporT's dest");
+    free(hdr);
+}
+END_TEST
+
+START_TEST(verstat_follows_the_sip_code)
+{
+    ck_assert_str_eq(sks_verstat(SKS_SIP_OK), "TN-Validation-Passed");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_STALE_DATE), "TN-Validation-Failed");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_UNSUPPORTED_CREDENTIAL), "TN-Validation-Failed");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_INVALID_IDENTITY_HEADER), "TN-Validation-Failed");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_USE_IDENTITY_HEADER), "No-TN-Validation");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_BAD_IDENTITY_INFO), "No-TN-Validation");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_SERVER_ERROR), "No-TN-Validation");
+}
+END_TEST
+
 /* ---- credentials ------------------------------------------------------------------ */
+
+/* A credential source over one key, counting what it was asked. */
+struct counting_source {
+    EVP_PKEY *key; /* NULL: every lookup fails with 436 */
+    int lookups, releases;
+    char x5u[256];
+};
+
+static sks_status counting_lookup(void *ctx, const char *x5u, time_t now,
+                                  struct sks_verify_credential *cred, int *sip,
+                                  struct sks_error *err)
+{
+    struct counting_source *cs = ctx;
+
+    (void)now;
+    cs->lookups++;
+    snprintf(cs->x5u, sizeof(cs->x5u), "%s", x5u);
+    if (cs->key == NULL) {
+        *sip = SKS_SIP_BAD_IDENTITY_INFO;
+        return sks_fail(err, SKS_ERR_UNAVAILABLE, "x5u %s: connection refused", x5u);
+    }
+    cred->key = cs->key;
+    cred->chain_checked = true;
+    strcpy(cred->spc, "1234");
+    cred->ref = cs;
+    return SKS_OK;
+}
+
+static void counting_release(void *ctx, struct sks_verify_credential *cred)
+{
+    struct counting_source *cs = ctx;
+
+    ck_assert_ptr_eq(cred->ref, cs);
+    cs->releases++;
+}
+
+START_TEST(verify_asks_the_source_only_for_well_formed_fresh_passports)
+{
+    struct counting_source cs = {.key = key};
+    struct sks_verify_source src = {counting_lookup, counting_release, &cs};
+    struct sks_verify_opts o = opts_with(NULL, NOW);
+    struct sks_verify_result res;
+    struct sks_error err = {0};
+    char *hdr = forge(HDR, CLAIMS, INFO);
+    char *stale = forge(HDR, CLAIMS_AT("1600000000"), INFO);
+
+    o.source = &src;
+    ck_assert_msg(sks_identity_verify(hdr, strlen(hdr), &o, &res, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_str_eq(cs.x5u, X5U);
+    ck_assert(res.chain_checked);
+    ck_assert_str_eq(res.spc, "1234");
+    ck_assert_int_eq(cs.lookups, 1);
+    ck_assert_int_eq(cs.releases, 1);
+    /* Stale or malformed input costs no lookup. */
+    expect(stale, strlen(stale), &o, SKS_SIP_STALE_DATE, "seconds old");
+    expect(hdr, strlen(hdr) - 3, &o, SKS_SIP_INVALID_IDENTITY_HEADER, "");
+    ck_assert_int_eq(cs.lookups, 1);
+    /* A credential for another key: looked up, released, and refused. */
+    cs.key = a1_pub;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_INVALID_IDENTITY_HEADER, "does not verify");
+    ck_assert_int_eq(cs.releases, 2);
+    /* No credential to be had: the source's 436 and reason. */
+    cs.key = NULL;
+    expect(hdr, strlen(hdr), &o, SKS_SIP_BAD_IDENTITY_INFO, "x5u " X5U ": connection refused");
+    ck_assert_int_eq(cs.lookups, 3);
+    ck_assert_int_eq(cs.releases, 2);
+    free(hdr);
+    free(stale);
+}
+END_TEST
 
 START_TEST(verify_without_credential_is_a_caller_error)
 {
@@ -610,9 +716,12 @@ int main(void)
     tcase_add_test(bad, verify_rejects_huge_header_before_parsing);
     tcase_add_test(bad, verify_rejects_old_iat_with_403);
     tcase_add_test(bad, verify_rejects_future_iat_with_403);
+    tcase_add_test(bad, verify_compares_orig_and_dest_with_the_call);
+    tcase_add_test(bad, verstat_follows_the_sip_code);
     suite_add_tcase(s, bad);
     tcase_add_test(cred, verify_without_credential_is_a_caller_error);
     tcase_add_test(cred, verify_with_certificate_chain_checks_profile_and_reports_spc);
+    tcase_add_test(cred, verify_asks_the_source_only_for_well_formed_fresh_passports);
     suite_add_tcase(s, cred);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
