@@ -347,49 +347,32 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
 }
 
 /*
- * --fetch: the certificates at the x5u of |hdr| (its info parameter, which
- * verification holds to the PASSporT's x5u), through the fetch cache that a
- * long-running verifier keeps.  A failure is the verifier's 436 Bad
- * Identity Info (RFC 8224 section 6.2.2).
+ * --fetch: the certificates come from the PASSporT's x5u, through the
+ * credential source a long-running verifier keeps (verify/x5u.h), asked
+ * once the PASSporT passed every check that needs no key.  A fetch that
+ * fails is the verifier's 436 Bad Identity Info (RFC 8224 section 6.2.2).
  */
-static sks_status fetch_certs(const struct verify_args *a, const char *hdr, size_t len,
-                              struct sks_verify_opts *o, struct sks_error *err)
+struct fetch_source {
+    struct sks_fetch_opts fetch;
+    struct sks_fetch_cache *cache;
+    struct sks_x5u_trust trust;
+    struct sks_verify_source src;
+};
+
+static sks_status fetch_set_up(const struct verify_args *a, struct fetch_source *fs,
+                               struct sks_verify_opts *o, struct sks_error *err)
 {
     struct sks_fetch_cache_opts co;
-    struct sks_fetch_cache *cache;
-    struct sks_fetch_opts fo;
-    struct sks_cached *got = NULL;
-    struct sks_identity id;
-    sks_status st;
-    int sip = 0;
 
-    if (sks_identity_parse(hdr, len, &id, &sip, err) != SKS_OK) {
-        sks_error_prefix(err, "%d %s", sip, sks_sip_reason(sip));
-        return err->status;
-    }
-    if ((st = sks_x5u_check(id.info, err)) == SKS_OK) {
-        sks_fetch_opts_init(&fo);
-        fo.ca_file = a->fetch_ca;
-        fo.allow_private = a->fetch_private;
-        sks_fetch_cache_opts_init(&co);
-        if ((cache = sks_x5u_cache_new(&co, &fo)) == NULL)
-            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        if ((st = sks_fetch_cache_get(cache, id.info, &got, err)) == SKS_OK) {
-            o->chain = X509_chain_up_ref(sks_cached_value(got));
-            sks_fetch_cache_put(cache, got);
-            if (o->chain == NULL)
-                st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        } else {
-            sks_error_prefix(err, "x5u");
-        }
-        sks_fetch_cache_free(cache);
-    }
-    if (st != SKS_OK) {
-        sks_error_prefix(err, "%d %s", SKS_SIP_BAD_IDENTITY_INFO,
-                         sks_sip_reason(SKS_SIP_BAD_IDENTITY_INFO));
-        return st;
-    }
-    o->cert = sk_X509_shift(o->chain);
+    sks_fetch_opts_init(&fs->fetch);
+    fs->fetch.ca_file = a->fetch_ca;
+    fs->fetch.allow_private = a->fetch_private;
+    sks_fetch_cache_opts_init(&co);
+    if ((fs->cache = sks_x5u_cache_new(&co, &fs->fetch)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    sks_x5u_trust_init(&fs->trust, fs->cache, o->roots);
+    sks_x5u_source(&fs->src, &fs->trust);
+    o->source = &fs->src;
     return SKS_OK;
 }
 
@@ -429,7 +412,7 @@ static void print_verified(const struct sks_verify_result *res, bool with_cert)
 }
 
 static sks_status verify_set_up(const struct verify_args *a, struct sks_verify_opts *o,
-                                struct sks_error *err)
+                                struct fetch_source *fs, struct sks_error *err)
 {
     long long v;
 
@@ -450,11 +433,15 @@ static sks_status verify_set_up(const struct verify_args *a, struct sks_verify_o
         return err->status;
     if (a->trust != NULL && sks_roots_load(a->trust, &o->roots, err) != SKS_OK)
         return err->status;
+    if (a->fetch)
+        return fetch_set_up(a, fs, o, err);
     return SKS_OK;
 }
 
-static void verify_tear_down(struct sks_verify_opts *o)
+static void verify_tear_down(struct sks_verify_opts *o, struct fetch_source *fs)
 {
+    if (fs->cache != NULL)
+        sks_fetch_cache_free(fs->cache);
     X509_free(o->cert);
     sk_X509_pop_free(o->chain, X509_free);
     EVP_PKEY_free(o->pubkey);
@@ -464,6 +451,7 @@ static void verify_tear_down(struct sks_verify_opts *o)
 static int verify_run(const struct verify_args *a)
 {
     struct sks_verify_opts o = {0};
+    struct fetch_source fs = {0};
     struct sks_verify_result res;
     struct sks_error err;
     char *stdin_data = NULL;
@@ -472,7 +460,7 @@ static int verify_run(const struct verify_args *a)
     int rc;
 
     sks_error_clear(&err);
-    if (verify_set_up(a, &o, &err) != SKS_OK) {
+    if (verify_set_up(a, &o, &fs, &err) != SKS_OK) {
         rc = cli_report("verify", &err);
         goto done;
     }
@@ -483,20 +471,16 @@ static int verify_run(const struct verify_args *a)
         }
         hdr = stdin_data;
     }
-    if (a->fetch && fetch_certs(a, hdr, len, &o, &err) != SKS_OK) {
-        rc = cli_report("verify", &err);
-        goto done;
-    }
     if (sks_identity_verify(hdr, len, &o, &res, &err) != SKS_OK) {
         sks_error_prefix(&err, "%d %s", res.sip_code, res.sip_reason);
         rc = cli_report("verify", &err);
         goto done;
     }
-    print_verified(&res, o.cert != NULL);
+    print_verified(&res, o.cert != NULL || o.source != NULL);
     rc = 0;
 done:
     free(stdin_data);
-    verify_tear_down(&o);
+    verify_tear_down(&o, &fs);
     return rc;
 }
 

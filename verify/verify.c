@@ -229,42 +229,48 @@ static sks_status check_call(const struct sks_verify_opts *opts, const struct sk
     return SKS_OK;
 }
 
+sks_status sks_verify_cert(X509 *cert, STACK_OF(X509) * chain, X509_STORE *roots, time_t now,
+                           struct sks_verify_credential *cred, int *sip, struct sks_error *err)
+{
+    struct sks_profile_result prof;
+
+    if (roots != NULL) {
+        memset(&prof, 0, sizeof(prof));
+        if (sks_profile_check(cert, chain, roots, now, &prof, err) != SKS_OK) {
+            *sip = SKS_SIP_UNSUPPORTED_CREDENTIAL;
+            sks_error_prefix(err, "the certificate is not acceptable");
+            return err->status;
+        }
+        cred->chain_checked = true;
+        memcpy(cred->spc, prof.spc, sizeof(cred->spc));
+    }
+    cred->key = X509_get0_pubkey(cert);
+    if (cred->key == NULL)
+        return reject(sip, SKS_SIP_UNSUPPORTED_CREDENTIAL, err, SKS_ERR_INPUT,
+                      "the certificate's public key cannot be read");
+    return SKS_OK;
+}
+
 /* The key that must have signed: the certificate's, once it passed its checks. */
 static sks_status credential_key(const struct sks_verify_opts *opts, time_t now,
                                  struct sks_verify_result *res, struct sks_verify_credential *cred,
                                  int *sip, struct sks_error *err)
 {
-    struct sks_profile_result prof;
     sks_status st;
 
-    if (opts->cert == NULL && opts->pubkey == NULL) {
-        st = opts->source->lookup(opts->source->ctx, res->passport.x5u, now, cred, sip, err);
-        if (st == SKS_OK && cred->chain_checked) {
-            res->chain_checked = true;
-            memcpy(res->spc, cred->spc, sizeof(res->spc));
-        }
-        return st;
-    }
-    if (opts->cert == NULL) {
+    if (opts->pubkey != NULL) {
         cred->key = opts->pubkey;
         return SKS_OK;
     }
-    if (opts->roots != NULL) {
-        memset(&prof, 0, sizeof(prof));
-        st = sks_profile_check(opts->cert, opts->chain, opts->roots, now, &prof, err);
-        if (st != SKS_OK) {
-            *sip = SKS_SIP_UNSUPPORTED_CREDENTIAL;
-            sks_error_prefix(err, "the certificate is not acceptable");
-            return st;
-        }
+    if (opts->cert != NULL)
+        st = sks_verify_cert(opts->cert, opts->chain, opts->roots, now, cred, sip, err);
+    else
+        st = opts->source->lookup(opts->source->ctx, res->passport.x5u, now, cred, sip, err);
+    if (st == SKS_OK && cred->chain_checked) {
         res->chain_checked = true;
-        memcpy(res->spc, prof.spc, sizeof(res->spc));
+        memcpy(res->spc, cred->spc, sizeof(res->spc));
     }
-    cred->key = X509_get0_pubkey(opts->cert);
-    if (cred->key == NULL)
-        return reject(sip, SKS_SIP_UNSUPPORTED_CREDENTIAL, err, SKS_ERR_INPUT,
-                      "the certificate's public key cannot be read");
-    return SKS_OK;
+    return st;
 }
 
 static sks_status check_signature(const struct sks_identity *id, EVP_PKEY *key,

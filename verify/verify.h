@@ -84,6 +84,15 @@ struct sks_verify_result {
 };
 
 /*
+ * The credential of |cert|: its public key and, when |roots| is not NULL,
+ * the SPC once |cert| met the SHAKEN profile and chained through |chain|
+ * (may be NULL) to |roots| as of |now|; otherwise 437 Unsupported
+ * Credential with every broken rule.  |cred->ref| is left alone.
+ */
+sks_status sks_verify_cert(X509 *cert, STACK_OF(X509) * chain, X509_STORE *roots, time_t now,
+                           struct sks_verify_credential *cred, int *sip, struct sks_error *err);
+
+/*
  * The verstat of a result (ATIS-1000074): TN-Validation-Passed for
  * SKS_SIP_OK; TN-Validation-Failed when the PASSporT was judged and found
  * wanting (403 stale, 437 an unacceptable credential, 438 an invalid

@@ -1,15 +1,52 @@
+/*
+ * The certificates a PASSporT's x5u names, for a verifier that sees the
+ * same x5u on call after call: fetched once into a fetch cache
+ * (fetch/cache.h), parsed once, and checked against the SHAKEN profile and
+ * the trust roots once for as long as the outcome cannot change.
+ */
 #ifndef SKS_VERIFY_X5U_H
 #define SKS_VERIFY_X5U_H
 
+#include <time.h>
+
+#include <openssl/x509.h>
+
 #include "fetch/cache.h"
+#include "verify/verify.h"
 
 /*
- * A fetch cache of x5u certificate chains: each entry's value is the
- * STACK_OF(X509) the body held (PEM certificates, or one DER one), parsed
- * once; a body that holds none is kept as a failure ("the body of URL
- * holds no ...").  The verifier takes its own references (X509_chain_up_ref).
+ * A fetch cache of x5u certificate chains: each entry holds the signer's
+ * certificate and the intermediates after it (PEM certificates, or one DER
+ * one), parsed once; a body that holds none is kept as a failure ("the body
+ * of URL holds no ...").
  */
 struct sks_fetch_cache *sks_x5u_cache_new(const struct sks_fetch_cache_opts *opts,
                                           const struct sks_fetch_opts *fetch);
+
+/*
+ * Where a verifier finds credentials: an x5u cache and the STI-PA roots
+ * the chains must reach.  Both must outlive every source made of it, and
+ * |roots| must not change while it is in use.
+ */
+struct sks_x5u_trust {
+    struct sks_fetch_cache *cache;
+    X509_STORE *roots;
+    /* Where every root is valid: a chain's verdict holds no longer. */
+    time_t not_before, not_after;
+};
+
+/* |trust| over |cache| and |roots|. */
+void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cache,
+                        X509_STORE *roots);
+
+/*
+ * A credential source (verify.h) over |trust|: lookup() fetches the x5u
+ * through the cache (a failure is 436 Bad Identity Info, "x5u: ..."),
+ * then checks the chain (sks_verify_cert; a failure is 437).  The verdict
+ * on a chain is kept with it and reused while the verification time lies
+ * where every certificate of the chain and every root is valid, so that a
+ * warm lookup costs no chain validation.
+ */
+void sks_x5u_source(struct sks_verify_source *src, const struct sks_x5u_trust *trust);
 
 #endif

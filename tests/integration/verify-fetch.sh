@@ -81,6 +81,17 @@ refused not-a-certificate 2 "x5u: the body of $base/junk.pem holds no PEM or DER
     --fetch-ca "$https_ca" --fetch-private
 refused stall 5 "no complete answer in time" "$(passport stall)" --fetch-ca "$https_ca" --fetch-private
 
+# A PASSporT that fails a check needing no key costs no fetch: the server
+# never hears of the x5u of a stale one.
+got=$(fetch_verify stale "$(passport never-asked.pem)" --fetch-ca "$https_ca" --fetch-private \
+    --now $(($(date +%s) + 3600)))
+[ "$got" = 7 ] || { cat stale.out; fail "a stale PASSporT: exit $got"; }
+assert_grep stale "403 Stale Date" stale.out
+if grep -q never-asked "$sks_work/https-server.log"; then
+    fail "the x5u of a stale PASSporT was fetched"
+fi
+pass "fetch_is_not_asked_for_a_passport_that_is_already_refused"
+
 # The chain a server hands over is held to the roots like any other.
 got=$(fetch_verify wrong-chain "$(passport root-only.pem)" --fetch-ca "$https_ca" --fetch-private)
 [ "$got" = 7 ] || { cat wrong-chain.out; fail "a root in place of the SP certificate: exit $got"; }
