@@ -8,6 +8,7 @@
  *   limits      = sksd_limits         section: sizes, timeouts, threads
  *   import_tls  = sksd_import_tls     section: import API over TLS
  *   import_unix = sksd_import_unix    section: import API on a Unix socket
+ *   verify      = sksd_verify         section: the verification API
  *
  * Every error names the section, the key and what is wrong with the value.
  */
@@ -105,6 +106,18 @@ static sks_status get_ulong(const struct conf_reader *r, const char *section, co
     *out = n;
     return SKS_OK;
 }
+
+/*
+ * get_ulong() into |lvalue| (of any unsigned or long type) of section
+ * |section|, returning from the reader on a bad value; needs |r| and |err|.
+ */
+#define LIMIT(section, key, min, max, lvalue)                                                      \
+    do {                                                                                           \
+        unsigned long v_ = (unsigned long)(lvalue);                                                \
+        if (get_ulong(r, section, key, min, max, &v_, err) != SKS_OK)                              \
+            return SKS_ERR_INPUT;                                                                  \
+        (lvalue) = v_;                                                                             \
+    } while (0)
 
 /* "host:port", "[v6]:port" or "*:port" (all addresses). */
 static sks_status parse_listen(const struct conf_reader *r, const char *section, const char *key,
@@ -212,30 +225,22 @@ static sks_status read_limits(const struct conf_reader *r, struct sksd_conf *c,
                               struct sks_error *err)
 {
     const char *s = get(r, SKSD_SECTION, "limits");
-    unsigned long v;
 
     if (s != NULL && NCONF_get_section(r->cnf, s) == NULL)
         return sks_fail(err, SKS_ERR_INPUT, "%s: [sksd] limits = %s: no such section", r->path, s);
-#define LIMIT(key, min, max, field)                                                                \
-    do {                                                                                           \
-        v = (unsigned long)c->field;                                                               \
-        if (get_ulong(r, s, key, min, max, &v, err) != SKS_OK)                                     \
-            return SKS_ERR_INPUT;                                                                  \
-        c->field = v;                                                                              \
-    } while (0)
-    LIMIT("max_body", 256, 1024 * 1024, max_body);
-    LIMIT("max_import_body", 4096, 16 * 1024 * 1024, max_import_body);
-    LIMIT("connection_limit", 16, 1000000, connection_limit);
-    LIMIT("connection_timeout", 1, 3600, connection_timeout);
-    LIMIT("connection_memory", 8192, 1024 * 1024, connection_memory);
-    LIMIT("threads", 0, 1024, threads);
-    LIMIT("hsm_sessions", 0, 1024, hsm_sessions);
-    LIMIT("sign_queue", 1, 100000, sign_queue);
-    LIMIT("sign_timeout_ms", 10, 60000, sign_timeout_ms);
-    LIMIT("key_max_age_ms", 0, 1000, key_max_age_ms);
-    LIMIT("drain_seconds", 0, 3600, drain_seconds);
-    LIMIT("retry_after", 1, 3600, retry_after);
-#undef LIMIT
+
+    LIMIT(s, "max_body", 256, 1024 * 1024, c->max_body);
+    LIMIT(s, "max_import_body", 4096, 16 * 1024 * 1024, c->max_import_body);
+    LIMIT(s, "connection_limit", 16, 1000000, c->connection_limit);
+    LIMIT(s, "connection_timeout", 1, 3600, c->connection_timeout);
+    LIMIT(s, "connection_memory", 8192, 1024 * 1024, c->connection_memory);
+    LIMIT(s, "threads", 0, 1024, c->threads);
+    LIMIT(s, "hsm_sessions", 0, 1024, c->hsm_sessions);
+    LIMIT(s, "sign_queue", 1, 100000, c->sign_queue);
+    LIMIT(s, "sign_timeout_ms", 10, 60000, c->sign_timeout_ms);
+    LIMIT(s, "key_max_age_ms", 0, 1000, c->key_max_age_ms);
+    LIMIT(s, "drain_seconds", 0, 3600, c->drain_seconds);
+    LIMIT(s, "retry_after", 1, 3600, c->retry_after);
     return SKS_OK;
 }
 
@@ -349,6 +354,64 @@ static sks_status read_import_tls(const struct conf_reader *r, struct sksd_conf 
     return SKS_OK;
 }
 
+/* yes or no; |*out| keeps its default when the key is absent. */
+static sks_status get_bool(const struct conf_reader *r, const char *section, const char *key,
+                           bool *out, struct sks_error *err)
+{
+    const char *v = get(r, section, key);
+
+    if (v == NULL)
+        return SKS_OK;
+    if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0) {
+        *out = v[0] == 'y';
+        return SKS_OK;
+    }
+    return bad_value(r, section, key, v, "expected yes or no", err);
+}
+
+static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
+                              struct sks_error *err)
+{
+    struct sksd_verify_conf *vc = &c->verify;
+    const char *s = get(r, SKSD_SECTION, "verify");
+
+    if (s == NULL)
+        return SKS_OK;
+    if (NCONF_get_section(r->cnf, s) == NULL)
+        return sks_fail(err, SKS_ERR_INPUT, "%s: [sksd] verify = %s: no such section", r->path, s);
+    vc->enabled = true;
+
+    LIMIT(s, "max_age", 1, 3600, vc->max_age);
+    LIMIT(s, "threads", 1, 1024, vc->threads);
+    LIMIT(s, "queue", 1, 100000, vc->queue);
+    LIMIT(s, "timeout_ms", 10, 60000, vc->timeout_ms);
+    LIMIT(s, "x5u_max_bytes", 1024, 1024 * 1024, vc->fetch.max_bytes);
+    LIMIT(s, "x5u_connect_timeout_ms", 10, 60000, vc->fetch.connect_timeout_ms);
+    LIMIT(s, "x5u_timeout_ms", 10, 60000, vc->fetch.timeout_ms);
+    LIMIT(s, "cache_entries", 1, 10000000, vc->cache.max_entries);
+    LIMIT(s, "cache_bytes", 65536, 64UL * 1024 * 1024 * 1024, vc->cache.max_bytes);
+    LIMIT(s, "cache_min_ttl", 0, 30 * 86400, vc->cache.min_ttl);
+    LIMIT(s, "cache_max_ttl", 0, 30 * 86400, vc->cache.max_ttl);
+    LIMIT(s, "cache_default_ttl", 0, 30 * 86400, vc->cache.default_ttl);
+    LIMIT(s, "cache_negative_ttl", 0, 86400, vc->cache.negative_ttl);
+    LIMIT(s, "cache_stale_ttl", 0, 86400, vc->cache.stale_ttl);
+    if (vc->cache.min_ttl > vc->cache.max_ttl)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "%s: [%s] cache_min_ttl = %ld is more than cache_max_ttl = %ld", r->path, s,
+                        vc->cache.min_ttl, vc->cache.max_ttl);
+    if (get_bool(r, s, "x5u_allow_private", &vc->x5u_allow_private, err) != SKS_OK ||
+        dup_path(r, s, "trust", &vc->trust, err) != SKS_OK ||
+        dup_path(r, s, "x5u_ca_file", &vc->x5u_ca_file, err) != SKS_OK)
+        return err->status;
+    if (vc->trust == NULL && c->store.trust_anchors == NULL)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "%s: [%s] needs trust = <PEM file of STI-PA roots> (or [sks] "
+                        "trust_anchors): a certificate from the signer's own URL means nothing "
+                        "without a root",
+                        r->path, s);
+    return SKS_OK;
+}
+
 static void set_defaults(struct sksd_conf *c)
 {
     c->max_body = 16 * 1024;
@@ -357,13 +420,21 @@ static void set_defaults(struct sksd_conf *c)
     c->connection_timeout = 30;
     c->connection_memory = 32 * 1024;
     c->threads = 0;
-    c->hsm_sessions = 0; /* chosen for the module: sksd_signer_start() */
+    c->hsm_sessions = 0; /* chosen for the module: sksd_pool_start() */
     c->sign_queue = 256;
     c->sign_timeout_ms = 1000;
     /* Half the one second within which another process's rotation must show. */
     c->key_max_age_ms = 500;
     c->drain_seconds = 10;
     c->retry_after = 1;
+    c->verify.max_age = SKS_VERIFY_MAX_AGE_DEFAULT;
+    c->verify.threads = 8;
+    c->verify.queue = 1024;
+    c->verify.timeout_ms = 3000;
+    sks_fetch_opts_init(&c->verify.fetch);
+    c->verify.fetch.connect_timeout_ms = 1000;
+    c->verify.fetch.timeout_ms = 2000;
+    sks_fetch_cache_opts_init(&c->verify.cache);
 }
 
 static sks_status read_error_body(const struct conf_reader *r, struct sksd_conf *c,
@@ -387,7 +458,7 @@ static sks_status read_all(const struct conf_reader *r, struct sksd_conf *c, str
     if (parse_listen(r, SKSD_SECTION, "listen", &c->signing, err) != SKS_OK ||
         read_identities(r, c, err) != SKS_OK || read_limits(r, c, err) != SKS_OK ||
         read_import_tls(r, c, err) != SKS_OK || read_import_unix(r, c, err) != SKS_OK ||
-        read_error_body(r, c, err) != SKS_OK)
+        read_error_body(r, c, err) != SKS_OK || read_verify(r, c, err) != SKS_OK)
         return SKS_ERR_INPUT;
     if (c->signing.host[0] == '\0')
         return sks_fail(err, SKS_ERR_INPUT,
@@ -443,6 +514,8 @@ void sksd_conf_free(struct sksd_conf *c)
     free(c->tls_key);
     free(c->tls_client_ca);
     free(c->import_socket);
+    free(c->verify.trust);
+    free(c->verify.x5u_ca_file);
     free(c);
 }
 

@@ -4,7 +4,7 @@
  *
  * Signing listener: a pool of epoll worker threads, one per core, that
  * read requests and send answers; the token signs on the signer pool
- * (signer.c) while the connection is suspended.
+ * (pool.c) while the connection is suspended, and so do verifications.
  * Hostile clients: idle and slow connections are closed after the
  * connection timeout; the connection count and the memory each may use are
  * bounded.  None of them holds a worker.
@@ -230,7 +230,13 @@ static sks_status start_import_unix(struct sksd *d, struct sks_error *err)
 
 sks_status sksd_http_start(struct sksd *d, struct sks_error *err)
 {
-    if (sksd_signer_start(d, err) != SKS_OK || start_signing(d, err) != SKS_OK)
+    if (sksd_pool_start(d, SKSD_POOL_SIGN, &d->signer, err) != SKS_OK)
+        return err->status;
+    if (d->conf->verify.enabled &&
+        (sksd_verify_setup(d, err) != SKS_OK ||
+         sksd_pool_start(d, SKSD_POOL_VERIFY, &d->verifier, err) != SKS_OK))
+        return err->status;
+    if (start_signing(d, err) != SKS_OK)
         return err->status;
     if (d->conf->tls_cert != NULL && start_import_tls(d, err) != SKS_OK)
         return err->status;
@@ -268,13 +274,15 @@ void sksd_http_drain(struct sksd *d)
     if (atomic_load(&d->inflight) > 0)
         sksd_log(SKSD_LOG_WARNING, "%ld requests still in flight after %u s: stopping anyway",
                  atomic_load(&d->inflight), secs);
-    sksd_signer_stop(d, deadline);
+    sksd_pool_stop(d->signer, deadline);
+    sksd_pool_stop(d->verifier, deadline);
 }
 
 void sksd_http_stop(struct sksd *d)
 {
-    /* Without a drain (a failed start): the signers get no time. */
-    sksd_signer_stop(d, 0);
+    /* Without a drain (a failed start): the workers get no time. */
+    sksd_pool_stop(d->signer, 0);
+    sksd_pool_stop(d->verifier, 0);
     if (d->signing != NULL)
         MHD_stop_daemon(d->signing);
     if (d->import_tls != NULL)
@@ -287,5 +295,9 @@ void sksd_http_stop(struct sksd *d)
     d->unix_path[0] = '\0';
     X509_STORE_free(d->client_ca);
     d->client_ca = NULL;
-    sksd_signer_free(d);
+    sksd_pool_free(&d->signer);
+    /* A verifier left behind still uses the cache: the process is exiting. */
+    sksd_pool_free(&d->verifier);
+    if (d->verifier == NULL)
+        sksd_verify_teardown(d);
 }

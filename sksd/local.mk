@@ -4,11 +4,11 @@
 noinst_LTLIBRARIES += sksd/libsksd.la
 sksd_libsksd_la_SOURCES = sksd/sksd.h sksd/conf.c sksd/reply.c sksd/negotiate.c \
 	sksd/body.c sksd/route.c sksd/listen.c sksd/tls.c sksd/signing.c \
-	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c sksd/signer.c
+	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c sksd/pool.c sksd/verification.c
 sksd_libsksd_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 # The import API reads the client certificate from libmicrohttpd's GnuTLS
 # session: sksd calls gnutls_certificate_get_peers() itself.
-LIBSKSD = sksd/libsksd.la $(LIBSKS_KEYSTORE) $(MHD_LIBS) $(GNUTLS_LIBS) -lpthread
+LIBSKSD = sksd/libsksd.la $(LIBSKS_VERIFY) $(LIBSKS_KEYSTORE) $(MHD_LIBS) $(GNUTLS_LIBS) -lpthread
 
 sbin_PROGRAMS += sksd/sksd
 sksd_sksd_SOURCES = sksd/main.c
@@ -64,6 +64,7 @@ SKSD_TESTS = \
 	tests/integration/sksd-replicas.sh \
 	tests/integration/sksd-p11kit-remote.sh \
 	tests/integration/sksd-vesper-compat.sh \
+	tests/integration/sksd-verification.sh \
 	tests/integration/crash-sksd-activations.sh
 TESTS += $(SKSD_TESTS)
 EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh \

@@ -43,7 +43,8 @@ static void usage(FILE *f)
             "a PKCS#11 token, and the key import API for the SP-KMS.\n"
             "\n"
             "  -c, --config FILE  configuration file (default %s)\n"
-            "  -t, --check        read the configuration and open the token, then exit\n"
+            "  -t, --check        read the configuration (and [verify]'s trust roots) and\n"
+            "                     open the token, then exit\n"
             "  -h, --help         this text\n"
             "  -V, --version      the version\n"
             "\n"
@@ -168,6 +169,17 @@ static void warn_fixed(const struct sksd_conf *old, const struct sksd_conf *new)
         !same_str(old->store.trust_anchors, new->store.trust_anchors))
         sksd_log(SKSD_LOG_WARNING, "reload: [sks] changed; the token and trust anchors apply "
                                    "after a restart");
+    if (old->verify.enabled != new->verify.enabled ||
+        !same_str(old->verify.trust, new->verify.trust) ||
+        !same_str(old->verify.x5u_ca_file, new->verify.x5u_ca_file) ||
+        old->verify.x5u_allow_private != new->verify.x5u_allow_private ||
+        old->verify.max_age != new->verify.max_age || old->verify.threads != new->verify.threads ||
+        old->verify.fetch.max_bytes != new->verify.fetch.max_bytes ||
+        old->verify.fetch.connect_timeout_ms != new->verify.fetch.connect_timeout_ms ||
+        old->verify.fetch.timeout_ms != new->verify.fetch.timeout_ms ||
+        memcmp(&old->verify.cache, &new->verify.cache, sizeof(old->verify.cache)) != 0)
+        sksd_log(SKSD_LOG_WARNING, "reload: [verify] changed; its queue and timeout_ms apply now, "
+                                   "the rest after a restart");
 }
 
 static void reload(struct sksd *d)
@@ -187,7 +199,8 @@ static void reload(struct sksd *d)
     old = d->conf;
     d->conf = conf;
     pthread_rwlock_unlock(&d->conf_lock);
-    sksd_signer_reload(d, conf);
+    sksd_pool_reload(d->signer, conf);
+    sksd_pool_reload(d->verifier, conf);
     sksd_conf_free(old);
     sksd_log(SKSD_LOG_INFO, "configuration reloaded from %s (%zu TN prefixes, default %s)",
              conf->store.path, conf->nroutes,
@@ -296,6 +309,9 @@ int main(int argc, char **argv)
     if (sksd_conf_load(config, &d.conf, &err) != SKS_OK || open_keystore(&d, &err) != SKS_OK)
         goto err;
     if (check) {
+        /* The verification API's roots are read as a start would read them. */
+        if (d.conf->verify.enabled && sksd_verify_setup(&d, &err) != SKS_OK)
+            goto err;
         printf("sksd: %s is valid and the token %s is ready\n", config, p11_token_uri(d.tok));
         shutdown_all(&d);
         return 0;

@@ -30,7 +30,7 @@ static const unsigned int status_slots[SKSD_STATUS_SLOTS - 1] = {
     200, 201, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 500, 503, 0,
 };
 
-static const char *const api_names[SKSD_API_COUNT] = {"signing", "import", "other"};
+static const char *const api_names[SKSD_API_COUNT] = {"signing", "verification", "import", "other"};
 
 static unsigned int status_slot(unsigned int status)
 {
@@ -99,9 +99,9 @@ static void write_histogram(FILE *f, const char *name, const char *help, struct 
 static void write_signer(FILE *f, struct sksd *d)
 {
     struct sksd_metrics *m = &d->metrics;
-    struct sksd_signer_gauges g;
+    struct sksd_pool_gauges g;
 
-    sksd_signer_gauges(d, &g);
+    sksd_pool_gauges(d->signer, &g);
     fprintf(f,
             "# HELP sksd_hsm_sessions Token sessions that may sign at once (hsm_sessions).\n"
             "# TYPE sksd_hsm_sessions gauge\nsksd_hsm_sessions %u\n"
@@ -120,6 +120,61 @@ static void write_signer(FILE *f, struct sksd *d)
             g.sessions, g.busy, g.queued, g.depth,
             atomic_load_explicit(&m->sign_rejected, memory_order_relaxed),
             atomic_load_explicit(&m->sign_timeouts, memory_order_relaxed));
+}
+
+/* The verification pool, its answers and the x5u cache; nothing without [verify]. */
+static void write_verifier(FILE *f, struct sksd *d)
+{
+    static const char *const verstats[3] = {"TN-Validation-Passed", "TN-Validation-Failed",
+                                            "No-TN-Validation"};
+    struct sksd_metrics *m = &d->metrics;
+    struct sks_fetch_cache_stats cs;
+    struct sksd_pool_gauges g;
+    unsigned int i;
+
+    if (d->verifier == NULL)
+        return;
+    sksd_pool_gauges(d->verifier, &g);
+    sksd_verify_cache_stats(d, &cs);
+    fprintf(f, "# HELP sksd_verifications_total Identity headers judged, by verstat.\n"
+               "# TYPE sksd_verifications_total counter\n");
+    for (i = 0; i < 3; i++)
+        fprintf(f, "sksd_verifications_total{verstat=\"%s\"} %lu\n", verstats[i],
+                atomic_load_explicit(&m->verstat[i], memory_order_relaxed));
+    fprintf(f,
+            "# HELP sksd_verify_threads Verification threads ([verify] threads).\n"
+            "# TYPE sksd_verify_threads gauge\nsksd_verify_threads %u\n"
+            "# HELP sksd_verify_threads_busy Verification threads at work now.\n"
+            "# TYPE sksd_verify_threads_busy gauge\nsksd_verify_threads_busy %u\n"
+            "# HELP sksd_verify_queue_depth Verification requests waiting for a thread.\n"
+            "# TYPE sksd_verify_queue_depth gauge\nsksd_verify_queue_depth %zu\n"
+            "# HELP sksd_verify_rejected_total Verification requests refused with 503 because "
+            "the queue was full.\n"
+            "# TYPE sksd_verify_rejected_total counter\nsksd_verify_rejected_total %lu\n"
+            "# HELP sksd_verify_timeouts_total Verification requests answered 503 because they "
+            "were not done within [verify] timeout_ms.\n"
+            "# TYPE sksd_verify_timeouts_total counter\nsksd_verify_timeouts_total %lu\n",
+            g.sessions, g.busy, g.queued,
+            atomic_load_explicit(&m->verify_rejected, memory_order_relaxed),
+            atomic_load_explicit(&m->verify_timeouts, memory_order_relaxed));
+    fprintf(f,
+            "# HELP sksd_x5u_cache_entries Certificate chains in the x5u cache.\n"
+            "# TYPE sksd_x5u_cache_entries gauge\nsksd_x5u_cache_entries %zu\n"
+            "# HELP sksd_x5u_cache_bytes What the x5u cache holds, bytes as it counts them.\n"
+            "# TYPE sksd_x5u_cache_bytes gauge\nsksd_x5u_cache_bytes %zu\n"
+            "# HELP sksd_x5u_fetches_total x5u fetches made.\n"
+            "# TYPE sksd_x5u_fetches_total counter\nsksd_x5u_fetches_total %llu\n"
+            "# HELP sksd_x5u_cache_hits_total x5u lookups answered from the cache, by kind.\n"
+            "# TYPE sksd_x5u_cache_hits_total counter\n"
+            "sksd_x5u_cache_hits_total{kind=\"fresh\"} %llu\n"
+            "sksd_x5u_cache_hits_total{kind=\"stale\"} %llu\n"
+            "sksd_x5u_cache_hits_total{kind=\"negative\"} %llu\n"
+            "# HELP sksd_x5u_cache_evictions_total Chains dropped for the cache's bounds.\n"
+            "# TYPE sksd_x5u_cache_evictions_total counter\nsksd_x5u_cache_evictions_total %llu\n",
+            cs.entries, cs.bytes, cs.fetches, cs.hits, cs.stale_hits, cs.negative_hits,
+            cs.evictions);
+    write_histogram(f, "sksd_verification_duration_seconds",
+                    "Verification requests, from arrival to answer.", &m->verifying);
 }
 
 /* ---- the key store as /metrics and /healthz show it --------------------------- */
@@ -416,6 +471,7 @@ struct MHD_Response *sksd_metrics_response(struct sksd *d)
                     "Time the token takes to make one signature (hash, C_SignInit, C_Sign).",
                     &m->hsm);
     write_signer(f, d);
+    write_verifier(f, d);
     fprintf(f,
             "# HELP sksd_hsm_errors_total Signing requests that failed in the token.\n"
             "# TYPE sksd_hsm_errors_total counter\nsksd_hsm_errors_total %lu\n",

@@ -3,8 +3,8 @@
  * its first call to its answer on the API it names.
  *
  * Signing listener: each connection owns one buffer, made on its first
- * signing request and reused for every later one on that keep-alive
- * connection: it holds the request body and then the response.  Idle
+ * signing or verification request and reused for every later one on that
+ * keep-alive connection: it holds the request body and then the response.  Idle
  * connections own nothing but a small header.  The import API is never
  * served on the signing port.
  */
@@ -20,18 +20,19 @@
 #include "sksd/sksd.h"
 
 #define SIGNING_PATH "/stir/v1/signing"
+#define VERIFICATION_PATH "/stir/v1/verification"
 /* {"signingResponse":{"identity":"..."}} */
 #define RESPONSE_MAX (SKS_IDENTITY_MAX + 64)
 
 enum route {
     ROUTE_NONE,
     ROUTE_SIGN,
+    ROUTE_VERIFY,
     ROUTE_IMPORT,
 };
 
 /* Per connection on the signing listener. */
 struct conn {
-    struct sksd *d;
     struct sksd_req req;
     struct sksd_job *job; /* body then RESPONSE_MAX bytes of response */
 };
@@ -44,7 +45,7 @@ static struct conn *conn_of(struct MHD_Connection *c)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
-/* The connection's job, made on its first signing request. */
+/* The connection's job, made on its first signing or verification request. */
 static bool conn_job(struct sksd *d, struct conn *k)
 {
     size_t cap;
@@ -55,19 +56,19 @@ static bool conn_job(struct sksd *d, struct conn *k)
     cap = d->conf->max_body;
     pthread_rwlock_unlock(&d->conf_lock);
     k->job = sksd_job_new(cap, RESPONSE_MAX);
-    k->d = d;
     return k->job != NULL;
 }
 
-static enum MHD_Result begin_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
-                                     const char *method)
+/* A POST of JSON to |path|, for a pool: its body goes into the connection's buffer. */
+static enum MHD_Result begin_job(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
+                                 const char *method, const char *path)
 {
     const char *ctype =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     struct conn *k = conn_of(c);
 
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-        return sksd_reply_method_not_allowed(r, c, method, SIGNING_PATH, "POST");
+        return sksd_reply_method_not_allowed(r, c, method, path, "POST");
     if (ctype == NULL || !sksd_media_type_is(ctype, "application/json"))
         return sksd_reply_errorf(r, c, 415, "unsupported-media-type", "Content-Type",
                                  "Content-Type must be application/json, not %.64s",
@@ -95,7 +96,28 @@ static bool named_identity(struct MHD_Connection *c, const char **out)
     return sks_identity_name_ok(v);
 }
 
-/* The body is complete: off to the signers, the connection suspended until they are done. */
+/* The body is complete: off to |pool|, the connection suspended until it is done. */
+static enum MHD_Result submit(struct sksd_pool *pool, struct MHD_Connection *c, struct sksd_req *r,
+                              const char *identity)
+{
+    switch (sksd_pool_submit(pool, conn_of(c)->job, c, identity, r->body_len)) {
+    case SKSD_SUBMIT_QUEUED:
+        r->submitted = true;
+        return MHD_YES;
+    case SKSD_SUBMIT_FULL:
+        if (r->route == ROUTE_VERIFY)
+            return sksd_reply_error(r, c, 503, "overloaded", "",
+                                    "every verification thread is busy and the verification "
+                                    "queue is full: try again");
+        return sksd_reply_error(r, c, 503, "overloaded", "",
+                                "every token session is busy and the signing queue is full: "
+                                "try again");
+    default:
+        return sksd_reply_error(r, c, 503, "shutting-down", "",
+                                "sksd is stopping: send the request to another replica");
+    }
+}
+
 static enum MHD_Result submit_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
 {
     const char *identity;
@@ -104,18 +126,7 @@ static enum MHD_Result submit_signing(struct sksd *d, struct MHD_Connection *c, 
         return sksd_reply_error(
             r, c, 400, "invalid-identity", "identity",
             "identity must be 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
-    switch (sksd_signer_submit(d, conn_of(c)->job, c, identity, r->body_len)) {
-    case SKSD_SUBMIT_QUEUED:
-        r->submitted = true;
-        return MHD_YES;
-    case SKSD_SUBMIT_FULL:
-        return sksd_reply_error(r, c, 503, "overloaded", "",
-                                "every token session is busy and the signing queue is full: "
-                                "try again");
-    default:
-        return sksd_reply_error(r, c, 503, "shutting-down", "",
-                                "sksd is stopping: send the request to another replica");
-    }
+    return submit(d->signer, c, r, identity);
 }
 
 /* The connection was resumed: the job is signed, refused or out of time. */
@@ -127,10 +138,10 @@ static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, 
     char *out;
     int n;
 
-    if (sksd_job_outcome(d, &k->job) == SKSD_JOB_TIMED_OUT)
+    if (sksd_job_outcome(&k->job) == SKSD_JOB_TIMED_OUT)
         return sksd_reply_error(r, c, 503, "sign-timeout", "",
                                 "the token did not sign within sign_timeout_ms: try again");
-    res = sksd_job_result(k->job);
+    res = sksd_job_sign_result(k->job);
     if (res->err.status != SKS_OK)
         return sksd_reply_failure(r, c, &res->err);
     /* The header is base64url, URI characters and ';=<>': nothing JSON must escape. */
@@ -144,6 +155,51 @@ static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, 
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     sksd_metrics_observe(&d->metrics.signing, sksd_now_ns() - r->t0_ns);
     return sksd_reply_queue(r, c, 200, resp);
+}
+
+/*
+ * The verificationResponse: the verstat and, for a PASSporT that did not
+ * pass, the SIP response RFC 8224 gives it (reasonCode, reasonString) and
+ * what is wrong (code, message).
+ */
+static json_t *verification_body(const struct sksd_verification *v)
+{
+    const struct sks_verify_result *res = &v->res;
+    json_t *out = json_pack("{s:s}", "verstat", sks_verstat(res->sip_code));
+
+    if (out == NULL)
+        return NULL;
+    if (res->sip_code == SKS_SIP_OK) {
+        if (res->passport.ppt == SKS_PPT_SHAKEN)
+            json_object_set_new(out, "attest", json_stringn(&res->passport.attest, 1));
+        if (res->chain_checked)
+            json_object_set_new(out, "spc", json_string(res->spc));
+    } else {
+        json_object_set_new(out, "reasonCode", json_integer(res->sip_code));
+        json_object_set_new(out, "reasonString", json_string(res->sip_reason));
+        json_object_set_new(out, "code", json_string(sks_error_code(&v->err)));
+        json_object_set_new(out, "message", json_string(v->err.msg));
+    }
+    return json_pack("{s:o}", "verificationResponse", out);
+}
+
+static enum MHD_Result finish_verification(struct sksd *d, struct MHD_Connection *c,
+                                           struct sksd_req *r)
+{
+    struct conn *k = conn_of(c);
+    const struct sksd_verification *v;
+    json_t *body;
+
+    if (sksd_job_outcome(&k->job) == SKSD_JOB_TIMED_OUT)
+        return sksd_reply_error(r, c, 503, "verify-timeout", "",
+                                "no verification within [verify] timeout_ms: try again");
+    v = sksd_job_verification(k->job);
+    if (!v->judged)
+        return sksd_reply_failure(r, c, &v->err);
+    if ((body = verification_body(v)) == NULL)
+        return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
+    sksd_metrics_observe(&d->metrics.verifying, sksd_now_ns() - r->t0_ns);
+    return sksd_reply_json(r, c, 200, body);
 }
 
 static enum MHD_Result serve_health(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
@@ -167,7 +223,9 @@ static enum MHD_Result begin_other(struct sksd *d, struct MHD_Connection *c, str
         return get ? sksd_reply_queue(r, c, 200, sksd_metrics_response(d))
                    : sksd_reply_method_not_allowed(r, c, method, url, "GET");
     return sksd_reply_errorf(r, c, 404, "not-found", "",
-                             "no resource %.128s here: the signing API is POST " SIGNING_PATH, url);
+                             "no resource %.128s here: the signing API is POST " SIGNING_PATH
+                             ", the verification API POST " VERIFICATION_PATH,
+                             url);
 }
 
 /* ---- the import listeners ----------------------------------------------------- */
@@ -224,7 +282,9 @@ static enum MHD_Result begin(struct sksd_listener *l, struct MHD_Connection *c, 
         if (l->kind != SKSD_LISTEN_SIGNING)
             r->api = SKSD_API_IMPORT;
         else
-            r->api = strcmp(url, SIGNING_PATH) == 0 ? SKSD_API_SIGNING : SKSD_API_OTHER;
+            r->api = strcmp(url, SIGNING_PATH) == 0        ? SKSD_API_SIGNING
+                     : strcmp(url, VERIFICATION_PATH) == 0 ? SKSD_API_VERIFICATION
+                                                           : SKSD_API_OTHER;
         return ret;
     }
     if (l->kind != SKSD_LISTEN_SIGNING)
@@ -232,7 +292,16 @@ static enum MHD_Result begin(struct sksd_listener *l, struct MHD_Connection *c, 
     if (strcmp(url, SIGNING_PATH) == 0) {
         r->api = SKSD_API_SIGNING;
         r->route = ROUTE_SIGN;
-        return begin_signing(l->d, c, r, method);
+        return begin_job(l->d, c, r, method, SIGNING_PATH);
+    }
+    if (strcmp(url, VERIFICATION_PATH) == 0) {
+        r->api = SKSD_API_VERIFICATION;
+        if (l->d->verifier == NULL)
+            return sksd_reply_error(r, c, 404, "verification-not-configured", "",
+                                    "verification is not configured: [sksd] verify names the "
+                                    "section that sets it up (sksd(8))");
+        r->route = ROUTE_VERIFY;
+        return begin_job(l->d, c, r, method, VERIFICATION_PATH);
     }
     return begin_other(l->d, c, r, url, method);
 }
@@ -265,6 +334,8 @@ enum MHD_Result sksd_route_request(void *cls, struct MHD_Connection *c, const ch
         return sksd_body_too_big(r, c, r->body_cap);
     if (r->route == ROUTE_SIGN)
         return r->submitted ? finish_signing(l->d, c, r) : submit_signing(l->d, c, r);
+    if (r->route == ROUTE_VERIFY)
+        return r->submitted ? finish_verification(l->d, c, r) : submit(l->d->verifier, c, r, NULL);
     return sksd_import_handle(l->d, c, r, method, url, r->body, r->body_len);
 }
 
@@ -297,7 +368,7 @@ void sksd_route_connection(void *cls, struct MHD_Connection *c, void **socket_co
     }
     if (k != NULL) {
         if (k->job != NULL)
-            sksd_job_put(k->d, k->job);
+            sksd_job_put(k->job);
         free(k);
     }
     *socket_context = NULL;

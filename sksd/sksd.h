@@ -2,7 +2,8 @@
  * sksd: the STI-AS signing daemon of shaken-sks.
  *
  * Three HTTP listeners (libmicrohttpd):
- *   - signing: POST /stir/v1/signing (ATIS-1000082), /healthz and /metrics;
+ *   - signing: POST /stir/v1/signing (ATIS-1000082), /healthz and /metrics,
+ *     and POST /stir/v1/verification (the STI-VS) when [verify] is set;
  *   - import over TLS with client certificates, and
  *   - import over a Unix socket with SO_PEERCRED: the SP-KMS API that puts
  *     keys into the key store (keystore/keystore.h).
@@ -22,9 +23,11 @@
 #include <openssl/x509.h>
 
 #include "common/error.h"
+#include "fetch/cache.h"
 #include "keystore/conf.h"
 #include "keystore/keystore.h"
 #include "shaken/passport.h"
+#include "verify/verify.h"
 
 /* ---- configuration (conf.c) ------------------------------------------------ */
 
@@ -44,6 +47,20 @@ struct sksd_listen {
  * or {"signingResponse":{"code","message"}} as vesper does.
  */
 enum sksd_error_body { SKSD_ERRORS_ATIS, SKSD_ERRORS_VESPER };
+
+/* [verify]: the verification API, its certificate fetching and cache. */
+struct sksd_verify_conf {
+    bool enabled;                /* [sksd] verify names a section */
+    char *trust;                 /* STI-PA roots, PEM; NULL: [sks] trust_anchors */
+    char *x5u_ca_file;           /* TLS roots of x5u servers; NULL: the system's */
+    bool x5u_allow_private;      /* x5u may reach loopback and private addresses */
+    long max_age;                /* seconds iat may lie from the request's time */
+    struct sks_fetch_opts fetch; /* its ca_file and allow_private come from the above */
+    struct sks_fetch_cache_opts cache;
+    unsigned int threads; /* verifying at once */
+    size_t queue;         /* verification requests waiting for a thread, at most */
+    long timeout_ms;      /* from arrival to answer, at most */
+};
 
 struct sksd_conf {
     /* [sks]: the token and the trust anchors, as sksctl reads them. */
@@ -80,6 +97,8 @@ struct sksd_conf {
 
     /* Compatibility. */
     enum sksd_error_body error_body; /* the signing API's error bodies */
+
+    struct sksd_verify_conf verify;
 };
 
 /* Reads |path|; every error names the section, the key and the value. */
@@ -93,7 +112,13 @@ const char *sksd_conf_route(const struct sksd_conf *conf, const char *orig);
 
 /* ---- metrics (metrics.c) ---------------------------------------------------- */
 
-enum sksd_api { SKSD_API_SIGNING, SKSD_API_IMPORT, SKSD_API_OTHER, SKSD_API_COUNT };
+enum sksd_api {
+    SKSD_API_SIGNING,
+    SKSD_API_VERIFICATION,
+    SKSD_API_IMPORT,
+    SKSD_API_OTHER,
+    SKSD_API_COUNT
+};
 
 /* Upper bounds of the signing-latency histogram, in microseconds. */
 #define SKSD_LATENCY_BUCKETS 14
@@ -110,8 +135,12 @@ struct sksd_metrics {
     struct sksd_histogram hsm;     /* one token signature (C_Sign and what precedes it) */
     atomic_ulong hsm_errors;
     atomic_ulong signatures;
-    atomic_ulong sign_rejected; /* the queue was full */
-    atomic_ulong sign_timeouts; /* not signed within sign_timeout_ms */
+    atomic_ulong sign_rejected;      /* the queue was full */
+    atomic_ulong sign_timeouts;      /* not signed within sign_timeout_ms */
+    struct sksd_histogram verifying; /* arrival to answer */
+    atomic_ulong verstat[3];         /* answers by verstat: passed, failed, none */
+    atomic_ulong verify_rejected;    /* the queue was full */
+    atomic_ulong verify_timeouts;    /* not answered within [verify] timeout_ms */
 };
 
 void sksd_metrics_request(struct sksd_metrics *m, enum sksd_api api, unsigned int status);
@@ -142,7 +171,9 @@ struct sksd {
     X509_STORE *client_ca;            /* import TLS: the CA that issues SP-KMS certificates */
     struct sksd_listener listener[3]; /* by enum sksd_listener_kind */
 
-    struct sksd_signer *signer;
+    struct sksd_pool *signer;
+    struct sksd_pool *verifier;       /* NULL without [verify] */
+    struct sksd_verify_state *vstate; /* the x5u cache and roots; NULL without [verify] */
 
     struct sksd_metrics metrics;
     atomic_long inflight; /* requests received and not yet answered */
@@ -164,11 +195,31 @@ struct sksd_sign_result {
 sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
                              struct sksd_sign_result *res);
 
-/* ---- the signer pool (signer.c) ---------------------------------------------- */
+/* Identity verification (verification.c). */
+struct sksd_verification {
+    struct sks_error err; /* a request the API refuses (400), or the verifier's failure */
+    bool judged;          /* the PASSporT was judged: |res| holds the outcome */
+    struct sks_verify_result res;
+};
 
 /*
- * A signing job: the request body and, once answered, the response, in
- * one buffer that a keep-alive connection reuses from request to request.
+ * Verifies the verificationRequest |body| (|len| bytes of JSON).  A body
+ * the API cannot read fails in |out->err| (400 with a stable code);
+ * otherwise |out->judged| and |out->res| say what the PASSporT is worth.
+ */
+void sksd_verify_request(struct sksd *d, const char *body, size_t len,
+                         struct sksd_verification *out);
+/* The x5u cache and trust roots of [verify]; nothing without it. */
+sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err);
+void sksd_verify_teardown(struct sksd *d);
+void sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *stats);
+
+/* ---- the worker pools (pool.c) ---------------------------------------------- */
+
+/*
+ * A job: the request body and, once answered, the response, in one buffer
+ * that a keep-alive connection reuses from request to request, whichever
+ * pool it goes to.
  */
 struct sksd_job;
 
@@ -176,44 +227,55 @@ struct sksd_job;
 struct sksd_job *sksd_job_new(size_t cap, size_t response);
 char *sksd_job_body(struct sksd_job *j);
 size_t sksd_job_cap(const struct sksd_job *j);
-/* The connection lets its job go (it closes): freed now, or by its signer. */
-void sksd_job_put(struct sksd *d, struct sksd_job *j);
+/* The connection lets its job go (it closes): freed now, or by its worker. */
+void sksd_job_put(struct sksd_job *j);
 
-/* Starts hsm_sessions signer threads (clamped to what the token allows) and the deadline thread. */
-sks_status sksd_signer_start(struct sksd *d, struct sks_error *err);
-/* SIGHUP: the new sign_queue applies to the next request; hsm_sessions after a restart. */
-void sksd_signer_reload(struct sksd *d, const struct sksd_conf *conf);
+enum sksd_pool_kind { SKSD_POOL_SIGN, SKSD_POOL_VERIFY };
+struct sksd_pool;
+
 /*
- * Answers every waiting job with sign-timeout and stops the threads; a
- * signer stuck in the token is waited for until |deadline_ns| (sksd_now_ns
- * time), then left behind.  sksd_signer_free() after the listeners stopped.
+ * Starts a pool and its deadline thread: for signing, hsm_sessions threads
+ * (clamped to what the token allows); for verification, [verify] threads.
+ * |*out| is set even on failure, for sksd_pool_stop() and sksd_pool_free().
  */
-void sksd_signer_stop(struct sksd *d, unsigned long long deadline_ns);
-void sksd_signer_free(struct sksd *d);
+sks_status sksd_pool_start(struct sksd *d, enum sksd_pool_kind kind, struct sksd_pool **out,
+                           struct sks_error *err);
+/* SIGHUP: the new queue length applies to the next request; threads after a restart. */
+void sksd_pool_reload(struct sksd_pool *p, const struct sksd_conf *conf);
+/*
+ * Answers every waiting job with a timeout and stops the threads; a worker
+ * stuck in the token or a fetch is waited for until |deadline_ns|
+ * (sksd_now_ns time), then left behind.  sksd_pool_free() after the
+ * listeners stopped.
+ */
+void sksd_pool_stop(struct sksd_pool *p, unsigned long long deadline_ns);
+void sksd_pool_free(struct sksd_pool **p);
 
 enum sksd_submit { SKSD_SUBMIT_QUEUED, SKSD_SUBMIT_FULL, SKSD_SUBMIT_STOPPING };
 /*
- * Queues |j| (its first |body_len| bytes are the request) to be signed as
- * |identity| (NULL: by the orig TN), suspending |c| until it is signed or
- * its deadline passes.  FULL and STOPPING leave |c| running: answer 503.
+ * Queues |j| (its first |body_len| bytes are the request) on |p|, to be
+ * signed as |identity| (NULL: by the orig TN; verification: ignored),
+ * suspending |c| until it is done or its deadline passes.  FULL and
+ * STOPPING leave |c| running: answer 503.
  */
-enum sksd_submit sksd_signer_submit(struct sksd *d, struct sksd_job *j, struct MHD_Connection *c,
-                                    const char *identity, size_t body_len);
+enum sksd_submit sksd_pool_submit(struct sksd_pool *p, struct sksd_job *j, struct MHD_Connection *c,
+                                  const char *identity, size_t body_len);
 
 enum sksd_job_outcome { SKSD_JOB_DONE, SKSD_JOB_TIMED_OUT };
 /*
- * After |c| was resumed: DONE with the result in sksd_job_result(), or
- * TIMED_OUT.  A job timed out while its signer still has it is let go:
- * |*j| becomes NULL.
+ * After |c| was resumed: DONE with the result in sksd_job_sign_result() or
+ * sksd_job_verification(), or TIMED_OUT.  A job timed out while its worker
+ * still has it is let go: |*j| becomes NULL.
  */
-enum sksd_job_outcome sksd_job_outcome(struct sksd *d, struct sksd_job **j);
-const struct sksd_sign_result *sksd_job_result(const struct sksd_job *j);
+enum sksd_job_outcome sksd_job_outcome(struct sksd_job **j);
+const struct sksd_sign_result *sksd_job_sign_result(const struct sksd_job *j);
+const struct sksd_verification *sksd_job_verification(const struct sksd_job *j);
 
-struct sksd_signer_gauges {
+struct sksd_pool_gauges {
     unsigned int sessions, busy;
     size_t queued, depth;
 };
-void sksd_signer_gauges(struct sksd *d, struct sksd_signer_gauges *g);
+void sksd_pool_gauges(struct sksd_pool *p, struct sksd_pool_gauges *g);
 
 /* ---- requests --------------------------------------------------------------- */
 
@@ -236,7 +298,7 @@ struct sksd_req {
     bool too_big;
     bool close;     /* the answer closes the connection: the rest of the request is not read */
     bool heap;      /* this struct and |body| belong to this request alone */
-    bool submitted; /* signing: the job is with the signers */
+    bool submitted; /* signing, verification: the job is with its pool */
     unsigned long long t0_ns;
     struct sksd_peer peer; /* import API: the authenticated caller */
 };

@@ -38,6 +38,18 @@ broken tls-without-subjects 'names no subject' \
 broken no-pin-file 'pin_file is missing' '/^pin_file = /d'
 broken bad-error-body '[sksd] error_body = xml: it must be atis (the default) or vesper' \
     's/^limits = sksd_limits$/limits = sksd_limits\nerror_body = xml/'
+verify_on='s/^import_unix = sksd_import_unix$/import_unix = sksd_import_unix\nverify = sksd_verify/'
+broken verify-missing-section '[sksd] verify = sksd_verify: no such section' "$verify_on"
+broken verify-bad-bool '[sksd_verify] x5u_allow_private = "maybe": expected yes or no' "$verify_on" \
+    "$(printf '[sksd_verify]\nx5u_allow_private = maybe')"
+broken verify-threads '[sksd_verify] threads = "0": expected a whole number from 1 to 1024' \
+    "$verify_on" "$(printf '[sksd_verify]\nthreads = 0')"
+broken verify-ttl-order 'cache_min_ttl = 600 is more than cache_max_ttl = 60' "$verify_on" \
+    "$(printf '[sksd_verify]\ncache_min_ttl = 600\ncache_max_ttl = 60')"
+broken verify-no-trust '[sksd_verify] needs trust' "$verify_on; /^trust_anchors = /d" \
+    "$(printf '[sksd_verify]\nmax_age = 60')"
+broken verify-trust-unreadable '[verify] trust' "$verify_on" \
+    "$(printf '[sksd_verify]\ntrust = %s/no-roots.pem' "$sks_work")"
 broken syntax 'syntax error on line' 's/^\[sksd\]$/[sksd/'
 run_fails missing-file 'cannot read the configuration file' "$SKSD" -c "$sks_work/nothing.conf" --check
 pass "config_refuses_a_missing_file"

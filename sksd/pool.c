@@ -1,21 +1,27 @@
 /*
- * The signer pool: signing requests leave the HTTP workers here, so that
- * the token's latency never holds the threads that read and answer HTTP.
+ * The worker pools: signing and verification requests leave the HTTP
+ * workers here, so that the token's latency (signing) or a certificate
+ * server's (verification, which may fetch an x5u) never holds the threads
+ * that read and answer HTTP.  The two pools are two instances of this code,
+ * each with its own threads, queue and deadline: a flood of verifications
+ * cannot take a signer's place.
  *
  * An HTTP worker that has a complete signing request suspends its
  * connection (MHD_suspend_connection) and queues the job; one of
  * hsm_sessions signer threads, each with its own token session in flight,
  * signs it and resumes the connection, whose worker then sends the answer.
  * Throughput is hsm_sessions / token latency, whatever the number of
- * cores; no thread waits per request.
+ * cores; no thread waits per request.  Verification works the same way on
+ * [verify] threads.
  *
  * Two bounds keep the latency from growing instead:
- *   - the queue holds at most sign_queue jobs: one more is refused at once
- *     with 503 "overloaded" and Retry-After;
- *   - a job not signed within sign_timeout_ms of its arrival is answered
- *     503 "sign-timeout" by the deadline thread, whether it still waits in
- *     the queue or its signer is stuck in the token.  A stuck signer's job
- *     is abandoned: the signer frees it when the token lets go.
+ *   - the queue holds at most sign_queue (verify: queue) jobs: one more is
+ *     refused at once with 503 "overloaded" and Retry-After;
+ *   - a job not done within sign_timeout_ms (verify: timeout_ms) of its
+ *     arrival is answered 503 by the deadline thread, whether it still
+ *     waits in the queue or its worker is stuck in the token or a fetch.
+ *     A stuck worker's job is abandoned: the worker frees it when it is
+ *     let go.
  *
  * One lock guards the queue and every job's state; no PKCS#11 call and no
  * libmicrohttpd call is made under it but MHD_suspend_connection(), which
@@ -34,34 +40,40 @@
 
 enum job_state {
     JOB_IDLE,      /* owned by its connection alone */
-    JOB_QUEUED,    /* waiting for a signer */
-    JOB_SIGNING,   /* a signer has it */
-    JOB_DONE,      /* signed or refused: |res| holds the outcome */
-    JOB_EXPIRED,   /* the deadline passed first: the answer is sign-timeout */
-    JOB_ABANDONED, /* expired while a signer has it: the signer frees it */
+    JOB_QUEUED,    /* waiting for a worker */
+    JOB_WORKING,   /* a worker has it */
+    JOB_DONE,      /* done or refused: |res| holds the outcome */
+    JOB_EXPIRED,   /* the deadline passed first: the answer is a timeout */
+    JOB_ABANDONED, /* expired while a worker has it: the worker frees it */
 };
 
 struct sksd_job {
     enum job_state state;
+    struct sksd_pool *pool; /* the pool it was last submitted to; NULL: never */
     struct MHD_Connection *conn;
     unsigned long long deadline_ns;
     struct sksd_job *next; /* the queue */
     /* Every job not yet answered, oldest first: what the deadline thread watches. */
     struct sksd_job *older, *newer;
 
-    bool released; /* abandoned: the first of signer and connection to let go says so */
+    bool released; /* abandoned: the first of worker and connection to let go says so */
     char identity[SKS_IDENTITY_NAME_MAX + 1];
     bool named;
     size_t body_len;
-    struct sksd_sign_result res;
+    union {
+        struct sksd_sign_result sign;
+        struct sksd_verification verify;
+    } res;
     size_t cap;
     char buf[]; /* the body (cap bytes), then the response */
 };
 
-struct sksd_signer {
+struct sksd_pool {
     struct sksd *d;
+    enum sksd_pool_kind kind;
+    atomic_ulong *rejected, *timeouts; /* the pool's counters in d->metrics */
     pthread_mutex_t lock;
-    pthread_cond_t work;     /* signers: the queue is not empty, or stop */
+    pthread_cond_t work;     /* workers: the queue is not empty, or stop */
     pthread_cond_t deadline; /* the deadline thread: a new oldest job, or stop */
     struct sksd_job *head, *tail;
     struct sksd_job *oldest, *newest;
@@ -73,7 +85,7 @@ struct sksd_signer {
     pthread_t reaper;
     bool reaper_started;
     bool left_behind;
-    bool stopped; /* sksd_signer_stop() ran: only the main thread reads this */
+    bool stopped; /* sksd_pool_stop() ran: only the main thread reads this */
 };
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -109,7 +121,7 @@ size_t sksd_job_cap(const struct sksd_job *j)
 
 /* ---- the queue, under the lock ---------------------------------------------- */
 
-static void unlink_pending(struct sksd_signer *s, struct sksd_job *j)
+static void unlink_pending(struct sksd_pool *s, struct sksd_job *j)
 {
     if (j->older != NULL)
         j->older->newer = j->newer;
@@ -122,7 +134,7 @@ static void unlink_pending(struct sksd_signer *s, struct sksd_job *j)
     j->older = j->newer = NULL;
 }
 
-static void remove_queued(struct sksd_signer *s, struct sksd_job *j)
+static void remove_queued(struct sksd_pool *s, struct sksd_job *j)
 {
     struct sksd_job **p;
 
@@ -145,7 +157,7 @@ static void remove_queued(struct sksd_signer *s, struct sksd_job *j)
  * The deadline of |j| passed: the connection is told at once.  Returns
  * true when the caller must resume it (outside the lock).
  */
-static bool expire(struct sksd_signer *s, struct sksd_job *j)
+static bool expire(struct sksd_pool *s, struct sksd_job *j)
 {
     unlink_pending(s, j);
     if (j->state == JOB_QUEUED) {
@@ -154,12 +166,12 @@ static bool expire(struct sksd_signer *s, struct sksd_job *j)
     } else {
         j->state = JOB_ABANDONED;
     }
-    atomic_fetch_add_explicit(&s->d->metrics.sign_timeouts, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(s->timeouts, 1, memory_order_relaxed);
     return true;
 }
 
 /*
- * An abandoned job has two owners, its signer and its connection: the
+ * An abandoned job has two owners, its worker and its connection: the
  * second to let go frees it.  True for that one.
  */
 static bool let_go(struct sksd_job *j)
@@ -172,9 +184,9 @@ static bool let_go(struct sksd_job *j)
 
 /* ---- the threads ------------------------------------------------------------- */
 
-static void *signer_main(void *arg)
+static void *worker_main(void *arg)
 {
-    struct sksd_signer *s = arg;
+    struct sksd_pool *s = arg;
 
     pthread_mutex_lock(&s->lock);
     for (;;) {
@@ -190,15 +202,19 @@ static void *signer_main(void *arg)
             s->tail = NULL;
         j->next = NULL;
         s->queued--;
-        j->state = JOB_SIGNING;
+        j->state = JOB_WORKING;
         s->busy++;
         pthread_mutex_unlock(&s->lock);
 
-        sksd_sign_request(s->d, j->buf, j->body_len, j->named ? j->identity : NULL, &j->res);
+        if (s->kind == SKSD_POOL_SIGN)
+            sksd_sign_request(s->d, j->buf, j->body_len, j->named ? j->identity : NULL,
+                              &j->res.sign);
+        else
+            sksd_verify_request(s->d, j->buf, j->body_len, &j->res.verify);
 
         pthread_mutex_lock(&s->lock);
         s->busy--;
-        if (j->state != JOB_SIGNING) {
+        if (j->state != JOB_WORKING) {
             /* Answered already by the deadline thread. */
             if (!let_go(j))
                 continue;
@@ -230,7 +246,7 @@ static void in_ns(clockid_t clock, unsigned long long ns, struct timespec *ts)
 
 static void *reaper_main(void *arg)
 {
-    struct sksd_signer *s = arg;
+    struct sksd_pool *s = arg;
 
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
@@ -310,57 +326,77 @@ static unsigned int sessions_for(const struct sksd_conf *conf, struct p11_token 
     return n;
 }
 
-sks_status sksd_signer_start(struct sksd *d, struct sks_error *err)
+static const char *pool_name(enum sksd_pool_kind kind)
 {
-    struct sksd_signer *s = calloc(1, sizeof(*s));
+    return kind == SKSD_POOL_SIGN ? "signing" : "verification";
+}
+
+sks_status sksd_pool_start(struct sksd *d, enum sksd_pool_kind kind, struct sksd_pool **out,
+                           struct sks_error *err)
+{
+    struct sksd_pool *s = calloc(1, sizeof(*s));
+    const char *name = pool_name(kind);
     pthread_condattr_t ca;
     unsigned int i;
 
     if (s == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory starting the signers");
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory starting the %s pool", name);
     s->d = d;
-    s->sessions = sessions_for(d->conf, d->tok);
-    s->depth = d->conf->sign_queue;
+    s->kind = kind;
+    if (kind == SKSD_POOL_SIGN) {
+        s->sessions = sessions_for(d->conf, d->tok);
+        s->depth = d->conf->sign_queue;
+        s->rejected = &d->metrics.sign_rejected;
+        s->timeouts = &d->metrics.sign_timeouts;
+    } else {
+        s->sessions = d->conf->verify.threads;
+        s->depth = d->conf->verify.queue;
+        s->rejected = &d->metrics.verify_rejected;
+        s->timeouts = &d->metrics.verify_timeouts;
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->deadline, &ca);
     pthread_condattr_destroy(&ca);
-    d->signer = s;
+    *out = s;
     s->threads = calloc(s->sessions, sizeof(*s->threads));
     if (s->threads == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory starting %u signers", s->sessions);
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory starting %u %s threads", s->sessions,
+                        name);
     for (i = 0; i < s->sessions; i++) {
-        int rc = pthread_create(&s->threads[i], NULL, signer_main, s);
+        int rc = pthread_create(&s->threads[i], NULL, worker_main, s);
 
         if (rc != 0)
-            return sks_fail(err, SKS_ERR_SYSTEM, "cannot start signer thread %u of %u: %s", i + 1,
+            return sks_fail(err, SKS_ERR_SYSTEM, "cannot start %s thread %u of %u: %s", name, i + 1,
                             s->sessions, strerror(rc));
         s->nthreads++;
     }
     if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0)
-        return sks_fail(err, SKS_ERR_SYSTEM, "cannot start the signing deadline thread");
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot start the %s deadline thread", name);
     s->reaper_started = true;
-    sksd_log(SKSD_LOG_INFO, "signing: %u token sessions in flight, a queue of %zu, deadline %ld ms",
-             s->sessions, s->depth, d->conf->sign_timeout_ms);
+    if (kind == SKSD_POOL_SIGN)
+        sksd_log(SKSD_LOG_INFO,
+                 "signing: %u token sessions in flight, a queue of %zu, deadline %ld ms",
+                 s->sessions, s->depth, d->conf->sign_timeout_ms);
+    else
+        sksd_log(SKSD_LOG_INFO, "verification: %u threads, a queue of %zu, deadline %ld ms",
+                 s->sessions, s->depth, d->conf->verify.timeout_ms);
     return SKS_OK;
 }
 
-void sksd_signer_reload(struct sksd *d, const struct sksd_conf *conf)
+void sksd_pool_reload(struct sksd_pool *s, const struct sksd_conf *conf)
 {
-    struct sksd_signer *s = d->signer;
-
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->lock);
-    s->depth = conf->sign_queue;
+    s->depth = s->kind == SKSD_POOL_SIGN ? conf->sign_queue : conf->verify.queue;
     pthread_mutex_unlock(&s->lock);
 }
 
-void sksd_signer_stop(struct sksd *d, unsigned long long deadline_ns)
+void sksd_pool_stop(struct sksd_pool *s, unsigned long long deadline_ns)
 {
-    struct sksd_signer *s = d->signer;
     unsigned long long wait_ns;
     struct timespec until;
     bool left = false;
@@ -393,17 +429,18 @@ void sksd_signer_stop(struct sksd *d, unsigned long long deadline_ns)
     }
     s->left_behind = left;
     if (left)
-        sksd_log(SKSD_LOG_WARNING, "a signer is still waiting for the token: not waiting longer");
+        sksd_log(SKSD_LOG_WARNING, "a %s thread is still at work: not waiting longer",
+                 pool_name(s->kind));
 }
 
-void sksd_signer_free(struct sksd *d)
+void sksd_pool_free(struct sksd_pool **sp)
 {
-    struct sksd_signer *s = d->signer;
+    struct sksd_pool *s = *sp;
 
-    /* A signer left behind in the token still uses the pool: the process is exiting. */
+    /* A worker left behind still uses the pool: the process is exiting. */
     if (s == NULL || s->left_behind)
         return;
-    d->signer = NULL;
+    *sp = NULL;
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->deadline);
     pthread_mutex_destroy(&s->lock);
@@ -411,14 +448,14 @@ void sksd_signer_free(struct sksd *d)
     free(s);
 }
 
-enum sksd_submit sksd_signer_submit(struct sksd *d, struct sksd_job *j, struct MHD_Connection *c,
-                                    const char *identity, size_t body_len)
+enum sksd_submit sksd_pool_submit(struct sksd_pool *s, struct sksd_job *j, struct MHD_Connection *c,
+                                  const char *identity, size_t body_len)
 {
-    struct sksd_signer *s = d->signer;
+    struct sksd *d = s->d;
     long timeout_ms;
 
     pthread_rwlock_rdlock(&d->conf_lock);
-    timeout_ms = d->conf->sign_timeout_ms;
+    timeout_ms = s->kind == SKSD_POOL_SIGN ? d->conf->sign_timeout_ms : d->conf->verify.timeout_ms;
     pthread_rwlock_unlock(&d->conf_lock);
     j->named = identity != NULL;
     if (identity != NULL)
@@ -429,10 +466,11 @@ enum sksd_submit sksd_signer_submit(struct sksd *d, struct sksd_job *j, struct M
     pthread_mutex_lock(&s->lock);
     if (s->stopping || s->queued >= s->depth) {
         pthread_mutex_unlock(&s->lock);
-        atomic_fetch_add_explicit(&d->metrics.sign_rejected, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(s->rejected, 1, memory_order_relaxed);
         return s->stopping ? SKSD_SUBMIT_STOPPING : SKSD_SUBMIT_FULL;
     }
     MHD_suspend_connection(c);
+    j->pool = s;
     j->state = JOB_QUEUED;
     j->next = NULL;
     if (s->tail != NULL)
@@ -454,10 +492,10 @@ enum sksd_submit sksd_signer_submit(struct sksd *d, struct sksd_job *j, struct M
     return SKSD_SUBMIT_QUEUED;
 }
 
-enum sksd_job_outcome sksd_job_outcome(struct sksd *d, struct sksd_job **jp)
+enum sksd_job_outcome sksd_job_outcome(struct sksd_job **jp)
 {
-    struct sksd_signer *s = d->signer;
     struct sksd_job *j = *jp;
+    struct sksd_pool *s = j->pool;
     enum sksd_job_outcome out = SKSD_JOB_DONE;
     bool last = false;
 
@@ -465,7 +503,7 @@ enum sksd_job_outcome sksd_job_outcome(struct sksd *d, struct sksd_job **jp)
     if (j->state == JOB_EXPIRED || j->state == JOB_ABANDONED)
         out = SKSD_JOB_TIMED_OUT;
     if (j->state == JOB_ABANDONED) {
-        /* Its signer still has it: the connection takes another for its next request. */
+        /* Its worker still has it: the connection takes another for its next request. */
         last = let_go(j);
         *jp = NULL;
     } else {
@@ -477,13 +515,14 @@ enum sksd_job_outcome sksd_job_outcome(struct sksd *d, struct sksd_job **jp)
     return out;
 }
 
-void sksd_job_put(struct sksd *d, struct sksd_job *j)
+void sksd_job_put(struct sksd_job *j)
 {
-    struct sksd_signer *s = d->signer;
+    struct sksd_pool *s;
     bool last = true;
 
     if (j == NULL)
         return;
+    s = j->pool;
     if (s != NULL) {
         pthread_mutex_lock(&s->lock);
         if (j->state == JOB_ABANDONED)
@@ -494,15 +533,18 @@ void sksd_job_put(struct sksd *d, struct sksd_job *j)
         job_free(j);
 }
 
-const struct sksd_sign_result *sksd_job_result(const struct sksd_job *j)
+const struct sksd_sign_result *sksd_job_sign_result(const struct sksd_job *j)
 {
-    return &j->res;
+    return &j->res.sign;
 }
 
-void sksd_signer_gauges(struct sksd *d, struct sksd_signer_gauges *g)
+const struct sksd_verification *sksd_job_verification(const struct sksd_job *j)
 {
-    struct sksd_signer *s = d->signer;
+    return &j->res.verify;
+}
 
+void sksd_pool_gauges(struct sksd_pool *s, struct sksd_pool_gauges *g)
+{
     memset(g, 0, sizeof(*g));
     if (s == NULL)
         return;

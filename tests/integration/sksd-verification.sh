@@ -1,0 +1,202 @@
+#!/bin/sh
+# sksd's verification API (POST /stir/v1/verification, the STI-VS of
+# ATIS-1000082): what sksd signs verifies through it, with the certificate
+# its x5u names fetched from a real TLS server on loopback (https-server.py,
+# the STI-CR) and checked against the SHAKEN profile and the test STI-PA
+# root; the call's from, to and time are held to the PASSporT; bad Identity
+# values get the SIP response sksctl verify gives them, as a verstat and a
+# reason; a body the API cannot read is a 400 with a stable code.
+. "$top_srcdir/tests/integration/sksd-common.sh"
+require_sksd
+sksd_setup
+mkdir "$sks_work/www"
+https_server_start "$sks_work/www"
+base=https://localhost:$https_port
+
+# The versions' x5u are on the loopback STI-CR.
+x5u_of() {
+    echo "$base/$1-$2.pem"
+}
+sed -i 's/^import_unix = sksd_import_unix$/&\nverify = sksd_verify/' "$sks_work/sks.conf"
+cat >> "$sks_work/sks.conf" <<EOF
+
+[sksd_verify]
+x5u_ca_file = $https_ca
+x5u_allow_private = yes
+EOF
+sksd_start
+v=$(provision_version sp-main activate)
+cat "$sks_work/sp-main-$v.pem" "$sks_work/pki/chain.pem" > "$sks_work/www/sp-main-$v.pem"
+
+# verification NAME BODY: BODY to the verification API; the answer lands in
+# $sks_work/NAME.json; prints the status.
+verification() {
+    printf '%s' "$2" > "$sks_work/$1.req"
+    curl -sS -X POST -H 'Content-Type: application/json' --data-binary "@$sks_work/$1.req" \
+        -o "$sks_work/$1.json" -w '%{http_code}' "http://127.0.0.1:$sksd_port/stir/v1/verification"
+}
+# request FROM TO IDENTITY [TIME]: an ATIS-1000082 verificationRequest.
+request() {
+    printf '{"verificationRequest":{"from":{"tn":"%s"},"to":{"tn":["%s"]},"time":%s,"identity":"%s"}}' \
+        "$1" "$2" "${4:-$(date +%s)}" "$3"
+}
+# verstat NAME BODY VERSTAT [REASONCODE]: a 200 with that verstat (and reasonCode).
+verstat() {
+    vs_code=$(verification "$1" "$2")
+    [ "$vs_code" = 200 ] || { cat "$sks_work/$1.json"; fail "$1: status $vs_code, not 200"; }
+    vs_got=$(json "$sks_work/$1.json" verificationResponse.verstat)
+    [ "$vs_got" = "$3" ] || { cat "$sks_work/$1.json"; fail "$1: verstat $vs_got, not $3"; }
+    if [ -n "${4:-}" ]; then
+        vs_got=$(json "$sks_work/$1.json" verificationResponse.reasonCode)
+        [ "$vs_got" = "$4" ] || { cat "$sks_work/$1.json"; fail "$1: reasonCode $vs_got, not $4"; }
+    fi
+}
+# signed NAME ORIG DEST: an Identity header sksd signs for ORIG to DEST, in $sks_work/NAME.identity.
+signed() {
+    s_code=$(sign "$1" "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"$3\"]},\"orig\":{\"tn\":\"$2\"}}}")
+    [ "$s_code" = 200 ] || { cat "$sks_work/$1.json"; fail "$1: signing status $s_code"; }
+    json "$sks_work/$1.json" signingResponse.identity > "$sks_work/$1.identity"
+}
+
+# ---- what sksd signs verifies ------------------------------------------------------
+
+i=0
+while [ "$i" -lt 20 ]; do
+    signed "pp$i" "1215555$(printf %04d "$i")" 12155550131
+    verstat "ok$i" "$(request "1215555$(printf %04d "$i")" 12155550131 "$(cat "$sks_work/pp$i.identity")")" \
+        TN-Validation-Passed
+    i=$((i + 1))
+done
+[ "$(json "$sks_work/ok0.json" verificationResponse.attest)" = A ] || fail "attest is not reported"
+[ "$(json "$sks_work/ok0.json" verificationResponse.spc)" = "$SKSD_SPC" ] ||
+    fail "the certificate's SPC is not reported"
+fetches=$(grep -c "GET /sp-main-$v.pem" "$sks_work/https-server.log")
+[ "$fetches" = 1 ] || fail "20 verifications of one x5u fetched it $fetches times, not once"
+pass "every_passport_sksd_signs_verifies_with_one_fetch_of_its_x5u"
+
+# vesper's shape: orig, dest and iat, and from.tn as an array of one.
+id=$(cat "$sks_work/pp0.identity")
+verstat vesper "{\"orig\":{\"tn\":[\"12155550000\"]},\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":$(date +%s),\"identity\":\"$id\"}" \
+    TN-Validation-Passed
+verstat formatted "$(request "+1 215-555-0000" "1 (215) 555-0131" "$id")" TN-Validation-Passed
+verstat no-call "{\"verificationRequest\":{\"identity\":\"$id\"}}" TN-Validation-Passed
+pass "vesper_shape_formatted_tns_and_a_request_without_from_to_verify"
+
+# ---- the call is held to the PASSporT ------------------------------------------------
+
+verstat other-orig "$(request 12155559999 12155550131 "$id")" TN-Validation-Failed 438
+assert_grep other-orig "is not the call's originating TN 12155559999" "$sks_work/other-orig.json"
+verstat other-dest "$(request 12155550000 12155550199 "$id")" TN-Validation-Failed 438
+assert_grep other-dest "12155550199 is not among the PASSporT's dest" "$sks_work/other-dest.json"
+verstat stale-time "$(request 12155550000 12155550131 "$id" $(($(date +%s) - 3600)))" \
+    TN-Validation-Failed 403
+[ "$(json "$sks_work/stale-time.json" verificationResponse.code)" = stale-time ] ||
+    fail "a stale time has no stale-time code"
+pass "from_to_and_time_must_be_the_passports"
+
+# ---- the shared vectors ---------------------------------------------------------------
+
+# V1 (SHAKEN) and V3 (div) carry an iat of 2015: stale today, whatever their signature.
+for vec in shaken-v1 div-v3; do
+    verstat "$vec" "{\"verificationRequest\":{\"identity\":\"$(cat "$SKS_VECTORS/$vec.identity")\"}}" \
+        TN-Validation-Failed 403
+    assert_grep "$vec" "seconds old" "$sks_work/$vec.json"
+done
+pass "the_shared_vectors_are_stale_today"
+
+# ---- bad Identity values: the SIP response sksctl verify gives ---------------------------
+
+# api_same NAME IDENTITY: the API's reasonCode is the SIP code of sksctl verify --fetch.
+api_same() {
+    printf '%s' "$2" > "$sks_work/$1.identity"
+    "$SKSCTL" verify --fetch --trust "$sks_work/pki/root.pem" --fetch-ca "$https_ca" --fetch-private \
+        < "$sks_work/$1.identity" > "$sks_work/$1.cli" 2>&1 && fail "$1: sksctl verify accepted it"
+    as_cli=$(grep -o '[0-9][0-9][0-9] [A-Z][a-z]*' "$sks_work/$1.cli" | head -n 1 | cut -d' ' -f1)
+    [ -n "$as_cli" ] || { cat "$sks_work/$1.cli"; fail "$1: sksctl verify gave no SIP code"; }
+    printf '{"verificationRequest":{"identity":%s}}' \
+        "$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$sks_work/$1.identity")" \
+        > "$sks_work/$1.body"
+    verstat "$1" "$(cat "$sks_work/$1.body")" "$(case $as_cli in 403 | 437 | 438) echo TN-Validation-Failed ;; *) echo No-TN-Validation ;; esac)" "$as_cli"
+}
+hdr=${id%%.*}
+rest=${id#*.}
+claims=${rest%%.*}
+sig_info=${rest#*.}
+sig=${sig_info%%;*}
+info=";${sig_info#*;}"
+b64() { printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
+api_same empty ""
+api_same truncated "$hdr.$claims"
+api_same bad-base64 "$hdr.$claims.!!!$sig$info"
+api_same no-info "$hdr.$claims.$sig"
+api_same alg-none "$(b64 '{"alg":"none","ppt":"shaken","typ":"passport","x5u":"'"$(x5u_of sp-main "$v")"'"}').$claims.$sig;info=<$(x5u_of sp-main "$v")>;alg=none;ppt=shaken"
+api_same wrong-ppt "$hdr.$claims.$sig;info=<$(x5u_of sp-main "$v")>;alg=ES256;ppt=rcd"
+api_same other-signature "$hdr.$claims.$(b64 "$(head -c 64 /dev/zero | tr '\0' 'A')")$info"
+api_same info-elsewhere "$hdr.$claims.$sig;info=<$base/elsewhere.pem>;alg=ES256;ppt=shaken"
+api_same huge "$(head -c 9000 /dev/zero | tr '\0' 'a')"
+pass "bad_identity_values_get_the_sip_response_sksctl_verify_gives"
+
+# ---- bad certificates behind the x5u ------------------------------------------------------
+
+# A PASSporT signed with a key whose x5u serves a chain that does not reach the root.
+"$SKSCTL" pki --out "$sks_work/other-pki" --spc 5678 > "$sks_work/other-pki.log" 2>&1 ||
+    fail "sksctl pki for another STI-PA"
+cp "$sks_work/other-pki/sp-5678-fullchain.pem" "$sks_work/www/other.pem"
+"$SKSCTL" sign --key "$sks_work/other-pki/sp-5678.key" --orig 12155550121 --dest 12155550131 \
+    --attest A --x5u "$base/other.pem" > "$sks_work/other.identity" || fail "sksctl sign"
+verstat untrusted "$(request 12155550121 12155550131 "$(cat "$sks_work/other.identity")")" \
+    TN-Validation-Failed 437
+assert_grep untrusted "the certificate is not acceptable" "$sks_work/untrusted.json"
+verstat untrusted-again "$(request 12155550121 12155550131 "$(cat "$sks_work/other.identity")")" \
+    TN-Validation-Failed 437
+cmp -s "$sks_work/untrusted.json" "$sks_work/untrusted-again.json" ||
+    fail "the kept verdict on a chain differs from the first"
+"$SKSCTL" sign --key "$sks_work/other-pki/sp-5678.key" --orig 12155550121 --dest 12155550131 \
+    --attest A --x5u "$base/missing.pem" > "$sks_work/missing.identity" || fail "sksctl sign"
+verstat missing "$(request 12155550121 12155550131 "$(cat "$sks_work/missing.identity")")" \
+    No-TN-Validation 436
+assert_grep missing "HTTP status 404" "$sks_work/missing.json"
+pass "unacceptable_and_missing_certificates_are_437_and_436"
+
+# ---- what the API refuses -------------------------------------------------------------------
+
+# refused NAME BODY CODE: a 400 with that stable code.
+refused() {
+    rf_status=$(verification "$1" "$2")
+    [ "$rf_status" = 400 ] || { cat "$sks_work/$1.json"; fail "$1: status $rf_status, not 400"; }
+    rf_code=$(json "$sks_work/$1.json" error.code)
+    [ "$rf_code" = "$3" ] || { cat "$sks_work/$1.json"; fail "$1: code $rf_code, not $3"; }
+}
+refused not-json '{"verificationRequest":' malformed-json
+refused not-object '[1,2]' wrong-type
+refused unknown '{"verificationRequest":{"identity":"x","attest":"A"}}' unknown-field
+refused extra '{"verificationRequest":{"identity":"x"},"more":1}' unknown-field
+refused bad-from '{"verificationRequest":{"from":{"tn":"12ab"},"identity":"x"}}' invalid-tn
+refused from-type '{"verificationRequest":{"from":"12155550121","identity":"x"}}' wrong-type
+refused identity-type '{"verificationRequest":{"identity":42}}' wrong-type
+refused time-type '{"verificationRequest":{"identity":"x","time":"now"}}' wrong-type
+refused time-fraction '{"verificationRequest":{"identity":"x","time":1.5}}' wrong-type
+many=$(i=0; while [ $i -lt 200 ]; do printf '"1215555%04d",' $i; i=$((i + 1)); done)
+refused too-many-to "{\"verificationRequest\":{\"to\":{\"tn\":[${many%,}]},\"identity\":\"x\"}}" too-many
+code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sksd_port/stir/v1/verification")
+[ "$code" = 405 ] || fail "GET of the verification API: status $code, not 405"
+pass "unreadable_requests_are_400_with_a_stable_code"
+
+# ---- /metrics --------------------------------------------------------------------------------
+
+curl -sS -o "$sks_work/metrics.txt" "http://127.0.0.1:$sksd_port/metrics" || fail "GET /metrics"
+assert_grep metrics 'sksd_verifications_total{verstat="TN-Validation-Passed"}' "$sks_work/metrics.txt"
+assert_grep metrics 'sksd_x5u_fetches_total' "$sks_work/metrics.txt"
+assert_grep metrics 'sksd_requests_total{api="verification",code="400"}' "$sks_work/metrics.txt"
+pass "metrics_count_verifications_and_the_x5u_cache"
+
+# ---- without [verify] ------------------------------------------------------------------------
+
+sksd_kill
+sed -i '/^verify = sksd_verify$/d' "$sks_work/sks.conf"
+sksd_start
+code=$(verification unconfigured "$(request 12155550000 12155550131 "$id")")
+[ "$code" = 404 ] || fail "verification without [verify]: status $code, not 404"
+[ "$(json "$sks_work/unconfigured.json" error.code)" = verification-not-configured ] ||
+    fail "verification without [verify]: no verification-not-configured code"
+pass "without_verify_the_api_says_it_is_not_configured"
