@@ -82,6 +82,19 @@ verstat formatted "$(request "+1 215-555-0000" "1 (215) 555-0131" "$id")" TN-Val
 verstat no-call "{\"verificationRequest\":{\"identity\":\"$id\"}}" TN-Validation-Passed
 pass "vesper_shape_formatted_tns_and_a_request_without_from_to_verify"
 
+# secsipidx (Kamailio's STIR/SHAKEN library and tool) signs with the test
+# SP key; its Identity header verifies through the API.
+command -v secsipidx >/dev/null 2>&1 || fail "secsipidx is not installed (quickstart.sh installs it)"
+cp "$sks_work/pki/sp-$SKSD_SPC-fullchain.pem" "$sks_work/www/secsipidx.pem"
+secsipidx -S -k "$sks_work/pki/sp-$SKSD_SPC.key" -o 12155550121 -d 12155550131 -a B \
+    -x5u "$base/secsipidx.pem" > "$sks_work/secsipidx.identity" 2> "$sks_work/secsipidx.err" ||
+    { cat "$sks_work/secsipidx.err"; fail "secsipidx -S"; }
+verstat secsipidx "$(request 12155550121 12155550131 "$(cat "$sks_work/secsipidx.identity")")" \
+    TN-Validation-Passed
+[ "$(json "$sks_work/secsipidx.json" verificationResponse.attest)" = B ] ||
+    fail "the attest of secsipidx's PASSporT is not reported"
+pass "an_identity_header_secsipidx_signs_verifies"
+
 # ---- the call is held to the PASSporT ------------------------------------------------
 
 verstat other-orig "$(request 12155559999 12155550131 "$id")" TN-Validation-Failed 438
