@@ -346,6 +346,34 @@ static sks_status refresh(struct sks_fetch_cache *c, struct sks_cached *old,
     return answer(c, e, out, err);
 }
 
+/*
+ * Under the lock: the answer |e| gives at once, without a fetch or a wait
+ * -- fresh, a kept failure, or stale while another caller refreshes it --
+ * in |*st|; false when there is none.
+ */
+static bool at_once(struct sks_fetch_cache *c, struct sks_cached *e, double now,
+                    struct sks_cached **out, struct sks_error *err, sks_status *st)
+{
+    if (e == NULL || e->state == ENTRY_FETCHING)
+        return false;
+    if (now < e->fresh_until) {
+        e->refs++;
+        lru_unlink(c, e);
+        lru_push(c, e);
+        if (e->state == ENTRY_READY)
+            c->stats.hits++;
+        else
+            c->stats.negative_hits++;
+    } else if (e->state == ENTRY_READY && now < e->stale_until && e->refreshing) {
+        e->refs++;
+        c->stats.stale_hits++;
+    } else {
+        return false;
+    }
+    *st = answer(c, e, out, err);
+    return true;
+}
+
 sks_status sks_fetch_cache_get(struct sks_fetch_cache *c, const char *url, struct sks_cached **out,
                                struct sks_error *err)
 {
@@ -363,19 +391,8 @@ sks_status sks_fetch_cache_get(struct sks_fetch_cache *c, const char *url, struc
         while (e->state == ENTRY_FETCHING)
             pthread_cond_wait(&c->fetched, &c->lock);
         st = answer(c, e, out, err);
-    } else if (e != NULL && now < e->fresh_until) {
-        e->refs++;
-        lru_unlink(c, e);
-        lru_push(c, e);
-        if (e->state == ENTRY_READY)
-            c->stats.hits++;
-        else
-            c->stats.negative_hits++;
-        st = answer(c, e, out, err);
-    } else if (e != NULL && e->state == ENTRY_READY && now < e->stale_until && e->refreshing) {
-        e->refs++;
-        c->stats.stale_hits++;
-        st = answer(c, e, out, err);
+    } else if (at_once(c, e, now, out, err, &st)) {
+        /* answered */
     } else if (e != NULL && e->state == ENTRY_READY && now < e->stale_until) {
         st = refresh(c, e, out, err);
     } else {
@@ -385,6 +402,18 @@ sks_status sks_fetch_cache_get(struct sks_fetch_cache *c, const char *url, struc
     }
     pthread_mutex_unlock(&c->lock);
     return st;
+}
+
+bool sks_fetch_cache_try(struct sks_fetch_cache *c, const char *url, struct sks_cached **out,
+                         struct sks_error *err, sks_status *st)
+{
+    bool answered;
+
+    *out = NULL;
+    pthread_mutex_lock(&c->lock);
+    answered = at_once(c, find(c, url, hash_of(url)), now_s(), out, err, st);
+    pthread_mutex_unlock(&c->lock);
+    return answered;
 }
 
 void *sks_cached_value(const struct sks_cached *entry)

@@ -24,6 +24,7 @@
 #ifndef SKS_FETCH_CACHE_H
 #define SKS_FETCH_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -66,6 +67,15 @@ void sks_fetch_cache_free(struct sks_fetch_cache *cache);
  */
 sks_status sks_fetch_cache_get(struct sks_fetch_cache *cache, const char *url,
                                struct sks_cached **out, struct sks_error *err);
+/*
+ * sks_fetch_cache_get() that neither fetches nor waits: true with its
+ * answer in |*st| (and |*out|, |err|) when the cache has one at once -- a
+ * fresh entry, a kept failure, or a stale entry another caller is
+ * refreshing; false when the answer needs a fetch, which the caller then
+ * makes with sks_fetch_cache_get() on a thread that may wait for it.
+ */
+bool sks_fetch_cache_try(struct sks_fetch_cache *cache, const char *url, struct sks_cached **out,
+                         struct sks_error *err, sks_status *st);
 void *sks_cached_value(const struct sks_cached *entry);
 void sks_fetch_cache_put(struct sks_fetch_cache *cache, struct sks_cached *entry);
 

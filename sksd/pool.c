@@ -210,7 +210,7 @@ static void *worker_main(void *arg)
             sksd_sign_request(s->d, j->buf, j->body_len, j->named ? j->identity : NULL,
                               &j->res.sign);
         else
-            sksd_verify_request(s->d, j->buf, j->body_len, &j->res.verify);
+            (void)sksd_verify_request(s->d, j->buf, j->body_len, true, &j->res.verify);
 
         pthread_mutex_lock(&s->lock);
         s->busy--;

@@ -183,23 +183,44 @@ static json_t *verification_body(const struct sksd_verification *v)
     return json_pack("{s:o}", "verificationResponse", out);
 }
 
-static enum MHD_Result finish_verification(struct sksd *d, struct MHD_Connection *c,
-                                           struct sksd_req *r)
+static enum MHD_Result answer_verification(struct sksd *d, struct MHD_Connection *c,
+                                           struct sksd_req *r, const struct sksd_verification *v)
 {
-    struct conn *k = conn_of(c);
-    const struct sksd_verification *v;
     json_t *body;
 
-    if (sksd_job_outcome(&k->job) == SKSD_JOB_TIMED_OUT)
-        return sksd_reply_error(r, c, 503, "verify-timeout", "",
-                                "no verification within [verify] timeout_ms: try again");
-    v = sksd_job_verification(k->job);
     if (!v->judged)
         return sksd_reply_failure(r, c, &v->err);
     if ((body = verification_body(v)) == NULL)
         return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
     sksd_metrics_observe(&d->metrics.verifying, sksd_now_ns() - r->t0_ns);
     return sksd_reply_json(r, c, 200, body);
+}
+
+/*
+ * The body is complete.  A verification whose x5u is cached is CPU work
+ * alone, answered here; one that needs a fetch goes to the verification
+ * pool, whose threads may wait for a certificate server.
+ */
+static enum MHD_Result submit_verification(struct sksd *d, struct MHD_Connection *c,
+                                           struct sksd_req *r)
+{
+    struct sksd_verification v;
+
+    if (sksd_verify_request(d, r->body, r->body_len, false, &v))
+        return answer_verification(d, c, r, &v);
+    return submit(d->verifier, c, r, NULL);
+}
+
+/* The connection was resumed: the verification pool is done, or out of time. */
+static enum MHD_Result finish_verification(struct sksd *d, struct MHD_Connection *c,
+                                           struct sksd_req *r)
+{
+    struct conn *k = conn_of(c);
+
+    if (sksd_job_outcome(&k->job) == SKSD_JOB_TIMED_OUT)
+        return sksd_reply_error(r, c, 503, "verify-timeout", "",
+                                "no verification within [verify] timeout_ms: try again");
+    return answer_verification(d, c, r, sksd_job_verification(k->job));
 }
 
 static enum MHD_Result serve_health(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
@@ -335,7 +356,7 @@ enum MHD_Result sksd_route_request(void *cls, struct MHD_Connection *c, const ch
     if (r->route == ROUTE_SIGN)
         return r->submitted ? finish_signing(l->d, c, r) : submit_signing(l->d, c, r);
     if (r->route == ROUTE_VERIFY)
-        return r->submitted ? finish_verification(l->d, c, r) : submit(l->d->verifier, c, r, NULL);
+        return r->submitted ? finish_verification(l->d, c, r) : submit_verification(l->d, c, r);
     return sksd_import_handle(l->d, c, r, method, url, r->body, r->body_len);
 }
 

@@ -206,8 +206,10 @@ struct sksd_verification {
  * Verifies the verificationRequest |body| (|len| bytes of JSON).  A body
  * the API cannot read fails in |out->err| (400 with a stable code);
  * otherwise |out->judged| and |out->res| say what the PASSporT is worth.
+ * Without |wait| it never blocks: false when the answer needs an x5u
+ * fetched first (then ask again with |wait|, on the verification pool).
  */
-void sksd_verify_request(struct sksd *d, const char *body, size_t len,
+bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait,
                          struct sksd_verification *out);
 /* The x5u cache and trust roots of [verify]; nothing without it. */
 sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err);

@@ -37,7 +37,8 @@ struct sksd_verify_state {
     struct sks_fetch_cache *cache;
     X509_STORE *roots;
     struct sks_x5u_trust trust;
-    struct sks_verify_source source;
+    struct sks_verify_source source; /* fetches what is not cached: the pool's */
+    struct sks_verify_source cached; /* never waits: the HTTP workers' */
     long max_age;
 };
 
@@ -63,7 +64,8 @@ sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err)
     if ((vs->cache = sks_x5u_cache_new(&vc->cache, &vs->fetch)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the x5u cache");
     sks_x5u_trust_init(&vs->trust, vs->cache, vs->roots);
-    sks_x5u_source(&vs->source, &vs->trust);
+    sks_x5u_source(&vs->source, &vs->trust, true);
+    sks_x5u_source(&vs->cached, &vs->trust, false);
     sksd_log(SKSD_LOG_INFO, "verification: roots from %s, x5u cache of %zu entries and %zu bytes%s",
              trust, vc->cache.max_entries, vc->cache.max_bytes,
              vc->x5u_allow_private ? ", private addresses allowed" : "");
@@ -257,7 +259,7 @@ static void count(struct sksd *d, int sip)
     atomic_fetch_add_explicit(&d->metrics.verstat[slot], 1, memory_order_relaxed);
 }
 
-void sksd_verify_request(struct sksd *d, const char *body, size_t len,
+bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait,
                          struct sksd_verification *out)
 {
     struct sksd_verify_state *vs = d->vstate;
@@ -266,6 +268,7 @@ void sksd_verify_request(struct sksd *d, const char *body, size_t len,
     json_error_t jerr;
     json_t *root;
     time_t now = time(NULL);
+    bool answered = true;
 
     memset(&call, 0, sizeof(call));
     out->judged = false;
@@ -275,12 +278,12 @@ void sksd_verify_request(struct sksd *d, const char *body, size_t len,
         sks_fail_field(&out->err, SKS_ERR_INPUT, "malformed-json", "body",
                        "the body is not JSON: %s at line %d column %d", jerr.text, jerr.line,
                        jerr.column);
-        return;
+        return true;
     }
     if (read_call(out, root, &call) != SKS_OK)
         goto done;
     sks_verify_opts_init(&o);
-    o.source = &vs->source;
+    o.source = wait ? &vs->source : &vs->cached;
     o.max_age = vs->max_age;
     o.call_orig = call.has_orig ? call.orig : NULL;
     o.call_dest = call.dest;
@@ -299,8 +302,11 @@ void sksd_verify_request(struct sksd *d, const char *body, size_t len,
         if (call.time != 0)
             o.now = (time_t)call.time;
         (void)sks_identity_verify(call.identity, call.identity_len, &o, &out->res, &out->err);
+        answered = wait || !sks_x5u_needs_fetch(&out->err);
     }
-    count(d, out->res.sip_code);
+    if (answered)
+        count(d, out->res.sip_code);
 done:
     json_decref(root);
+    return answered;
 }

@@ -371,7 +371,7 @@ static sks_status fetch_set_up(const struct verify_args *a, struct fetch_source 
     if ((fs->cache = sks_x5u_cache_new(&co, &fs->fetch)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     sks_x5u_trust_init(&fs->trust, fs->cache, o->roots);
-    sks_x5u_source(&fs->src, &fs->trust);
+    sks_x5u_source(&fs->src, &fs->trust, true);
     o->source = &fs->src;
     return SKS_OK;
 }

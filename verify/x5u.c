@@ -147,10 +147,10 @@ static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c, time
     return st;
 }
 
-static sks_status x5u_lookup(void *ctx, const char *x5u, time_t now,
-                             struct sks_verify_credential *cred, int *sip, struct sks_error *err)
+/* The credential at |x5u|; without |wait|, only what the cache holds at once. */
+static sks_status lookup(const struct sks_x5u_trust *t, bool wait, const char *x5u, time_t now,
+                         struct sks_verify_credential *cred, int *sip, struct sks_error *err)
 {
-    const struct sks_x5u_trust *t = ctx;
     struct sks_cached *got = NULL;
     sks_status st;
 
@@ -158,7 +158,14 @@ static sks_status x5u_lookup(void *ctx, const char *x5u, time_t now,
         *sip = SKS_SIP_BAD_IDENTITY_INFO;
         return st;
     }
-    if ((st = sks_fetch_cache_get(t->cache, x5u, &got, err)) != SKS_OK) {
+    if (wait) {
+        st = sks_fetch_cache_get(t->cache, x5u, &got, err);
+    } else if (!sks_fetch_cache_try(t->cache, x5u, &got, err, &st)) {
+        *sip = SKS_SIP_SERVER_ERROR;
+        return sks_fail_field(err, SKS_ERR_UNAVAILABLE, SKS_X5U_NOT_CACHED, "x5u",
+                              "x5u %s is not in the cache: it must be fetched", x5u);
+    }
+    if (st != SKS_OK) {
         *sip = SKS_SIP_BAD_IDENTITY_INFO;
         sks_error_prefix(err, "x5u");
         return st;
@@ -171,6 +178,19 @@ static sks_status x5u_lookup(void *ctx, const char *x5u, time_t now,
     return SKS_OK;
 }
 
+static sks_status x5u_lookup(void *ctx, const char *x5u, time_t now,
+                             struct sks_verify_credential *cred, int *sip, struct sks_error *err)
+{
+    return lookup(ctx, true, x5u, now, cred, sip, err);
+}
+
+static sks_status x5u_lookup_cached(void *ctx, const char *x5u, time_t now,
+                                    struct sks_verify_credential *cred, int *sip,
+                                    struct sks_error *err)
+{
+    return lookup(ctx, false, x5u, now, cred, sip, err);
+}
+
 static void x5u_release(void *ctx, struct sks_verify_credential *cred)
 {
     const struct sks_x5u_trust *t = ctx;
@@ -179,9 +199,14 @@ static void x5u_release(void *ctx, struct sks_verify_credential *cred)
     cred->ref = NULL;
 }
 
-void sks_x5u_source(struct sks_verify_source *src, const struct sks_x5u_trust *trust)
+void sks_x5u_source(struct sks_verify_source *src, const struct sks_x5u_trust *trust, bool wait)
 {
-    src->lookup = x5u_lookup;
+    src->lookup = wait ? x5u_lookup : x5u_lookup_cached;
     src->release = x5u_release;
     src->ctx = (void *)trust;
+}
+
+bool sks_x5u_needs_fetch(const struct sks_error *err)
+{
+    return err->code != NULL && strcmp(err->code, SKS_X5U_NOT_CACHED) == 0;
 }

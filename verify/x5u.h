@@ -7,6 +7,7 @@
 #ifndef SKS_VERIFY_X5U_H
 #define SKS_VERIFY_X5U_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -46,7 +47,15 @@ void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cac
  * on a chain is kept with it and reused while the verification time lies
  * where every certificate of the chain and every root is valid, so that a
  * warm lookup costs no chain validation.
+ *
+ * Without |wait|, lookup() takes only what the cache holds at once
+ * (sks_fetch_cache_try) and never blocks: an x5u that must be fetched
+ * fails with the code SKS_X5U_NOT_CACHED (sks_x5u_needs_fetch), to be
+ * verified again, with a source that waits, where waiting is allowed.
  */
-void sks_x5u_source(struct sks_verify_source *src, const struct sks_x5u_trust *trust);
+#define SKS_X5U_NOT_CACHED "x5u-not-cached"
+void sks_x5u_source(struct sks_verify_source *src, const struct sks_x5u_trust *trust, bool wait);
+/* The failure says only that the x5u must be fetched first. */
+bool sks_x5u_needs_fetch(const struct sks_error *err);
 
 #endif

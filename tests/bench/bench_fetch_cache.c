@@ -25,7 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 
 #include "tests/interop/interop.h"
@@ -94,59 +93,6 @@ static double warm(struct sks_fetch_cache *cache, char **urls, size_t nurls, dou
     for (i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     return (double)(r[0].lookups + r[1].lookups) / (now_s() - t0);
-}
-
-struct verify_run {
-    EVP_PKEY *key;
-    const unsigned char *sig;
-    size_t siglen;
-    double seconds;
-    unsigned long long n;
-};
-
-static const unsigned char msg[] = "eyJhbGciOiJFUzI1NiJ9.eyJhdHRlc3QiOiJBIn0";
-
-static void *verify_thread(void *arg)
-{
-    struct verify_run *v = arg;
-    double end = now_s() + v->seconds;
-
-    while (now_s() < end) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-        if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, v->key) != 1 ||
-            EVP_DigestVerify(ctx, v->sig, v->siglen, msg, sizeof(msg) - 1) != 1)
-            interop_die("ECDSA verify failed");
-        EVP_MD_CTX_free(ctx);
-        v->n++;
-    }
-    return NULL;
-}
-
-/* Raw OpenSSL ECDSA P-256 verifications per second, 2 threads: what a verification costs at least.
- */
-static double raw_verify(double seconds)
-{
-    unsigned char sig[INTEROP_DER_SIG_MAX];
-    struct verify_run v[2];
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    pthread_t t[2];
-    double t0;
-    size_t siglen;
-    int i;
-
-    if (key == NULL)
-        interop_die("cannot make a P-256 key");
-    siglen = interop_sign(key, msg, sizeof(msg) - 1, sig);
-    t0 = now_s();
-    for (i = 0; i < 2; i++) {
-        v[i] = (struct verify_run){key, sig, siglen, seconds, 0};
-        pthread_create(&t[i], NULL, verify_thread, &v[i]);
-    }
-    for (i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
-    EVP_PKEY_free(key);
-    return (double)(v[0].n + v[1].n) / (now_s() - t0);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -239,7 +185,7 @@ static int run(int argc, char **argv)
     for (i = 0; i < ROUNDS; i++) {
         one[i] = warm(cache, urls, 1, seconds);
         many[i] = warm(cache, urls, n, seconds);
-        raw[i] = raw_verify(seconds);
+        raw[i] = interop_raw_verify_rate(2, seconds);
     }
     qsort(one, ROUNDS, sizeof(double), cmp_double);
     qsort(many, ROUNDS, sizeof(double), cmp_double);

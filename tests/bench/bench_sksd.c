@@ -11,6 +11,12 @@
  *       daemon's); prints "requests=... rate=... p50_us=... p99_us=...",
  *       latency from when each request was due, and sent_p50_us/sent_p99_us,
  *       from when it was sent.
+ *   bench_sksd verify-load HOST PORT REQUESTS CONNS BODY-FILE [RATE]
+ *       the same with the verificationRequest in BODY-FILE, to
+ *       /stir/v1/verification; every answer must say TN-Validation-Passed.
+ *   bench_sksd raw-verify THREADS SECONDS
+ *       the verifier's baseline: raw OpenSSL ES256 verifications per second
+ *       (interop_raw_verify_rate); prints "raw_verify_rate=...".
  *   bench_sksd raw LABEL THREADS SECONDS
  *       the baseline: raw PKCS#11 ES256 signing on the same token with the
  *       private key labelled LABEL (SHA-256 on the host, then C_SignInit +
@@ -41,29 +47,67 @@
     "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},"                   \
     "\"orig\":{\"tn\":\"12155550121\"}}}"
 
-static int run_load(int argc, char **argv)
+/* load and verify-load: the requests of |o| from this process, and the figures. */
+static int load(struct load_opts *o, int argc, char **argv, int rate_arg)
 {
-    struct load_opts o = {0};
     struct load_result res;
 
-    if (argc != 5 && argc != 6)
-        interop_die("usage: bench_sksd load HOST PORT REQUESTS CONNS [RATE]");
-    o.host = argv[1];
-    o.port = (unsigned int)interop_parse_count(argv[2], 65535, "PORT");
-    o.requests = (unsigned long)interop_parse_count(argv[3], 100000000, "REQUESTS");
-    o.conns = (unsigned int)interop_parse_count(argv[4], 1024, "CONNS");
-    o.rate = argc == 6 ? atof(argv[5]) : 0;
-    o.path = "/stir/v1/signing";
-    o.body = BENCH_BODY;
-    load_run(&o, &res);
+    o->host = argv[1];
+    o->port = (unsigned int)interop_parse_count(argv[2], 65535, "PORT");
+    o->requests = (unsigned long)interop_parse_count(argv[3], 100000000, "REQUESTS");
+    o->conns = (unsigned int)interop_parse_count(argv[4], 1024, "CONNS");
+    o->rate = argc > rate_arg ? atof(argv[rate_arg]) : 0;
+    load_run(o, &res);
     printf("requests=%lu ok=%lu errors=%lu seconds=%.3f rate=%.0f p50_us=%.0f p99_us=%.0f "
            "max_us=%.0f sent_p50_us=%.0f sent_p99_us=%.0f\n",
-           o.requests, res.ok, res.http_errors + res.bad + res.io_errors, res.seconds,
+           o->requests, res.ok, res.http_errors + res.bad + res.io_errors, res.seconds,
            (double)res.ok / res.seconds, res.p50_us, res.p99_us, res.max_us, res.svc_p50_us,
            res.svc_p99_us);
     if (res.first_error[0] != '\0')
         printf("first error: %s\n", res.first_error);
-    return res.ok == o.requests ? 0 : 1;
+    return res.ok == o->requests ? 0 : 1;
+}
+
+static int run_load(int argc, char **argv)
+{
+    struct load_opts o = {0};
+
+    if (argc != 5 && argc != 6)
+        interop_die("usage: bench_sksd load HOST PORT REQUESTS CONNS [RATE]");
+    o.path = "/stir/v1/signing";
+    o.body = BENCH_BODY;
+    return load(&o, argc, argv, 5);
+}
+
+static int run_verify_load(int argc, char **argv)
+{
+    struct load_opts o = {0};
+    size_t len;
+    char *body;
+    int rc;
+
+    if (argc != 6 && argc != 7)
+        interop_die("usage: bench_sksd verify-load HOST PORT REQUESTS CONNS BODY-FILE [RATE]");
+    body = (char *)interop_read_file(argv[5], &len);
+    o.path = "/stir/v1/verification";
+    o.body = body;
+    o.verification = true;
+    rc = load(&o, argc, argv, 6);
+    free(body);
+    return rc;
+}
+
+static int run_raw_verify(int argc, char **argv)
+{
+    unsigned int threads;
+    double secs;
+
+    if (argc != 3)
+        interop_die("usage: bench_sksd raw-verify THREADS SECONDS");
+    threads = (unsigned int)interop_parse_count(argv[1], 64, "THREADS");
+    secs = (double)interop_parse_count(argv[2], 600, "SECONDS");
+    printf("raw_verify_rate=%.0f threads=%u\n", interop_raw_verify_rate(threads, secs), threads);
+    return 0;
 }
 
 /* ---- raw PKCS#11 ------------------------------------------------------------ */
@@ -210,11 +254,15 @@ int main(int argc, char **argv)
         interop_run_script(argv[0], "tests/bench/bench_sksd.sh", "BENCH_SKSD");
     if (strcmp(argv[1], "load") == 0)
         return run_load(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify-load") == 0)
+        return run_verify_load(argc - 1, argv + 1);
+    if (strcmp(argv[1], "raw-verify") == 0)
+        return run_raw_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "raw") == 0)
         return run_raw(argc - 1, argv + 1);
     if (strcmp(argv[1], "json") == 0)
         return sksd_tool_json(argc - 1, argv + 1);
     if (strcmp(argv[1], "attach-body") == 0)
         return sksd_tool_attach_body(argc - 1, argv + 1);
-    interop_die("usage: bench_sksd [load ... | raw ...]");
+    interop_die("usage: bench_sksd [load ... | verify-load ... | raw-verify ... | raw ...]");
 }

@@ -99,3 +99,62 @@ figure "latency at $half requests/s, from when each was due (a client that falls
 rss_long=$(rss)
 figure "RSS after 10k requests: $rss_10k kB; after $long: $rss_long kB ($(awk -v a="$rss_long" -v b="$rss_10k" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'))"
 [ $((rss_long * 100)) -le $((rss_10k * 110)) ] || fail "RSS grew more than 10% over $long requests"
+
+# ---- verification (POST /stir/v1/verification) ---------------------------------
+
+# sksd again with [verify], the x5u on a loopback STI-CR; an identity whose
+# x5u is there signs one PASSporT, which every verification request carries
+# (warm cache: one fetch, then lookups).  max_age 3600 keeps it fresh for the
+# whole run.
+sksd_kill
+sksd_verify_on "max_age = 3600"
+sksd_start
+vv=$(provision_version sp-verify activate)
+publish sp-verify "$vv"
+code=$(sign verify-pp '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}' '?identity=sp-verify')
+[ "$code" = 200 ] || { cat "$sks_work/verify-pp.json"; fail "signing the verification PASSporT: $code"; }
+printf '{"verificationRequest":{"from":{"tn":"12155550121"},"to":{"tn":["12155550131"]},"identity":"%s"}}' \
+    "$(json "$sks_work/verify-pp.json" signingResponse.identity)" > "$sks_work/verify.body"
+"$BENCH_SKSD" verify-load 127.0.0.1 "$sksd_port" 2000 "$conns" "$sks_work/verify.body" \
+    > "$sks_work/vwarm.out" || { cat "$sks_work/vwarm.out"; fail "verification warm-up failed"; }
+vprobe=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/vwarm.out")
+: > "$sks_work/vrounds"
+r=1
+while [ "$r" -le "$rounds" ]; do
+    "$BENCH_SKSD" verify-load 127.0.0.1 "$sksd_port" $((vprobe * secs)) "$conns" "$sks_work/verify.body" \
+        > "$sks_work/vmax$r.out" || { cat "$sks_work/vmax$r.out"; fail "verification round $r failed"; }
+    "$BENCH_SKSD" raw-verify "$cores" "$secs" > "$sks_work/rawv$r.out" || fail "raw verify round $r"
+    api=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/vmax$r.out")
+    raw=$(sed -n 's/^raw_verify_rate=\([0-9]*\).*/\1/p' "$sks_work/rawv$r.out")
+    echo "$api $raw $(awk -v a="$api" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')" >> "$sks_work/vrounds"
+    figure "verification round $r: API $api requests/s, raw OpenSSL ES256 verify $raw/s, ratio $(tail -n 1 "$sks_work/vrounds" | cut -d' ' -f3)"
+    r=$((r + 1))
+done
+vmedian() { cut -d' ' -f"$1" "$sks_work/vrounds" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+figure "verification, warm cache ($conns connections, $cores cores shared with the client): $(vmedian 1) requests/s; raw OpenSSL ES256 verify ($cores threads): $(vmedian 2)/s; API / raw: $(vmedian 3) (medians)"
+fetched=$(grep -c "GET /sp-verify-$vv.pem" "$sks_work/https-server.log")
+figure "verification: $fetched fetch(es) of the x5u for all the rounds"
+
+# Signing with and without a verification load beside it: alternating
+# rounds, the verification load at half its rate for the signing round's
+# length.
+: > "$sks_work/mixed"
+vhalf=$(($(vmedian 1) / 2))
+r=1
+while [ "$r" -le "$rounds" ]; do
+    "$BENCH_SKSD" load 127.0.0.1 "$sksd_port" $((max * secs)) "$conns" > "$sks_work/alone$r.out" ||
+        { cat "$sks_work/alone$r.out"; fail "signing alone, round $r"; }
+    "$BENCH_SKSD" verify-load 127.0.0.1 "$sksd_port" $((vhalf * secs)) "$conns" "$sks_work/verify.body" "$vhalf" \
+        > "$sks_work/beside$r.out" 2>&1 &
+    vpid=$!
+    "$BENCH_SKSD" load 127.0.0.1 "$sksd_port" $((max * secs)) "$conns" > "$sks_work/mixed$r.out" ||
+        { cat "$sks_work/mixed$r.out"; fail "signing beside verification, round $r"; }
+    wait "$vpid" || { cat "$sks_work/beside$r.out"; fail "the verification load beside signing, round $r"; }
+    alone=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/alone$r.out")
+    mixed=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/mixed$r.out")
+    beside=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$sks_work/beside$r.out")
+    echo "$alone $mixed $(awk -v a="$mixed" -v b="$alone" 'BEGIN { printf "%.2f", a / b }') $beside" >> "$sks_work/mixed"
+    r=$((r + 1))
+done
+mmedian() { cut -d' ' -f"$1" "$sks_work/mixed" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+figure "signing alone $(mmedian 1) requests/s; beside a verification load paced at $vhalf/s (it reached $(mmedian 4)/s): $(mmedian 2) requests/s; ratio $(mmedian 3) (medians; the two share $cores cores and the load generators)"

@@ -190,9 +190,10 @@ EOF
         -days 30 -sha256 -extfile "$sks_work/sp-ext.cnf" -extensions sp -out "$2"
 }
 
-# The x5u of version $2 of identity $1 in these tests.
+# The x5u of version $2 of identity $1 in these tests: the loopback STI-CR
+# once sksd_verify_on ran.
 x5u_of() {
-    echo "https://cert.example.org/$1-$2.pem"
+    echo "${sts_base:-https://cert.example.org}/$1-$2.pem"
 }
 
 # provision_version IDENTITY [activate]: generate in the token, issue, attach
@@ -223,6 +224,30 @@ verify_identity() {
     cat "$vi_cert" "$sks_work/pki/chain.pem" > "$sks_work/$vi_name.certs"
     run_ok "$vi_name" "$SKSCTL" verify --cert "$sks_work/$vi_name.certs" \
         --trust "$sks_work/pki/root.pem" "$@" "$(cat "$vi_file")"
+}
+
+# ---- the verification API (sksd-verification.sh, bench_sksd) ------------------
+
+# sksd_verify_on [LINE...]: a loopback STI-CR (https_server_start serving
+# $sks_work/www at $sts_base) holds the versions' x5u from here on, and
+# $sks_work/sks.conf turns on [verify], trusting that server's TLS CA; each
+# LINE is one more [sksd_verify] setting.  Call before sksd_start.
+sts_base=
+sksd_verify_on() {
+    mkdir -p "$sks_work/www"
+    https_server_start "$sks_work/www"
+    sts_base=https://localhost:$https_port
+    sed -i 's/^import_unix = sksd_import_unix$/&\nverify = sksd_verify/' "$sks_work/sks.conf"
+    printf '\n[sksd_verify]\nx5u_ca_file = %s\nx5u_allow_private = yes\n' "$https_ca" \
+        >> "$sks_work/sks.conf"
+    for svo_line in "$@"; do
+        printf '%s\n' "$svo_line" >> "$sks_work/sks.conf"
+    done
+}
+
+# publish IDENTITY VERSION: its certificate and the test chain, at its x5u on the STI-CR.
+publish() {
+    cat "$sks_work/$1-$2.pem" "$sks_work/pki/chain.pem" > "$sks_work/www/$1-$2.pem"
 }
 
 # ---- replicas behind HAProxy (sksd-replicas.sh, bench_hsm_latency) ----------

@@ -1,13 +1,16 @@
 #include "config.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/decoder.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/store.h>
@@ -192,4 +195,66 @@ int interop_verify(EVP_PKEY *pub, const unsigned char *msg, size_t len, const un
         ok = EVP_DigestVerify(md, sig, siglen, msg, len) == 1;
     EVP_MD_CTX_free(md);
     return ok;
+}
+
+struct verify_run {
+    EVP_PKEY *key;
+    const unsigned char *msg, *sig;
+    size_t siglen;
+    double seconds;
+    unsigned long long n;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *verify_thread(void *arg)
+{
+    struct verify_run *v = arg;
+    double end = now_s() + v->seconds;
+
+    while (now_s() < end) {
+        if (!interop_verify(v->key, v->msg, 200, v->sig, v->siglen))
+            interop_die("ECDSA verify failed");
+        v->n++;
+    }
+    return NULL;
+}
+
+double interop_raw_verify_rate(unsigned int threads, double seconds)
+{
+    unsigned char msg[200], sig[INTEROP_DER_SIG_MAX];
+    struct verify_run *v = calloc(threads, sizeof(*v));
+    pthread_t *t = calloc(threads, sizeof(*t));
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    unsigned long long n = 0;
+    size_t siglen;
+    unsigned int i;
+    double t0;
+
+    if (v == NULL || t == NULL || key == NULL)
+        interop_die("cannot set up the raw verify baseline");
+    memset(msg, 'a', sizeof(msg));
+    if ((siglen = interop_sign(key, msg, sizeof(msg), sig)) == 0)
+        interop_die("cannot sign the raw verify baseline's message");
+    t0 = now_s();
+    for (i = 0; i < threads; i++) {
+        v[i] = (struct verify_run){key, msg, sig, siglen, seconds, 0};
+        if (pthread_create(&t[i], NULL, verify_thread, &v[i]) != 0)
+            interop_die("cannot start verify thread %u", i);
+    }
+    for (i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        n += v[i].n;
+    }
+    t0 = now_s() - t0;
+    EVP_PKEY_free(key);
+    free(v);
+    free(t);
+    return (double)n / t0;
 }

@@ -62,4 +62,12 @@ size_t interop_sign(EVP_PKEY *key, const unsigned char *msg, size_t len,
 int interop_verify(EVP_PKEY *pub, const unsigned char *msg, size_t len, const unsigned char *sig,
                    size_t siglen);
 
+/*
+ * The baseline of a verifier's figures: raw OpenSSL ES256 verifications per
+ * second (interop_verify, a fresh context each, over a 200-byte message,
+ * the size of a PASSporT signing input) from |threads| threads for
+ * |seconds|.
+ */
+double interop_raw_verify_rate(unsigned int threads, double seconds);
+
 #endif

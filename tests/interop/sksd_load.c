@@ -242,7 +242,10 @@ static void note(struct worker *w, const char *fmt, ...)
     va_end(ap);
 }
 
-/* 1 when |answer| holds an Identity header that verifies with the certificate of its x5u. */
+/*
+ * 1 when |answer| holds an Identity header that verifies with the certificate
+ * of its x5u or, for a verification, says TN-Validation-Passed.
+ */
 static int verify_answer(struct worker *w, const char *answer)
 {
     const struct load_opts *o = w->o;
@@ -256,6 +259,15 @@ static int verify_answer(struct worker *w, const char *answer)
     int sip, ok = 0;
     size_t i;
 
+    if (o->verification) {
+        const char *v = json_string_value(
+            json_object_get(json_object_get(root, "verificationResponse"), "verstat"));
+
+        ok = v != NULL && strcmp(v, "TN-Validation-Passed") == 0;
+        if (!ok)
+            note(w, "200 without TN-Validation-Passed: %.400s", answer);
+        goto done;
+    }
     if (hdr == NULL) {
         note(w, "200 without signingResponse.identity: %.400s", answer);
         goto done;

@@ -1,5 +1,5 @@
 /*
- * A small HTTP/1.1 client for sksd's signing API: keep-alive connections,
+ * A small HTTP/1.1 client for sksd's signing and verification APIs: keep-alive connections,
  * one thread each, optionally paced to a request rate, with every answer
  * verified against the certificate its x5u names.  The test driver
  * (sksd_client) and the benchmark (bench_sksd) share it; nothing here
@@ -29,6 +29,7 @@ struct load_opts {
     double rate;            /* requests per second in all; 0: as fast as answers come */
     const char *path;       /* request target, e.g. /stir/v1/signing?identity=x */
     const char *body;       /* the signing request; NULL: GET |path|, any 200 counts */
+    bool verification; /* |body| is a verificationRequest: a 200 must say TN-Validation-Passed */
     struct load_cert certs[LOAD_CERTS_MAX];
     size_t ncerts; /* 0: answers are not verified */
     long max_age;  /* verification freshness window, seconds */
