@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
 sksd_setup
-sksd_verify_on
+sksd_verify_on "x5u_timeout_ms = 5000" "timeout_ms = 8000"
 base=$sts_base
 sksd_start
 v=$(provision_version sp-main activate)
@@ -158,6 +158,33 @@ verstat missing "$(request 12155550121 12155550131 "$(cat "$sks_work/missing.ide
     No-TN-Validation 436
 assert_grep missing "HTTP status 404" "$sks_work/missing.json"
 pass "unacceptable_and_missing_certificates_are_437_and_436"
+
+# A certificate server that stalls holds a verification thread, never the
+# HTTP workers or the signers: signing goes on while the stalled
+# verification waits, which then gets 436 with the reason.
+"$SKSCTL" sign --key "$sks_work/other-pki/sp-5678.key" --orig 12155550121 --dest 12155550131 \
+    --attest A --x5u "$base/stall" > "$sks_work/stall.identity" || fail "sksctl sign"
+verstat stall "$(request 12155550121 12155550131 "$(cat "$sks_work/stall.identity")")" \
+    No-TN-Validation 436 > "$sks_work/stall.out" 2>&1 &
+stall_pid=$!
+# The stalled verification holds a verification thread (the server logs a
+# request only once it answers it).
+i=0
+until curl -sS "http://127.0.0.1:$sksd_port/metrics" | grep -q '^sksd_verify_threads_busy 1$'; do
+    i=$((i + 1))
+    [ "$i" -lt 100 ] || fail "no verification thread took the stalled x5u"
+    sleep 0.1
+done
+i=0
+while [ "$i" -lt 20 ]; do
+    signed "during-stall$i" 12155550121 12155550131
+    i=$((i + 1))
+done
+kill -0 "$stall_pid" 2>/dev/null ||
+    { cat "$sks_work/stall.out"; fail "the stalled verification was answered before the signings"; }
+wait "$stall_pid" || { cat "$sks_work/stall.out"; fail "the stalled verification"; }
+assert_grep stall "no complete answer in time" "$sks_work/stall.json"
+pass "a_stalling_certificate_server_holds_no_signer"
 
 # ---- what the API refuses -------------------------------------------------------------------
 
