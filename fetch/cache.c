@@ -236,8 +236,8 @@ static void fill(struct sks_fetch_cache *c, struct sks_cached *e)
 
     sks_error_clear(&e->err);
     if (sks_fetch(&c->fetch, e->url, &body, &e->err) == SKS_OK) {
-        e->value = c->parse(e->url, &body, &e->cost, &e->err);
         ttl = ttl_of(&c->opts, &body);
+        e->value = c->parse(e->url, &body, &e->cost, &ttl, &e->err);
         sks_fetched_clear(&body);
     }
     now = now_s();

@@ -45,10 +45,12 @@ void sks_fetch_cache_opts_init(struct sks_fetch_cache_opts *opts);
 /*
  * Makes what the cache keeps of the |body| fetched from |url|, and says in |*cost| how
  * many bytes it takes; NULL with |err| set when the body is no good (the
- * failure is then kept as a negative entry).
+ * failure is then kept as a negative entry).  |*ttl| comes in as the
+ * seconds the server's headers allow, within the bounds; the body may say
+ * less (a CRL's nextUpdate), and |parse| then lowers it.
  */
 typedef void *(*sks_fetch_parse_fn)(const char *url, const struct sks_fetched *body, size_t *cost,
-                                    struct sks_error *err);
+                                    long *ttl, struct sks_error *err);
 typedef void (*sks_fetch_release_fn)(void *value);
 
 struct sks_fetch_cache;

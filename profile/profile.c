@@ -475,8 +475,8 @@ static int chain_verify_cb(int ok, X509_STORE_CTX *ctx)
     }
 }
 
-static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots, time_t now,
-                        struct sks_profile_result *res)
+static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
+                        STACK_OF(X509_CRL) * crls, time_t now, struct sks_profile_result *res)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     X509_VERIFY_PARAM *param;
@@ -490,6 +490,10 @@ static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *ro
     }
     param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+    if (crls != NULL) {
+        X509_STORE_CTX_set0_crls(ctx, crls);
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK);
+    }
     X509_VERIFY_PARAM_set_time(param, now);
     X509_STORE_CTX_set_verify_cb(ctx, chain_verify_cb);
     if (X509_verify_cert(ctx) > 0)
@@ -499,6 +503,11 @@ static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *ro
     at = X509_STORE_CTX_get_current_cert(ctx);
     if (at != NULL)
         X509_NAME_oneline(X509_get_subject_name(at), subject, sizeof(subject));
+    if (e == X509_V_ERR_CERT_REVOKED) {
+        broken(res, SKS_RULE_CHAIN, "is revoked: its issuer's CRL lists it (depth %d%s%s)", depth,
+               subject[0] ? ", " : "", subject);
+        goto done;
+    }
     broken(res, SKS_RULE_CHAIN, "does not verify to a configured STI-PA root: %s (depth %d%s%s)",
            e != X509_V_OK ? X509_verify_cert_error_string(e) : "internal verification error", depth,
            subject[0] ? ", " : "", subject);
@@ -530,6 +539,13 @@ static sks_status summarise(const struct sks_profile_result *res, struct sks_err
 sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
                              time_t now, struct sks_profile_result *res, struct sks_error *err)
 {
+    return sks_profile_check_crls(ee, intermediates, roots, NULL, now, res, err);
+}
+
+sks_status sks_profile_check_crls(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
+                                  STACK_OF(X509_CRL) * crls, time_t now,
+                                  struct sks_profile_result *res, struct sks_error *err)
+{
     struct sks_error spc_err;
 
     memset(res, 0, sizeof(*res));
@@ -549,7 +565,7 @@ sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STOR
     check_crl_dp(ee, res);
     check_validity(ee, now, res);
     if (roots != NULL)
-        check_chain(ee, intermediates, roots, now, res);
+        check_chain(ee, intermediates, roots, crls, now, res);
     ERR_pop_to_mark();
     return res->broken == 0 ? SKS_OK : summarise(res, err);
 }

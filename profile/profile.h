@@ -59,6 +59,15 @@ const char *sks_profile_rule_name(enum sks_profile_rule rule);
  */
 sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
                              time_t now, struct sks_profile_result *res, struct sks_error *err);
+/*
+ * sks_profile_check() that also holds |ee| to |crls| (with |roots|):
+ * the CRL of its issuer must be among them, signed by that issuer and
+ * current at |now| (lastUpdate <= now <= nextUpdate), and must not list
+ * it.  A revoked certificate breaks SKS_RULE_CHAIN with "is revoked".
+ */
+sks_status sks_profile_check_crls(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
+                                  STACK_OF(X509_CRL) * crls, time_t now,
+                                  struct sks_profile_result *res, struct sks_error *err);
 
 /*
  * Extracts the single SPC from a TNAuthList extension (OID

@@ -400,6 +400,7 @@ static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
                         "%s: [%s] cache_min_ttl = %ld is more than cache_max_ttl = %ld", r->path, s,
                         vc->cache.min_ttl, vc->cache.max_ttl);
     if (get_bool(r, s, "x5u_allow_private", &vc->x5u_allow_private, err) != SKS_OK ||
+        get_bool(r, s, "crl_check", &vc->crl_check, err) != SKS_OK ||
         dup_path(r, s, "trust", &vc->trust, err) != SKS_OK ||
         dup_path(r, s, "x5u_ca_file", &vc->x5u_ca_file, err) != SKS_OK)
         return err->status;
@@ -428,6 +429,7 @@ static void set_defaults(struct sksd_conf *c)
     c->drain_seconds = 10;
     c->retry_after = 1;
     c->verify.max_age = SKS_VERIFY_MAX_AGE_DEFAULT;
+    c->verify.crl_check = true;
     c->verify.threads = 8;
     c->verify.queue = 1024;
     c->verify.timeout_ms = 3000;

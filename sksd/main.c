@@ -173,6 +173,7 @@ static void warn_fixed(const struct sksd_conf *old, const struct sksd_conf *new)
         !same_str(old->verify.trust, new->verify.trust) ||
         !same_str(old->verify.x5u_ca_file, new->verify.x5u_ca_file) ||
         old->verify.x5u_allow_private != new->verify.x5u_allow_private ||
+        old->verify.crl_check != new->verify.crl_check ||
         old->verify.max_age != new->verify.max_age || old->verify.threads != new->verify.threads ||
         old->verify.fetch.max_bytes != new->verify.fetch.max_bytes ||
         old->verify.fetch.connect_timeout_ms != new->verify.fetch.connect_timeout_ms ||

@@ -54,6 +54,7 @@ struct sksd_verify_conf {
     char *trust;                 /* STI-PA roots, PEM; NULL: [sks] trust_anchors */
     char *x5u_ca_file;           /* TLS roots of x5u servers; NULL: the system's */
     bool x5u_allow_private;      /* x5u may reach loopback and private addresses */
+    bool crl_check;              /* hold each signer's certificate to its CRL */
     long max_age;                /* seconds iat may lie from the request's time */
     struct sks_fetch_opts fetch; /* its ca_file and allow_private come from the above */
     struct sks_fetch_cache_opts cache;

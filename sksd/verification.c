@@ -35,6 +35,7 @@ struct sksd_verify_state {
     char *ca_file; /* fetch.ca_file points here: the configuration may be swapped */
     struct sks_fetch_opts fetch;
     struct sks_fetch_cache *cache;
+    struct sks_fetch_cache *crls; /* NULL: crl_check = no */
     X509_STORE *roots;
     struct sks_x5u_trust trust;
     struct sks_verify_source source; /* fetches what is not cached: the pool's */
@@ -61,9 +62,10 @@ sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err)
         sks_error_prefix(err, "[verify] trust");
         return err->status;
     }
-    if ((vs->cache = sks_x5u_cache_new(&vc->cache, &vs->fetch)) == NULL)
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the x5u cache");
-    sks_x5u_trust_init(&vs->trust, vs->cache, vs->roots);
+    if ((vs->cache = sks_x5u_cache_new(&vc->cache, &vs->fetch)) == NULL ||
+        (vc->crl_check && (vs->crls = sks_crl_cache_new(&vc->cache, &vs->fetch)) == NULL))
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the x5u and CRL caches");
+    sks_x5u_trust_init(&vs->trust, vs->cache, vs->roots, vs->crls);
     sks_x5u_source(&vs->source, &vs->trust, true);
     sks_x5u_source(&vs->cached, &vs->trust, false);
     sksd_log(SKSD_LOG_INFO, "verification: roots from %s, x5u cache of %zu entries and %zu bytes%s",
@@ -81,6 +83,8 @@ void sksd_verify_teardown(struct sksd *d)
     d->vstate = NULL;
     if (vs->cache != NULL)
         sks_fetch_cache_free(vs->cache);
+    if (vs->crls != NULL)
+        sks_fetch_cache_free(vs->crls);
     X509_STORE_free(vs->roots);
     free(vs->ca_file);
     free(vs);

@@ -244,9 +244,13 @@ static int add_ee_extensions(X509 *x, X509 *ca, const char *spc,
         !add_ext(x, ca, NID_certificate_policies,
                  o->policy != NULL ? o->policy : SKS_TESTPKI_POLICY_OID))
         return 0;
-    if (!(o->flags & SKS_TESTPKI_EE_NO_CRL_DP) &&
-        !add_ext(x, ca, NID_crl_distribution_points, "URI:" SKS_TESTPKI_CRL_URL))
-        return 0;
+    if (!(o->flags & SKS_TESTPKI_EE_NO_CRL_DP)) {
+        char dp[SKS_X5U_MAX + 8];
+
+        snprintf(dp, sizeof(dp), "URI:%s", o->crl_url != NULL ? o->crl_url : SKS_TESTPKI_CRL_URL);
+        if (!add_ext(x, ca, NID_crl_distribution_points, dp))
+            return 0;
+    }
     if (o->flags & SKS_TESTPKI_EE_NO_TNAUTHLIST)
         return 1;
     if (o->tnauthlist != NULL)

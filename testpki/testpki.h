@@ -42,9 +42,10 @@ struct sks_testpki_ee_opts {
     const char *cn;                        /* subject CN; NULL is "SHAKEN <SPC>" */
     const struct sks_tn_entry *tnauthlist; /* NULL is the one SPC entry */
     size_t tnauthlist_len;
-    time_t not_before;  /* 0: an hour before the issue time */
-    time_t not_after;   /* 0: |days| after the issue time */
-    const char *policy; /* certificate policy OID; NULL: the PKI's (SKS_TESTPKI_POLICY_OID) */
+    time_t not_before;   /* 0: an hour before the issue time */
+    time_t not_after;    /* 0: |days| after the issue time */
+    const char *policy;  /* certificate policy OID; NULL: the PKI's (SKS_TESTPKI_POLICY_OID) */
+    const char *crl_url; /* the CRL distribution point; NULL: SKS_TESTPKI_CRL_URL */
 };
 
 /* A root, an intermediate and its CRL, all made at |now| for |days|. */

@@ -280,14 +280,15 @@ int cmd_sign(int argc, char **argv)
 struct verify_args {
     const char *cert, *pubkey, *trust, *max_age, *now, *identity;
     const char *fetch_ca;
-    bool fetch, fetch_private;
+    bool fetch, fetch_private, no_crl;
 };
 
 static int usage_verify(FILE *f, int status)
 {
     fprintf(f,
             "usage: sksctl verify (--cert FILE [--trust FILE] | --pubkey FILE |\n"
-            "                      --fetch --trust FILE [--fetch-ca FILE] [--fetch-private])\n"
+            "                      --fetch --trust FILE [--fetch-ca FILE] [--fetch-private]\n"
+            "                      [--no-crl])\n"
             "                     [--max-age SECONDS] [--now SECONDS] [IDENTITY]\n"
             "\n"
             "Verifies a SIP Identity header value (RFC 8224) with a SHAKEN or div\n"
@@ -303,6 +304,8 @@ static int usage_verify(FILE *f, int status)
             "  --fetch-ca FILE  PEM roots for the x5u server's TLS certificate (default:\n"
             "                   the system's)\n"
             "  --fetch-private  let --fetch reach loopback and private addresses\n"
+            "  --no-crl         with --fetch, do not fetch the signer certificate's CRL\n"
+            "                   (by default it must be current and must not list it)\n"
             "  --max-age N      how far iat may lie from now, in seconds (default %d)\n"
             "  --now SECONDS    verify as of this time (seconds since 1970)\n"
             "\n"
@@ -355,6 +358,7 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
 struct fetch_source {
     struct sks_fetch_opts fetch;
     struct sks_fetch_cache *cache;
+    struct sks_fetch_cache *crls; /* NULL: --no-crl */
     struct sks_x5u_trust trust;
     struct sks_verify_source src;
 };
@@ -368,9 +372,10 @@ static sks_status fetch_set_up(const struct verify_args *a, struct fetch_source 
     fs->fetch.ca_file = a->fetch_ca;
     fs->fetch.allow_private = a->fetch_private;
     sks_fetch_cache_opts_init(&co);
-    if ((fs->cache = sks_x5u_cache_new(&co, &fs->fetch)) == NULL)
+    if ((fs->cache = sks_x5u_cache_new(&co, &fs->fetch)) == NULL ||
+        (!a->no_crl && (fs->crls = sks_crl_cache_new(&co, &fs->fetch)) == NULL))
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    sks_x5u_trust_init(&fs->trust, fs->cache, o->roots);
+    sks_x5u_trust_init(&fs->trust, fs->cache, o->roots, fs->crls);
     sks_x5u_source(&fs->src, &fs->trust, true);
     o->source = &fs->src;
     return SKS_OK;
@@ -442,6 +447,8 @@ static void verify_tear_down(struct sks_verify_opts *o, struct fetch_source *fs)
 {
     if (fs->cache != NULL)
         sks_fetch_cache_free(fs->cache);
+    if (fs->crls != NULL)
+        sks_fetch_cache_free(fs->crls);
     X509_free(o->cert);
     sk_X509_pop_free(o->chain, X509_free);
     EVP_PKEY_free(o->pubkey);
@@ -496,6 +503,7 @@ int cmd_verify(int argc, char **argv)
         CLI_FLAG("fetch", &a.fetch),
         CLI_ARG("fetch-ca", 0, &a.fetch_ca),
         CLI_FLAG("fetch-private", &a.fetch_private),
+        CLI_FLAG("no-crl", &a.no_crl),
         CLI_HELP('h'),
         CLI_END,
     };
@@ -511,8 +519,8 @@ int cmd_verify(int argc, char **argv)
     if (a.fetch && a.trust == NULL)
         return cli_usage_error("verify", "--fetch needs --trust: a certificate from the "
                                          "signer's own URL means nothing without a root");
-    if (!a.fetch && (a.fetch_ca != NULL || a.fetch_private))
-        return cli_usage_error("verify", "--fetch-ca and --fetch-private need --fetch");
+    if (!a.fetch && (a.fetch_ca != NULL || a.fetch_private || a.no_crl))
+        return cli_usage_error("verify", "--fetch-ca, --fetch-private and --no-crl need --fetch");
     if (a.trust != NULL && a.cert == NULL && !a.fetch)
         return cli_usage_error("verify", "--trust needs --cert or --fetch");
     return verify_run(&a);

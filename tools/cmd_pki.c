@@ -49,6 +49,7 @@ static int usage_pki(FILE *f, int status)
 {
     fprintf(f,
             "usage: sksctl pki --out DIR --spc SPC[,SPC...] [--csr FILE] [--days N] [--policy CP]\n"
+            "                  [--crl-url URL]\n"
             "\n"
             "Creates a test SHAKEN PKI (STI-PA root, STI-CA intermediate, CRL and one SP\n"
             "certificate per SPC, all per ATIS-1000080).  For tests only.\n"
@@ -63,6 +64,8 @@ static int usage_pki(FILE *f, int status)
             "               (SHAKEN CP v1.3, " SKS_SHAKEN_CP_V1_3_OID "), 1.4 (v1.4,\n"
             "               " SKS_SHAKEN_CP_V1_4_OID ", the default) or another\n"
             "               SHAKEN CP OID (" SKS_SHAKEN_CP_ARC "N)\n"
+            "  --crl-url URL  the CRL distribution point of the SP certificates, where\n"
+            "               crl.pem is to be served (https; default " SKS_TESTPKI_CRL_URL ")\n"
             "\n"
             "Files written in DIR:\n"
             "  root.pem                STI-PA root certificate\n"
@@ -84,7 +87,8 @@ struct pki_opts {
     char *spcs[SPC_LIST_MAX];
     size_t nspcs;
     int days;
-    const char *policy; /* NULL: SKS_TESTPKI_POLICY_OID */
+    const char *policy;  /* NULL: SKS_TESTPKI_POLICY_OID */
+    const char *crl_url; /* NULL: SKS_TESTPKI_CRL_URL */
 };
 
 /* --spc: splits |list| in place into opts->spcs. */
@@ -277,6 +281,7 @@ static sks_status self_check(const struct sks_testpki *pki, X509 *ee, struct sks
 static sks_status issue_sp(const struct pki_opts *o, const struct sks_testpki *pki, const char *spc,
                            EVP_PKEY *csr_key, struct sks_error *err)
 {
+    struct sks_testpki_ee_opts eo = {.crl_url = o->crl_url};
     EVP_PKEY *key = NULL;
     X509 *certs[2] = {NULL, pki->ca};
     char name[SKS_SPC_MAX + 32];
@@ -284,7 +289,7 @@ static sks_status issue_sp(const struct pki_opts *o, const struct sks_testpki *p
 
     if (csr_key == NULL && (st = sks_testpki_keygen(&key, err)) != SKS_OK)
         return st;
-    st = sks_testpki_issue(pki, csr_key != NULL ? csr_key : key, spc, NULL, &certs[0], err);
+    st = sks_testpki_issue(pki, csr_key != NULL ? csr_key : key, spc, &eo, &certs[0], err);
     if (st != SKS_OK || (st = self_check(pki, certs[0], err)) != SKS_OK)
         goto done;
     snprintf(name, sizeof(name), "sp-%s.pem", spc);
@@ -341,6 +346,7 @@ int cmd_pki(int argc, char **argv)
         CLI_ARG("csr", 0, &o.csr),
         CLI_CALL("days", opt_days, &o.days),
         CLI_CALL("policy", opt_policy, &o.policy),
+        CLI_ARG("crl-url", 0, &o.crl_url),
         CLI_HELP(0),
         CLI_END,
     };
@@ -353,6 +359,10 @@ int cmd_pki(int argc, char **argv)
     if (optind != argc || o.out == NULL || o.nspcs == 0) {
         fprintf(stderr, "sksctl pki: --out and --spc are required\n");
         return usage_pki(stderr, SKSCTL_EXIT_USAGE);
+    }
+    if (o.crl_url != NULL && sks_x5u_check(o.crl_url, &err) != SKS_OK) {
+        sks_error_prefix(&err, "--crl-url");
+        return cli_report("pki", &err);
     }
     if (write_pki(&o, &err) != SKS_OK)
         return cli_report("pki", &err);

@@ -229,14 +229,15 @@ static sks_status check_call(const struct sks_verify_opts *opts, const struct sk
     return SKS_OK;
 }
 
-sks_status sks_verify_cert(X509 *cert, STACK_OF(X509) * chain, X509_STORE *roots, time_t now,
+sks_status sks_verify_cert(X509 *cert, STACK_OF(X509) * chain, X509_STORE *roots,
+                           STACK_OF(X509_CRL) * crls, time_t now,
                            struct sks_verify_credential *cred, int *sip, struct sks_error *err)
 {
     struct sks_profile_result prof;
 
     if (roots != NULL) {
         memset(&prof, 0, sizeof(prof));
-        if (sks_profile_check(cert, chain, roots, now, &prof, err) != SKS_OK) {
+        if (sks_profile_check_crls(cert, chain, roots, crls, now, &prof, err) != SKS_OK) {
             *sip = SKS_SIP_UNSUPPORTED_CREDENTIAL;
             sks_error_prefix(err, "the certificate is not acceptable");
             return err->status;
@@ -263,7 +264,7 @@ static sks_status credential_key(const struct sks_verify_opts *opts, time_t now,
         return SKS_OK;
     }
     if (opts->cert != NULL)
-        st = sks_verify_cert(opts->cert, opts->chain, opts->roots, now, cred, sip, err);
+        st = sks_verify_cert(opts->cert, opts->chain, opts->roots, NULL, now, cred, sip, err);
     else
         st = opts->source->lookup(opts->source->ctx, res->passport.x5u, now, cred, sip, err);
     if (st == SKS_OK && cred->chain_checked) {

@@ -86,10 +86,13 @@ struct sks_verify_result {
 /*
  * The credential of |cert|: its public key and, when |roots| is not NULL,
  * the SPC once |cert| met the SHAKEN profile and chained through |chain|
- * (may be NULL) to |roots| as of |now|; otherwise 437 Unsupported
- * Credential with every broken rule.  |cred->ref| is left alone.
+ * (may be NULL) to |roots| as of |now|, and, when |crls| is not NULL, was
+ * not revoked by its issuer's CRL among them (sks_profile_check_crls);
+ * otherwise 437 Unsupported Credential with every broken rule.
+ * |cred->ref| is left alone.
  */
-sks_status sks_verify_cert(X509 *cert, STACK_OF(X509) * chain, X509_STORE *roots, time_t now,
+sks_status sks_verify_cert(X509 *cert, STACK_OF(X509) * chain, X509_STORE *roots,
+                           STACK_OF(X509_CRL) * crls, time_t now,
                            struct sks_verify_credential *cred, int *sip, struct sks_error *err);
 
 /*

@@ -3,11 +3,15 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "profile/certs.h"
 #include "shaken/rules.h"
@@ -26,7 +30,7 @@ struct x5u_chain {
     time_t not_before, not_after;   /* where every certificate of the body is valid */
     pthread_mutex_t lock;           /* guards what follows */
     const X509_STORE *judged_roots; /* NULL: not judged yet */
-    time_t judged_from, judged_until;
+    unsigned long judged_crl;       /* the id of the CRL it was judged by; 0: none */
     struct sks_verify_credential verdict;
     sks_status status;
     int sip;
@@ -58,7 +62,7 @@ static void free_chain(void *value)
     free(c);
 }
 
-static void *parse_chain(const char *url, const struct sks_fetched *body, size_t *cost,
+static void *parse_chain(const char *url, const struct sks_fetched *body, size_t *cost, long *ttl,
                          struct sks_error *err)
 {
     STACK_OF(X509) *certs = NULL;
@@ -66,6 +70,7 @@ static void *parse_chain(const char *url, const struct sks_fetched *body, size_t
     struct x5u_chain *c;
     int i;
 
+    (void)ttl; /* the server says how long a chain may be kept */
     snprintf(what, sizeof(what), "the body of %s", url);
     if (sks_certs_parse(body->data, body->len, true, what, &certs, err) != SKS_OK)
         return NULL;
@@ -92,8 +97,100 @@ struct sks_fetch_cache *sks_x5u_cache_new(const struct sks_fetch_cache_opts *opt
     return sks_fetch_cache_new(opts, fetch, parse_chain, free_chain);
 }
 
+/* ---- CRLs ------------------------------------------------------------------------ */
+
+/* A CRL, parsed once; |id| tells one fetch of it from another. */
+struct x5u_crl {
+    X509_CRL *crl;
+    unsigned long id;
+    time_t last_update, next_update;
+};
+
+static _Atomic unsigned long crl_ids;
+
+static void free_crl(void *value)
+{
+    struct x5u_crl *c = value;
+
+    X509_CRL_free(c->crl);
+    free(c);
+}
+
+/* PEM or DER; kept no longer than its nextUpdate. */
+static void *parse_crl(const char *url, const struct sks_fetched *body, size_t *cost, long *ttl,
+                       struct sks_error *err)
+{
+    const unsigned char *p = body->data;
+    struct x5u_crl *c = calloc(1, sizeof(*c));
+    BIO *bio;
+
+    if (c == NULL) {
+        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        return NULL;
+    }
+    if ((bio = BIO_new_mem_buf(body->data, (int)body->len)) != NULL) {
+        c->crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    if (c->crl == NULL)
+        c->crl = d2i_X509_CRL(NULL, &p, (long)body->len);
+    ERR_clear_error();
+    if (c->crl == NULL || X509_CRL_get0_nextUpdate(c->crl) == NULL ||
+        !sks_asn1_time(X509_CRL_get0_lastUpdate(c->crl), &c->last_update) ||
+        !sks_asn1_time(X509_CRL_get0_nextUpdate(c->crl), &c->next_update)) {
+        sks_fail_field(err, SKS_ERR_INPUT, "invalid-crl", "url",
+                       "the body of %s is not a PEM or DER CRL with a nextUpdate", url);
+        free_crl(c);
+        return NULL;
+    }
+    c->id = atomic_fetch_add(&crl_ids, 1) + 1;
+    if (c->next_update - time(NULL) < *ttl)
+        *ttl = c->next_update > time(NULL) ? (long)(c->next_update - time(NULL)) : 0;
+    *cost = X5U_COST_FACTOR * body->len;
+    return c;
+}
+
+struct sks_fetch_cache *sks_crl_cache_new(const struct sks_fetch_cache_opts *opts,
+                                          const struct sks_fetch_opts *fetch)
+{
+    return sks_fetch_cache_new(opts, fetch, parse_crl, free_crl);
+}
+
+/* The first https URI of |cert|'s CRL distribution points, in |out|; false when none. */
+static bool crl_url(X509 *cert, char *out, size_t size)
+{
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+    bool found = false;
+    int i, k;
+
+    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT_NAME *dpn = sk_DIST_POINT_value(dps, i)->distpoint;
+
+        if (dpn == NULL || dpn->type != 0)
+            continue;
+        for (k = 0; !found && k < sk_GENERAL_NAME_num(dpn->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, k);
+            const ASN1_IA5STRING *uri =
+                gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
+
+            if (uri != NULL && uri->length > 8 && (size_t)uri->length < size &&
+                strncmp((const char *)uri->data, "https://", 8) == 0 &&
+                memchr(uri->data, '\0', (size_t)uri->length) == NULL) {
+                memcpy(out, uri->data, (size_t)uri->length);
+                out[uri->length] = '\0';
+                found = true;
+            }
+        }
+    }
+    CRL_DIST_POINTS_free(dps);
+    ERR_clear_error();
+    return found;
+}
+
+/* ---- the source ------------------------------------------------------------------ */
+
 void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cache,
-                        X509_STORE *roots)
+                        X509_STORE *roots, struct sks_fetch_cache *crls)
 {
     STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(roots);
     X509 *root;
@@ -101,6 +198,7 @@ void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cac
 
     trust->cache = cache;
     trust->roots = roots;
+    trust->crls = crls;
     trust->not_before = LONG_MIN;
     trust->not_after = LONG_MAX;
     for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
@@ -110,20 +208,29 @@ void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cac
 }
 
 /*
- * The verdict on |c| as of |now|: the one kept while |now| lies where it
- * cannot change, else a fresh check (kept when it can be).  A verdict
- * outside the window is not kept: it names the time it was made at.
+ * The verdict on |c| (by |crl| when CRLs are checked) as of |now|: the one
+ * kept while |now| lies where it cannot change, else a fresh check (kept
+ * when it can be).  A verdict outside the window is not kept: it names the
+ * time it was made at.
  */
-static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c, time_t now,
-                        struct sks_verify_credential *cred, int *sip, struct sks_error *err)
+static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c,
+                        const struct x5u_crl *crl, time_t now, struct sks_verify_credential *cred,
+                        int *sip, struct sks_error *err)
 {
     time_t from = c->not_before > t->not_before ? c->not_before : t->not_before;
     time_t until = c->not_after < t->not_after ? c->not_after : t->not_after;
-    bool keep = from <= now && now <= until;
+    unsigned long crl_id = crl != NULL ? crl->id : 0;
+    STACK_OF(X509_CRL) *crls = NULL;
+    bool keep;
     sks_status st;
 
+    if (crl != NULL) {
+        from = crl->last_update > from ? crl->last_update : from;
+        until = crl->next_update < until ? crl->next_update : until;
+    }
+    keep = from <= now && now <= until;
     pthread_mutex_lock(&c->lock);
-    if (keep && c->judged_roots == t->roots) {
+    if (keep && c->judged_roots == t->roots && c->judged_crl == crl_id) {
         *cred = c->verdict;
         *sip = c->sip;
         if (c->status != SKS_OK && err != NULL)
@@ -133,7 +240,14 @@ static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c, time
         return st;
     }
     pthread_mutex_unlock(&c->lock);
-    st = sks_verify_cert(c->ee, c->intermediates, t->roots, now, cred, sip, err);
+    if (t->crls != NULL && ((crls = sk_X509_CRL_new_null()) == NULL ||
+                            (crl != NULL && !sk_X509_CRL_push(crls, crl->crl)))) {
+        sk_X509_CRL_free(crls);
+        *sip = SKS_SIP_SERVER_ERROR;
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory checking a CRL");
+    }
+    st = sks_verify_cert(c->ee, c->intermediates, t->roots, crls, now, cred, sip, err);
+    sk_X509_CRL_free(crls);
     if (keep) {
         pthread_mutex_lock(&c->lock);
         c->verdict = *cred;
@@ -142,35 +256,85 @@ static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c, time
         if (st != SKS_OK && err != NULL)
             c->err = *err;
         c->judged_roots = t->roots;
+        c->judged_crl = crl_id;
         pthread_mutex_unlock(&c->lock);
     }
     return st;
 }
 
-/* The credential at |x5u|; without |wait|, only what the cache holds at once. */
+/*
+ * |url| from |cache|, waiting for a fetch or not; *|got| NULL and SKS_OK
+ * when not |wait| and it must be fetched first.
+ */
+static sks_status cached(struct sks_fetch_cache *cache, bool wait, const char *url,
+                         struct sks_cached **got, struct sks_error *err)
+{
+    sks_status st;
+
+    if (wait)
+        return sks_fetch_cache_get(cache, url, got, err);
+    if (!sks_fetch_cache_try(cache, url, got, err, &st)) {
+        *got = NULL;
+        return SKS_OK;
+    }
+    return st;
+}
+
+static sks_status not_cached(int *sip, struct sks_error *err, const char *what, const char *url)
+{
+    *sip = SKS_SIP_SERVER_ERROR;
+    return sks_fail_field(err, SKS_ERR_UNAVAILABLE, SKS_X5U_NOT_CACHED, "x5u",
+                          "%s %s is not in the cache: it must be fetched", what, url);
+}
+
+/*
+ * The CRL of |c|'s certificate when CRLs are checked: a reference in
+ * |*got| (NULL when it names none: the profile's CRL rule refuses it), or
+ * 436 when it cannot be had.
+ */
+static sks_status crl_of(const struct sks_x5u_trust *t, bool wait, struct x5u_chain *c,
+                         struct sks_cached **got, int *sip, struct sks_error *err)
+{
+    char url[SKS_X5U_MAX + 1];
+    sks_status st;
+
+    *got = NULL;
+    if (t->crls == NULL || !crl_url(c->ee, url, sizeof(url)))
+        return SKS_OK;
+    if ((st = cached(t->crls, wait, url, got, err)) != SKS_OK) {
+        *sip = SKS_SIP_BAD_IDENTITY_INFO;
+        sks_error_prefix(err, "the certificate's CRL");
+        return st;
+    }
+    if (*got == NULL)
+        return not_cached(sip, err, "the certificate's CRL", url);
+    return SKS_OK;
+}
+
+/* The credential at |x5u|; without |wait|, only what the caches hold at once. */
 static sks_status lookup(const struct sks_x5u_trust *t, bool wait, const char *x5u, time_t now,
                          struct sks_verify_credential *cred, int *sip, struct sks_error *err)
 {
-    struct sks_cached *got = NULL;
+    struct sks_cached *got = NULL, *crl = NULL;
     sks_status st;
 
     if ((st = sks_x5u_check(x5u, err)) != SKS_OK) {
         *sip = SKS_SIP_BAD_IDENTITY_INFO;
         return st;
     }
-    if (wait) {
-        st = sks_fetch_cache_get(t->cache, x5u, &got, err);
-    } else if (!sks_fetch_cache_try(t->cache, x5u, &got, err, &st)) {
-        *sip = SKS_SIP_SERVER_ERROR;
-        return sks_fail_field(err, SKS_ERR_UNAVAILABLE, SKS_X5U_NOT_CACHED, "x5u",
-                              "x5u %s is not in the cache: it must be fetched", x5u);
-    }
-    if (st != SKS_OK) {
+    if ((st = cached(t->cache, wait, x5u, &got, err)) != SKS_OK) {
         *sip = SKS_SIP_BAD_IDENTITY_INFO;
         sks_error_prefix(err, "x5u");
         return st;
     }
-    if ((st = judge(t, sks_cached_value(got), now, cred, sip, err)) != SKS_OK) {
+    if (got == NULL)
+        return not_cached(sip, err, "x5u", x5u);
+    if ((st = crl_of(t, wait, sks_cached_value(got), &crl, sip, err)) == SKS_OK)
+        st = judge(t, sks_cached_value(got), crl != NULL ? sks_cached_value(crl) : NULL, now, cred,
+                   sip, err);
+    if (crl != NULL)
+        sks_fetch_cache_put(t->crls, crl);
+    if (st != SKS_OK) {
         sks_fetch_cache_put(t->cache, got);
         return st;
     }

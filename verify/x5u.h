@@ -25,28 +25,40 @@ struct sks_fetch_cache *sks_x5u_cache_new(const struct sks_fetch_cache_opts *opt
                                           const struct sks_fetch_opts *fetch);
 
 /*
- * Where a verifier finds credentials: an x5u cache and the STI-PA roots
- * the chains must reach.  Both must outlive every source made of it, and
- * |roots| must not change while it is in use.
+ * A fetch cache of CRLs (PEM or DER), each kept no longer than its
+ * nextUpdate; a body that holds none is kept as a failure (invalid-crl).
+ */
+struct sks_fetch_cache *sks_crl_cache_new(const struct sks_fetch_cache_opts *opts,
+                                          const struct sks_fetch_opts *fetch);
+
+/*
+ * Where a verifier finds credentials: an x5u cache, the STI-PA roots the
+ * chains must reach and, unless NULL, a CRL cache through which each
+ * signer's certificate is held to the CRL its distribution point names.
+ * All must outlive every source made of it, and |roots| must not change
+ * while it is in use.
  */
 struct sks_x5u_trust {
     struct sks_fetch_cache *cache;
     X509_STORE *roots;
+    struct sks_fetch_cache *crls;
     /* Where every root is valid: a chain's verdict holds no longer. */
     time_t not_before, not_after;
 };
 
-/* |trust| over |cache| and |roots|. */
+/* |trust| over |cache|, |roots| and |crls| (NULL: CRLs are not checked). */
 void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cache,
-                        X509_STORE *roots);
+                        X509_STORE *roots, struct sks_fetch_cache *crls);
 
 /*
  * A credential source (verify.h) over |trust|: lookup() fetches the x5u
  * through the cache (a failure is 436 Bad Identity Info, "x5u: ..."),
- * then checks the chain (sks_verify_cert; a failure is 437).  The verdict
- * on a chain is kept with it and reused while the verification time lies
- * where every certificate of the chain and every root is valid, so that a
- * warm lookup costs no chain validation.
+ * then, with CRLs, fetches the CRL the certificate names (a failure is
+ * 436, "the certificate's CRL: ..."), then checks the chain and the CRL
+ * (sks_verify_cert; a failure, a revoked certificate among them, is 437).
+ * The verdict on a chain (and CRL) is kept with it and reused while the verification time lies
+ * where every certificate of the chain and every root is valid (and the
+ * CRL current), so that a warm lookup costs no chain validation.
  *
  * Without |wait|, lookup() takes only what the cache holds at once
  * (sks_fetch_cache_try) and never blocks: an x5u that must be fetched

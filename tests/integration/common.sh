@@ -330,6 +330,22 @@ sw_openssl() {
     OPENSSL_CONF=$sks_work/plain.cnf "$OPENSSL" "$@"
 }
 
+# revoke CERT PKI-DIR CRL: the CRL of the STI-CA of PKI-DIR (sksctl pki:
+# ca.pem, ca.key), listing CERT and every certificate revoked through it
+# before, written to CRL (openssl ca -gencrl).
+revoke() {
+    rv_db=$sks_work/ca-db-$(basename "$2")
+    mkdir -p "$rv_db"
+    printf 'R\t%s\t%s\t%s\tunknown\t%s\n' \
+        "$(date -u -d "$(sw_openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%y%m%d%H%M%SZ)" \
+        "$(date -u +%y%m%d%H%M%SZ)" "$(sw_openssl x509 -in "$1" -noout -serial | cut -d= -f2)" \
+        "$(sw_openssl x509 -in "$1" -noout -subject -nameopt compat | sed 's/^subject=//')" \
+        >> "$rv_db/index.txt"
+    printf '[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = %s\ncertificate = %s\nprivate_key = %s\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+        "$rv_db/index.txt" "$2/ca.pem" "$2/ca.key" > "$rv_db/ca.cnf"
+    run_ok "revoke-$(basename "$3")" sw_openssl ca -config "$rv_db/ca.cnf" -gencrl -out "$3"
+}
+
 # RFC 7518 3.4 r || s (32 bytes each) in file $1 to the DER ECDSA-Sig-Value
 # that `openssl pkeyutl -verify` and `openssl dgst -verify` take, in file $2.
 raw_sig_to_der() {

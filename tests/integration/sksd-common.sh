@@ -174,6 +174,8 @@ sign() {
 }
 
 # The SP certificate the test STI-CA issues for CSR $1, written to $2 (ATIS-1000080 profile).
+# Its CRL distribution point is $sp_crl (default crl.pem) on the loopback
+# STI-CR once sksd_verify_on ran.
 issue_cert() {
     cat > "$sks_work/sp-ext.cnf" <<EOF
 [sp]
@@ -182,7 +184,7 @@ keyUsage = critical,digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 certificatePolicies = 2.16.840.1.114569.1.1.1
-crlDistributionPoints = URI:https://sti-ca.test/crl.pem
+crlDistributionPoints = URI:${sts_base:-https://sti-ca.test}/${sp_crl:-crl.pem}
 1.3.6.1.5.5.7.1.26 = DER:30:08:A0:06:16:04:31:32:33:34
 EOF
     run_ok "issue-$(basename "$2")" sw_openssl x509 -req -in "$1" -CA "$sks_work/pki/ca.pem" \
@@ -230,7 +232,8 @@ verify_identity() {
 
 # sksd_verify_on [LINE...]: a loopback STI-CR (https_server_start serving
 # $sks_work/www at $sts_base) holds the versions' x5u from here on, and
-# $sks_work/sks.conf turns on [verify], trusting that server's TLS CA; each
+# $sks_work/sks.conf turns on [verify], trusting that server's TLS CA; the
+# test STI-CA's CRL is served there as crl.pem.  Each
 # LINE is one more [sksd_verify] setting.  Call before sksd_start.
 sts_base=
 sksd_verify_on() {
@@ -238,6 +241,7 @@ sksd_verify_on() {
     https_server_start "$sks_work/www"
     sts_base=https://localhost:$https_port
     sed -i 's/^import_unix = sksd_import_unix$/&\nverify = sksd_verify/' "$sks_work/sks.conf"
+    cp "$sks_work/pki/crl.pem" "$sks_work/www/crl.pem"
     printf '\n[sksd_verify]\nx5u_ca_file = %s\nx5u_allow_private = yes\n' "$https_ca" \
         >> "$sks_work/sks.conf"
     for svo_line in "$@"; do
@@ -329,3 +333,4 @@ p11fault_control() {
     fi
     mv -f "$sks_work/control.tmp" "$sks_work/control"
 }
+

@@ -73,8 +73,12 @@ pass "vesper_shape_formatted_tns_and_a_request_without_from_to_verify"
 # SP key; its Identity header verifies through the API.  It is none of our
 # code: it runs without the sanitizer run's ASan preload.
 command -v secsipidx >/dev/null 2>&1 || fail "secsipidx is not installed (quickstart.sh installs it)"
-cp "$sks_work/pki/sp-$SKSD_SPC-fullchain.pem" "$sks_work/www/secsipidx.pem"
-env -u LD_PRELOAD secsipidx -S -k "$sks_work/pki/sp-$SKSD_SPC.key" -o 12155550121 -d 12155550131 -a B \
+# Its key is a file (secsipidx reads no token); the test STI-CA certifies it.
+run_ok secsipidx-key sw_openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=SHAKEN $SKSD_SPC" -keyout "$sks_work/secsipidx.key" -out "$sks_work/secsipidx.csr"
+issue_cert "$sks_work/secsipidx.csr" "$sks_work/secsipidx.pem"
+cat "$sks_work/secsipidx.pem" "$sks_work/pki/chain.pem" > "$sks_work/www/secsipidx.pem"
+env -u LD_PRELOAD secsipidx -S -k "$sks_work/secsipidx.key" -o 12155550121 -d 12155550131 -a B \
     -x5u "$base/secsipidx.pem" > "$sks_work/secsipidx.identity" 2> "$sks_work/secsipidx.err" ||
     { cat "$sks_work/secsipidx.err"; fail "secsipidx -S"; }
 verstat secsipidx "$(request 12155550121 12155550131 "$(cat "$sks_work/secsipidx.identity")")" \
@@ -140,9 +144,11 @@ pass "bad_identity_values_get_the_sip_response_sksctl_verify_gives"
 # ---- bad certificates behind the x5u ------------------------------------------------------
 
 # A PASSporT signed with a key whose x5u serves a chain that does not reach the root.
-"$SKSCTL" pki --out "$sks_work/other-pki" --spc 5678 > "$sks_work/other-pki.log" 2>&1 ||
+"$SKSCTL" pki --out "$sks_work/other-pki" --spc 5678 --crl-url "$base/other-crl.pem" \
+    > "$sks_work/other-pki.log" 2>&1 ||
     fail "sksctl pki for another STI-PA"
 cp "$sks_work/other-pki/sp-5678-fullchain.pem" "$sks_work/www/other.pem"
+cp "$sks_work/other-pki/crl.pem" "$sks_work/www/other-crl.pem"
 "$SKSCTL" sign --key "$sks_work/other-pki/sp-5678.key" --orig 12155550121 --dest 12155550131 \
     --attest A --x5u "$base/other.pem" > "$sks_work/other.identity" || fail "sksctl sign"
 verstat untrusted "$(request 12155550121 12155550131 "$(cat "$sks_work/other.identity")")" \
@@ -158,6 +164,46 @@ verstat missing "$(request 12155550121 12155550131 "$(cat "$sks_work/missing.ide
     No-TN-Validation 436
 assert_grep missing "HTTP status 404" "$sks_work/missing.json"
 pass "unacceptable_and_missing_certificates_are_437_and_436"
+
+# ---- CRLs ------------------------------------------------------------------------------------
+
+# crl_identity NAME CRL: an activated identity NAME whose certificate names
+# CRL (on the STI-CR) as its CRL distribution point, and a PASSporT it
+# signed in $sks_work/NAME.identity; prints its version.
+crl_identity() {
+    sp_crl=$2
+    ci_v=$(provision_version "$1" activate)
+    sp_crl=
+    publish "$1" "$ci_v"
+    printf '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"}}}' \
+        > "$sks_work/$1-sign.req"
+    ci_code=$(curl -sS -X POST -H 'Content-Type: application/json' --data-binary "@$sks_work/$1-sign.req" \
+        -o "$sks_work/$1-sign.json" -w '%{http_code}' \
+        "http://127.0.0.1:$sksd_port/stir/v1/signing?identity=$1")
+    [ "$ci_code" = 200 ] || { cat "$sks_work/$1-sign.json" >&2; fail "$1: signing status $ci_code"; }
+    json "$sks_work/$1-sign.json" signingResponse.identity > "$sks_work/$1.identity"
+    echo "$ci_v"
+}
+rv=$(crl_identity sp-revoked revoked-crl.pem)
+revoke "$sks_work/sp-revoked-$rv.pem" "$sks_work/pki" "$sks_work/www/revoked-crl.pem"
+verstat revoked "$(request 12155550121 12155550131 "$(cat "$sks_work/sp-revoked.identity")")" \
+    TN-Validation-Failed 437
+assert_grep revoked "is revoked: its issuer's CRL lists it" "$sks_work/revoked.json"
+verstat revoked-again "$(request 12155550121 12155550131 "$(cat "$sks_work/sp-revoked.identity")")" \
+    TN-Validation-Failed 437
+crl_identity sp-no-crl absent-crl.pem > /dev/null
+verstat no-crl "$(request 12155550121 12155550131 "$(cat "$sks_work/sp-no-crl.identity")")" \
+    No-TN-Validation 436
+assert_grep no-crl "the certificate's CRL: https://localhost:$https_port/absent-crl.pem: HTTP status 404" \
+    "$sks_work/no-crl.json"
+crl_identity sp-junk-crl junk-crl.pem > /dev/null
+printf 'not a CRL\n' > "$sks_work/www/junk-crl.pem"
+verstat junk-crl "$(request 12155550121 12155550131 "$(cat "$sks_work/sp-junk-crl.identity")")" \
+    No-TN-Validation 436
+assert_grep junk-crl "is not a PEM or DER CRL" "$sks_work/junk-crl.json"
+crls=$(grep -c "GET /revoked-crl.pem" "$sks_work/https-server.log")
+[ "$crls" = 1 ] || fail "two verifications fetched the CRL $crls times, not once"
+pass "a_revoked_certificate_is_437_and_a_crl_that_cannot_be_had_436"
 
 # A certificate server that stalls holds a verification thread, never the
 # HTTP workers or the signers: signing goes on while the stalled

@@ -10,14 +10,14 @@ command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not instal
 [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
 sks_mkwork
 cd "$sks_work"
-run_ok pki "$SKSCTL" pki --out pki --spc 1234 --days 30
-
 mkdir www
-cp pki/sp-1234-fullchain.pem www/chain.pem
-cp pki/root.pem www/root-only.pem
-printf 'this is not a certificate\n' > www/junk.pem
 https_server_start www
 base=https://localhost:$https_port
+run_ok pki "$SKSCTL" pki --out pki --spc 1234 --days 30 --crl-url "$base/crl.pem"
+cp pki/sp-1234-fullchain.pem www/chain.pem
+cp pki/crl.pem www/crl.pem
+cp pki/root.pem www/root-only.pem
+printf 'this is not a certificate\n' > www/junk.pem
 
 # passport PATH: a PASSporT signed with the test SP key whose x5u is $base/PATH.
 passport() {
@@ -98,9 +98,25 @@ got=$(fetch_verify wrong-chain "$(passport root-only.pem)" --fetch-ca "$https_ca
 assert_grep wrong-chain "437 Unsupported Credential" wrong-chain.out
 pass "fetch_hands_a_wrong_chain_to_the_profile_and_root_checks"
 
+# The signer's certificate is held to the CRL it names: once the STI-CA's CRL
+# lists it, it is 437; --no-crl leaves the CRL out.
+run_ok pki-revoked "$SKSCTL" pki --out pki-r --spc 1234 --days 30 --crl-url "$base/crl-r.pem"
+cp pki-r/sp-1234-fullchain.pem www/chain-r.pem
+revoke pki-r/sp-1234.pem "$PWD/pki-r" www/crl-r.pem
+"$SKSCTL" sign --key pki-r/sp-1234.key --orig 12155550121 --dest 12155550131 --attest A \
+    --x5u "$base/chain-r.pem" > pp-revoked || fail "sksctl sign"
+got=$("$SKSCTL" verify --fetch --trust pki-r/root.pem --fetch-ca "$https_ca" --fetch-private \
+    < pp-revoked > revoked.out 2>&1 && echo 0 || echo $?)
+[ "$got" = 7 ] || { cat revoked.out; fail "a revoked certificate: exit $got"; }
+assert_grep revoked "437 Unsupported Credential" revoked.out
+assert_grep revoked "is revoked: its issuer's CRL lists it" revoked.out
+run_ok no-crl "$SKSCTL" verify --fetch --no-crl --trust pki-r/root.pem --fetch-ca "$https_ca" \
+    --fetch-private "$(cat pp-revoked)"
+pass "verify_fetch_holds_the_certificate_to_its_crl"
+
 run_fails no-trust "--fetch needs --trust" "$SKSCTL" verify --fetch < "$good"
 run_fails fetch-and-cert "give one of --cert, --pubkey and --fetch" "$SKSCTL" verify --fetch \
     --cert pki/sp-1234.pem --trust pki/root.pem < "$good"
-run_fails ca-without-fetch "--fetch-ca and --fetch-private need --fetch" "$SKSCTL" verify \
+run_fails ca-without-fetch "--fetch-ca, --fetch-private and --no-crl need --fetch" "$SKSCTL" verify \
     --cert pki/sp-1234.pem --fetch-ca "$https_ca" < "$good"
 pass "verify_fetch_options_are_checked"

@@ -34,10 +34,11 @@ struct copy {
     unsigned char data[];
 };
 
-static void *copy_body(const char *url, const struct sks_fetched *body, size_t *cost,
+static void *copy_body(const char *url, const struct sks_fetched *body, size_t *cost, long *ttl,
                        struct sks_error *err)
 {
     (void)url;
+    (void)ttl;
     struct copy *c = malloc(sizeof(*c) + body->len);
 
     if (c == NULL) {

@@ -673,6 +673,62 @@ START_TEST(testpki_crl_is_empty_and_signed_by_the_ca)
 }
 END_TEST
 
+/* ---- CRLs ------------------------------------------------------------------------ */
+
+/* |ee| against |crl| (NULL: an empty stack) at |when|: SKS_OK, or |message| in the chain line. */
+static void assert_crl(X509 *ee, X509_CRL *crl, time_t when, const char *message)
+{
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    struct sks_profile_result res;
+    struct sks_error err;
+    sks_status st;
+
+    ck_assert_ptr_nonnull(crls);
+    if (crl != NULL)
+        ck_assert_int_eq(sk_X509_CRL_push(crls, crl), 1);
+    sks_error_clear(&err);
+    st = sks_profile_check_crls(ee, chain, roots, crls, when, &res, &err);
+    sk_X509_CRL_free(crls);
+    if (message == NULL) {
+        ck_assert_msg(st == SKS_OK, "%s", res.detail);
+        return;
+    }
+    ck_assert_int_eq(st, SKS_ERR_POLICY);
+    ck_assert_uint_eq(res.broken, SKS_RULE_CHAIN);
+    ck_assert_msg(strstr(res.detail, message) != NULL, "want \"%s\" in: %s", message, res.detail);
+}
+
+START_TEST(profile_holds_the_certificate_to_its_issuers_crl)
+{
+    X509 *ee = issue(NULL, "1234", NULL), *other = issue(NULL, "1234", NULL);
+    X509_CRL *revoked = NULL, *short_lived = NULL, *forged = NULL;
+    X509_REVOKED *entry = X509_REVOKED_new();
+    ASN1_TIME *at = ASN1_TIME_set(NULL, NOW);
+
+    ck_assert_int_eq(sks_testpki_make_crl(pki.ca, pki.ca_key, NOW, DAYS, &revoked, NULL), SKS_OK);
+    ck_assert_int_eq(sks_testpki_make_crl(pki.ca, pki.ca_key, NOW, 1, &short_lived, NULL), SKS_OK);
+    ck_assert_int_eq(sks_testpki_make_crl(pki.ca, pki.root_key, NOW, DAYS, &forged, NULL), SKS_OK);
+    ck_assert(entry != NULL && at != NULL &&
+              X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(ee)) == 1 &&
+              X509_REVOKED_set_revocationDate(entry, at) == 1 &&
+              X509_CRL_add0_revoked(revoked, entry) == 1 && X509_CRL_sort(revoked) == 1 &&
+              X509_CRL_sign(revoked, pki.ca_key, EVP_sha256()) > 0);
+
+    assert_crl(ee, pki.crl, NOW, NULL);
+    assert_crl(ee, revoked, NOW, "is revoked: its issuer's CRL lists it (depth 0");
+    assert_crl(other, revoked, NOW, NULL);
+    assert_crl(ee, NULL, NOW, "unable to get certificate CRL");
+    assert_crl(ee, short_lived, NOW + 2 * DAY, "CRL has expired");
+    assert_crl(ee, forged, NOW, "CRL signature failure");
+    ASN1_TIME_free(at);
+    X509_CRL_free(revoked);
+    X509_CRL_free(short_lived);
+    X509_CRL_free(forged);
+    X509_free(ee);
+    X509_free(other);
+}
+END_TEST
+
 static Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -694,6 +750,7 @@ static Suite *profile_suite(void)
     tcase_add_unchecked_fixture(rules, pki_setup, pki_teardown);
     tcase_add_test(rules, profile_accepts_compliant_chain_and_returns_spc);
     tcase_add_test(rules, profile_accepts_critical_tnauthlist);
+    tcase_add_test(rules, profile_holds_the_certificate_to_its_issuers_crl);
     tcase_add_test(rules, cert_spc_returns_the_spc);
     tcase_add_test(rules, cert_spc_names_the_tnauthlist_in_its_error);
     tcase_add_test(rules, profile_rejects_p384_key);
