@@ -122,6 +122,7 @@ static void *parse_crl(const char *url, const struct sks_fetched *body, size_t *
 {
     const unsigned char *p = body->data;
     struct x5u_crl *c = calloc(1, sizeof(*c));
+    time_t now = time(NULL);
     BIO *bio;
 
     if (c == NULL) {
@@ -144,8 +145,8 @@ static void *parse_crl(const char *url, const struct sks_fetched *body, size_t *
         return NULL;
     }
     c->id = atomic_fetch_add(&crl_ids, 1) + 1;
-    if (c->next_update - time(NULL) < *ttl)
-        *ttl = c->next_update > time(NULL) ? (long)(c->next_update - time(NULL)) : 0;
+    if (c->next_update - now < *ttl)
+        *ttl = c->next_update > now ? (long)(c->next_update - now) : 0;
     *cost = X5U_COST_FACTOR * body->len;
     return c;
 }
@@ -166,7 +167,7 @@ static bool crl_url(X509 *cert, char *out, size_t size)
     for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
         DIST_POINT_NAME *dpn = sk_DIST_POINT_value(dps, i)->distpoint;
 
-        if (dpn == NULL || dpn->type != 0)
+        if (dpn == NULL || dpn->type != 0) /* 0: fullName; 1, a name relative to the issuer */
             continue;
         for (k = 0; !found && k < sk_GENERAL_NAME_num(dpn->name.fullname); k++) {
             GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, k);
