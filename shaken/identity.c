@@ -194,9 +194,12 @@ static sks_status set_ppt(const char *val, size_t len, struct sks_identity *id, 
         id->ppt = SKS_PPT_SHAKEN;
     } else if (token_is(val, len, "div")) {
         id->ppt = SKS_PPT_DIV;
+    } else if (token_is(val, len, "rcd")) {
+        id->ppt = SKS_PPT_RCD;
     } else {
         return invalid(sip, err,
-                       "the Identity header's ppt \"%s\" is not supported (only shaken and div)",
+                       "the Identity header's ppt \"%s\" is not supported (only shaken, div "
+                       "and rcd)",
                        piece(val, len, q));
     }
     return SKS_OK;

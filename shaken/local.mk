@@ -3,7 +3,8 @@
 noinst_LTLIBRARIES += shaken/libsksshaken.la
 shaken_libsksshaken_la_SOURCES = shaken/b64url.c shaken/b64url.h shaken/tn.c shaken/tn.h \
 	shaken/passport.c shaken/passport.h shaken/passport_claims.c shaken/passport_es256.c \
-	shaken/identity.c shaken/identity.h shaken/rules.c shaken/rules.h
+	shaken/identity.c shaken/identity.h shaken/rules.c shaken/rules.h \
+	shaken/rcd.c shaken/rcd.h
 shaken_libsksshaken_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 LIBSKS_SHAKEN = shaken/libsksshaken.la $(LIBSKS_COMMON) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 
@@ -18,3 +19,9 @@ tests_unit_check_passport_SOURCES = tests/unit/check_passport.c
 tests_unit_check_passport_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_passport_LDADD = $(LIBSKS_VERIFY) $(LIBSKS_TESTPKI) $(CHECK_LIBS) $(LIBSKS_KEYSTORE)
 TESTS += tests/unit/check_tn tests/unit/check_passport
+# Rich Call Data; links the verifier for a PASSporT of type rcd signed and verified.
+check_PROGRAMS += tests/unit/check_rcd
+tests_unit_check_rcd_SOURCES = tests/unit/check_rcd.c
+tests_unit_check_rcd_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_rcd_LDADD = $(LIBSKS_VERIFY) $(CHECK_LIBS)
+TESTS += tests/unit/check_rcd

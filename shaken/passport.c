@@ -17,8 +17,11 @@
 
 /* {"alg":"ES256","ppt":"shaken","typ":"passport","x5u":""} plus the URL. */
 #define HEADER_JSON_MAX (SKS_X5U_MAX + 64)
-/* The SHAKEN claims with SKS_DEST_MAX TNs of SKS_TN_MAX digits take 760. */
-#define CLAIMS_JSON_MAX 1024
+/*
+ * The SHAKEN claims with SKS_DEST_MAX TNs of SKS_TN_MAX digits take 760;
+ * Rich Call Data adds its JSON and a crn that escaping may double.
+ */
+#define CLAIMS_JSON_MAX (1024 + SKS_RCD_JSON_MAX + SKS_RCDI_JSON_MAX + 2 * SKS_CRN_MAX + 32)
 
 /* An output buffer that remembers whether anything did not fit. */
 struct jbuf {
@@ -135,7 +138,10 @@ static void put_dest(struct jbuf *b, const struct sks_passport *pp)
     PUT_LIT(b, "]}");
 }
 
-/* Members in byte order: attest < dest < div < iat < orig < origid. */
+/*
+ * Members in byte order: attest < crn < dest < div < iat < orig < origid <
+ * rcd < rcdi.  rcd and rcdi are kept as canonical JSON already.
+ */
 static sks_status write_claims(const struct sks_passport *pp, char *buf, size_t size, size_t *len,
                                struct sks_error *err)
 {
@@ -145,6 +151,11 @@ static sks_status write_claims(const struct sks_passport *pp, char *buf, size_t 
     if (pp->ppt == SKS_PPT_SHAKEN) {
         PUT_LIT(&b, "\"attest\":");
         put(&b, (const char[]){'"', pp->attest, '"'}, 3);
+        PUT_LIT(&b, ",");
+    }
+    if (pp->crn[0] != '\0') {
+        PUT_LIT(&b, "\"crn\":");
+        put_string(&b, pp->crn);
         PUT_LIT(&b, ",");
     }
     put_dest(&b, pp);
@@ -161,6 +172,14 @@ static sks_status write_claims(const struct sks_passport *pp, char *buf, size_t 
     if (pp->ppt == SKS_PPT_SHAKEN) {
         PUT_LIT(&b, ",\"origid\":");
         put_string(&b, pp->origid);
+    }
+    if (pp->rcd[0] != '\0') {
+        PUT_LIT(&b, ",\"rcd\":");
+        put(&b, pp->rcd, strlen(pp->rcd));
+    }
+    if (pp->rcdi[0] != '\0') {
+        PUT_LIT(&b, ",\"rcdi\":");
+        put(&b, pp->rcdi, strlen(pp->rcdi));
     }
     PUT_LIT(&b, "}");
     return finish(&b, "the PASSporT claims", len, err);

@@ -21,6 +21,7 @@
 enum sks_ppt {
     SKS_PPT_SHAKEN, /* RFC 8588 */
     SKS_PPT_DIV,    /* RFC 8946 */
+    SKS_PPT_RCD,    /* RFC 9795: Rich Call Data on its own */
 };
 
 /* "dest" may name several TNs; more than this is not a real call. */
@@ -29,11 +30,18 @@ enum sks_ppt {
 /*
  * The largest Identity header value accepted, and the buffer size that holds
  * any value sks_passport_sign() produces (with SKS_X5U_MAX, SKS_DEST_MAX
- * and the longest TNs it needs about 6 KiB).
+ * the longest TNs and the largest Rich Call Data it needs about 15 KiB).
  */
-#define SKS_IDENTITY_MAX 8192
+#define SKS_IDENTITY_MAX 16384
 /* iat is at most 9999-12-31T23:59:59Z: it stays an exact JSON integer. */
 #define SKS_IAT_MAX 253402300799LL
+/*
+ * Rich Call Data (RFC 9795): the largest rcd and rcdi claims kept, as
+ * canonical JSON, and the longest call reason (crn).
+ */
+#define SKS_RCD_JSON_MAX 4096
+#define SKS_RCDI_JSON_MAX 2048
+#define SKS_CRN_MAX 256
 
 struct sks_passport {
     enum sks_ppt ppt;
@@ -45,6 +53,15 @@ struct sks_passport {
     char attest;                   /* 'A', 'B' or 'C'; SHAKEN only */
     char origid[SKS_UUID_LEN + 1]; /* SHAKEN only */
     char div[SKS_TN_MAX + 1];      /* div only: the diverting TN */
+    /*
+     * RFC 9795, in a PASSporT of any type (and required in one of type
+     * rcd); each "" when absent.  rcd and rcdi hold the claims' canonical
+     * JSON as sks_passport_set_rcd() and sks_passport_claims_from_json()
+     * make it, having checked it (shaken/rcd.h).
+     */
+    char crn[SKS_CRN_MAX + 1];
+    char rcd[SKS_RCD_JSON_MAX + 1];
+    char rcdi[SKS_RCDI_JSON_MAX + 1];
 };
 
 /* ---- claims -------------------------------------------------------------- */
@@ -71,6 +88,17 @@ sks_status sks_passport_set_attest(struct sks_passport *pp, const char *attest,
 sks_status sks_passport_set_origid(struct sks_passport *pp, const char *uuid,
                                    struct sks_error *err);
 sks_status sks_passport_set_iat(struct sks_passport *pp, long long iat, struct sks_error *err);
+/*
+ * Rich Call Data (RFC 9795).  rcd is the JSON text of the rcd object (nam,
+ * and apn, icn, jcd or jcl); rcdi the JSON text of digests over what rcd
+ * points at (or see sks_rcdi_compute(), shaken/rcd.h); crn the call reason.
+ * Errors name the member ("rcd.icn") with the code "invalid-rcd".
+ */
+sks_status sks_passport_set_rcd(struct sks_passport *pp, const char *json, size_t len,
+                                struct sks_error *err);
+sks_status sks_passport_set_rcdi(struct sks_passport *pp, const char *json, size_t len,
+                                 struct sks_error *err);
+sks_status sks_passport_set_crn(struct sks_passport *pp, const char *crn, struct sks_error *err);
 /*
  * Parses a decimal count of seconds from 0 to SKS_IAT_MAX, as an iat, a
  * time or a freshness window is given on a command line or in a config.
@@ -121,7 +149,7 @@ sks_status sks_passport_claims_from_json(struct sks_passport *pp, const char *js
 /* A version 4 UUID from RAND_bytes, in lower-case 8-4-4-4-12 form. */
 sks_status sks_uuid_v4(char out[SKS_UUID_LEN + 1], struct sks_error *err);
 
-/* "shaken" or "div". */
+/* "shaken", "div" or "rcd". */
 const char *sks_ppt_name(enum sks_ppt ppt);
 
 /* ---- canonical JSON (RFC 8225 section 9) --------------------------------- */

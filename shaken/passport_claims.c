@@ -16,10 +16,11 @@
 #include <openssl/rand.h>
 
 #include "shaken/passport.h"
+#include "shaken/rcd.h"
 
 const char *sks_ppt_name(enum sks_ppt ppt)
 {
-    return ppt == SKS_PPT_DIV ? "div" : "shaken";
+    return ppt == SKS_PPT_DIV ? "div" : ppt == SKS_PPT_RCD ? "rcd" : "shaken";
 }
 
 /* ---- UUIDs ----------------------------------------------------------------- */
@@ -255,6 +256,27 @@ sks_status sks_seconds_parse(const char *s, long long *out, struct sks_error *er
 }
 
 /*
+ * The Rich Call Data buffers are filled by shaken/rcd.c, which checks what
+ * it writes: here only that each is terminated, and that a PASSporT of type
+ * rcd has its rcd.
+ */
+static sks_status rcd_rule(const struct sks_passport *pp, struct sks_error *err)
+{
+    if (memchr(pp->crn, '\0', sizeof(pp->crn)) == NULL ||
+        memchr(pp->rcd, '\0', sizeof(pp->rcd)) == NULL ||
+        memchr(pp->rcdi, '\0', sizeof(pp->rcdi)) == NULL)
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-rcd", "rcd",
+                              "rcd, rcdi or crn is not NUL-terminated");
+    if (pp->ppt == SKS_PPT_RCD && pp->rcd[0] == '\0')
+        return sks_fail_field(err, SKS_ERR_INPUT, "missing-field", "rcd",
+                              "rcd is missing: a PASSporT of type rcd carries it (RFC 9795)");
+    if (pp->rcdi[0] != '\0' && pp->rcd[0] == '\0')
+        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-rcd", "rcdi",
+                              "rcdi is there without the rcd it protects");
+    return SKS_OK;
+}
+
+/*
  * The struct is public, so what a caller wrote directly is checked too: a
  * buffer may lack its NUL, a count may be past its array.
  */
@@ -263,8 +285,10 @@ sks_status sks_passport_check_claims(const struct sks_passport *pp, struct sks_e
     char field[24], attest[2] = {pp->attest, '\0'};
     unsigned int i;
 
-    if (pp->ppt != SKS_PPT_SHAKEN && pp->ppt != SKS_PPT_DIV)
+    if (pp->ppt != SKS_PPT_SHAKEN && pp->ppt != SKS_PPT_DIV && pp->ppt != SKS_PPT_RCD)
         return sks_fail(err, SKS_ERR_INPUT, "unknown PASSporT type %d", (int)pp->ppt);
+    if (rcd_rule(pp, err) != SKS_OK)
+        return SKS_ERR_INPUT;
     if (pp->orig[0] == '\0')
         return sks_fail_field(err, SKS_ERR_INPUT, "missing-field", "orig",
                               "orig is missing: it names the calling TN");
@@ -278,6 +302,8 @@ sks_status sks_passport_check_claims(const struct sks_passport *pp, struct sks_e
     }
     if (iat_rule(pp->iat, err) != SKS_OK)
         return SKS_ERR_INPUT;
+    if (pp->ppt == SKS_PPT_RCD)
+        return SKS_OK;
     if (pp->ppt == SKS_PPT_DIV) {
         if (pp->div[0] == '\0')
             return sks_fail_field(err, SKS_ERR_INPUT, "missing-field", "div",
@@ -445,8 +471,11 @@ static sks_status read_claims(const json_t *root, enum sks_claims_mode mode,
                         json_type_name(root));
     if (read_tn_object("orig", json_object_get(root, "orig"), mode, pp->orig, err) != SKS_OK ||
         read_dest(json_object_get(root, "dest"), mode, pp, err) != SKS_OK ||
-        read_iat(json_object_get(root, "iat"), mode, pp, err) != SKS_OK)
+        read_iat(json_object_get(root, "iat"), mode, pp, err) != SKS_OK ||
+        sks_rcd_read(root, mode, pp, err) != SKS_OK)
         return SKS_ERR_INPUT;
+    if (pp->ppt == SKS_PPT_RCD)
+        return SKS_OK;
     if (pp->ppt == SKS_PPT_DIV)
         return read_tn_object("div", json_object_get(root, "div"), mode, pp->div, err);
     return read_shaken(root, mode, pp, err);

@@ -29,6 +29,12 @@
  * Every message starts "x5u: ".
  */
 sks_status sks_x5u_check(const char *x5u, struct sks_error *err);
+/*
+ * The same rule for another URL a verifier fetches (RFC 9795's icn, jcl):
+ * refusals name |field| with |code|, every message starting "FIELD: ".
+ */
+sks_status sks_url_check(const char *url, const char *field, const char *code,
+                         struct sks_error *err);
 
 /* ---- origid --------------------------------------------------------------- */
 

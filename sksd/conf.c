@@ -415,7 +415,7 @@ static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
 
 static void set_defaults(struct sksd_conf *c)
 {
-    c->max_body = 16 * 1024;
+    c->max_body = 32 * 1024;
     c->max_import_body = 1024 * 1024;
     c->connection_limit = 10000;
     c->connection_timeout = 30;

@@ -341,7 +341,7 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
         free(buf);
         return sks_fail(err, SKS_ERR_INPUT, "%s",
                         n > STDIN_MAX ? "stdin holds more than 1 MiB; an Identity header is "
-                                        "at most 8 KiB"
+                                        "at most 16 KiB"
                                       : "cannot read stdin");
     }
     *data = buf;

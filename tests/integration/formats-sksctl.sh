@@ -164,10 +164,10 @@ run_status der-sig 2 "DER ECDSA signature; ES256 in a JWS is the 64-byte r || s"
     --pubkey "$sks_work/sp.pub" --now "$v1_iat" "$der_hdr"
 pass "a DER signature in place of r || s fails 438 and says so"
 
-head -c 10000 /dev/zero | tr '\0' A > "$sks_work/huge"
-run_status huge 2 "the limit is 8192" "$SKSCTL" verify --pubkey "$sks_work/sp.pub" \
+head -c 20000 /dev/zero | tr '\0' A > "$sks_work/huge"
+run_status huge 2 "the limit is 16384" "$SKSCTL" verify --pubkey "$sks_work/sp.pub" \
     < "$sks_work/huge"
-pass "a 10 kB header is refused before parsing"
+pass "a 20 kB header is refused before parsing"
 
 # ---- bad input to sign, usage and help ---------------------------------------------
 

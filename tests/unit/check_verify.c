@@ -364,8 +364,11 @@ START_TEST(verify_rejects_unknown_ppt_with_438)
     static const char rcd_hdr[] =
         "{\"alg\":\"ES256\",\"ppt\":\"rcd\",\"typ\":\"passport\",\"x5u\":\"" X5U "\"}";
 
+    expect_forged(forge(HDR, CLAIMS, ";info=<" X5U ">;alg=ES256;ppt=xyz"),
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "ppt \"xyz\" is not supported");
+    /* RFC 9795: a PASSporT of type rcd is nothing without its rcd claim. */
     expect_forged(forge(rcd_hdr, CLAIMS, ";info=<" X5U ">;alg=ES256;ppt=rcd"),
-                  SKS_SIP_INVALID_IDENTITY_HEADER, "ppt \"rcd\" is not supported");
+                  SKS_SIP_INVALID_IDENTITY_HEADER, "rcd: is missing");
     expect_forged(forge(rcd_hdr, CLAIMS, INFO), SKS_SIP_INVALID_IDENTITY_HEADER,
                   "PASSporT ppt \"rcd\" differs from the Identity header's ppt=shaken");
     expect_forged(forge(HDR, CLAIMS, ";info=<" X5U ">;alg=ES256"), SKS_SIP_INVALID_IDENTITY_HEADER,
@@ -473,9 +476,9 @@ START_TEST(verify_rejects_huge_header_before_parsing)
     memset(huge, 'A', big);
     memcpy(huge, v1, strlen(v1));
     expect(huge, big, &o, SKS_SIP_INVALID_IDENTITY_HEADER,
-           "the Identity header is 1048576 bytes; the limit is 8192");
+           "the Identity header is 1048576 bytes; the limit is 16384");
     expect(huge, SKS_IDENTITY_MAX + 1, &o, SKS_SIP_INVALID_IDENTITY_HEADER,
-           "is 8193 bytes; the limit is 8192");
+           "is 16385 bytes; the limit is 16384");
     free(huge);
 }
 END_TEST
