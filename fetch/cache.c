@@ -450,3 +450,17 @@ void sks_fetch_cache_free(struct sks_fetch_cache *c)
     free(c->buckets);
     free(c);
 }
+
+sks_status sks_fetch_cache_lookup(struct sks_fetch_cache *cache, bool wait, const char *url,
+                                  struct sks_cached **out, struct sks_error *err)
+{
+    sks_status st;
+
+    if (wait)
+        return sks_fetch_cache_get(cache, url, out, err);
+    if (!sks_fetch_cache_try(cache, url, out, err, &st)) {
+        *out = NULL;
+        return SKS_OK;
+    }
+    return st;
+}

@@ -78,6 +78,12 @@ sks_status sks_fetch_cache_get(struct sks_fetch_cache *cache, const char *url,
  */
 bool sks_fetch_cache_try(struct sks_fetch_cache *cache, const char *url, struct sks_cached **out,
                          struct sks_error *err, sks_status *st);
+/*
+ * sks_fetch_cache_get() with |wait|, sks_fetch_cache_try() without: then
+ * SKS_OK with |*out| NULL says the answer needs a fetch.
+ */
+sks_status sks_fetch_cache_lookup(struct sks_fetch_cache *cache, bool wait, const char *url,
+                                  struct sks_cached **out, struct sks_error *err);
 void *sks_cached_value(const struct sks_cached *entry);
 void sks_fetch_cache_put(struct sks_fetch_cache *cache, struct sks_cached *entry);
 

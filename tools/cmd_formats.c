@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <openssl/crypto.h>
+
 #include "fetch/cache.h"
 #include "fetch/fetch.h"
 #include "p11/p11.h"
@@ -20,6 +23,7 @@
 #include "shaken/identity.h"
 #include "shaken/passport.h"
 #include "shaken/rules.h"
+#include "verify/rcd.h"
 #include "verify/verify.h"
 #include "verify/x5u.h"
 #include "keystore/input.h"
@@ -121,6 +125,9 @@ static sks_status resolve_identity(const char *spec, const char *config, char **
 
 struct sign_args {
     const char *key, *orig, *dest, *attest, *x5u, *origid, *iat, *div, *config;
+    /* Rich Call Data (RFC 9795) */
+    const char *ppt, *nam, *apn, *icn, *jcl, *jcd, *rcd, *crn, *fetch_ca;
+    bool rcdi, fetch_private;
 };
 
 static int usage_sign(FILE *f, int status)
@@ -130,9 +137,13 @@ static int usage_sign(FILE *f, int status)
             "                   [--x5u URL] [--origid UUID] [--iat SECONDS] [-c FILE]\n"
             "       sksctl sign --key KEY --orig TN --dest TN[,TN...] --div TN\n"
             "                   [--x5u URL] [--iat SECONDS] [-c FILE]\n"
+            "       sksctl sign --key KEY --orig TN --dest TN[,TN...] --ppt rcd\n"
+            "                   (--nam TEXT | --rcd FILE) [--x5u URL] [--iat SECONDS]\n"
+            "   each also with [--nam TEXT [--apn TN] [--icn URL] [--jcd FILE | --jcl URL]\n"
+            "                  | --rcd FILE] [--crn TEXT] [--rcdi]\n"
             "\n"
             "Signs a PASSporT (RFC 8225) with ES256 and prints the SIP Identity header\n"
-            "value (RFC 8224): JWS;info=<URL>;alg=ES256;ppt=shaken.\n"
+            "value (RFC 8224): JWS;info=<URL>;alg=ES256;ppt=shaken (or div, rcd).\n"
             "\n"
             "  --key KEY       a pkcs11: URI, a key-reference PEM file, a PEM private key,\n"
             "                  or a key store identity (identity:NAME, or a NAME that is no\n"
@@ -146,9 +157,100 @@ static int usage_sign(FILE *f, int status)
             "  --origid UUID   the origination identifier; a random UUID when absent\n"
             "  --iat SECONDS   the issue time, seconds since 1970; now when absent\n"
             "  --div TN        make a div PASSporT (RFC 8946) for a call diverted by TN\n"
-            "                  (no --attest or --origid then)\n",
+            "                  (no --attest or --origid then)\n"
+            "\n"
+            "Rich Call Data (RFC 9795), in the SHAKEN or div PASSporT, or on its own:\n"
+            "  --nam TEXT      the caller's name shown to the called party\n"
+            "  --apn TN        an alternate presentation number\n"
+            "  --icn URL       the https URL of the caller's icon\n"
+            "  --jcd FILE      a jCard (RFC 7095) to carry, JSON\n"
+            "  --jcl URL       the https URL of a jCard (not with --jcd)\n"
+            "  --rcd FILE      the whole rcd object, JSON, instead of the five above\n"
+            "  --crn TEXT      the call reason\n"
+            "  --rcdi          add integrity digests (rcdi) of the jCard and of what every\n"
+            "                  URL serves, fetched now (https, at most 1 MiB in 5 s,\n"
+            "                  public addresses only)\n"
+            "  --fetch-ca FILE, --fetch-private  as for sksctl verify --fetch\n"
+            "  --ppt rcd       a PASSporT of type rcd: orig, dest, iat and the Rich Call\n"
+            "                  Data only (no --attest, --origid or --div)\n",
             SKS_DEST_MAX);
     return status;
+}
+
+/* The content a signer's rcdi covers, fetched now as a verifier will fetch it. */
+#define RCD_CONTENT_MAX (1024 * 1024)
+
+static sks_status sign_rcdi(const struct sign_args *a, struct sks_passport *pp,
+                            struct sks_error *err)
+{
+    struct sks_fetch_opts fetch;
+    struct sks_fetch_cache_opts co;
+    struct sks_rcd_content content = {NULL, true};
+    sks_status st;
+
+    sks_fetch_opts_init(&fetch);
+    fetch.max_bytes = RCD_CONTENT_MAX;
+    fetch.ca_file = a->fetch_ca;
+    fetch.allow_private = a->fetch_private;
+    sks_fetch_cache_opts_init(&co);
+    if ((content.cache = sks_rcd_cache_new(&co, &fetch)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    st = sks_rcdi_compute(pp, sks_rcd_content_digest, &content, err);
+    sks_fetch_cache_free(content.cache);
+    if (st != SKS_OK)
+        sks_error_prefix(err, "--rcdi");
+    return st;
+}
+
+/* --rcd FILE, or the object --nam, --apn, --icn, --jcd and --jcl make. */
+static sks_status sign_rcd(const struct sign_args *a, struct sks_passport *pp,
+                           struct sks_error *err)
+{
+    unsigned char *data = NULL;
+    json_t *rcd = NULL, *jcd = NULL;
+    json_error_t jerr;
+    char *text = NULL;
+    size_t len;
+    sks_status st = SKS_OK;
+
+    if (a->rcd != NULL) {
+        if (sks_input_file("--rcd", a->rcd, &data, &len, err) != SKS_OK)
+            return err->status;
+        st = sks_passport_set_rcd(pp, (const char *)data, len, err);
+        goto done;
+    }
+    if (a->jcd != NULL) {
+        if (sks_input_file("--jcd", a->jcd, &data, &len, err) != SKS_OK)
+            return err->status;
+        if ((jcd = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+            st = sks_fail(err, SKS_ERR_INPUT, "--jcd %s is not JSON: %s (line %d)", a->jcd,
+                          jerr.text, jerr.line);
+            goto done;
+        }
+    }
+    rcd = json_pack("{s:s}", "nam", a->nam);
+    if (rcd == NULL || (a->apn != NULL && json_object_set_new(rcd, "apn", json_string(a->apn))) ||
+        (a->icn != NULL && json_object_set_new(rcd, "icn", json_string(a->icn))) ||
+        (a->jcl != NULL && json_object_set_new(rcd, "jcl", json_string(a->jcl))) ||
+        (jcd != NULL && json_object_set(rcd, "jcd", jcd)) ||
+        (text = json_dumps(rcd, JSON_COMPACT)) == NULL) {
+        st = sks_fail(err, SKS_ERR_INPUT, "--nam, --apn, --icn and --jcl must be UTF-8 text");
+        goto done;
+    }
+    st = sks_passport_set_rcd(pp, text, strlen(text), err);
+done:
+    free(text);
+    json_decref(rcd);
+    json_decref(jcd);
+    OPENSSL_clear_free(data, data != NULL ? len : 0);
+    return st;
+}
+
+static enum sks_ppt sign_ppt(const struct sign_args *a)
+{
+    if (a->ppt != NULL)
+        return SKS_PPT_RCD;
+    return a->div != NULL ? SKS_PPT_DIV : SKS_PPT_SHAKEN;
 }
 
 static sks_status sign_build(const struct sign_args *a, struct sks_passport *pp,
@@ -156,7 +258,7 @@ static sks_status sign_build(const struct sign_args *a, struct sks_passport *pp,
 {
     long long iat;
 
-    if (sks_passport_init(pp, a->div != NULL ? SKS_PPT_DIV : SKS_PPT_SHAKEN, err) != SKS_OK ||
+    if (sks_passport_init(pp, sign_ppt(a), err) != SKS_OK ||
         sks_passport_set_x5u(pp, a->x5u, err) != SKS_OK ||
         sks_passport_set_orig(pp, a->orig, err) != SKS_OK ||
         sks_passport_add_dest_list(pp, a->dest, err) != SKS_OK)
@@ -175,6 +277,12 @@ static sks_status sign_build(const struct sign_args *a, struct sks_passport *pp,
         if (sks_passport_set_iat(pp, iat, err) != SKS_OK)
             return err->status;
     }
+    if ((a->nam != NULL || a->rcd != NULL) && sign_rcd(a, pp, err) != SKS_OK)
+        return err->status;
+    if (a->crn != NULL && sks_passport_set_crn(pp, a->crn, err) != SKS_OK)
+        return err->status;
+    if (a->rcdi && sign_rcdi(a, pp, err) != SKS_OK)
+        return err->status;
     return SKS_OK;
 }
 
@@ -188,7 +296,25 @@ static int sign_check_args(const struct sign_args *a)
         return cli_usage_error("sign", "--dest is required");
     if (a->x5u == NULL)
         return cli_usage_error("sign", "--x5u is required unless --key names a key store identity");
-    if (a->div == NULL && a->attest == NULL)
+    if (a->ppt != NULL && strcmp(a->ppt, "rcd") != 0)
+        return cli_usage_error("sign", "--ppt takes only rcd: shaken is the default and --div "
+                                       "makes a div PASSporT");
+    if (a->ppt != NULL && (a->attest != NULL || a->origid != NULL || a->div != NULL))
+        return cli_usage_error("sign", "a PASSporT of type rcd (RFC 9795) has no attest, origid "
+                                       "or div claim");
+    if (a->ppt != NULL && a->nam == NULL && a->rcd == NULL)
+        return cli_usage_error("sign", "--ppt rcd needs the Rich Call Data: --nam or --rcd");
+    if (a->rcd != NULL &&
+        (a->nam != NULL || a->apn != NULL || a->icn != NULL || a->jcl != NULL || a->jcd != NULL))
+        return cli_usage_error("sign", "--rcd gives the whole rcd object: drop --nam, --apn, "
+                                       "--icn, --jcd and --jcl");
+    if (a->rcd == NULL && a->nam == NULL &&
+        (a->apn != NULL || a->icn != NULL || a->jcl != NULL || a->jcd != NULL))
+        return cli_usage_error("sign", "--apn, --icn, --jcd and --jcl need --nam: rcd always "
+                                       "names the caller (RFC 9795)");
+    if (a->rcdi && a->nam == NULL && a->rcd == NULL)
+        return cli_usage_error("sign", "--rcdi protects Rich Call Data: give --nam or --rcd");
+    if (a->ppt == NULL && a->div == NULL && a->attest == NULL)
         return cli_usage_error("sign", "--attest is required for a SHAKEN PASSporT");
     if (a->div != NULL && (a->attest != NULL || a->origid != NULL))
         return cli_usage_error("sign", "a div PASSporT (RFC 8946) has no attest or origid claim; "
@@ -257,6 +383,17 @@ int cmd_sign(int argc, char **argv)
         CLI_ARG("origid", 0, &a.origid),
         CLI_ARG("iat", 0, &a.iat),
         CLI_ARG("div", 0, &a.div),
+        CLI_ARG("ppt", 0, &a.ppt),
+        CLI_ARG("nam", 0, &a.nam),
+        CLI_ARG("apn", 0, &a.apn),
+        CLI_ARG("icn", 0, &a.icn),
+        CLI_ARG("jcl", 0, &a.jcl),
+        CLI_ARG("jcd", 0, &a.jcd),
+        CLI_ARG("rcd", 0, &a.rcd),
+        CLI_ARG("crn", 0, &a.crn),
+        CLI_FLAG("rcdi", &a.rcdi),
+        CLI_ARG("fetch-ca", 0, &a.fetch_ca),
+        CLI_FLAG("fetch-private", &a.fetch_private),
         CLI_HELP('h'),
         CLI_ARG("config", 'c', &a.config),
         CLI_END,
@@ -306,6 +443,11 @@ static int usage_verify(FILE *f, int status)
             "  --fetch-private  let --fetch reach loopback and private addresses\n"
             "  --no-crl         with --fetch, do not fetch the signer certificate's CRL\n"
             "                   (by default it must be current and must not list it)\n"
+            "                   With --fetch, Rich Call Data (RFC 9795) is checked too:\n"
+            "                   every rcdi digest against what its URL serves (at most\n"
+            "                   1 MiB); its verdict is printed apart (rcd-result: verified,\n"
+            "                   unprotected, unchecked or failed) and does not change the\n"
+            "                   exit status, which is the TN validation's\n"
             "  --max-age N      how far iat may lie from now, in seconds (default %d)\n"
             "  --now SECONDS    verify as of this time (seconds since 1970)\n"
             "\n"
@@ -356,9 +498,10 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
  * fails is the verifier's 436 Bad Identity Info (RFC 8224 section 6.2.2).
  */
 struct fetch_source {
-    struct sks_fetch_opts fetch;
+    struct sks_fetch_opts fetch, content_fetch;
     struct sks_fetch_cache *cache;
-    struct sks_fetch_cache *crls; /* NULL: --no-crl */
+    struct sks_fetch_cache *crls;   /* NULL: --no-crl */
+    struct sks_rcd_content content; /* what Rich Call Data points at, for rcdi */
     struct sks_x5u_trust trust;
     struct sks_verify_source src;
 };
@@ -372,9 +515,15 @@ static sks_status fetch_set_up(const struct verify_args *a, struct fetch_source 
     fs->fetch.ca_file = a->fetch_ca;
     fs->fetch.allow_private = a->fetch_private;
     sks_fetch_cache_opts_init(&co);
+    fs->content_fetch = fs->fetch;
+    fs->content_fetch.max_bytes = RCD_CONTENT_MAX;
+    fs->content.wait = true;
     if ((fs->cache = sks_x5u_cache_new(&co, &fs->fetch)) == NULL ||
-        (!a->no_crl && (fs->crls = sks_crl_cache_new(&co, &fs->fetch)) == NULL))
+        (!a->no_crl && (fs->crls = sks_crl_cache_new(&co, &fs->fetch)) == NULL) ||
+        (fs->content.cache = sks_rcd_cache_new(&co, &fs->content_fetch)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    o->rcd_digest = sks_rcd_content_digest;
+    o->rcd_ctx = &fs->content;
     sks_x5u_trust_init(&fs->trust, fs->cache, o->roots, fs->crls);
     sks_x5u_source(&fs->src, &fs->trust, true);
     o->source = &fs->src;
@@ -400,7 +549,7 @@ static void print_verified(const struct sks_verify_result *res, bool with_cert)
     printf("verified: %d %s\nppt: %s\n", res->sip_code, res->sip_reason, sks_ppt_name(pp->ppt));
     if (pp->ppt == SKS_PPT_SHAKEN)
         printf("attest: %c\norigid: %s\n", pp->attest, pp->origid);
-    else
+    else if (pp->ppt == SKS_PPT_DIV)
         printf("div: %s\n", pp->div);
     printf("orig: %s\ndest: ", pp->orig);
     for (i = 0; i < pp->ndest; i++)
@@ -414,6 +563,14 @@ static void print_verified(const struct sks_verify_result *res, bool with_cert)
                "SHAKEN profile or any root\n");
     else
         printf("certificate: none; the signature was checked with --pubkey\n");
+    if (pp->crn[0] != '\0')
+        printf("crn: %s\n", pp->crn);
+    if (res->rcd == SKS_RCD_NONE)
+        return;
+    printf("rcd: %s\nrcd-result: %s", pp->rcd, sks_rcd_verdict_name(res->rcd));
+    if (res->rcd != SKS_RCD_VERIFIED)
+        printf(" (%s)", res->rcd_err.msg);
+    printf("\n");
 }
 
 static sks_status verify_set_up(const struct verify_args *a, struct sks_verify_opts *o,
@@ -449,6 +606,8 @@ static void verify_tear_down(struct sks_verify_opts *o, struct fetch_source *fs)
         sks_fetch_cache_free(fs->cache);
     if (fs->crls != NULL)
         sks_fetch_cache_free(fs->crls);
+    if (fs->content.cache != NULL)
+        sks_fetch_cache_free(fs->content.cache);
     X509_free(o->cert);
     sk_X509_pop_free(o->chain, X509_free);
     EVP_PKEY_free(o->pubkey);

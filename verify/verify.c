@@ -15,7 +15,9 @@
 #include <jansson.h>
 
 #include "shaken/b64url.h"
+#include "verify/rcd.h"
 #include "verify/verify.h"
+#include "verify/x5u.h"
 
 #define QUOTE_MAX 64
 
@@ -293,6 +295,41 @@ static sks_status check_signature(const struct sks_identity *id, EVP_PKEY *key,
     return st;
 }
 
+/* Rich Call Data, once the PASSporT that carries it is known to be genuine. */
+static void judge_rcd(const struct sks_verify_opts *opts, struct sks_verify_result *res)
+{
+    sks_status st;
+
+    if (res->passport.rcd[0] == '\0')
+        return;
+    if (opts->rcd_digest == NULL) {
+        res->rcd = SKS_RCD_UNCHECKED;
+        sks_fail_field(&res->rcd_err, SKS_ERR_UNAVAILABLE, "rcd-unchecked", "rcdi",
+                       "Rich Call Data was not checked: this verifier fetches no content");
+        return;
+    }
+    st = sks_rcdi_check(&res->passport, opts->rcd_digest, opts->rcd_ctx, &res->rcd_err);
+    if (st == SKS_OK)
+        res->rcd = SKS_RCD_VERIFIED;
+    else if (res->rcd_err.code != NULL && strcmp(res->rcd_err.code, "rcd-unprotected") == 0)
+        res->rcd = SKS_RCD_UNPROTECTED;
+    else
+        res->rcd = SKS_RCD_FAILED;
+}
+
+const char *sks_rcd_verdict_name(enum sks_rcd_verdict v)
+{
+    static const char *const names[] = {"none", "verified", "unprotected", "unchecked", "failed"};
+
+    return (unsigned int)v < sizeof(names) / sizeof(names[0]) ? names[v] : "failed";
+}
+
+bool sks_verify_needs_fetch(const struct sks_verify_result *res, const struct sks_error *err)
+{
+    return sks_x5u_needs_fetch(err) || (res->rcd == SKS_RCD_FAILED && res->rcd_err.code != NULL &&
+                                        strcmp(res->rcd_err.code, SKS_RCD_NOT_CACHED) == 0);
+}
+
 static sks_status verify(const char *hdr, size_t len, const struct sks_verify_opts *opts,
                          struct sks_verify_result *res, int *sip, struct sks_error *err)
 {
@@ -321,6 +358,7 @@ static sks_status verify(const char *hdr, size_t len, const struct sks_verify_op
     if (st != SKS_OK)
         return st;
     *sip = SKS_SIP_OK;
+    judge_rcd(opts, res);
     return SKS_OK;
 }
 

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "profile/profile.h"
 #include "shaken/identity.h"
+#include "shaken/rcd.h"
 
 /* The freshness window most SHAKEN verification services apply. */
 #define SKS_VERIFY_MAX_AGE_DEFAULT 60
@@ -70,10 +71,32 @@ struct sks_verify_opts {
     size_t ncall_dest;
     time_t now;   /* the verification time; 0 for the current time */
     long max_age; /* seconds iat may lie either side of |now| */
+    /*
+     * Where the rcdi check finds the content Rich Call Data points at
+     * (verify/rcd.h); NULL: rcdi is not checked (SKS_RCD_UNCHECKED).
+     */
+    sks_rcd_digest_fn rcd_digest;
+    void *rcd_ctx;
 };
 
 /* Sets the defaults: no credential, now, SKS_VERIFY_MAX_AGE_DEFAULT. */
 void sks_verify_opts_init(struct sks_verify_opts *opts);
+
+/*
+ * What the Rich Call Data of a PASSporT that passed TN validation is worth,
+ * judged apart from it (RFC 9795): a called party may be shown the caller's
+ * number as verified and still not the name and logo.
+ */
+enum sks_rcd_verdict {
+    SKS_RCD_NONE,        /* no rcd, or the PASSporT did not pass */
+    SKS_RCD_VERIFIED,    /* signed, and every digest of rcdi matches what it covers */
+    SKS_RCD_UNPROTECTED, /* signed, but it points at content no rcdi protects */
+    SKS_RCD_UNCHECKED,   /* rcdi was not checked (no content source) */
+    SKS_RCD_FAILED,      /* a digest is missing or differs, or the content cannot be had */
+};
+
+/* "none", "verified", "unprotected", "unchecked" or "failed". */
+const char *sks_rcd_verdict_name(enum sks_rcd_verdict v);
 
 struct sks_verify_result {
     int sip_code;                 /* SKS_SIP_OK or the response for the failure */
@@ -81,7 +104,16 @@ struct sks_verify_result {
     struct sks_passport passport; /* the verified PASSporT (x5u, claims) */
     bool chain_checked;           /* the certificate was checked against |roots| */
     char spc[SKS_SPC_MAX + 1];    /* the certificate's SPC when chain_checked */
+    enum sks_rcd_verdict rcd;     /* the Rich Call Data's verdict */
+    struct sks_error rcd_err;     /* why, when it is not verified */
 };
+
+/*
+ * The verification stopped because something its x5u or its Rich Call Data
+ * names is not cached and the source may not wait (verify/x5u.h,
+ * verify/rcd.h): verify again where waiting is allowed.
+ */
+bool sks_verify_needs_fetch(const struct sks_verify_result *res, const struct sks_error *err);
 
 /*
  * The credential of |cert|: its public key and, when |roots| is not NULL,
