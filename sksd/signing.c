@@ -22,11 +22,13 @@
 #include <jansson.h>
 
 #include "p11/p11.h"
+#include "shaken/rcd.h"
 #include "shaken/tn.h"
 #include "sksd/sksd.h"
 
-/* The members a signingRequest may have (ATIS-1000082, RFC 8588, RFC 8946). */
-static const char *const request_members[] = {"attest", "dest", "div", "iat", "orig", "origid"};
+/* The members a signingRequest may have (ATIS-1000082, RFC 8588, RFC 8946, RFC 9795). */
+static const char *const request_members[] = {"attest", "crn",    "dest", "div", "iat",
+                                              "orig",   "origid", "rcd",  "rcdi"};
 
 /*
  * This file only maps the JSON of a signingRequest onto a struct
@@ -252,9 +254,17 @@ static bool map_request(struct sksd_sign_result *res, const json_t *root, struct
     if (!map_tn_object(res, req, "orig", pp->orig) || !map_dest(res, req, pp) ||
         !map_iat(res, req, pp))
         return false;
-    if (ppt == SKS_PPT_DIV)
-        return refuse_shaken_only(res, req) && map_tn_object(res, req, "div", pp->div);
-    return map_shaken(res, req, pp);
+    if (ppt == SKS_PPT_DIV) {
+        if (!refuse_shaken_only(res, req) || !map_tn_object(res, req, "div", pp->div))
+            return false;
+    } else if (!map_shaken(res, req, pp)) {
+        return false;
+    }
+    /*
+     * Rich Call Data is checked as it is read, by the rules sksctl sign
+     * applies; rcdi comes with the request (the content's author computes it).
+     */
+    return sks_rcd_read(req, SKS_CLAIMS_TO_SIGN, pp, &res->err) == SKS_OK;
 }
 
 struct token_signer {

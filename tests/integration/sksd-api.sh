@@ -64,6 +64,16 @@ same_claims div '{"dest":{"tn":["12155550131"]},"div":{"tn":"12155551213"},"iat"
 verify_identity verify-div "$sks_work/div.identity" "$sks_work/sp-main-1.pem" --max-age 1000000000
 pass "api_signs_a_div_passport_when_div_is_given"
 
+# Rich Call Data (RFC 9795): rcd canonicalized (apn), crn, and rcdi as the content's author sent it.
+RCDI='{"/icn":"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}'
+code=$(sign rcd "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"orig\":{\"tn\":\"12155550121\"},\"iat\":1443208345,\"origid\":\"123e4567-e89b-12d3-a456-426655440000\",\"crn\":\"Appointment reminder\",\"rcd\":{\"nam\":\"Example Clinic\",\"apn\":\"+1 215 555 0199\",\"icn\":\"https://rcd.example.org/logo.png\"},\"rcdi\":$RCDI}}")
+[ "$code" = 200 ] || { cat "$sks_work/rcd.json"; fail "rcd request: status $code"; }
+json "$sks_work/rcd.json" signingResponse.identity > "$sks_work/rcd.identity"
+same_claims rcd "{\"attest\":\"A\",\"crn\":\"Appointment reminder\",\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":1443208345,\"orig\":{\"tn\":\"12155550121\"},\"origid\":\"123e4567-e89b-12d3-a456-426655440000\",\"rcd\":{\"apn\":\"12155550199\",\"icn\":\"https://rcd.example.org/logo.png\",\"nam\":\"Example Clinic\"},\"rcdi\":$RCDI}"
+verify_identity verify-rcd "$sks_work/rcd.identity" "$sks_work/sp-main-1.pem" --max-age 1000000000
+assert_grep verify-rcd "rcd-result: unchecked" "$sks_work/verify-rcd.out"
+pass "api_signs_rich_call_data_in_the_shaken_passport"
+
 code=$(sign west '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"19995550100"}}}')
 [ "$code" = 200 ] || fail "sp-west by prefix: status $code"
 json "$sks_work/west.json" signingResponse.identity > "$sks_work/west.identity"
@@ -128,10 +138,16 @@ refuse 400 malformed-json body '{"signingRequest":{"attest":"A","dest":{"tn":["1
 refuse 400 invalid-dest dest.tn '{"signingRequest":{"attest":"A","dest":{"tn":[]},"orig":{"tn":"12155550121"}}}'
 refuse 400 invalid-origid origid "{\"signingRequest\":{$GOOD,\"origid\":\"not-a-uuid\"}}"
 refuse 400 invalid-iat iat "{\"signingRequest\":{$GOOD,\"iat\":-1}}"
+refuse 400 invalid-rcd rcd.nam "{\"signingRequest\":{$GOOD,\"rcd\":{\"icn\":\"https://rcd.example.org/a.png\"}}}"
+refuse 422 invalid-rcd rcd.icn "{\"signingRequest\":{$GOOD,\"rcd\":{\"nam\":\"X\",\"icn\":\"http://rcd.example.org/a.png\"}}}"
+refuse 400 unknown-field rcd "{\"signingRequest\":{$GOOD,\"rcd\":{\"nam\":\"X\",\"logo\":\"y\"}}}"
+refuse 400 invalid-rcd rcdi "{\"signingRequest\":{$GOOD,\"rcd\":{\"nam\":\"X\",\"icn\":\"https://rcd.example.org/a.png\"},\"rcdi\":{\"/jcl\":\"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"}}}"
+refuse 400 invalid-rcd rcdi "{\"signingRequest\":{$GOOD,\"rcdi\":{\"/icn\":\"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"}}}"
+refuse 400 invalid-rcd crn "{\"signingRequest\":{$GOOD,\"crn\":\"\"}}"
 refuse 400 malformed-json body '{"signingRequest":'
 refuse 400 malformed-json body "{\"signingRequest\":{$GOOD,\"attest\":\"B\"}}"
 refuse 400 malformed-json body ''
-big=$(head -c 20000 /dev/zero | tr '\0' ' ')
+big=$(head -c 40000 /dev/zero | tr '\0' ' ')
 refuse 413 body-too-large body "{\"signingRequest\":{$GOOD}}$big"
 refuse 413 body-too-large body "{\"signingRequest\":{$GOOD}}$big" -H 'Transfer-Encoding: chunked'
 r_ctype=text/plain
