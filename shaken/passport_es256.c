@@ -5,6 +5,9 @@
  */
 #include "config.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -101,68 +104,143 @@ err:
     return st;
 }
 
-/* r || s to DER for EVP_DigestVerify. */
-static sks_status sig_to_der(const unsigned char sig[SKS_ES256_SIG_LEN],
-                             unsigned char der[P256_DER_MAX], size_t *derlen, struct sks_error *err)
+/*
+ * r || s to the DER ECDSA-Sig-Value EVP_PKEY_verify takes: each half a
+ * minimal INTEGER (leading zeros dropped, a zero byte before a high bit),
+ * which is what i2d_ECDSA_SIG writes.
+ */
+static size_t sig_to_der(const unsigned char sig[SKS_ES256_SIG_LEN],
+                         unsigned char der[P256_DER_MAX])
 {
-    BIGNUM *r = BN_bin2bn(sig, HALF, NULL);
-    BIGNUM *s = BN_bin2bn(sig + HALF, HALF, NULL);
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    unsigned char *p = der;
-    sks_status st = SKS_ERR_SYSTEM;
-    int n;
+    size_t n = 2, half;
 
-    if (r == NULL || s == NULL || es == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-        goto err;
+    der[0] = 0x30;
+    for (half = 0; half < 2; half++) {
+        const unsigned char *v = sig + half * HALF;
+        size_t skip = 0, len;
+
+        while (skip < HALF - 1 && v[skip] == 0)
+            skip++;
+        len = HALF - skip;
+        der[n++] = 0x02;
+        der[n++] = (unsigned char)(len + (v[skip] >= 0x80));
+        if (v[skip] >= 0x80)
+            der[n++] = 0;
+        memcpy(der + n, v + skip, len);
+        n += len;
     }
-    n = i2d_ECDSA_SIG(es, NULL);
-    if (n <= 0 || n > P256_DER_MAX || i2d_ECDSA_SIG(es, &p) != n) {
-        sks_fail(err, SKS_ERR_INTERNAL, "cannot encode the signature as DER");
-        goto err;
+    der[1] = (unsigned char)(n - 2);
+    return n;
+}
+
+/*
+ * What a thread verifies with: a SHA-256 context of a digest fetched once,
+ * and an ECDSA context set up for the last key it verified with.  Fetching
+ * the digest and the signature for every EVP_DigestVerifyInit takes the
+ * method store's locks and costs as much as a tenth of the verification.
+ * The context holds a reference to its key, so a key at the same address
+ * is the same key.
+ */
+struct verifier {
+    EVP_MD *sha256;
+    EVP_MD_CTX *md;
+    EVP_PKEY_CTX *ecdsa; /* NULL until the first key */
+};
+
+static pthread_once_t verifier_once = PTHREAD_ONCE_INIT;
+static pthread_key_t verifier_key;
+static bool verifier_key_ok;
+
+static void verifier_free(void *p)
+{
+    struct verifier *v = p;
+
+    if (v == NULL)
+        return;
+    EVP_PKEY_CTX_free(v->ecdsa);
+    EVP_MD_CTX_free(v->md);
+    EVP_MD_free(v->sha256);
+    free(v);
+}
+
+static void verifier_key_init(void)
+{
+    verifier_key_ok = pthread_key_create(&verifier_key, verifier_free) == 0;
+}
+
+/* This thread's verifier, made on its first call; NULL when out of memory. */
+static struct verifier *thread_verifier(void)
+{
+    struct verifier *v;
+
+    pthread_once(&verifier_once, verifier_key_init);
+    if (!verifier_key_ok)
+        return NULL;
+    if ((v = pthread_getspecific(verifier_key)) != NULL)
+        return v;
+    if ((v = calloc(1, sizeof(*v))) == NULL)
+        return NULL;
+    v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    v->md = EVP_MD_CTX_new();
+    if (v->sha256 == NULL || v->md == NULL || pthread_setspecific(verifier_key, v) != 0) {
+        verifier_free(v);
+        return NULL;
     }
-    *derlen = (size_t)n;
-    st = SKS_OK;
-err:
-    ECDSA_SIG_free(es);
-    return st;
+    return v;
+}
+
+/* |v|'s ECDSA context, set up for |pub| (a P-256 key) unless it already is. */
+static sks_status verifier_use(struct verifier *v, EVP_PKEY *pub, struct sks_error *err)
+{
+    EVP_PKEY_CTX *ctx;
+    sks_status st;
+
+    if (v->ecdsa != NULL && EVP_PKEY_CTX_get0_pkey(v->ecdsa) == pub)
+        return SKS_OK;
+    if ((st = check_p256(pub, "public key", err)) != SKS_OK)
+        return st;
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx, v->sha256) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        st = sks_fail(err, SKS_ERR_INTERNAL, "cannot set up ECDSA verification");
+        sks_error_add_openssl(err);
+        return st;
+    }
+    EVP_PKEY_CTX_free(v->ecdsa);
+    v->ecdsa = ctx;
+    return SKS_OK;
 }
 
 sks_status sks_es256_verify(EVP_PKEY *pub, const unsigned char *msg, size_t len,
                             const unsigned char sig[SKS_ES256_SIG_LEN], struct sks_error *err)
 {
-    unsigned char der[P256_DER_MAX];
-    EVP_MD_CTX *md = NULL;
-    size_t derlen;
+    unsigned char der[P256_DER_MAX], digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    struct verifier *v;
+    size_t derlen = sig_to_der(sig, der);
     sks_status st;
 
-    st = check_p256(pub, "public key", err);
-    if (st != SKS_OK)
-        return st;
-    st = sig_to_der(sig, der, &derlen, err);
-    if (st != SKS_OK)
-        return st;
     /* A signature that fails leaves OpenSSL errors; the status says it all. */
     ERR_set_mark();
-    md = EVP_MD_CTX_new();
-    if (md == NULL) {
+    if ((v = thread_verifier()) == NULL) {
         st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
         goto err;
     }
-    if (EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pub, NULL) != 1) {
-        st = sks_fail(err, SKS_ERR_INTERNAL, "cannot set up ECDSA verification");
+    if ((st = verifier_use(v, pub, err)) != SKS_OK)
+        goto err;
+    if (EVP_DigestInit_ex2(v->md, v->sha256, NULL) != 1 || EVP_DigestUpdate(v->md, msg, len) != 1 ||
+        EVP_DigestFinal_ex(v->md, digest, &dlen) != 1) {
+        st = sks_fail(err, SKS_ERR_INTERNAL, "cannot hash the signed message with SHA-256");
         sks_error_add_openssl(err);
         goto err;
     }
-    if (EVP_DigestVerify(md, der, derlen, msg, len) != 1) {
+    if (EVP_PKEY_verify(v->ecdsa, der, derlen, digest, dlen) != 1) {
         st = sks_fail(err, SKS_ERR_VERIFY, "the ES256 signature does not verify with the key");
         goto err;
     }
     st = SKS_OK;
 err:
     ERR_pop_to_mark();
-    EVP_MD_CTX_free(md);
     return st;
 }

@@ -28,6 +28,8 @@ struct x5u_chain {
     X509 *ee;
     STACK_OF(X509) * intermediates;
     time_t not_before, not_after;   /* where every certificate of the body is valid */
+    bool has_crl_uri;               /* |ee| names an https CRL distribution point: */
+    char crl_uri[SKS_X5U_MAX + 1];  /* that URL, read once rather than on every lookup */
     pthread_mutex_t lock;           /* guards what follows */
     const X509_STORE *judged_roots; /* NULL: not judged yet */
     unsigned long judged_crl;       /* the id of the CRL it was judged by; 0: none */
@@ -62,6 +64,37 @@ static void free_chain(void *value)
     free(c);
 }
 
+/* The first https URI of |cert|'s CRL distribution points, in |out|; false when none. */
+static bool crl_url(X509 *cert, char *out, size_t size)
+{
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+    bool found = false;
+    int i, k;
+
+    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT_NAME *dpn = sk_DIST_POINT_value(dps, i)->distpoint;
+
+        if (dpn == NULL || dpn->type != 0) /* 0: fullName; 1, a name relative to the issuer */
+            continue;
+        for (k = 0; !found && k < sk_GENERAL_NAME_num(dpn->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, k);
+            const ASN1_IA5STRING *uri =
+                gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
+
+            if (uri != NULL && uri->length > 8 && (size_t)uri->length < size &&
+                strncmp((const char *)uri->data, "https://", 8) == 0 &&
+                memchr(uri->data, '\0', (size_t)uri->length) == NULL) {
+                memcpy(out, uri->data, (size_t)uri->length);
+                out[uri->length] = '\0';
+                found = true;
+            }
+        }
+    }
+    CRL_DIST_POINTS_free(dps);
+    ERR_clear_error();
+    return found;
+}
+
 static void *parse_chain(const char *url, const struct sks_fetched *body, size_t *cost, long *ttl,
                          struct sks_error *err)
 {
@@ -85,6 +118,7 @@ static void *parse_chain(const char *url, const struct sks_fetched *body, size_t
     c->not_before = LONG_MIN;
     c->not_after = LONG_MAX;
     narrow(c->ee, &c->not_before, &c->not_after);
+    c->has_crl_uri = crl_url(c->ee, c->crl_uri, sizeof(c->crl_uri));
     for (i = 0; i < sk_X509_num(certs); i++)
         narrow(sk_X509_value(certs, i), &c->not_before, &c->not_after);
     *cost = X5U_COST_FACTOR * body->len;
@@ -155,37 +189,6 @@ struct sks_fetch_cache *sks_crl_cache_new(const struct sks_fetch_cache_opts *opt
                                           const struct sks_fetch_opts *fetch)
 {
     return sks_fetch_cache_new(opts, fetch, parse_crl, free_crl);
-}
-
-/* The first https URI of |cert|'s CRL distribution points, in |out|; false when none. */
-static bool crl_url(X509 *cert, char *out, size_t size)
-{
-    CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
-    bool found = false;
-    int i, k;
-
-    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
-        DIST_POINT_NAME *dpn = sk_DIST_POINT_value(dps, i)->distpoint;
-
-        if (dpn == NULL || dpn->type != 0) /* 0: fullName; 1, a name relative to the issuer */
-            continue;
-        for (k = 0; !found && k < sk_GENERAL_NAME_num(dpn->name.fullname); k++) {
-            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, k);
-            const ASN1_IA5STRING *uri =
-                gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
-
-            if (uri != NULL && uri->length > 8 && (size_t)uri->length < size &&
-                strncmp((const char *)uri->data, "https://", 8) == 0 &&
-                memchr(uri->data, '\0', (size_t)uri->length) == NULL) {
-                memcpy(out, uri->data, (size_t)uri->length);
-                out[uri->length] = '\0';
-                found = true;
-            }
-        }
-    }
-    CRL_DIST_POINTS_free(dps);
-    ERR_clear_error();
-    return found;
 }
 
 /* ---- the source ------------------------------------------------------------------ */
@@ -296,19 +299,18 @@ static sks_status not_cached(int *sip, struct sks_error *err, const char *what, 
 static sks_status crl_of(const struct sks_x5u_trust *t, bool wait, struct x5u_chain *c,
                          struct sks_cached **got, int *sip, struct sks_error *err)
 {
-    char url[SKS_X5U_MAX + 1];
     sks_status st;
 
     *got = NULL;
-    if (t->crls == NULL || !crl_url(c->ee, url, sizeof(url)))
+    if (t->crls == NULL || !c->has_crl_uri)
         return SKS_OK;
-    if ((st = cached(t->crls, wait, url, got, err)) != SKS_OK) {
+    if ((st = cached(t->crls, wait, c->crl_uri, got, err)) != SKS_OK) {
         *sip = SKS_SIP_BAD_IDENTITY_INFO;
         sks_error_prefix(err, "the certificate's CRL");
         return st;
     }
     if (*got == NULL)
-        return not_cached(sip, err, "the certificate's CRL", url);
+        return not_cached(sip, err, "the certificate's CRL", c->crl_uri);
     return SKS_OK;
 }
 
