@@ -158,9 +158,30 @@ static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, 
 }
 
 /*
+ * Rich Call Data, judged apart (RFC 9795): "rcd": {"result", the claims as
+ * signed ("rcd", "crn") and, unless verified, the "code" and "message"}.
+ */
+static void add_rcd(json_t *out, const struct sks_verify_result *res)
+{
+    json_t *rcd = json_pack("{s:s}", "result", sks_rcd_verdict_name(res->rcd));
+
+    if (rcd == NULL)
+        return;
+    json_object_set_new(rcd, "rcd", json_loads(res->passport.rcd, 0, NULL));
+    if (res->passport.crn[0] != '\0')
+        json_object_set_new(rcd, "crn", json_string(res->passport.crn));
+    if (res->rcd != SKS_RCD_VERIFIED) {
+        json_object_set_new(rcd, "code", json_string(sks_error_code(&res->rcd_err)));
+        json_object_set_new(rcd, "message", json_string(res->rcd_err.msg));
+    }
+    json_object_set_new(out, "rcd", rcd);
+}
+
+/*
  * The verificationResponse: the verstat and, for a PASSporT that did not
  * pass, the SIP response RFC 8224 gives it (reasonCode, reasonString) and
- * what is wrong (code, message).
+ * what is wrong (code, message); for one that passed with Rich Call Data,
+ * its verdict.
  */
 static json_t *verification_body(const struct sksd_verification *v)
 {
@@ -174,6 +195,8 @@ static json_t *verification_body(const struct sksd_verification *v)
             json_object_set_new(out, "attest", json_stringn(&res->passport.attest, 1));
         if (res->chain_checked)
             json_object_set_new(out, "spc", json_string(res->spc));
+        if (res->rcd != SKS_RCD_NONE)
+            add_rcd(out, res);
     } else {
         json_object_set_new(out, "reasonCode", json_integer(res->sip_code));
         json_object_set_new(out, "reasonString", json_string(res->sip_reason));
@@ -199,7 +222,8 @@ static bool json_plain(const char *s, size_t len)
  * A pass, written into the connection's response buffer as a signing
  * answer is, byte for byte what verification_body() and json_dumps() make:
  * building and dumping that tree cost more than the rest of the answer.
- * NULL when the SPC or attest would need escaping: then the tree is built.
+ * NULL when the SPC or attest would need escaping, or for Rich Call Data:
+ * then the tree is built.
  */
 static struct MHD_Response *passed_response(struct conn *k, const struct sks_verify_result *res)
 {
@@ -208,7 +232,7 @@ static struct MHD_Response *passed_response(struct conn *k, const struct sks_ver
     struct MHD_Response *resp;
     int n;
 
-    if ((shaken && !json_plain(&res->passport.attest, 1)) ||
+    if (res->rcd != SKS_RCD_NONE || (shaken && !json_plain(&res->passport.attest, 1)) ||
         (res->chain_checked && !json_plain(res->spc, strlen(res->spc))))
         return NULL;
     n = snprintf(out, RESPONSE_MAX, "{\"verificationResponse\":{\"verstat\":\"%s\"%s%.*s%s%s%s%s}}",

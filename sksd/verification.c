@@ -29,7 +29,11 @@
 #include "keystore/input.h"
 #include "shaken/tn.h"
 #include "sksd/sksd.h"
+#include "verify/rcd.h"
 #include "verify/x5u.h"
+
+/* The most a Rich Call Data URL may serve (an icon, a jCard). */
+#define RCD_CONTENT_MAX (1024 * 1024)
 
 struct sksd_verify_state {
     char *ca_file; /* fetch.ca_file points here: the configuration may be swapped */
@@ -40,6 +44,9 @@ struct sksd_verify_state {
     struct sks_x5u_trust trust;
     struct sks_verify_source source; /* fetches what is not cached: the pool's */
     struct sks_verify_source cached; /* never waits: the HTTP workers' */
+    /* What Rich Call Data points at, digested for rcdi: the pool's and the workers' views. */
+    struct sks_fetch_opts content_fetch;
+    struct sks_rcd_content content, content_cached;
     long max_age;
 };
 
@@ -65,6 +72,12 @@ sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err)
     if ((vs->cache = sks_x5u_cache_new(&vc->cache, &vs->fetch)) == NULL ||
         (vc->crl_check && (vs->crls = sks_crl_cache_new(&vc->cache, &vs->fetch)) == NULL))
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the x5u and CRL caches");
+    vs->content_fetch = vs->fetch;
+    vs->content_fetch.max_bytes = RCD_CONTENT_MAX;
+    if ((vs->content.cache = sks_rcd_cache_new(&vc->cache, &vs->content_fetch)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the Rich Call Data cache");
+    vs->content.wait = true;
+    vs->content_cached = (struct sks_rcd_content){vs->content.cache, false};
     sks_x5u_trust_init(&vs->trust, vs->cache, vs->roots, vs->crls);
     sks_x5u_source(&vs->source, &vs->trust, true);
     sks_x5u_source(&vs->cached, &vs->trust, false);
@@ -85,6 +98,8 @@ void sksd_verify_teardown(struct sksd *d)
         sks_fetch_cache_free(vs->cache);
     if (vs->crls != NULL)
         sks_fetch_cache_free(vs->crls);
+    if (vs->content.cache != NULL)
+        sks_fetch_cache_free(vs->content.cache);
     X509_STORE_free(vs->roots);
     free(vs->ca_file);
     free(vs);
@@ -288,6 +303,8 @@ bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait
         goto done;
     sks_verify_opts_init(&o);
     o.source = wait ? &vs->source : &vs->cached;
+    o.rcd_digest = sks_rcd_content_digest;
+    o.rcd_ctx = wait ? &vs->content : &vs->content_cached;
     o.max_age = vs->max_age;
     o.call_orig = call.has_orig ? call.orig : NULL;
     o.call_dest = call.dest;
@@ -306,7 +323,7 @@ bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait
         if (call.time != 0)
             o.now = (time_t)call.time;
         (void)sks_identity_verify(call.identity, call.identity_len, &o, &out->res, &out->err);
-        answered = wait || !sks_x5u_needs_fetch(&out->err);
+        answered = wait || !sks_verify_needs_fetch(&out->res, &out->err);
     }
     if (answered)
         count(d, out->res.sip_code);

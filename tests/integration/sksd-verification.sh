@@ -256,6 +256,46 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sksd_port/stir
 [ "$code" = 405 ] || fail "GET of the verification API: status $code, not 405"
 pass "unreadable_requests_are_400_with_a_stable_code"
 
+# ---- Rich Call Data ---------------------------------------------------------------------
+
+# rcd_signed NAME ICON DIGEST-OF: sksd signs a PASSporT whose rcd points at $base/ICON, with an
+# rcdi digest of the file DIGEST-OF (as the icon's author computed it).
+rcd_signed() {
+    rs_digest=sha256-$(openssl dgst -sha256 -binary "$3" | base64 | tr -d '\n')
+    rs_code=$(sign "$1" "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"orig\":{\"tn\":\"12155550121\"},\"crn\":\"Appointment reminder\",\"rcd\":{\"nam\":\"Example Clinic\",\"icn\":\"$base/$2\"},\"rcdi\":{\"/icn\":\"$rs_digest\"}}}")
+    [ "$rs_code" = 200 ] || { cat "$sks_work/$1.json"; fail "$1: signing status $rs_code"; }
+    json "$sks_work/$1.json" signingResponse.identity > "$sks_work/$1.identity"
+}
+head -c 4000 /dev/urandom > "$sks_work/www/logo.png"
+head -c 4000 /dev/urandom > "$sks_work/www/other.png"
+rcd_signed rcd-good logo.png "$sks_work/www/logo.png"
+for n in 1 2 3; do
+    verstat "rcd-ok$n" "$(request 12155550121 12155550131 "$(cat "$sks_work/rcd-good.identity")")" \
+        TN-Validation-Passed
+    [ "$(json "$sks_work/rcd-ok$n.json" verificationResponse.rcd.result)" = verified ] ||
+        { cat "$sks_work/rcd-ok$n.json"; fail "rcd-ok$n: Rich Call Data not verified"; }
+done
+[ "$(json "$sks_work/rcd-ok1.json" verificationResponse.rcd.rcd.nam)" = "Example Clinic" ] ||
+    fail "the verified name is not reported"
+[ "$(json "$sks_work/rcd-ok1.json" verificationResponse.rcd.crn)" = "Appointment reminder" ] ||
+    fail "the call reason is not reported"
+fetches=$(grep -c "GET /logo.png" "$sks_work/https-server.log")
+[ "$fetches" = 1 ] || fail "3 verifications of one icon fetched it $fetches times, not once"
+# The icon's digest is of another picture: TN validation passes, Rich Call Data fails.
+rcd_signed rcd-bad other.png "$sks_work/www/logo.png"
+verstat rcd-bad "$(request 12155550121 12155550131 "$(cat "$sks_work/rcd-bad.identity")")" \
+    TN-Validation-Passed
+[ "$(json "$sks_work/rcd-bad.json" verificationResponse.rcd.result)" = failed ] ||
+    { cat "$sks_work/rcd-bad.json"; fail "a wrong icon digest did not fail the Rich Call Data"; }
+[ "$(json "$sks_work/rcd-bad.json" verificationResponse.rcd.code)" = rcdi-mismatch ] ||
+    { cat "$sks_work/rcd-bad.json"; fail "a wrong icon digest is not rcdi-mismatch"; }
+rcd_signed rcd-missing gone.png "$sks_work/www/logo.png"
+verstat rcd-missing "$(request 12155550121 12155550131 "$(cat "$sks_work/rcd-missing.identity")")" \
+    TN-Validation-Passed
+[ "$(json "$sks_work/rcd-missing.json" verificationResponse.rcd.result)" = failed ] ||
+    { cat "$sks_work/rcd-missing.json"; fail "a missing icon did not fail the Rich Call Data"; }
+pass "rich_call_data_is_judged_apart_with_one_fetch_of_its_icon"
+
 # ---- /metrics --------------------------------------------------------------------------------
 
 curl -sS -o "$sks_work/metrics.txt" "http://127.0.0.1:$sksd_port/metrics" || fail "GET /metrics"
