@@ -520,7 +520,7 @@ START_TEST(profile_rejects_expired_intermediate)
 
     /* Valid for 10 days from 20 days ago; the end entity itself is current. */
     ck_assert_int_eq(sks_testpki_make_intermediate(pki.root, pki.root_key, old_ca_key,
-                                                   NOW - 20 * DAY, 10, &old_ca, NULL),
+                                                   NOW - 20 * DAY, 10, NULL, &old_ca, NULL),
                      SKS_OK);
     ck_assert_int_eq(
         sks_testpki_issue_ee(old_ca, old_ca_key, key, "1234", NOW, 30, NULL, &ee, NULL), SKS_OK);
