@@ -409,20 +409,12 @@ static void check_crl_dp(X509 *ee, struct sks_profile_result *res)
     CRL_DIST_POINTS_free(dps);
 }
 
-static void format_time(char *out, size_t outsize, time_t t)
-{
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, outsize, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, outsize, "(time %lld)", (long long)t);
-}
-
 static void check_validity(X509 *ee, time_t now, struct sks_profile_result *res)
 {
     time_t not_before, not_after;
     char when[32], at[32];
 
-    format_time(at, sizeof(at), now);
+    sks_time_format(at, sizeof(at), now);
     if (!sks_asn1_time(X509_get0_notBefore(ee), &not_before) ||
         !sks_asn1_time(X509_get0_notAfter(ee), &not_after)) {
         broken(res, SKS_RULE_VALIDITY, "notBefore or notAfter does not decode");
@@ -430,11 +422,11 @@ static void check_validity(X509 *ee, time_t now, struct sks_profile_result *res)
     }
     res->not_after = not_after;
     if (not_before > now) {
-        format_time(when, sizeof(when), not_before);
+        sks_time_format(when, sizeof(when), not_before);
         broken(res, SKS_RULE_VALIDITY, "not valid before %s (checked at %s)", when, at);
     }
     if (not_after < now) {
-        format_time(when, sizeof(when), not_after);
+        sks_time_format(when, sizeof(when), not_after);
         broken(res, SKS_RULE_VALIDITY, "expired at %s (checked at %s)", when, at);
     }
 }
