@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <stdio.h>
+#include <time.h>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -13,6 +16,14 @@ bool sks_asn1_time(const ASN1_TIME *t, time_t *out)
         return false;
     *out = timegm(&tm);
     return true;
+}
+
+void sks_time_format(char *out, size_t outsize, time_t t)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, outsize, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, outsize, "(time %lld)", (long long)t);
 }
 
 sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, const char *what,

@@ -15,6 +15,8 @@
 
 /* |t| as seconds since 1970 in |*out|; false when it does not decode. */
 bool sks_asn1_time(const ASN1_TIME *t, time_t *out);
+/* |t| in |out| as a UTC time for messages: "2025-06-15T16:26:40Z". */
+void sks_time_format(char *out, size_t outsize, time_t t);
 
 /*
  * Every certificate of |data|, in order: any number of PEM certificates or,

@@ -409,20 +409,12 @@ static void check_crl_dp(X509 *ee, struct sks_profile_result *res)
     CRL_DIST_POINTS_free(dps);
 }
 
-static void format_time(char *out, size_t outsize, time_t t)
-{
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, outsize, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, outsize, "(time %lld)", (long long)t);
-}
-
 static void check_validity(X509 *ee, time_t now, struct sks_profile_result *res)
 {
     time_t not_before, not_after;
     char when[32], at[32];
 
-    format_time(at, sizeof(at), now);
+    sks_time_format(at, sizeof(at), now);
     if (!sks_asn1_time(X509_get0_notBefore(ee), &not_before) ||
         !sks_asn1_time(X509_get0_notAfter(ee), &not_after)) {
         broken(res, SKS_RULE_VALIDITY, "notBefore or notAfter does not decode");
@@ -430,11 +422,11 @@ static void check_validity(X509 *ee, time_t now, struct sks_profile_result *res)
     }
     res->not_after = not_after;
     if (not_before > now) {
-        format_time(when, sizeof(when), not_before);
+        sks_time_format(when, sizeof(when), not_before);
         broken(res, SKS_RULE_VALIDITY, "not valid before %s (checked at %s)", when, at);
     }
     if (not_after < now) {
-        format_time(when, sizeof(when), not_after);
+        sks_time_format(when, sizeof(when), not_after);
         broken(res, SKS_RULE_VALIDITY, "expired at %s (checked at %s)", when, at);
     }
 }
@@ -470,6 +462,15 @@ static int chain_verify_cb(int ok, X509_STORE_CTX *ctx)
     case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
         /* RFC 8226 leaves criticality open; OpenSSL knows no TNAuthList. */
         return only_tnauthlist_unhandled(X509_STORE_CTX_get_current_cert(ctx));
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+        /*
+         * A CA certificate that names no CRL distribution point (a root, an
+         * STI-CA issued without one) has no CRL to be held to; the signer's
+         * certificate must name one (the crl-dp rule) and have it.
+         */
+        return X509_STORE_CTX_get_error_depth(ctx) > 0 &&
+               X509_get_ext_by_NID(X509_STORE_CTX_get_current_cert(ctx),
+                                   NID_crl_distribution_points, -1) < 0;
     default:
         return 0;
     }
@@ -492,7 +493,7 @@ static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *ro
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
     if (crls != NULL) {
         X509_STORE_CTX_set0_crls(ctx, crls);
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK);
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     }
     X509_VERIFY_PARAM_set_time(param, now);
     X509_STORE_CTX_set_verify_cb(ctx, chain_verify_cb);
@@ -503,9 +504,24 @@ static void check_chain(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *ro
     at = X509_STORE_CTX_get_current_cert(ctx);
     if (at != NULL)
         X509_NAME_oneline(X509_get_subject_name(at), subject, sizeof(subject));
-    if (e == X509_V_ERR_CERT_REVOKED) {
-        broken(res, SKS_RULE_CHAIN, "is revoked: its issuer's CRL lists it (depth %d%s%s)", depth,
+    if (e == X509_V_ERR_CERT_REVOKED && depth == 0) {
+        broken(res, SKS_RULE_CHAIN, "is revoked: its issuer's CRL lists it (depth 0%s%s)",
                subject[0] ? ", " : "", subject);
+        goto done;
+    }
+    if (e == X509_V_ERR_CERT_REVOKED) {
+        broken(res, SKS_RULE_CHAIN,
+               "is revoked: its issuer's CRL lists the intermediate (STI-CA) certificate at "
+               "depth %d%s%s",
+               depth, subject[0] ? ", " : "", subject);
+        goto done;
+    }
+    if (e == X509_V_ERR_UNABLE_TO_GET_CRL) {
+        broken(res, SKS_RULE_CHAIN, "unable to get certificate CRL: %s (depth %d%s%s)",
+               at != NULL && X509_get_ext_by_NID(at, NID_crl_distribution_points, -1) >= 0
+                   ? "no CRL of its issuer is at hand for the distribution point it names"
+                   : "it names no CRL distribution point",
+               depth, subject[0] ? ", " : "", subject);
         goto done;
     }
     broken(res, SKS_RULE_CHAIN, "does not verify to a configured STI-PA root: %s (depth %d%s%s)",

@@ -60,10 +60,17 @@ const char *sks_profile_rule_name(enum sks_profile_rule rule);
 sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
                              time_t now, struct sks_profile_result *res, struct sks_error *err);
 /*
- * sks_profile_check() that also holds |ee| to |crls| (with |roots|):
- * the CRL of its issuer must be among them, signed by that issuer and
- * current at |now| (lastUpdate <= now <= nextUpdate), and must not list
- * it.  A revoked certificate breaks SKS_RULE_CHAIN with "is revoked".
+ * sks_profile_check() that also holds the chain to |crls| (with |roots|):
+ * |ee| and every certificate of its path that names a CRL distribution
+ * point (the STI-CA, whose CRL the STI-PA publishes, ATIS-1000080) must
+ * find the CRL of its issuer among them, signed by that issuer and current
+ * at |now| (lastUpdate <= now <= nextUpdate), and not listing it.  A CA
+ * certificate that names none (a root; an STI-CA issued without one) is
+ * not held to a CRL: nothing says where its issuer publishes one, and a
+ * revoked STI-CA cannot shed the distribution point it was issued with.
+ * |ee| must name one (SKS_RULE_CRL_DP).  A revoked certificate, the
+ * signer's or an STI-CA's, breaks SKS_RULE_CHAIN with "is revoked" and its
+ * depth and subject.
  */
 sks_status sks_profile_check_crls(X509 *ee, STACK_OF(X509) * intermediates, X509_STORE *roots,
                                   STACK_OF(X509_CRL) * crls, time_t now,

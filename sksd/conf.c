@@ -25,6 +25,7 @@
 
 #include "sksd/sksd.h"
 #include "shaken/tn.h"
+#include "verify/x5u.h"
 
 #define SKSD_SECTION "sksd"
 
@@ -369,6 +370,31 @@ static sks_status get_bool(const struct conf_reader *r, const char *section, con
     return bad_value(r, section, key, v, "expected yes or no", err);
 }
 
+/*
+ * The CRL cache's bounds, apart from the x5u cache's: a CRL can be far
+ * larger than a certificate chain, and a verifier needs few of them.  Its
+ * TTLs are the x5u cache's, and no entry outlives its CRL's nextUpdate.
+ */
+static sks_status read_crl_cache(const struct conf_reader *r, const char *s,
+                                 struct sksd_verify_conf *vc, struct sks_error *err)
+{
+    size_t crl_entries = vc->crl_cache.max_entries, crl_bytes = vc->crl_cache.max_bytes;
+
+    LIMIT(s, "crl_max_bytes", 1024, 32 * 1024 * 1024, vc->crl_max_bytes);
+    LIMIT(s, "crl_cache_entries", 1, 1000000, crl_entries);
+    LIMIT(s, "crl_cache_bytes", 65536, 64UL * 1024 * 1024 * 1024, crl_bytes);
+    vc->crl_cache = vc->cache;
+    vc->crl_cache.max_entries = crl_entries;
+    vc->crl_cache.max_bytes = crl_bytes;
+    if (crl_bytes / SKS_X5U_COST_FACTOR < vc->crl_max_bytes)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "%s: [%s] crl_cache_bytes = %zu cannot hold one CRL of crl_max_bytes = "
+                        "%zu (a parsed CRL takes up to %d times its size): give at least %zu",
+                        r->path, s, crl_bytes, vc->crl_max_bytes, SKS_X5U_COST_FACTOR,
+                        vc->crl_max_bytes * SKS_X5U_COST_FACTOR);
+    return SKS_OK;
+}
+
 static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
                               struct sks_error *err)
 {
@@ -399,6 +425,8 @@ static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
         return sks_fail(err, SKS_ERR_INPUT,
                         "%s: [%s] cache_min_ttl = %ld is more than cache_max_ttl = %ld", r->path, s,
                         vc->cache.min_ttl, vc->cache.max_ttl);
+    if (read_crl_cache(r, s, vc, err) != SKS_OK)
+        return SKS_ERR_INPUT;
     if (get_bool(r, s, "x5u_allow_private", &vc->x5u_allow_private, err) != SKS_OK ||
         get_bool(r, s, "crl_check", &vc->crl_check, err) != SKS_OK ||
         dup_path(r, s, "trust", &vc->trust, err) != SKS_OK ||
@@ -437,6 +465,9 @@ static void set_defaults(struct sksd_conf *c)
     c->verify.fetch.connect_timeout_ms = 1000;
     c->verify.fetch.timeout_ms = 2000;
     sks_fetch_cache_opts_init(&c->verify.cache);
+    c->verify.crl_max_bytes = SKS_CRL_MAX_BYTES_DEFAULT;
+    c->verify.crl_cache.max_entries = 100;
+    c->verify.crl_cache.max_bytes = 64 * 1024 * 1024;
 }
 
 static sks_status read_error_body(const struct conf_reader *r, struct sksd_conf *c,

@@ -178,7 +178,9 @@ static void warn_fixed(const struct sksd_conf *old, const struct sksd_conf *new)
         old->verify.fetch.max_bytes != new->verify.fetch.max_bytes ||
         old->verify.fetch.connect_timeout_ms != new->verify.fetch.connect_timeout_ms ||
         old->verify.fetch.timeout_ms != new->verify.fetch.timeout_ms ||
-        memcmp(&old->verify.cache, &new->verify.cache, sizeof(old->verify.cache)) != 0)
+        memcmp(&old->verify.cache, &new->verify.cache, sizeof(old->verify.cache)) != 0 ||
+        old->verify.crl_max_bytes != new->verify.crl_max_bytes ||
+        memcmp(&old->verify.crl_cache, &new->verify.crl_cache, sizeof(old->verify.crl_cache)) != 0)
         sksd_log(SKSD_LOG_WARNING, "reload: [verify] changed; its queue and timeout_ms apply now, "
                                    "the rest after a restart");
 }

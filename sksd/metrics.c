@@ -122,20 +122,47 @@ static void write_signer(FILE *f, struct sksd *d)
             atomic_load_explicit(&m->sign_timeouts, memory_order_relaxed));
 }
 
-/* The verification pool, its answers and the x5u cache; nothing without [verify]. */
+/*
+ * The figures of one fetch cache as sksd_NAME_*: |holds| says what its
+ * entries are ("Certificate chains"), |fetched| what it fetches ("x5u").
+ */
+static void write_cache(FILE *f, const char *name, const char *holds, const char *fetched,
+                        const struct sks_fetch_cache_stats *cs)
+{
+    fprintf(f,
+            "# HELP sksd_%s_cache_entries %s in the %s cache.\n"
+            "# TYPE sksd_%s_cache_entries gauge\nsksd_%s_cache_entries %zu\n"
+            "# HELP sksd_%s_cache_bytes What the %s cache holds, bytes as it counts them.\n"
+            "# TYPE sksd_%s_cache_bytes gauge\nsksd_%s_cache_bytes %zu\n"
+            "# HELP sksd_%s_fetches_total %s fetches made.\n"
+            "# TYPE sksd_%s_fetches_total counter\nsksd_%s_fetches_total %llu\n"
+            "# HELP sksd_%s_cache_hits_total %s lookups answered from the cache, by kind.\n"
+            "# TYPE sksd_%s_cache_hits_total counter\n"
+            "sksd_%s_cache_hits_total{kind=\"fresh\"} %llu\n"
+            "sksd_%s_cache_hits_total{kind=\"stale\"} %llu\n"
+            "sksd_%s_cache_hits_total{kind=\"negative\"} %llu\n"
+            "# HELP sksd_%s_cache_evictions_total %s dropped for the cache's bounds.\n"
+            "# TYPE sksd_%s_cache_evictions_total counter\nsksd_%s_cache_evictions_total %llu\n",
+            name, holds, fetched, name, name, cs->entries, name, fetched, name, name, cs->bytes,
+            name, fetched, name, name, cs->fetches, name, fetched, name, name, cs->hits, name,
+            cs->stale_hits, name, cs->negative_hits, name, holds, name, name, cs->evictions);
+}
+
+/* The verification pool, its answers and its caches; nothing without [verify]. */
 static void write_verifier(FILE *f, struct sksd *d)
 {
     static const char *const verstats[3] = {"TN-Validation-Passed", "TN-Validation-Failed",
                                             "No-TN-Validation"};
     struct sksd_metrics *m = &d->metrics;
-    struct sks_fetch_cache_stats cs;
+    struct sks_fetch_cache_stats x5u, crl;
     struct sksd_pool_gauges g;
     unsigned int i;
+    bool crls;
 
     if (d->verifier == NULL)
         return;
     sksd_pool_gauges(d->verifier, &g);
-    sksd_verify_cache_stats(d, &cs);
+    crls = sksd_verify_cache_stats(d, &x5u, &crl);
     fprintf(f, "# HELP sksd_verifications_total Identity headers judged, by verstat.\n"
                "# TYPE sksd_verifications_total counter\n");
     for (i = 0; i < 3; i++)
@@ -157,22 +184,9 @@ static void write_verifier(FILE *f, struct sksd *d)
             g.sessions, g.busy, g.queued,
             atomic_load_explicit(&m->verify_rejected, memory_order_relaxed),
             atomic_load_explicit(&m->verify_timeouts, memory_order_relaxed));
-    fprintf(f,
-            "# HELP sksd_x5u_cache_entries Certificate chains in the x5u cache.\n"
-            "# TYPE sksd_x5u_cache_entries gauge\nsksd_x5u_cache_entries %zu\n"
-            "# HELP sksd_x5u_cache_bytes What the x5u cache holds, bytes as it counts them.\n"
-            "# TYPE sksd_x5u_cache_bytes gauge\nsksd_x5u_cache_bytes %zu\n"
-            "# HELP sksd_x5u_fetches_total x5u fetches made.\n"
-            "# TYPE sksd_x5u_fetches_total counter\nsksd_x5u_fetches_total %llu\n"
-            "# HELP sksd_x5u_cache_hits_total x5u lookups answered from the cache, by kind.\n"
-            "# TYPE sksd_x5u_cache_hits_total counter\n"
-            "sksd_x5u_cache_hits_total{kind=\"fresh\"} %llu\n"
-            "sksd_x5u_cache_hits_total{kind=\"stale\"} %llu\n"
-            "sksd_x5u_cache_hits_total{kind=\"negative\"} %llu\n"
-            "# HELP sksd_x5u_cache_evictions_total Chains dropped for the cache's bounds.\n"
-            "# TYPE sksd_x5u_cache_evictions_total counter\nsksd_x5u_cache_evictions_total %llu\n",
-            cs.entries, cs.bytes, cs.fetches, cs.hits, cs.stale_hits, cs.negative_hits,
-            cs.evictions);
+    write_cache(f, "x5u", "Certificate chains", "x5u", &x5u);
+    if (crls)
+        write_cache(f, "crl", "CRLs", "CRL", &crl);
     write_histogram(f, "sksd_verification_duration_seconds",
                     "Verification requests, from arrival to answer.", &m->verifying);
 }

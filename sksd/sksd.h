@@ -54,10 +54,13 @@ struct sksd_verify_conf {
     char *trust;                 /* STI-PA roots, PEM; NULL: [sks] trust_anchors */
     char *x5u_ca_file;           /* TLS roots of x5u servers; NULL: the system's */
     bool x5u_allow_private;      /* x5u may reach loopback and private addresses */
-    bool crl_check;              /* hold each signer's certificate to its CRL */
+    bool crl_check;              /* hold every certificate that names a CRL to it */
     long max_age;                /* seconds iat may lie from the request's time */
     struct sks_fetch_opts fetch; /* its ca_file and allow_private come from the above */
     struct sks_fetch_cache_opts cache;
+    size_t crl_max_bytes; /* a CRL's body, at most; the rest of its fetch is |fetch|'s */
+    /* The CRL cache: its own entries and bytes, the TTL bounds of |cache|. */
+    struct sks_fetch_cache_opts crl_cache;
     unsigned int threads; /* verifying at once */
     size_t queue;         /* verification requests waiting for a thread, at most */
     long timeout_ms;      /* from arrival to answer, at most */
@@ -212,10 +215,12 @@ struct sksd_verification {
  */
 bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait,
                          struct sksd_verification *out);
-/* The x5u cache and trust roots of [verify]; nothing without it. */
+/* The x5u and CRL caches and trust roots of [verify]; nothing without it. */
 sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err);
 void sksd_verify_teardown(struct sksd *d);
-void sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *stats);
+/* The x5u cache's and the CRL cache's figures (zero without); false when CRLs are not checked. */
+bool sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *x5u,
+                             struct sks_fetch_cache_stats *crl);
 
 /* ---- the worker pools (pool.c) ---------------------------------------------- */
 

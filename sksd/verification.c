@@ -38,6 +38,7 @@
 struct sksd_verify_state {
     char *ca_file; /* fetch.ca_file points here: the configuration may be swapped */
     struct sks_fetch_opts fetch;
+    struct sks_fetch_opts crl_fetch; /* |fetch| with crl_max_bytes */
     struct sks_fetch_cache *cache;
     struct sks_fetch_cache *crls; /* NULL: crl_check = no */
     X509_STORE *roots;
@@ -65,12 +66,14 @@ sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err)
     if (vc->x5u_ca_file != NULL && (vs->ca_file = strdup(vc->x5u_ca_file)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory setting up verification");
     vs->fetch.ca_file = vs->ca_file;
+    vs->crl_fetch = vs->fetch;
+    vs->crl_fetch.max_bytes = vc->crl_max_bytes;
     if (sks_roots_load(trust, &vs->roots, err) != SKS_OK) {
         sks_error_prefix(err, "[verify] trust");
         return err->status;
     }
     if ((vs->cache = sks_x5u_cache_new(&vc->cache, &vs->fetch)) == NULL ||
-        (vc->crl_check && (vs->crls = sks_crl_cache_new(&vc->cache, &vs->fetch)) == NULL))
+        (vc->crl_check && (vs->crls = sks_crl_cache_new(&vc->crl_cache, &vs->crl_fetch)) == NULL))
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the x5u and CRL caches");
     vs->content_fetch = vs->fetch;
     vs->content_fetch.max_bytes = RCD_CONTENT_MAX;
@@ -81,9 +84,14 @@ sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err)
     sks_x5u_trust_init(&vs->trust, vs->cache, vs->roots, vs->crls);
     sks_x5u_source(&vs->source, &vs->trust, true);
     sks_x5u_source(&vs->cached, &vs->trust, false);
-    sksd_log(SKSD_LOG_INFO, "verification: roots from %s, x5u cache of %zu entries and %zu bytes%s",
-             trust, vc->cache.max_entries, vc->cache.max_bytes,
+    sksd_log(SKSD_LOG_INFO,
+             "verification: roots from %s, x5u cache of %zu entries and %zu bytes%s%s", trust,
+             vc->cache.max_entries, vc->cache.max_bytes, vc->crl_check ? "" : ", CRLs not checked",
              vc->x5u_allow_private ? ", private addresses allowed" : "");
+    if (vc->crl_check)
+        sksd_log(SKSD_LOG_INFO,
+                 "verification: CRL cache of %zu entries and %zu bytes, CRLs of up to %zu bytes",
+                 vc->crl_cache.max_entries, vc->crl_cache.max_bytes, vc->crl_max_bytes);
     return SKS_OK;
 }
 
@@ -105,11 +113,18 @@ void sksd_verify_teardown(struct sksd *d)
     free(vs);
 }
 
-void sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *stats)
+bool sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *x5u,
+                             struct sks_fetch_cache_stats *crl)
 {
-    memset(stats, 0, sizeof(*stats));
-    if (d->vstate != NULL)
-        sks_fetch_cache_stats(d->vstate->cache, stats);
+    memset(x5u, 0, sizeof(*x5u));
+    memset(crl, 0, sizeof(*crl));
+    if (d->vstate == NULL)
+        return false;
+    sks_fetch_cache_stats(d->vstate->cache, x5u);
+    if (d->vstate->crls == NULL)
+        return false;
+    sks_fetch_cache_stats(d->vstate->crls, crl);
+    return true;
 }
 
 /* ---- the request ---------------------------------------------------------------- */

@@ -161,11 +161,22 @@ static int sign_cert(X509 *x, EVP_PKEY *key, const char *digest)
     return ok;
 }
 
+/* A CRL distribution point naming |url|, the CRL |issuer| publishes of |x|. */
+static int add_crl_dp(X509 *x, X509 *issuer, const char *url)
+{
+    char dp[SKS_X5U_MAX + 8];
+
+    if ((size_t)snprintf(dp, sizeof(dp), "URI:%s", url) >= sizeof(dp))
+        return 0;
+    return add_ext(x, issuer, NID_crl_distribution_points, dp);
+}
+
 /* What tells the STI-PA root and the STI-CA intermediate apart. */
 struct ca_spec {
     const char *const *subject;
     const char *basic_constraints;
-    const char *policy; /* NULL: no certificatePolicies */
+    const char *policy;  /* NULL: no certificatePolicies */
+    const char *crl_url; /* NULL: no CRL distribution point */
     const char *what;
 };
 
@@ -187,6 +198,7 @@ static sks_status make_ca_cert(const struct ca_spec *spec, X509 *issuer, EVP_PKE
         !add_ext(x, by, NID_subject_key_identifier, "hash") ||
         !add_ext(x, by, NID_authority_key_identifier, "keyid:always") ||
         (spec->policy != NULL && !add_ext(x, by, NID_certificate_policies, spec->policy)) ||
+        (spec->crl_url != NULL && !add_crl_dp(x, by, spec->crl_url)) ||
         !sign_cert(x, issuer_key != NULL ? issuer_key : key, "SHA256")) {
         X509_free(x);
         return ossl_fail(err, spec->what);
@@ -200,28 +212,33 @@ sks_status sks_testpki_make_root(EVP_PKEY *key, time_t now, int days, X509 **out
 {
     static const char *const subject[] = {
         "C", "US", "O", "SKS Test STI-PA", "CN", "SKS Test STI-PA Root", NULL};
-    static const struct ca_spec root = {subject, "critical,CA:TRUE", NULL,
+    static const struct ca_spec root = {subject, "critical,CA:TRUE", NULL, NULL,
                                         "make the STI-PA root certificate"};
 
     return make_ca_cert(&root, NULL, NULL, key, now, days, out, err);
 }
 
 static sks_status make_intermediate(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, time_t now,
-                                    int days, const char *policy, X509 **out, struct sks_error *err)
+                                    int days, const struct sks_testpki_opts *o, X509 **out,
+                                    struct sks_error *err)
 {
     static const char *const subject[] = {
         "C", "US", "O", "SKS Test STI-CA", "CN", "SKS Test STI-CA", NULL};
     const struct ca_spec ca = {subject, "critical,CA:TRUE,pathlen:0",
-                               policy != NULL ? policy : SKS_TESTPKI_POLICY_OID,
-                               "make the STI-CA intermediate certificate"};
+                               o->policy != NULL ? o->policy : SKS_TESTPKI_POLICY_OID,
+                               o->ca_crl_url, "make the STI-CA intermediate certificate"};
 
     return make_ca_cert(&ca, root, root_key, key, now, days, out, err);
 }
 
 sks_status sks_testpki_make_intermediate(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, time_t now,
-                                         int days, X509 **out, struct sks_error *err)
+                                         int days, const struct sks_testpki_opts *opts, X509 **out,
+                                         struct sks_error *err)
 {
-    return make_intermediate(root, root_key, key, now, days, NULL, out, err);
+    static const struct sks_testpki_opts defaults;
+
+    return make_intermediate(root, root_key, key, now, days, opts != NULL ? opts : &defaults, out,
+                             err);
 }
 
 /* The extensions of an SP certificate, each one switchable for negative tests. */
@@ -244,13 +261,9 @@ static int add_ee_extensions(X509 *x, X509 *ca, const char *spc,
         !add_ext(x, ca, NID_certificate_policies,
                  o->policy != NULL ? o->policy : SKS_TESTPKI_POLICY_OID))
         return 0;
-    if (!(o->flags & SKS_TESTPKI_EE_NO_CRL_DP)) {
-        char dp[SKS_X5U_MAX + 8];
-
-        snprintf(dp, sizeof(dp), "URI:%s", o->crl_url != NULL ? o->crl_url : SKS_TESTPKI_CRL_URL);
-        if (!add_ext(x, ca, NID_crl_distribution_points, dp))
-            return 0;
-    }
+    if (!(o->flags & SKS_TESTPKI_EE_NO_CRL_DP) &&
+        !add_crl_dp(x, ca, o->crl_url != NULL ? o->crl_url : SKS_TESTPKI_CRL_URL))
+        return 0;
     if (o->flags & SKS_TESTPKI_EE_NO_TNAUTHLIST)
         return 1;
     if (o->tnauthlist != NULL)
@@ -360,26 +373,31 @@ sks_status sks_testpki_csr_pubkey(X509_REQ *req, EVP_PKEY **pub, struct sks_erro
 
 sks_status sks_testpki_create(struct sks_testpki *pki, time_t now, int days, struct sks_error *err)
 {
-    return sks_testpki_create_policy(pki, now, days, NULL, err);
+    return sks_testpki_create_opts(pki, now, days, NULL, err);
 }
 
-sks_status sks_testpki_create_policy(struct sks_testpki *pki, time_t now, int days,
-                                     const char *policy, struct sks_error *err)
+sks_status sks_testpki_create_opts(struct sks_testpki *pki, time_t now, int days,
+                                   const struct sks_testpki_opts *opts, struct sks_error *err)
 {
+    static const struct sks_testpki_opts defaults;
+    const struct sks_testpki_opts *o = opts != NULL ? opts : &defaults;
     sks_status st;
 
     memset(pki, 0, sizeof(*pki));
     pki->now = now;
     pki->days = days;
-    pki->policy = policy;
-    if (policy != NULL && !oid_ok(policy))
-        return sks_fail(err, SKS_ERR_INPUT, "certificate policy \"%.80s\" is not an OID", policy);
+    pki->policy = o->policy;
+    if (o->policy != NULL && !oid_ok(o->policy))
+        return sks_fail(err, SKS_ERR_INPUT, "certificate policy \"%.80s\" is not an OID",
+                        o->policy);
     if ((st = sks_testpki_keygen(&pki->root_key, err)) != SKS_OK ||
         (st = sks_testpki_keygen(&pki->ca_key, err)) != SKS_OK ||
         (st = sks_testpki_make_root(pki->root_key, now, days, &pki->root, err)) != SKS_OK ||
-        (st = make_intermediate(pki->root, pki->root_key, pki->ca_key, now, days, policy, &pki->ca,
+        (st = make_intermediate(pki->root, pki->root_key, pki->ca_key, now, days, o, &pki->ca,
                                 err)) != SKS_OK ||
-        (st = sks_testpki_make_crl(pki->ca, pki->ca_key, now, days, &pki->crl, err)) != SKS_OK)
+        (st = sks_testpki_make_crl(pki->ca, pki->ca_key, now, days, &pki->crl, err)) != SKS_OK ||
+        (st = sks_testpki_make_crl(pki->root, pki->root_key, now, days, &pki->root_crl, err)) !=
+            SKS_OK)
         sks_testpki_cleanup(pki);
     return st;
 }
@@ -415,6 +433,7 @@ sks_status sks_testpki_trust(const struct sks_testpki *pki, X509_STORE **roots,
 
 void sks_testpki_cleanup(struct sks_testpki *pki)
 {
+    X509_CRL_free(pki->root_crl);
     X509_CRL_free(pki->crl);
     X509_free(pki->ca);
     EVP_PKEY_free(pki->ca_key);

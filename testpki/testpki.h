@@ -1,7 +1,7 @@
 /*
- * A test SHAKEN PKI: an STI-PA root, an STI-CA intermediate, its CRL and SP
- * end-entity certificates that follow the profile of profile/profile.h
- * (ATIS-1000080).  For tests, demos and `sksctl pki`; never for
+ * A test SHAKEN PKI: an STI-PA root and its CRL of STI-CA certificates, an
+ * STI-CA intermediate, its CRL of SP certificates and SP end-entity certificates that follow the
+ * profile of profile/profile.h (ATIS-1000080).  For tests, demos and `sksctl pki`; never for
  * production trust.
  *
  * End-entity options can break exactly one profile rule each, so tests can
@@ -48,13 +48,24 @@ struct sks_testpki_ee_opts {
     const char *crl_url; /* the CRL distribution point; NULL: SKS_TESTPKI_CRL_URL */
 };
 
-/* A root, an intermediate and its CRL, all made at |now| for |days|. */
+/* How the STI-CA of a test PKI is made; all zero is the default. */
+struct sks_testpki_opts {
+    const char *policy; /* of the STI-CA and SP certificates; NULL: SKS_TESTPKI_POLICY_OID */
+    /*
+     * The STI-CA certificate's CRL distribution point, where the STI-PA's
+     * CRL is served (ATIS-1000080); NULL: the STI-CA names none.
+     */
+    const char *ca_crl_url;
+};
+
+/* A root, an intermediate and their CRLs, all made at |now| for |days|. */
 struct sks_testpki {
     EVP_PKEY *root_key;
     X509 *root;
+    X509_CRL *root_crl; /* the STI-PA's CRL of STI-CA certificates, empty */
     EVP_PKEY *ca_key;
     X509 *ca;
-    X509_CRL *crl;
+    X509_CRL *crl; /* the STI-CA's CRL of SP certificates, empty */
     time_t now;
     int days;
     const char *policy; /* of the intermediate and SP certificates; NULL: SKS_TESTPKI_POLICY_OID */
@@ -67,9 +78,10 @@ sks_status sks_testpki_keygen(EVP_PKEY **key, struct sks_error *err);
 sks_status sks_testpki_make_root(EVP_PKEY *key, time_t now, int days, X509 **out,
                                  struct sks_error *err);
 
-/* STI-CA intermediate for |key|, issued by |root|: CA:TRUE pathlen 0. */
+/* STI-CA intermediate for |key|, issued by |root|: CA:TRUE pathlen 0; |opts| may be NULL. */
 sks_status sks_testpki_make_intermediate(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, time_t now,
-                                         int days, X509 **out, struct sks_error *err);
+                                         int days, const struct sks_testpki_opts *opts, X509 **out,
+                                         struct sks_error *err);
 
 /*
  * SP end-entity certificate for the public key |pub| and |spc|, issued by
@@ -89,11 +101,11 @@ sks_status sks_testpki_make_crl(X509 *ca, EVP_PKEY *ca_key, time_t now, int days
  */
 sks_status sks_testpki_csr_pubkey(X509_REQ *req, EVP_PKEY **pub, struct sks_error *err);
 
-/* Root, intermediate and CRL with fresh keys.  Free with sks_testpki_cleanup(). */
-/* As sks_testpki_create(), issuing under certificate policy |policy| (NULL: the default). */
-sks_status sks_testpki_create_policy(struct sks_testpki *pki, time_t now, int days,
-                                     const char *policy, struct sks_error *err);
+/* Root, intermediate and their CRLs with fresh keys.  Free with sks_testpki_cleanup(). */
 sks_status sks_testpki_create(struct sks_testpki *pki, time_t now, int days, struct sks_error *err);
+/* As sks_testpki_create(), the STI-CA made as |opts| says (NULL: the default). */
+sks_status sks_testpki_create_opts(struct sks_testpki *pki, time_t now, int days,
+                                   const struct sks_testpki_opts *opts, struct sks_error *err);
 /* SP certificate from the PKI's intermediate; a shorthand of sks_testpki_issue_ee(). */
 sks_status sks_testpki_issue(const struct sks_testpki *pki, EVP_PKEY *pub, const char *spc,
                              const struct sks_testpki_ee_opts *opts, X509 **out,

@@ -441,8 +441,9 @@ static int usage_verify(FILE *f, int status)
             "  --fetch-ca FILE  PEM roots for the x5u server's TLS certificate (default:\n"
             "                   the system's)\n"
             "  --fetch-private  let --fetch reach loopback and private addresses\n"
-            "  --no-crl         with --fetch, do not fetch the signer certificate's CRL\n"
-            "                   (by default it must be current and must not list it)\n"
+            "  --no-crl         with --fetch, do not fetch the CRLs the chain names\n"
+            "                   (by default each must be current and must not list its\n"
+            "                   certificate)\n"
             "                   With --fetch, Rich Call Data (RFC 9795) is checked too:\n"
             "                   every rcdi digest against what its URL serves (at most\n"
             "                   1 MiB); its verdict is printed apart (rcd-result: verified,\n"
@@ -498,7 +499,7 @@ static sks_status read_stdin(char **data, size_t *len, struct sks_error *err)
  * fails is the verifier's 436 Bad Identity Info (RFC 8224 section 6.2.2).
  */
 struct fetch_source {
-    struct sks_fetch_opts fetch, content_fetch;
+    struct sks_fetch_opts fetch, crl_fetch, content_fetch;
     struct sks_fetch_cache *cache;
     struct sks_fetch_cache *crls;   /* NULL: --no-crl */
     struct sks_rcd_content content; /* what Rich Call Data points at, for rcdi */
@@ -514,12 +515,14 @@ static sks_status fetch_set_up(const struct verify_args *a, struct fetch_source 
     sks_fetch_opts_init(&fs->fetch);
     fs->fetch.ca_file = a->fetch_ca;
     fs->fetch.allow_private = a->fetch_private;
+    fs->crl_fetch = fs->fetch;
+    fs->crl_fetch.max_bytes = SKS_CRL_MAX_BYTES_DEFAULT;
     sks_fetch_cache_opts_init(&co);
     fs->content_fetch = fs->fetch;
     fs->content_fetch.max_bytes = RCD_CONTENT_MAX;
     fs->content.wait = true;
     if ((fs->cache = sks_x5u_cache_new(&co, &fs->fetch)) == NULL ||
-        (!a->no_crl && (fs->crls = sks_crl_cache_new(&co, &fs->fetch)) == NULL) ||
+        (!a->no_crl && (fs->crls = sks_crl_cache_new(&co, &fs->crl_fetch)) == NULL) ||
         (fs->content.cache = sks_rcd_cache_new(&co, &fs->content_fetch)) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     o->rcd_digest = sks_rcd_content_digest;

@@ -49,10 +49,10 @@ static int usage_pki(FILE *f, int status)
 {
     fprintf(f,
             "usage: sksctl pki --out DIR --spc SPC[,SPC...] [--csr FILE] [--days N] [--policy CP]\n"
-            "                  [--crl-url URL]\n"
+            "                  [--crl-url URL] [--ca-crl-url URL]\n"
             "\n"
-            "Creates a test SHAKEN PKI (STI-PA root, STI-CA intermediate, CRL and one SP\n"
-            "certificate per SPC, all per ATIS-1000080).  For tests only.\n"
+            "Creates a test SHAKEN PKI (STI-PA root, STI-CA intermediate, their CRLs and\n"
+            "one SP certificate per SPC, all per ATIS-1000080).  For tests only.\n"
             "\n"
             "  --out DIR    directory to write to (created if missing)\n"
             "  --spc LIST   comma-separated SPCs, each 1-%d of 0-9 and A-Z\n"
@@ -66,10 +66,13 @@ static int usage_pki(FILE *f, int status)
             "               SHAKEN CP OID (" SKS_SHAKEN_CP_ARC "N)\n"
             "  --crl-url URL  the CRL distribution point of the SP certificates, where\n"
             "               crl.pem is to be served (https; default " SKS_TESTPKI_CRL_URL ")\n"
+            "  --ca-crl-url URL  the CRL distribution point of the STI-CA certificate,\n"
+            "               where root-crl.pem is to be served (https; default: none)\n"
             "\n"
             "Files written in DIR:\n"
             "  root.pem                STI-PA root certificate\n"
             "  root.key                its private key (mode 0600)\n"
+            "  root-crl.pem            empty CRL signed by the STI-PA root (of STI-CAs)\n"
             "  ca.pem                  STI-CA intermediate certificate\n"
             "  ca.key                  its private key (mode 0600)\n"
             "  crl.pem                 empty CRL signed by the STI-CA\n"
@@ -87,8 +90,8 @@ struct pki_opts {
     char *spcs[SPC_LIST_MAX];
     size_t nspcs;
     int days;
-    const char *policy;  /* NULL: SKS_TESTPKI_POLICY_OID */
-    const char *crl_url; /* NULL: SKS_TESTPKI_CRL_URL */
+    const char *crl_url;         /* NULL: SKS_TESTPKI_CRL_URL */
+    struct sks_testpki_opts pki; /* --policy, --ca-crl-url */
 };
 
 /* --spc: splits |list| in place into opts->spcs. */
@@ -319,10 +322,11 @@ static sks_status write_pki(const struct pki_opts *o, struct sks_error *err)
         return st;
     if ((st = make_dir(o->out, err)) != SKS_OK)
         goto out;
-    if ((st = sks_testpki_create_policy(&pki, time(NULL), o->days, o->policy, err)) != SKS_OK)
+    if ((st = sks_testpki_create_opts(&pki, time(NULL), o->days, &o->pki, err)) != SKS_OK)
         goto out;
     if ((st = write_certs(o->out, "root.pem", &pki.root, 1, err)) != SKS_OK ||
         (st = write_key(o->out, "root.key", pki.root_key, err)) != SKS_OK ||
+        (st = write_crl(o->out, "root-crl.pem", pki.root_crl, err)) != SKS_OK ||
         (st = write_certs(o->out, "ca.pem", &pki.ca, 1, err)) != SKS_OK ||
         (st = write_key(o->out, "ca.key", pki.ca_key, err)) != SKS_OK ||
         (st = write_crl(o->out, "crl.pem", pki.crl, err)) != SKS_OK ||
@@ -345,8 +349,9 @@ int cmd_pki(int argc, char **argv)
         CLI_CALL("spc", opt_spcs, &o),
         CLI_ARG("csr", 0, &o.csr),
         CLI_CALL("days", opt_days, &o.days),
-        CLI_CALL("policy", opt_policy, &o.policy),
+        CLI_CALL("policy", opt_policy, &o.pki.policy),
         CLI_ARG("crl-url", 0, &o.crl_url),
+        CLI_ARG("ca-crl-url", 0, &o.pki.ca_crl_url),
         CLI_HELP(0),
         CLI_END,
     };
@@ -362,6 +367,10 @@ int cmd_pki(int argc, char **argv)
     }
     if (o.crl_url != NULL && sks_x5u_check(o.crl_url, &err) != SKS_OK) {
         sks_error_prefix(&err, "--crl-url");
+        return cli_report("pki", &err);
+    }
+    if (o.pki.ca_crl_url != NULL && sks_x5u_check(o.pki.ca_crl_url, &err) != SKS_OK) {
+        sks_error_prefix(&err, "--ca-crl-url");
         return cli_report("pki", &err);
     }
     if (write_pki(&o, &err) != SKS_OK)

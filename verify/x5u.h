@@ -16,6 +16,14 @@
 #include "verify/verify.h"
 
 /*
+ * What a cached chain takes on the heap, per byte of its body: 8, measured
+ * by bench_fetch_cache (the parsed X509 objects, the entry and its URL); a
+ * parsed CRL is counted the same.  A cache must have this many bytes per
+ * byte it may fetch, or what it fetches is never kept.
+ */
+#define SKS_X5U_COST_FACTOR 8
+
+/*
  * A fetch cache of x5u certificate chains: each entry holds the signer's
  * certificate and the intermediates after it (PEM certificates, or one DER
  * one), parsed once; a body that holds none is kept as a failure ("the body
@@ -26,15 +34,19 @@ struct sks_fetch_cache *sks_x5u_cache_new(const struct sks_fetch_cache_opts *opt
 
 /*
  * A fetch cache of CRLs (PEM or DER), each kept no longer than its
- * nextUpdate; a body that holds none is kept as a failure (invalid-crl).
+ * nextUpdate; a body that holds none, or one already past its nextUpdate,
+ * is kept as a failure (invalid-crl).
  */
+/* How large a CRL's body may be unless configured otherwise: far more than a chain. */
+#define SKS_CRL_MAX_BYTES_DEFAULT (1024 * 1024)
 struct sks_fetch_cache *sks_crl_cache_new(const struct sks_fetch_cache_opts *opts,
                                           const struct sks_fetch_opts *fetch);
 
 /*
  * Where a verifier finds credentials: an x5u cache, the STI-PA roots the
- * chains must reach and, unless NULL, a CRL cache through which each
- * signer's certificate is held to the CRL its distribution point names.
+ * chains must reach and, unless NULL, a CRL cache through which every
+ * certificate of a chain that names a CRL distribution point (the
+ * signer's, the STI-CA's) is held to that CRL.
  * All must outlive every source made of it, and |roots| must not change
  * while it is in use.
  */
@@ -53,12 +65,16 @@ void sks_x5u_trust_init(struct sks_x5u_trust *trust, struct sks_fetch_cache *cac
 /*
  * A credential source (verify.h) over |trust|: lookup() fetches the x5u
  * through the cache (a failure is 436 Bad Identity Info, "x5u: ..."),
- * then, with CRLs, fetches the CRL the certificate names (a failure is
- * 436, "the certificate's CRL: ..."), then checks the chain and the CRL
- * (sks_verify_cert; a failure, a revoked certificate among them, is 437).
- * The verdict on a chain (and CRL) is kept with it and reused while the verification time lies
- * where every certificate of the chain and every root is valid (and the
- * CRL current), so that a warm lookup costs no chain validation.
+ * then, with CRLs, fetches the CRL each certificate of the chain names, at
+ * most 4 (a failure is 436, "the certificate's CRL: ..." or "the CRL of
+ * the intermediate (STI-CA) certificate SUBJECT: ..."; so is a CRL issued
+ * by another CA than the certificate's issuer, or past its nextUpdate,
+ * invalid-crl), then checks the chain and the CRLs (sks_verify_cert; a
+ * failure, a revoked certificate among them, is 437).  The verdict on a
+ * chain is kept with it and reused, for the very CRLs it was made with,
+ * while the verification time lies where every certificate of the chain
+ * and every root is valid and every CRL current, so that a warm lookup
+ * costs no chain validation and no CRL parse or signature check.
  *
  * Without |wait|, lookup() takes only what the cache holds at once
  * (sks_fetch_cache_try) and never blocks: an x5u that must be fetched

@@ -330,11 +330,14 @@ sw_openssl() {
     OPENSSL_CONF=$sks_work/plain.cnf "$OPENSSL" "$@"
 }
 
-# revoke CERT PKI-DIR CRL: the CRL of the STI-CA of PKI-DIR (sksctl pki:
-# ca.pem, ca.key), listing CERT and every certificate revoked through it
-# before, written to CRL (openssl ca -gencrl).
+# revoke CERT PKI-DIR CRL [ISSUER]: the CRL of an issuer of PKI-DIR (sksctl
+# pki), listing CERT and every certificate revoked through it before,
+# written to CRL (openssl ca -gencrl).  ISSUER is ca, the STI-CA (ca.pem,
+# ca.key; the default), or root, the STI-PA (root.pem, root.key), whose CRL
+# revokes STI-CA certificates.
 revoke() {
-    rv_db=$sks_work/ca-db-$(basename "$2")
+    rv_by=${4:-ca}
+    rv_db=$sks_work/$rv_by-db-$(basename "$2")
     mkdir -p "$rv_db"
     printf 'R\t%s\t%s\t%s\tunknown\t%s\n' \
         "$(date -u -d "$(sw_openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%y%m%d%H%M%SZ)" \
@@ -342,7 +345,7 @@ revoke() {
         "$(sw_openssl x509 -in "$1" -noout -subject -nameopt compat | sed 's/^subject=//')" \
         >> "$rv_db/index.txt"
     printf '[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = %s\ncertificate = %s\nprivate_key = %s\ndefault_md = sha256\ndefault_crl_days = 30\n' \
-        "$rv_db/index.txt" "$2/ca.pem" "$2/ca.key" > "$rv_db/ca.cnf"
+        "$rv_db/index.txt" "$2/$rv_by.pem" "$2/$rv_by.key" > "$rv_db/ca.cnf"
     run_ok "revoke-$(basename "$3")" sw_openssl ca -config "$rv_db/ca.cnf" -gencrl -out "$3"
 }
 

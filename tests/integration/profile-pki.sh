@@ -13,7 +13,7 @@ pki=$sks_work/pki
 # ---- a PKI for two SPCs ------------------------------------------------------
 
 run_ok pki "$SKSCTL" pki --out "$pki" --spc 1234,567A --days 30
-for f in root.pem root.key ca.pem ca.key crl.pem chain.pem \
+for f in root.pem root.key root-crl.pem ca.pem ca.key crl.pem chain.pem \
     sp-1234.pem sp-1234.key sp-1234-fullchain.pem sp-567A.pem sp-567A.key sp-567A-fullchain.pem; do
     [ -s "$pki/$f" ] || fail "sksctl pki did not write $f"
 done
@@ -65,6 +65,28 @@ run_ok crl sw_openssl crl -in "$pki/crl.pem" -noout -text -CAfile "$pki/ca.pem"
 assert_grep crl "No Revoked Certificates" "$sks_work/crl.out"
 assert_grep crl "verify OK" "$sks_work/crl.out"
 pass "crl.pem is empty and signed by the STI-CA"
+
+run_ok root-crl sw_openssl crl -in "$pki/root-crl.pem" -noout -text -CAfile "$pki/root.pem"
+assert_grep root-crl "No Revoked Certificates" "$sks_work/root-crl.out"
+assert_grep root-crl "verify OK" "$sks_work/root-crl.out"
+pass "root-crl.pem is empty and signed by the STI-PA root"
+
+# --ca-crl-url: the STI-CA names the STI-PA's CRL (ATIS-1000080), and
+# openssl verify -crl_check_all holds it to root-crl.pem.
+run_ok pki-ca-dp "$SKSCTL" pki --out "$sks_work/ca-dp" --spc 1234 \
+    --ca-crl-url https://sti-pa.test/root-crl.pem
+run_ok ca-dp-text sw_openssl x509 -in "$sks_work/ca-dp/ca.pem" -noout -text
+assert_grep ca-dp-text "URI:https://sti-pa.test/root-crl.pem" "$sks_work/ca-dp-text.out"
+run_ok verify-crl-all sw_openssl verify -x509_strict -crl_check_all \
+    -CRLfile "$sks_work/ca-dp/crl.pem" -CRLfile "$sks_work/ca-dp/root-crl.pem" \
+    -CAfile "$sks_work/ca-dp/root.pem" -untrusted "$sks_work/ca-dp/ca.pem" \
+    "$sks_work/ca-dp/sp-1234.pem"
+run_fails verify-no-root-crl "unable to get certificate CRL" sw_openssl verify -x509_strict \
+    -crl_check_all -CRLfile "$sks_work/ca-dp/crl.pem" -CAfile "$sks_work/ca-dp/root.pem" \
+    -untrusted "$sks_work/ca-dp/ca.pem" "$sks_work/ca-dp/sp-1234.pem"
+run_fails bad-ca-crl-url "--ca-crl-url" "$SKSCTL" pki --out "$sks_work/bad" --spc 1234 \
+    --ca-crl-url http://sti-pa.test/root-crl.pem
+pass "sksctl pki --ca-crl-url gives the STI-CA the STI-PA's CRL distribution point"
 
 # ---- cert-check rejects what breaks the profile or the chain -------------------
 
@@ -162,7 +184,7 @@ run_fails other-policy "--policy must be 1.3, 1.4 or a SHAKEN CP OID" \
 pass "sksctl pki rejects bad SPCs and options before writing anything"
 
 run_ok help "$SKSCTL" pki --help
-for f in root.pem root.key ca.pem ca.key crl.pem chain.pem "sp-<SPC>.pem" "sp-<SPC>.key" \
+for f in root.pem root.key root-crl.pem ca.pem ca.key crl.pem chain.pem "sp-<SPC>.pem" "sp-<SPC>.key" \
     "sp-<SPC>-fullchain.pem"; do
     assert_grep help "$f" "$sks_work/help.out"
 done

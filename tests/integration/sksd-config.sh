@@ -46,6 +46,14 @@ broken verify-threads '[sksd_verify] threads = "0": expected a whole number from
     "$verify_on" "$(printf '[sksd_verify]\nthreads = 0')"
 broken verify-ttl-order 'cache_min_ttl = 600 is more than cache_max_ttl = 60' "$verify_on" \
     "$(printf '[sksd_verify]\ncache_min_ttl = 600\ncache_max_ttl = 60')"
+broken crl-max-bytes '[sksd_verify] crl_max_bytes = "100": expected a whole number from 1024 to 33554432' \
+    "$verify_on" "$(printf '[sksd_verify]\ncrl_max_bytes = 100')"
+broken crl-cache-entries '[sksd_verify] crl_cache_entries = "0": expected a whole number from 1 to 1000000' \
+    "$verify_on" "$(printf '[sksd_verify]\ncrl_cache_entries = 0')"
+broken crl-cache-bytes '[sksd_verify] crl_cache_bytes = "lots": expected a whole number' \
+    "$verify_on" "$(printf '[sksd_verify]\ncrl_cache_bytes = lots')"
+broken crl-cache-too-small '[sksd_verify] crl_cache_bytes = 1048576 cannot hold one CRL of crl_max_bytes = 1048576' \
+    "$verify_on" "$(printf '[sksd_verify]\ncrl_cache_bytes = 1048576')"
 broken verify-no-trust '[sksd_verify] needs trust' "$verify_on; /^trust_anchors = /d" \
     "$(printf '[sksd_verify]\nmax_age = 60')"
 broken verify-trust-unreadable '[verify] trust' "$verify_on" \

@@ -9,8 +9,26 @@
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
 sksd_setup
-sksd_verify_on "x5u_timeout_ms = 5000" "timeout_ms = 8000"
+sksd_verify_on "x5u_timeout_ms = 5000" "timeout_ms = 8000" "trust = $sks_work/verify-roots.pem"
 base=$sts_base
+# pa_pki NAME: a test PKI whose STI-CA names the STI-PA's CRL, served as
+# NAME-crl.pem (ATIS-1000080), its SP certificate's CRL as NAME-sp-crl.pem,
+# and a PASSporT its SP key signed whose x5u is NAME-chain.pem, in
+# $sks_work/NAME.identity.  Its root is trusted too.
+pa_pki() {
+    "$SKSCTL" pki --out "$sks_work/$1" --spc 1234 --crl-url "$base/$1-sp-crl.pem" \
+        --ca-crl-url "$base/$1-crl.pem" > "$sks_work/$1.log" 2>&1 || fail "sksctl pki for $1"
+    cp "$sks_work/$1/sp-1234-fullchain.pem" "$sks_work/www/$1-chain.pem"
+    cp "$sks_work/$1/crl.pem" "$sks_work/www/$1-sp-crl.pem"
+    cp "$sks_work/$1/root-crl.pem" "$sks_work/www/$1-crl.pem"
+    cat "$sks_work/$1/root.pem" >> "$sks_work/verify-roots.pem"
+    "$SKSCTL" sign --key "$sks_work/$1/sp-1234.key" --orig 12155550121 --dest 12155550131 \
+        --attest A --x5u "$base/$1-chain.pem" > "$sks_work/$1.identity" || fail "sksctl sign for $1"
+}
+cp "$sks_work/pki/root.pem" "$sks_work/verify-roots.pem"
+pa_pki pa
+pa_pki pa-revoked
+revoke "$sks_work/pa-revoked/ca.pem" "$sks_work/pa-revoked" "$sks_work/www/pa-revoked-crl.pem" root
 sksd_start
 v=$(provision_version sp-main activate)
 publish sp-main "$v"
@@ -205,6 +223,44 @@ crls=$(grep -c "GET /revoked-crl.pem" "$sks_work/https-server.log")
 [ "$crls" = 1 ] || fail "two verifications fetched the CRL $crls times, not once"
 pass "a_revoked_certificate_is_437_and_a_crl_that_cannot_be_had_436"
 
+# metric NAME: its value on /metrics now.
+metric() {
+    curl -sS "http://127.0.0.1:$sksd_port/metrics" | sed -n "s/^$1 //p"
+}
+# The STI-CA is held to the STI-PA's CRL too: one fetch of each of the
+# chain's two CRLs serves every verification of it, and a chain whose
+# STI-CA the STI-PA's CRL lists is 437, naming the STI-CA.
+fetches=$(metric sksd_crl_fetches_total)
+hits=$(metric 'sksd_crl_cache_hits_total{kind="fresh"}')
+i=0
+while [ "$i" -lt 10 ]; do
+    verstat "pa$i" "$(request 12155550121 12155550131 "$(cat "$sks_work/pa.identity")")" \
+        TN-Validation-Passed
+    i=$((i + 1))
+done
+got=$(metric sksd_crl_fetches_total)
+[ "$got" = $((fetches + 2)) ] ||
+    fail "10 verifications of a chain that names 2 CRLs made $((got - fetches)) CRL fetches, not 2"
+got=$(metric 'sksd_crl_cache_hits_total{kind="fresh"}')
+[ "$got" -ge $((hits + 18)) ] ||
+    fail "9 warm verifications of a chain that names 2 CRLs made $((got - hits)) fresh CRL hits"
+for f in pa-crl.pem pa-sp-crl.pem; do
+    [ "$(grep -c "GET /$f" "$sks_work/https-server.log")" = 1 ] || fail "$f was not fetched once"
+done
+pass "one_fetch_of_each_crl_of_a_chain_serves_every_verification"
+
+verstat sti-ca-revoked "$(request 12155550121 12155550131 "$(cat "$sks_work/pa-revoked.identity")")" \
+    TN-Validation-Failed 437
+assert_grep sti-ca-revoked "is revoked: its issuer's CRL lists the intermediate (STI-CA) certificate at depth 1, /C=US/O=SKS Test STI-CA/CN=SKS Test STI-CA" \
+    "$sks_work/sti-ca-revoked.json"
+verstat sti-ca-revoked-again "$(request 12155550121 12155550131 "$(cat "$sks_work/pa-revoked.identity")")" \
+    TN-Validation-Failed 437
+cmp -s "$sks_work/sti-ca-revoked.json" "$sks_work/sti-ca-revoked-again.json" ||
+    fail "the kept verdict on a chain whose STI-CA is revoked differs from the first"
+[ "$(grep -c "GET /pa-revoked-crl.pem" "$sks_work/https-server.log")" = 1 ] ||
+    fail "the STI-PA's CRL was not fetched once for two verifications"
+pass "a_chain_whose_sti_ca_the_sti_pa_revoked_is_437"
+
 # A certificate server that stalls holds a verification thread, never the
 # HTTP workers or the signers: signing goes on while the stalled
 # verification waits, which then gets 436 with the reason.
@@ -301,8 +357,12 @@ pass "rich_call_data_is_judged_apart_with_one_fetch_of_its_icon"
 curl -sS -o "$sks_work/metrics.txt" "http://127.0.0.1:$sksd_port/metrics" || fail "GET /metrics"
 assert_grep metrics 'sksd_verifications_total{verstat="TN-Validation-Passed"}' "$sks_work/metrics.txt"
 assert_grep metrics 'sksd_x5u_fetches_total' "$sks_work/metrics.txt"
+for m in sksd_crl_cache_entries sksd_crl_cache_bytes sksd_crl_fetches_total \
+    'sksd_crl_cache_hits_total{kind="negative"}' sksd_crl_cache_evictions_total; do
+    assert_grep metrics "$m" "$sks_work/metrics.txt"
+done
 assert_grep metrics 'sksd_requests_total{api="verification",code="400"}' "$sks_work/metrics.txt"
-pass "metrics_count_verifications_and_the_x5u_cache"
+pass "metrics_count_verifications_and_the_x5u_and_crl_caches"
 
 # ---- without [verify] ------------------------------------------------------------------------
 

@@ -114,6 +114,59 @@ run_ok no-crl "$SKSCTL" verify --fetch --no-crl --trust pki-r/root.pem --fetch-c
     --fetch-private "$(cat pp-revoked)"
 pass "verify_fetch_holds_the_certificate_to_its_crl"
 
+# The STI-CA is held to the STI-PA's CRL (ATIS-1000080), which its CRL
+# distribution point names.
+run_ok pki-pa "$SKSCTL" pki --out pki-pa --spc 1234 --days 60 --crl-url "$base/crl-pa-sp.pem" \
+    --ca-crl-url "$base/crl-pa.pem"
+cp pki-pa/sp-1234-fullchain.pem www/chain-pa.pem
+cp pki-pa/crl.pem www/crl-pa-sp.pem
+cp pki-pa/root-crl.pem www/crl-pa.pem
+"$SKSCTL" sign --key pki-pa/sp-1234.key --orig 12155550121 --dest 12155550131 --attest A \
+    --x5u "$base/chain-pa.pem" > pp-pa || fail "sksctl sign"
+# pa_verify NAME STATUS TEXT [options]: sksctl verify --fetch of pp-pa exits
+# STATUS, and TEXT is in what it says.
+pa_verify() {
+    pv_name=$1
+    pv_status=$2
+    pv_text=$3
+    shift 3
+    pv_got=$("$SKSCTL" verify --fetch --trust pki-pa/root.pem --fetch-ca "$https_ca" --fetch-private \
+        "$@" < "${pv_pp:-pp-pa}" > "$pv_name.out" 2>&1 && echo 0 || echo $?)
+    [ "$pv_got" = "$pv_status" ] || { cat "$pv_name.out"; fail "$pv_name: exit $pv_got, not $pv_status"; }
+    assert_grep "$pv_name" "$pv_text" "$pv_name.out"
+}
+pa_verify pa-good 0 "SHAKEN profile and chain to the trust roots checked"
+pass "verify_fetch_holds_the_sti_ca_to_the_sti_pa_crl"
+
+sti_ca="the CRL of the intermediate (STI-CA) certificate /C=US/O=SKS Test STI-CA/CN=SKS Test STI-CA"
+printf 'not a CRL\n' > www/crl-pa.pem
+pa_verify pa-malformed 2 "$sti_ca: the body of $base/crl-pa.pem is not a PEM or DER CRL"
+assert_grep pa-malformed "436 Bad Identity Info" pa-malformed.out
+head -c 1100000 /dev/zero > www/crl-pa.pem
+pa_verify pa-oversized 2 "$sti_ca: $base/crl-pa.pem: the body is larger than the 1048576 bytes allowed"
+assert_grep pa-oversized "436 Bad Identity Info" pa-oversized.out
+cp pki-pa/crl.pem www/crl-pa.pem
+pa_verify pa-other-issuer 2 "the CRL at $base/crl-pa.pem is issued by /C=US/O=SKS Test STI-CA/CN=SKS Test STI-CA, not by /C=US/O=SKS Test STI-PA/CN=SKS Test STI-PA Root"
+assert_grep pa-other-issuer "436 Bad Identity Info" pa-other-issuer.out
+rm www/crl-pa.pem
+pa_verify pa-missing 3 "$sti_ca: $base/crl-pa.pem: HTTP status 404"
+pass "verify_fetch_names_what_is_wrong_with_the_sti_pa_crl"
+
+# Once the STI-PA's CRL lists the STI-CA, its chain is 437, naming the
+# STI-CA; 35 days on, that 30-day CRL has expired.
+revoke pki-pa/ca.pem "$PWD/pki-pa" www/crl-pa.pem root
+pa_verify pa-revoked 7 "is revoked: its issuer's CRL lists the intermediate (STI-CA) certificate at depth 1, /C=US/O=SKS Test STI-CA/CN=SKS Test STI-CA"
+assert_grep pa-revoked "437 Unsupported Credential" pa-revoked.out
+pa_verify pa-no-crl 0 "SHAKEN profile and chain to the trust roots checked" --no-crl
+later=$(($(date +%s) + 35 * 86400))
+"$SKSCTL" sign --key pki-pa/sp-1234.key --orig 12155550121 --dest 12155550131 --attest A \
+    --iat "$later" --x5u "$base/chain-pa.pem" > pp-pa-later || fail "sksctl sign --iat"
+pv_pp=pp-pa-later
+pa_verify pa-expired 2 "the CRL at $base/crl-pa.pem has expired: its nextUpdate is" --now "$later"
+pv_pp=
+assert_grep pa-expired "436 Bad Identity Info" pa-expired.out
+pass "verify_fetch_refuses_a_chain_whose_sti_ca_is_revoked"
+
 run_fails no-trust "--fetch needs --trust" "$SKSCTL" verify --fetch < "$good"
 run_fails fetch-and-cert "give one of --cert, --pubkey and --fetch" "$SKSCTL" verify --fetch \
     --cert pki/sp-1234.pem --trust pki/root.pem < "$good"

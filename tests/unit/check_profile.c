@@ -520,7 +520,7 @@ START_TEST(profile_rejects_expired_intermediate)
 
     /* Valid for 10 days from 20 days ago; the end entity itself is current. */
     ck_assert_int_eq(sks_testpki_make_intermediate(pki.root, pki.root_key, old_ca_key,
-                                                   NOW - 20 * DAY, 10, &old_ca, NULL),
+                                                   NOW - 20 * DAY, 10, NULL, &old_ca, NULL),
                      SKS_OK);
     ck_assert_int_eq(
         sks_testpki_issue_ee(old_ca, old_ca_key, key, "1234", NOW, 30, NULL, &ee, NULL), SKS_OK);
@@ -675,20 +675,25 @@ END_TEST
 
 /* ---- CRLs ------------------------------------------------------------------------ */
 
-/* |ee| against |crl| (NULL: an empty stack) at |when|: SKS_OK, or |message| in the chain line. */
-static void assert_crl(X509 *ee, X509_CRL *crl, time_t when, const char *message)
+/*
+ * |ee| of the chain |untrusted| to |trust| against the |n| CRLs |crls| at
+ * |when|: SKS_OK, or |message| in the chain line.
+ */
+static void assert_crls_in(X509_STORE *trust, STACK_OF(X509) * untrusted, X509 *ee,
+                           X509_CRL *const *crls, size_t n, time_t when, const char *message)
 {
-    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    STACK_OF(X509_CRL) *stack = sk_X509_CRL_new_null();
     struct sks_profile_result res;
     struct sks_error err;
     sks_status st;
+    size_t i;
 
-    ck_assert_ptr_nonnull(crls);
-    if (crl != NULL)
-        ck_assert_int_eq(sk_X509_CRL_push(crls, crl), 1);
+    ck_assert_ptr_nonnull(stack);
+    for (i = 0; i < n; i++)
+        ck_assert_int_ne(sk_X509_CRL_push(stack, crls[i]), 0);
     sks_error_clear(&err);
-    st = sks_profile_check_crls(ee, chain, roots, crls, when, &res, &err);
-    sk_X509_CRL_free(crls);
+    st = sks_profile_check_crls(ee, untrusted, trust, stack, when, &res, &err);
+    sk_X509_CRL_free(stack);
     if (message == NULL) {
         ck_assert_msg(st == SKS_OK, "%s", res.detail);
         return;
@@ -698,21 +703,39 @@ static void assert_crl(X509 *ee, X509_CRL *crl, time_t when, const char *message
     ck_assert_msg(strstr(res.detail, message) != NULL, "want \"%s\" in: %s", message, res.detail);
 }
 
+/* |ee| of the fixture's PKI against |crl| (NULL: an empty stack). */
+static void assert_crl(X509 *ee, X509_CRL *crl, time_t when, const char *message)
+{
+    assert_crls_in(roots, chain, ee, &crl, crl != NULL ? 1 : 0, when, message);
+}
+
+/* A CRL of |issuer| for |days|, signed with |key|, listing |cert| unless NULL. */
+static X509_CRL *crl_listing(X509 *issuer, EVP_PKEY *key, int days, X509 *cert)
+{
+    X509_CRL *crl = NULL;
+    X509_REVOKED *entry;
+    ASN1_TIME *at;
+
+    ck_assert_int_eq(sks_testpki_make_crl(issuer, key, NOW, days, &crl, NULL), SKS_OK);
+    if (cert == NULL)
+        return crl;
+    entry = X509_REVOKED_new();
+    at = ASN1_TIME_set(NULL, NOW);
+    ck_assert(entry != NULL && at != NULL &&
+              X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(cert)) == 1 &&
+              X509_REVOKED_set_revocationDate(entry, at) == 1 &&
+              X509_CRL_add0_revoked(crl, entry) == 1 && X509_CRL_sort(crl) == 1 &&
+              X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+    ASN1_TIME_free(at);
+    return crl;
+}
+
 START_TEST(profile_holds_the_certificate_to_its_issuers_crl)
 {
     X509 *ee = issue(NULL, "1234", NULL), *other = issue(NULL, "1234", NULL);
-    X509_CRL *revoked = NULL, *short_lived = NULL, *forged = NULL;
-    X509_REVOKED *entry = X509_REVOKED_new();
-    ASN1_TIME *at = ASN1_TIME_set(NULL, NOW);
-
-    ck_assert_int_eq(sks_testpki_make_crl(pki.ca, pki.ca_key, NOW, DAYS, &revoked, NULL), SKS_OK);
-    ck_assert_int_eq(sks_testpki_make_crl(pki.ca, pki.ca_key, NOW, 1, &short_lived, NULL), SKS_OK);
-    ck_assert_int_eq(sks_testpki_make_crl(pki.ca, pki.root_key, NOW, DAYS, &forged, NULL), SKS_OK);
-    ck_assert(entry != NULL && at != NULL &&
-              X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(ee)) == 1 &&
-              X509_REVOKED_set_revocationDate(entry, at) == 1 &&
-              X509_CRL_add0_revoked(revoked, entry) == 1 && X509_CRL_sort(revoked) == 1 &&
-              X509_CRL_sign(revoked, pki.ca_key, EVP_sha256()) > 0);
+    X509_CRL *revoked = crl_listing(pki.ca, pki.ca_key, DAYS, ee);
+    X509_CRL *short_lived = crl_listing(pki.ca, pki.ca_key, 1, NULL);
+    X509_CRL *forged = crl_listing(pki.ca, pki.root_key, DAYS, NULL);
 
     assert_crl(ee, pki.crl, NOW, NULL);
     assert_crl(ee, revoked, NOW, "is revoked: its issuer's CRL lists it (depth 0");
@@ -720,12 +743,57 @@ START_TEST(profile_holds_the_certificate_to_its_issuers_crl)
     assert_crl(ee, NULL, NOW, "unable to get certificate CRL");
     assert_crl(ee, short_lived, NOW + 2 * DAY, "CRL has expired");
     assert_crl(ee, forged, NOW, "CRL signature failure");
-    ASN1_TIME_free(at);
     X509_CRL_free(revoked);
     X509_CRL_free(short_lived);
     X509_CRL_free(forged);
     X509_free(ee);
     X509_free(other);
+}
+END_TEST
+
+/* ATIS-1000080: the STI-CA names the STI-PA's CRL, which lists revoked STI-CAs. */
+START_TEST(profile_holds_the_sti_ca_to_the_sti_pa_crl)
+{
+    const struct sks_testpki_opts with_dp = {.ca_crl_url = "https://sti-pa.test/root-crl.pem"};
+    struct sks_testpki pa;
+    X509_STORE *pa_roots = NULL;
+    STACK_OF(X509) *pa_chain = NULL;
+    EVP_PKEY *key = p256_key();
+    X509 *ee = NULL;
+    X509_CRL *revoking, *forged, *short_lived, *crls[2];
+
+    ck_assert_int_eq(sks_testpki_create_opts(&pa, NOW, DAYS, &with_dp, NULL), SKS_OK);
+    ck_assert_int_eq(sks_testpki_trust(&pa, &pa_roots, &pa_chain, NULL), SKS_OK);
+    ck_assert_int_eq(sks_testpki_issue(&pa, key, "1234", NULL, &ee, NULL), SKS_OK);
+    revoking = crl_listing(pa.root, pa.root_key, DAYS, pa.ca);
+    forged = crl_listing(pa.root, pa.ca_key, DAYS, NULL);
+    short_lived = crl_listing(pa.root, pa.root_key, 1, NULL);
+    crls[0] = pa.crl;
+
+    crls[1] = pa.root_crl;
+    assert_crls_in(pa_roots, pa_chain, ee, crls, 2, NOW, NULL);
+    crls[1] = revoking;
+    assert_crls_in(pa_roots, pa_chain, ee, crls, 2, NOW,
+                   "is revoked: its issuer's CRL lists the intermediate (STI-CA) certificate at "
+                   "depth 1, /C=US/O=SKS Test STI-CA/CN=SKS Test STI-CA");
+    crls[1] = forged;
+    assert_crls_in(pa_roots, pa_chain, ee, crls, 2, NOW, "CRL signature failure (depth 1");
+    crls[1] = short_lived;
+    assert_crls_in(pa_roots, pa_chain, ee, crls, 2, NOW + 2 * DAY, "CRL has expired (depth 1");
+    assert_crls_in(pa_roots, pa_chain, ee, crls, 1, NOW,
+                   "unable to get certificate CRL: no CRL of its issuer is at hand for the "
+                   "distribution point it names (depth 1");
+    /* The signer's own CRL is still required. */
+    crls[0] = pa.root_crl;
+    assert_crls_in(pa_roots, pa_chain, ee, crls, 1, NOW, "unable to get certificate CRL");
+    X509_CRL_free(revoking);
+    X509_CRL_free(forged);
+    X509_CRL_free(short_lived);
+    X509_free(ee);
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(pa_chain, X509_free);
+    X509_STORE_free(pa_roots);
+    sks_testpki_cleanup(&pa);
 }
 END_TEST
 
@@ -751,6 +819,7 @@ static Suite *profile_suite(void)
     tcase_add_test(rules, profile_accepts_compliant_chain_and_returns_spc);
     tcase_add_test(rules, profile_accepts_critical_tnauthlist);
     tcase_add_test(rules, profile_holds_the_certificate_to_its_issuers_crl);
+    tcase_add_test(rules, profile_holds_the_sti_ca_to_the_sti_pa_crl);
     tcase_add_test(rules, cert_spc_returns_the_spc);
     tcase_add_test(rules, cert_spc_names_the_tnauthlist_in_its_error);
     tcase_add_test(rules, profile_rejects_p384_key);
