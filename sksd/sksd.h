@@ -202,8 +202,9 @@ sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const
 /* Identity verification (verification.c). */
 struct sksd_verification {
     struct sks_error err; /* a request the API refuses (400), or the verifier's failure */
-    bool judged;          /* the PASSporT was judged: |res| holds the outcome */
-    struct sks_verify_result res;
+    bool judged;          /* the PASSporT was judged: |set.res| holds the outcome */
+    bool several;         /* identity was an array: the call's values judged as a set */
+    struct sks_verify_set set;
 };
 
 /*

@@ -28,6 +28,12 @@ pa_pki() {
 cp "$sks_work/pki/root.pem" "$sks_work/verify-roots.pem"
 pa_pki pa
 pa_pki pa-revoked
+# The diverting provider of the diverted calls: SPC 5678, its own STI-PA (trusted too).
+"$SKSCTL" pki --out "$sks_work/divp" --spc 5678 --crl-url "$base/divp-crl.pem" \
+    > "$sks_work/divp.log" 2>&1 || fail "sksctl pki for the diverting provider"
+cp "$sks_work/divp/sp-5678-fullchain.pem" "$sks_work/www/divp-chain.pem"
+cp "$sks_work/divp/crl.pem" "$sks_work/www/divp-crl.pem"
+cat "$sks_work/divp/root.pem" >> "$sks_work/verify-roots.pem"
 revoke "$sks_work/pa-revoked/ca.pem" "$sks_work/pa-revoked" "$sks_work/www/pa-revoked-crl.pem" root
 sksd_start
 v=$(provision_version sp-main activate)
@@ -116,6 +122,85 @@ verstat stale-time "$(request 12155550000 12155550131 "$id" $(($(date +%s) - 360
 [ "$(json "$sks_work/stale-time.json" verificationResponse.code)" = stale-time ] ||
     fail "a stale time has no stale-time code"
 pass "from_to_and_time_must_be_the_passports"
+
+# ---- a diverted call: its shaken PASSporT and div PASSporTs (RFC 8946) -----------------
+
+# requests FROM TO FILE...: a verificationRequest whose identity is the array of the files' values.
+requests() {
+    rq_ids=
+    rq_from=$1
+    rq_to=$2
+    shift 2
+    for rq_f in "$@"; do
+        rq_ids="$rq_ids,\"$(cat "$sks_work/$rq_f.identity")\""
+    done
+    printf '{"verificationRequest":{"from":{"tn":"%s"},"to":{"tn":["%s"]},"time":%s,"identity":[%s]}}' \
+        "$rq_from" "$rq_to" "$(date +%s)" "${rq_ids#,}"
+}
+# div_signed NAME ORIG FROM TO: sksd signs a div PASSporT for the call ORIG diverted FROM -> TO.
+div_signed() {
+    ds_code=$(sign "$1" "{\"signingRequest\":{\"dest\":{\"tn\":[\"$4\"]},\"orig\":{\"tn\":\"$2\"},\"div\":{\"tn\":\"$3\"}}}")
+    [ "$ds_code" = 200 ] || { cat "$sks_work/$1.json"; fail "$1: signing status $ds_code"; }
+    json "$sks_work/$1.json" signingResponse.identity > "$sks_work/$1.identity"
+}
+# field NAME PATH WANT: the answer NAME has WANT at PATH.
+field() {
+    fd_got=$(json "$sks_work/$1.json" "$2")
+    [ "$fd_got" = "$3" ] || { cat "$sks_work/$1.json"; fail "$1: $2 is $fd_got, not $3"; }
+}
+signed call 12155550121 12155550131
+div_signed div1 12155550121 12155550131 12155550141
+div_signed div2 12155550121 12155550141 12155550151
+verstat diverted "$(requests 12155550121 12155550141 div1 call)" TN-Validation-Passed
+field diverted verificationResponse.attest A
+field diverted verificationResponse.spc "$SKSD_SPC"
+field diverted verificationResponse.diversions.0.div.tn 12155550131
+field diverted verificationResponse.diversions.0.dest.tn.0 12155550141
+field diverted verificationResponse.diversions.0.spc "$SKSD_SPC"
+verstat twice "$(requests 12155550121 12155550151 div2 call div1)" TN-Validation-Passed
+field twice verificationResponse.diversions.1.div.tn 12155550141
+pass "a_call_sksd_signed_and_diverted_verifies_as_its_shaken_and_div_passports"
+
+# ATIS-1000085: the diverting provider signs with its own certificate, of its own SPC.
+"$SKSCTL" sign --key "$sks_work/divp/sp-5678.key" --orig 12155550121 --div 12155550131 \
+    --dest 12155550141 --x5u "$base/divp-chain.pem" > "$sks_work/div-other.identity" ||
+    fail "sksctl sign --div"
+verstat div-other "$(requests 12155550121 12155550141 call div-other)" TN-Validation-Passed
+field div-other verificationResponse.spc "$SKSD_SPC"
+field div-other verificationResponse.diversions.0.spc 5678
+verstat one-shaken "$(requests 12155550121 12155550131 call)" TN-Validation-Passed
+field one-shaken verificationResponse.diversions "[]"
+pass "a_div_passport_of_another_providers_spc_verifies_and_names_it"
+
+# failed NAME BODY VERSTAT REASON CODE INDEX: the set fails with that reason, code and value.
+failed() {
+    verstat "$1" "$2" "$3" "$4"
+    [ -z "$5" ] || field "$1" verificationResponse.code "$5"
+    field "$1" verificationResponse.identityIndex "$6"
+}
+div_signed broken 12155550121 12155550139 12155550141
+failed broken-link "$(requests 12155550121 12155550141 call broken)" TN-Validation-Failed 438 div-unlinked 1
+assert_grep broken-link "it diverts the call from 12155550139" "$sks_work/broken-link.json"
+failed leg-skipped "$(requests 12155550121 12155550151 call div2)" TN-Validation-Failed 438 div-unlinked 1
+failed not-this-call "$(requests 12155550121 12155550131 call div1)" TN-Validation-Failed 438 "" 1
+assert_grep not-this-call "12155550131 is not among the PASSporT's dest" "$sks_work/not-this-call.json"
+div_signed other-caller 12155550999 12155550131 12155550141
+failed div-orig "$(requests 12155550121 12155550141 call other-caller)" TN-Validation-Failed 438 div-orig 1
+failed div-alone "$(requests 12155550121 12155550141 div1)" No-TN-Validation 428 div-without-shaken 0
+failed two-shaken "$(requests 12155550121 12155550131 call call)" TN-Validation-Failed 438 shaken-several 1
+failed too-many "$(requests 12155550121 12155550141 call div1 div1 div1 div1 div1 div1 div1 div1)" \
+    TN-Validation-Failed 438 identity-too-many 8
+verstat bad-value "$(requests 12155550121 12155550141 call div1 | sed 's/"identity":\["/"identity":["x/')" \
+    TN-Validation-Failed 438
+field bad-value verificationResponse.identityIndex 0
+pass "a_broken_chain_a_div_of_another_caller_a_div_alone_and_too_many_values_get_their_verstat"
+
+# The single-string form answers as it always did: no diversions, no index.
+verstat single "$(request 12155550121 12155550131 "$(cat "$sks_work/call.identity")")" TN-Validation-Passed
+printf '{"verificationResponse":{"verstat":"TN-Validation-Passed","attest":"A","spc":"%s"}}' \
+    "$SKSD_SPC" > "$sks_work/single.want"
+cmp -s "$sks_work/single.want" "$sks_work/single.json" || { cat "$sks_work/single.json"; fail "the single-string answer changed"; }
+pass "the_single_identity_string_answers_byte_for_byte_as_before"
 
 # ---- the shared vectors ---------------------------------------------------------------
 
@@ -304,6 +389,9 @@ refused extra '{"verificationRequest":{"identity":"x"},"more":1}' unknown-field
 refused bad-from '{"verificationRequest":{"from":{"tn":"12ab"},"identity":"x"}}' invalid-tn
 refused from-type '{"verificationRequest":{"from":"12155550121","identity":"x"}}' wrong-type
 refused identity-type '{"verificationRequest":{"identity":42}}' wrong-type
+refused identity-item-type '{"verificationRequest":{"identity":["x",42]}}' wrong-type
+[ "$(json "$sks_work/identity-item-type.json" error.field)" = "identity[1]" ] ||
+    { cat "$sks_work/identity-item-type.json"; fail "a non-string identity value is not named"; }
 refused time-type '{"verificationRequest":{"identity":"x","time":"now"}}' wrong-type
 refused time-fraction '{"verificationRequest":{"identity":"x","time":1.5}}' wrong-type
 many=$(i=0; while [ $i -lt 200 ]; do printf '"1215555%04d",' $i; i=$((i + 1)); done)
