@@ -223,7 +223,8 @@ static bool map_iat(struct sksd_sign_result *res, const json_t *req, struct sks_
  * claims object alone, the body vesper's clients send.  One member
  * "signingRequest" says which; in either, the members are the same.
  */
-static bool map_request(struct sksd_sign_result *res, const json_t *root, struct sks_passport *pp)
+static bool map_request(struct sksd_sign_result *res, const json_t *root, struct sks_passport *pp,
+                        bool *compute_rcdi)
 {
     static const char *const top[] = {"signingRequest"};
     const char *where = "signingRequest";
@@ -262,8 +263,13 @@ static bool map_request(struct sksd_sign_result *res, const json_t *root, struct
     }
     /*
      * Rich Call Data is checked as it is read, by the rules sksctl sign
-     * applies; rcdi comes with the request (the content's author computes it).
+     * applies; rcdi comes with the request (the content's author computes
+     * it), or "rcdi": true asks sksd to compute it once the claims are
+     * judged.  The body is ours to change.
      */
+    *compute_rcdi = json_is_true(json_object_get(req, "rcdi"));
+    if (*compute_rcdi)
+        json_object_del((json_t *)req, "rcdi");
     return sks_rcd_read(req, SKS_CLAIMS_TO_SIGN, pp, &res->err) == SKS_OK;
 }
 
@@ -372,6 +378,7 @@ sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const
     struct sks_passport pp;
     json_error_t jerr;
     json_t *root;
+    bool compute_rcdi = false;
 
     res->identity_len = 0;
     sks_error_clear(&res->err);
@@ -382,7 +389,9 @@ sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const
         return res->err.status;
     }
     /* Judged before a signer is chosen: bad input is a 400 even when the token is away. */
-    if (map_request(res, root, &pp) && sks_passport_check_claims(&pp, &res->err) == SKS_OK)
+    if (map_request(res, root, &pp, &compute_rcdi) &&
+        sks_passport_check_claims(&pp, &res->err) == SKS_OK &&
+        (!compute_rcdi || sksd_rcdi_compute(d, &pp, &res->err) == SKS_OK))
         sign_with_store(d, identity, &pp, res);
     json_decref(root);
     return res->err.status;

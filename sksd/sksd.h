@@ -216,6 +216,15 @@ struct sksd_verification {
  */
 bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait,
                          struct sksd_verification *out);
+/*
+ * Sets |pp|'s rcdi (a signingRequest's "rcdi": true) to the digests of what
+ * its rcd points at, fetched through [verify]'s guarded fetcher into the
+ * Rich Call Data cache verification uses, waiting for it.  Fails without
+ * [verify] (422 rcdi-not-configured), with invalid-rcd for an rcd that
+ * points at nothing, and with 422 rcd-content-unavailable naming the URL
+ * when content cannot be had.
+ */
+sks_status sksd_rcdi_compute(struct sksd *d, struct sks_passport *pp, struct sks_error *err);
 /* The x5u and CRL caches and trust roots of [verify]; nothing without it. */
 sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err);
 void sksd_verify_teardown(struct sksd *d);

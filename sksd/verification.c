@@ -127,6 +127,24 @@ bool sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *x5u,
     return true;
 }
 
+sks_status sksd_rcdi_compute(struct sksd *d, struct sks_passport *pp, struct sks_error *err)
+{
+    sks_status st;
+
+    if (d->vstate == NULL)
+        return sks_fail_field(err, SKS_ERR_POLICY, "rcdi-not-configured", "rcdi",
+                              "rcdi: true needs the content fetched as verification fetches it: "
+                              "configure [sksd] verify");
+    st = sks_rcdi_compute(pp, sks_rcd_content_digest, &d->vstate->content, err);
+    if (st == SKS_OK || (err->code != NULL && strcmp(err->code, "invalid-rcd") == 0))
+        return st;
+    /* What the fetch said (the URL and why) stays; the code says what the client can do. */
+    sks_error_prefix(err, "cannot compute rcdi");
+    err->status = SKS_ERR_POLICY;
+    sks_error_set_field(err, "rcd-content-unavailable", "rcdi");
+    return SKS_ERR_POLICY;
+}
+
 /* ---- the request ---------------------------------------------------------------- */
 
 /* What a verificationRequest says about the call. */

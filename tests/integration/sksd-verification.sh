@@ -440,6 +440,54 @@ verstat rcd-missing "$(request 12155550121 12155550131 "$(cat "$sks_work/rcd-mis
     { cat "$sks_work/rcd-missing.json"; fail "a missing icon did not fail the Rich Call Data"; }
 pass "rich_call_data_is_judged_apart_with_one_fetch_of_its_icon"
 
+# "rcdi": true: sksd computes the digests itself, over what the icon's and
+# the jCard photo's URLs serve (fetched as verification fetches them), and
+# they are what sksctl sign --rcdi computes over the same content.
+head -c 4000 /dev/urandom > "$sks_work/www/brand.png"
+head -c 6000 /dev/urandom > "$sks_work/www/photo.jpg"
+printf '["vcard",[["version",{},"text","4.0"],["fn",{},"text","Example Clinic"],["photo",{},"uri","%s/photo.jpg"]]]' \
+    "$base" > "$sks_work/card.json"
+# rcdi_request NAME ICON: sksd signs with "rcdi": true for an icon at $base/ICON and the jCard.
+rcdi_request() {
+    sign "$1" "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"orig\":{\"tn\":\"12155550121\"},\"rcd\":{\"nam\":\"Example Clinic\",\"icn\":\"$base/$2\",\"jcd\":$(cat "$sks_work/card.json")},\"rcdi\":true}}"
+}
+# rcdi_of FILE: the rcdi claim of the Identity header in FILE, as sorted JSON.
+rcdi_of() {
+    env -u LD_PRELOAD python3 -c 'import base64,json,sys
+c=open(sys.argv[1]).read().split(".")[1]
+print(json.dumps(json.loads(base64.urlsafe_b64decode(c+"="*(-len(c)%4)))["rcdi"],sort_keys=True))' "$1"
+}
+code=$(rcdi_request rcdi-sksd brand.png)
+[ "$code" = 200 ] || { cat "$sks_work/rcdi-sksd.json"; fail "rcdi: true: signing status $code"; }
+json "$sks_work/rcdi-sksd.json" signingResponse.identity > "$sks_work/rcdi-sksd.identity"
+"$SKSCTL" sign --key "$sks_work/pa/sp-1234.key" --orig 12155550121 --dest 12155550131 --attest A \
+    --x5u "$base/pa-chain.pem" --nam "Example Clinic" --icn "$base/brand.png" \
+    --jcd "$sks_work/card.json" --rcdi --fetch-ca "$https_ca" --fetch-private \
+    > "$sks_work/rcdi-sksctl.identity" || fail "sksctl sign --rcdi"
+rcdi_of "$sks_work/rcdi-sksd.identity" > "$sks_work/rcdi-sksd.rcdi"
+rcdi_of "$sks_work/rcdi-sksctl.identity" > "$sks_work/rcdi-sksctl.rcdi"
+assert_grep rcdi-sksd '"/icn": "sha256-' "$sks_work/rcdi-sksd.rcdi"
+assert_grep rcdi-sksd '"/jcd/1/2/3": "sha256-' "$sks_work/rcdi-sksd.rcdi"
+assert_same_file rcdi-sksd "$sks_work/rcdi-sksctl.rcdi" "$sks_work/rcdi-sksd.rcdi"
+verstat rcdi-verified "$(request 12155550121 12155550131 "$(cat "$sks_work/rcdi-sksd.identity")")" \
+    TN-Validation-Passed
+[ "$(json "$sks_work/rcdi-verified.json" verificationResponse.rcd.result)" = verified ] ||
+    { cat "$sks_work/rcdi-verified.json"; fail "the rcdi sksd computed does not verify"; }
+pass "sksd_computes_rcdi_as_sksctl_does_and_it_verifies"
+
+# Content that cannot be had: 422 naming the URL, and nothing signed.
+code=$(rcdi_request rcdi-gone gone.png)
+[ "$code" = 422 ] || { cat "$sks_work/rcdi-gone.json"; fail "rcdi over a missing icon: status $code"; }
+[ "$(json "$sks_work/rcdi-gone.json" error.code)" = rcd-content-unavailable ] ||
+    { cat "$sks_work/rcdi-gone.json"; fail "rcdi over a missing icon: no rcd-content-unavailable"; }
+assert_grep rcdi-gone "$base/gone.png: HTTP status 404" "$sks_work/rcdi-gone.json"
+if grep -q '"identity"' "$sks_work/rcdi-gone.json"; then fail "rcdi over a missing icon signed"; fi
+code=$(sign rcdi-nothing '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"},"rcdi":true}}')
+[ "$code" = 400 ] || { cat "$sks_work/rcdi-nothing.json"; fail "rcdi without rcd: status $code"; }
+[ "$(json "$sks_work/rcdi-nothing.json" error.code)" = invalid-rcd ] ||
+    { cat "$sks_work/rcdi-nothing.json"; fail "rcdi without rcd: not invalid-rcd"; }
+pass "rcdi_over_content_that_cannot_be_had_is_refused_naming_the_url"
+
 # ---- /metrics --------------------------------------------------------------------------------
 
 curl -sS -o "$sks_work/metrics.txt" "http://127.0.0.1:$sksd_port/metrics" || fail "GET /metrics"
@@ -461,4 +509,8 @@ code=$(verification unconfigured "$(request 12155550000 12155550131 "$id")")
 [ "$code" = 404 ] || fail "verification without [verify]: status $code, not 404"
 [ "$(json "$sks_work/unconfigured.json" error.code)" = verification-not-configured ] ||
     fail "verification without [verify]: no verification-not-configured code"
+code=$(rcdi_request rcdi-unconfigured brand.png)
+[ "$code" = 422 ] || { cat "$sks_work/rcdi-unconfigured.json"; fail "rcdi: true without [verify]: status $code"; }
+[ "$(json "$sks_work/rcdi-unconfigured.json" error.code)" = rcdi-not-configured ] ||
+    fail "rcdi: true without [verify]: no rcdi-not-configured code"
 pass "without_verify_the_api_says_it_is_not_configured"
