@@ -32,6 +32,7 @@ struct set_state {
     size_t n;
     struct value v[SKS_VERIFY_IDENTITIES_MAX];
     size_t shaken;                               /* the index of the shaken PASSporT */
+    size_t rcd;                                  /* the ppt=rcd PASSporT's, or none */
     size_t order[SKS_VERIFY_IDENTITIES_MAX - 1]; /* the div PASSporTs, as the call went */
     size_t nlinks;
 };
@@ -109,12 +110,18 @@ static sks_status find_shaken(struct set_state *s, struct sks_verify_set *set,
                           i + 1, s->shaken + 1);
         s->shaken = i;
     }
+    s->rcd = SKS_VERIFY_NO_VALUE;
     for (i = 0; i < s->n; i++) {
         if (s->v[i].ppt == SKS_PPT_DIV || i == s->shaken)
             continue;
+        if (s->v[i].ppt == SKS_PPT_RCD && s->rcd == SKS_VERIFY_NO_VALUE) {
+            s->rcd = i;
+            s->v[i].linked = true; /* no link of the chain */
+            continue;
+        }
         return refuse(set, SKS_SIP_INVALID_IDENTITY_HEADER, i, err, "identity-unsupported",
-                      "Identity value %zu (ppt=%s): a diverted call's values are its shaken "
-                      "PASSporT and div PASSporTs (RFC 8946)",
+                      "Identity value %zu (ppt=%s): a call's values are its shaken PASSporT, "
+                      "div PASSporTs (RFC 8946) and one ppt=rcd PASSporT (RFC 9795)",
                       i + 1, sks_ppt_name(s->v[i].ppt));
     }
     if (s->shaken == SKS_VERIFY_NO_VALUE)
@@ -125,10 +132,22 @@ static sks_status find_shaken(struct set_state *s, struct sks_verify_set *set,
     for (i = 0; i < s->n; i++) {
         if (i == s->shaken || strcmp(s->v[i].orig, s->v[s->shaken].orig) == 0)
             continue;
+        if (i == s->rcd)
+            return refuse(set, SKS_SIP_INVALID_IDENTITY_HEADER, i, err, "rcd-call",
+                          "Identity value %zu (ppt=rcd): orig %s is not the shaken PASSporT's "
+                          "orig %s: its Rich Call Data is another call's (RFC 9795)",
+                          i + 1, s->v[i].orig, s->v[s->shaken].orig);
         return refuse(set, SKS_SIP_INVALID_IDENTITY_HEADER, i, err, "div-orig",
                       "Identity value %zu (ppt=div): orig %s is not the shaken PASSporT's "
                       "orig %s; a diversion keeps the caller (RFC 8946 section 3)",
                       i + 1, s->v[i].orig, s->v[s->shaken].orig);
+    }
+    for (i = 0; s->rcd != SKS_VERIFY_NO_VALUE && i < s->v[s->shaken].ndest; i++) {
+        if (!has_dest(&s->v[s->rcd], s->v[s->shaken].dest[i]))
+            return refuse(set, SKS_SIP_INVALID_IDENTITY_HEADER, s->rcd, err, "rcd-call",
+                          "Identity value %zu (ppt=rcd): the shaken PASSporT's dest %s is not "
+                          "among its dest: its Rich Call Data is another call's (RFC 9795)",
+                          s->rcd + 1, s->v[s->shaken].dest[i]);
     }
     return SKS_OK;
 }
@@ -196,6 +215,29 @@ static sks_status verify_one(const struct set_state *s, size_t i, bool last,
     return err->status;
 }
 
+/*
+ * The ppt=rcd PASSporT, of the shaken PASSporT's call (checked already):
+ * verified as any value, its Rich Call Data judged, and reported as the
+ * set's when the shaken PASSporT carries none.
+ */
+static sks_status verify_rcd(const struct set_state *s, const struct sks_verify_opts *opts,
+                             struct sks_verify_result *res, struct sks_verify_set *set,
+                             struct sks_error *err)
+{
+    struct sks_verify_result *out = &set->res;
+
+    if (verify_one(s, s->rcd, false, opts, res, set, err) != SKS_OK)
+        return err->status;
+    if (out->rcd == SKS_RCD_NONE) {
+        out->rcd = res->rcd;
+        out->rcd_err = res->rcd_err;
+        memcpy(out->passport.rcd, res->passport.rcd, sizeof(out->passport.rcd));
+        memcpy(out->passport.rcdi, res->passport.rcdi, sizeof(out->passport.rcdi));
+        memcpy(out->passport.crn, res->passport.crn, sizeof(out->passport.crn));
+    }
+    return SKS_OK;
+}
+
 static sks_status verify_chain(struct set_state *s, const struct sks_verify_opts *opts,
                                struct sks_verify_set *set, struct sks_error *err)
 {
@@ -220,7 +262,7 @@ static sks_status verify_chain(struct set_state *s, const struct sks_verify_opts
         memcpy(l->spc, div.spc, sizeof(l->spc));
     }
     set->nlinks = s->nlinks;
-    return SKS_OK;
+    return s->rcd == SKS_VERIFY_NO_VALUE ? SKS_OK : verify_rcd(s, opts, &div, set, err);
 }
 
 sks_status sks_identities_verify(const struct sks_identity_value *values, size_t n,

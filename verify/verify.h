@@ -201,12 +201,16 @@ struct sks_verify_set {
  *   - each div PASSporT's div is among the dest of the PASSporT before it,
  *     starting from the shaken PASSporT's, one div per leg;
  *   - the last PASSporT's dest holds the call's (opts->call_dest): the
- *     shaken PASSporT's own dest is where the call went before diversion.
+ *     shaken PASSporT's own dest is where the call went before diversion;
+ *   - a ppt=rcd PASSporT (RFC 9795, at most one) is for the shaken
+ *     PASSporT's call: its orig, and every TN of its dest; its Rich Call
+ *     Data verdict is the set's when the shaken PASSporT carries none
+ *     ("rcd-call" when it is another call's).
  * A broken rule is 438 Invalid Identity Header (TN-Validation-Failed) with
  * the code "div-orig" (an orig that differs), "div-unlinked" (a div no
  * PASSporT leads to, or one too many for a leg), "shaken-several" (more
  * than one shaken PASSporT), "identity-unsupported" (a PASSporT of
- * another type), "identity-too-many" (more than
+ * another type, or a second ppt=rcd one), "identity-too-many" (more than
  * SKS_VERIFY_IDENTITIES_MAX values: none is read); div PASSporTs without a
  * shaken PASSporT are 428 Use Identity Header (No-TN-Validation,
  * "div-without-shaken"): nothing asserts the caller's number.  A value

@@ -969,6 +969,47 @@ START_TEST(verify_set_fails_with_the_failure_of_one_value)
 }
 END_TEST
 
+#define RCD_HDR "{\"alg\":\"ES256\",\"ppt\":\"rcd\",\"typ\":\"passport\",\"x5u\":\"" X5U "\"}"
+#define RCD_INFO ";info=<" X5U ">;alg=ES256;ppt=rcd"
+#define RCD_CLAIMS(orig)                                                                           \
+    "{\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":1700000000,\"orig\":{\"tn\":\"" orig "\"},"      \
+    "\"rcd\":{\"nam\":\"Example Bank\"}}"
+
+START_TEST(verify_set_takes_the_rich_call_data_of_an_rcd_passport)
+{
+    struct div_fixture f;
+    struct sks_verify_set set;
+    struct sks_error err = {0};
+
+    /* RFC 9795: the shaken PASSporT and the call's Rich Call Data in a PASSporT of its own. */
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550121"), RCD_INFO));
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    ck_assert_msg(sks_identities_verify(f.v, f.n, &f.o, &set, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_int_eq(set.res.passport.ppt, SKS_PPT_SHAKEN);
+    ck_assert_int_eq(set.res.passport.attest, 'A');
+    ck_assert_str_eq(set.res.passport.rcd, "{\"nam\":\"Example Bank\"}");
+    /* No content source here: the name is signed, its digests not checked. */
+    ck_assert_int_eq(set.res.rcd, SKS_RCD_UNCHECKED);
+    ck_assert_int_eq(f.ts.lookups, 2);
+    div_teardown(&f);
+
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550999"), RCD_INFO));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "rcd-call", 2, "is another call's");
+    div_teardown(&f);
+
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550121"), RCD_INFO));
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550121"), RCD_INFO));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "identity-unsupported", 3,
+               "one ppt=rcd PASSporT");
+    div_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verify");
@@ -1024,6 +1065,7 @@ int main(void)
     tcase_add_test(div, verify_set_refuses_two_shaken_passports);
     tcase_add_test(div, verify_set_refuses_too_many_values_unread);
     tcase_add_test(div, verify_set_fails_with_the_failure_of_one_value);
+    tcase_add_test(div, verify_set_takes_the_rich_call_data_of_an_rcd_passport);
     suite_add_tcase(s, div);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
