@@ -129,6 +129,24 @@ static enum MHD_Result submit_signing(struct sksd *d, struct MHD_Connection *c, 
     return submit(d->signer, c, r, identity);
 }
 
+/*
+ * A SHAKEN (or div) PASSporT and the ppt=rcd PASSporT with its Rich Call
+ * Data: identity as always, and the rcd PASSporT in rcdIdentity, both to be
+ * sent as Identity headers of the call (RFC 9795 section 6).
+ */
+static enum MHD_Result signed_two(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
+                                  const struct sksd_sign_result *res)
+{
+    json_t *body =
+        json_pack("{s:{s:s%,s:s%}}", "signingResponse", "identity", res->identity,
+                  res->identity_len, "rcdIdentity", res->rcd_identity, res->rcd_identity_len);
+
+    if (body == NULL)
+        return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
+    sksd_metrics_observe(&d->metrics.signing, sksd_now_ns() - r->t0_ns);
+    return sksd_reply_json(r, c, 200, body);
+}
+
 /* The connection was resumed: the job is signed, refused or out of time. */
 static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
 {
@@ -144,6 +162,8 @@ static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, 
     res = sksd_job_sign_result(k->job);
     if (res->err.status != SKS_OK)
         return sksd_reply_failure(r, c, &res->err);
+    if (res->rcd_identity_len > 0)
+        return signed_two(d, c, r, res);
     /* The header is base64url, URI characters and ';=<>': nothing JSON must escape. */
     out = sksd_job_body(k->job) + sksd_job_cap(k->job);
     n = snprintf(out, RESPONSE_MAX, "{\"signingResponse\":{\"identity\":\"%s\"}}", res->identity);

@@ -189,15 +189,21 @@ struct sksd_sign_result {
     struct sks_error err; /* status, code, the request member at fault and the message */
     char identity[SKS_IDENTITY_MAX + 1];
     size_t identity_len;
+    /* "rcdPassport": true: the ppt=rcd PASSporT's Identity header (0 bytes without). */
+    const char *rcd_identity;
+    size_t rcd_identity_len;
 };
 
 /*
  * Signs the signing request |body| (|len| bytes of JSON) with the active
  * key of |identity| (NULL: choose by the orig TN).  Returns SKS_OK with the
- * Identity header in |res|, or the failure in |res->err|.
+ * Identity header in |res|, or the failure in |res->err|.  A request for a
+ * separate ppt=rcd PASSporT writes its header into |*extra|, allocated
+ * there (SKS_IDENTITY_MAX + 1 bytes) on first use and the caller's to free:
+ * requests without one allocate nothing.
  */
 sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
-                             struct sksd_sign_result *res);
+                             char **extra, struct sksd_sign_result *res);
 
 /* Identity verification (verification.c). */
 struct sksd_verification {

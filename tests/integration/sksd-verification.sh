@@ -488,6 +488,38 @@ code=$(sign rcdi-nothing '{"signingRequest":{"attest":"A","dest":{"tn":["1215555
     { cat "$sks_work/rcdi-nothing.json"; fail "rcdi without rcd: not invalid-rcd"; }
 pass "rcdi_over_content_that_cannot_be_had_is_refused_naming_the_url"
 
+# "rcdPassport": true: the Rich Call Data goes into a ppt=rcd PASSporT of
+# its own (RFC 9795), answered as rcdIdentity beside the SHAKEN one; both
+# verify, alone and together.
+code=$(sign rcdpp "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"orig\":{\"tn\":\"12155550121\"},\"crn\":\"Appointment reminder\",\"rcd\":{\"nam\":\"Example Clinic\",\"icn\":\"$base/brand.png\"},\"rcdi\":true,\"rcdPassport\":true}}")
+[ "$code" = 200 ] || { cat "$sks_work/rcdpp.json"; fail "rcdPassport: signing status $code"; }
+json "$sks_work/rcdpp.json" signingResponse.identity > "$sks_work/rcdpp-shaken.identity"
+json "$sks_work/rcdpp.json" signingResponse.rcdIdentity > "$sks_work/rcdpp-rcd.identity"
+grep -q ';ppt=shaken$' "$sks_work/rcdpp-shaken.identity" || fail "rcdPassport: identity is not ppt=shaken"
+grep -q ';ppt=rcd$' "$sks_work/rcdpp-rcd.identity" || fail "rcdPassport: rcdIdentity is not ppt=rcd"
+verstat rcdpp-shaken "$(request 12155550121 12155550131 "$(cat "$sks_work/rcdpp-shaken.identity")")" \
+    TN-Validation-Passed
+if grep -q '"rcd"' "$sks_work/rcdpp-shaken.json"; then
+    cat "$sks_work/rcdpp-shaken.json"; fail "the SHAKEN PASSporT kept the Rich Call Data"
+fi
+verstat rcdpp-rcd "$(request 12155550121 12155550131 "$(cat "$sks_work/rcdpp-rcd.identity")")" \
+    TN-Validation-Passed
+field rcdpp-rcd verificationResponse.rcd.result verified
+field rcdpp-rcd verificationResponse.rcd.crn "Appointment reminder"
+verstat rcdpp-both "$(requests 12155550121 12155550131 rcdpp-shaken rcdpp-rcd)" TN-Validation-Passed
+field rcdpp-both verificationResponse.attest A
+field rcdpp-both verificationResponse.rcd.result verified
+field rcdpp-both verificationResponse.rcd.rcd.nam "Example Clinic"
+failed rcdpp-other-call "$(requests 12155550121 12155550131 pp1 rcdpp-rcd)" \
+    TN-Validation-Failed 438 rcd-call 1
+code=$(sign rcdpp-no-rcd '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"},"rcdPassport":true}}')
+[ "$code" = 400 ] && [ "$(json "$sks_work/rcdpp-no-rcd.json" error.code)" = missing-field ] ||
+    { cat "$sks_work/rcdpp-no-rcd.json"; fail "rcdPassport without rcd: not 400 missing-field"; }
+code=$(sign rcdpp-false '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"},"rcd":{"nam":"X"},"rcdPassport":false}}')
+[ "$code" = 400 ] && [ "$(json "$sks_work/rcdpp-false.json" error.code)" = wrong-type ] ||
+    { cat "$sks_work/rcdpp-false.json"; fail "rcdPassport false: not 400 wrong-type"; }
+pass "rcd_passport_is_signed_beside_the_shaken_one_and_both_verify"
+
 # ---- /metrics --------------------------------------------------------------------------------
 
 curl -sS -o "$sks_work/metrics.txt" "http://127.0.0.1:$sksd_port/metrics" || fail "GET /metrics"
