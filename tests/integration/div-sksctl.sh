@@ -102,3 +102,17 @@ run_ok div-one "$SKSCTL" verify --fetch --trust pki/root.pem --fetch-ca "$https_
     --fetch-private < div1
 assert_grep div-one "ppt: div" div-one.out
 pass "one div PASSporT alone still verifies as the PASSporT it is"
+
+# The call's Rich Call Data in a ppt=rcd PASSporT of its own (RFC 9795), beside the others.
+"$SKSCTL" sign --key pki/sp-1234.key --orig 12155550121 --dest 12155550131 --ppt rcd \
+    --nam "Example Bank" --x5u "$base/orig.pem" > rcd || fail "sksctl sign --ppt rcd"
+run_ok with-rcd "$SKSCTL" verify --fetch --trust pki/root.pem --fetch-ca "$https_ca" \
+    --fetch-private "$(cat rcd)" "$(cat orig)" "$(cat div1)"
+assert_grep with-rcd "ppt: shaken" with-rcd.out
+assert_grep with-rcd '"nam":"Example Bank"' with-rcd.out
+assert_grep with-rcd "diversion 1: from 12155550131 to 12155550141" with-rcd.out
+"$SKSCTL" sign --key pki/sp-1234.key --orig 12155550121 --dest 12155550199 --ppt rcd \
+    --nam "Example Bank" --x5u "$base/orig.pem" > rcd-other || fail "sksctl sign --ppt rcd"
+refused rcd-other-call 7 "Identity value 2 (ppt=rcd): the shaken PASSporT's dest 12155550131" \
+    orig rcd-other
+pass "a ppt=rcd PASSporT of the call verifies with it, one of another call is 438"
