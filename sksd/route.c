@@ -132,7 +132,7 @@ static enum MHD_Result submit_signing(struct sksd *d, struct MHD_Connection *c, 
 /*
  * A SHAKEN (or div) PASSporT and the ppt=rcd PASSporT with its Rich Call
  * Data: identity as always, and the rcd PASSporT in rcdIdentity, both to be
- * sent as Identity headers of the call (RFC 9795 section 6).
+ * sent as Identity headers of the call (RFC 9795).
  */
 static enum MHD_Result signed_two(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
                                   const struct sksd_sign_result *res)

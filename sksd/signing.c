@@ -219,25 +219,24 @@ static bool map_iat(struct sksd_sign_result *res, const json_t *req, struct sks_
     return true;
 }
 
-/*
- * The request: {"signingRequest":{...}} as ATIS-1000082 writes it, or the
- * claims object alone, the body vesper's clients send.  One member
- * "signingRequest" says which; in either, the members are the same.
- */
 /* What a request asks for besides its PASSporT's claims. */
 struct asks {
     bool compute_rcdi; /* "rcdi": true */
     bool rcd_passport; /* "rcdPassport": true */
 };
 
+/*
+ * The request: {"signingRequest":{...}} as ATIS-1000082 writes it, or the
+ * claims object alone, the body vesper's clients send.  One member
+ * "signingRequest" says which; in either, the members are the same.
+ */
 static bool map_request(struct sksd_sign_result *res, const json_t *root, struct sks_passport *pp,
                         struct asks *asks)
 {
-    json_t *v;
     static const char *const top[] = {"signingRequest"};
     const char *where = "signingRequest";
     const json_t *req = root;
-    json_t *wrapped;
+    json_t *wrapped, *v;
     enum sks_ppt ppt;
 
     if (!json_is_object(root))
@@ -290,7 +289,7 @@ static bool map_request(struct sksd_sign_result *res, const json_t *root, struct
 }
 
 /*
- * RFC 9795 section 6: the Rich Call Data of |pp| moves into |rcd|, a
+ * RFC 9795: the Rich Call Data of |pp| moves into |rcd|, a
  * PASSporT of type rcd for the same call (orig, dest, iat), and out of |pp|.
  */
 static sks_status split_rcd(struct sks_passport *pp, struct sks_passport *rcd,

@@ -169,8 +169,7 @@ static sks_status link_divs(struct set_state *s, struct sks_verify_set *set, str
             if (next != SKS_VERIFY_NO_VALUE)
                 return refuse(set, SKS_SIP_INVALID_IDENTITY_HEADER, i, err, "div-unlinked",
                               "Identity value %zu (ppt=div): value %zu diverts the call "
-                              "from %s already; one div PASSporT per diversion (RFC 8946 "
-                              "section 4)",
+                              "from %s already; one div PASSporT per diversion (RFC 8946)",
                               i + 1, next + 1, s->v[i].div);
             next = i;
         }
@@ -185,7 +184,7 @@ static sks_status link_divs(struct set_state *s, struct sks_verify_set *set, str
             return refuse(set, SKS_SIP_INVALID_IDENTITY_HEADER, i, err, "div-unlinked",
                           "Identity value %zu (ppt=div): it diverts the call from %s, which "
                           "is not the dest of the shaken PASSporT or of a diversion before it "
-                          "(RFC 8946 section 4)",
+                          "(RFC 8946)",
                           i + 1, s->v[i].div);
     }
     return SKS_OK;
