@@ -183,6 +183,9 @@ failed broken-link "$(requests 12155550121 12155550141 call broken)" TN-Validati
 assert_grep broken-link "it diverts the call from 12155550139" "$sks_work/broken-link.json"
 failed leg-skipped "$(requests 12155550121 12155550151 call div2)" TN-Validation-Failed 438 div-unlinked 1
 failed not-this-call "$(requests 12155550121 12155550131 call div1)" TN-Validation-Failed 438 "" 1
+# A call that arrives diverted without its div PASSporT: the shaken PASSporT is for another number.
+failed div-missing "$(requests 12155550121 12155550141 call)" TN-Validation-Failed 438 "" 0
+assert_grep div-missing "12155550141 is not among the PASSporT's dest" "$sks_work/div-missing.json"
 assert_grep not-this-call "12155550131 is not among the PASSporT's dest" "$sks_work/not-this-call.json"
 div_signed other-caller 12155550999 12155550131 12155550141
 failed div-orig "$(requests 12155550121 12155550141 call other-caller)" TN-Validation-Failed 438 div-orig 1
