@@ -60,6 +60,7 @@ struct sksd_job {
     char identity[SKS_IDENTITY_NAME_MAX + 1];
     bool named;
     size_t body_len;
+    char *extra; /* a second Identity header, for the requests that ask for one */
     union {
         struct sksd_sign_result sign;
         struct sksd_verification verify;
@@ -106,6 +107,7 @@ static void job_free(struct sksd_job *j)
     if (j == NULL)
         return;
     OPENSSL_cleanse(j->buf, j->body_len);
+    free(j->extra);
     free(j);
 }
 
@@ -207,7 +209,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->lock);
 
         if (s->kind == SKSD_POOL_SIGN)
-            sksd_sign_request(s->d, j->buf, j->body_len, j->named ? j->identity : NULL,
+            sksd_sign_request(s->d, j->buf, j->body_len, j->named ? j->identity : NULL, &j->extra,
                               &j->res.sign);
         else
             (void)sksd_verify_request(s->d, j->buf, j->body_len, true, &j->res.verify);

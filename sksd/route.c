@@ -129,6 +129,24 @@ static enum MHD_Result submit_signing(struct sksd *d, struct MHD_Connection *c, 
     return submit(d->signer, c, r, identity);
 }
 
+/*
+ * A SHAKEN (or div) PASSporT and the ppt=rcd PASSporT with its Rich Call
+ * Data: identity as always, and the rcd PASSporT in rcdIdentity, both to be
+ * sent as Identity headers of the call (RFC 9795).
+ */
+static enum MHD_Result signed_two(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r,
+                                  const struct sksd_sign_result *res)
+{
+    json_t *body =
+        json_pack("{s:{s:s%,s:s%}}", "signingResponse", "identity", res->identity,
+                  res->identity_len, "rcdIdentity", res->rcd_identity, res->rcd_identity_len);
+
+    if (body == NULL)
+        return sksd_reply_error(r, c, 503, "overloaded", "", "out of memory: try again");
+    sksd_metrics_observe(&d->metrics.signing, sksd_now_ns() - r->t0_ns);
+    return sksd_reply_json(r, c, 200, body);
+}
+
 /* The connection was resumed: the job is signed, refused or out of time. */
 static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, struct sksd_req *r)
 {
@@ -144,6 +162,8 @@ static enum MHD_Result finish_signing(struct sksd *d, struct MHD_Connection *c, 
     res = sksd_job_sign_result(k->job);
     if (res->err.status != SKS_OK)
         return sksd_reply_failure(r, c, &res->err);
+    if (res->rcd_identity_len > 0)
+        return signed_two(d, c, r, res);
     /* The header is base64url, URI characters and ';=<>': nothing JSON must escape. */
     out = sksd_job_body(k->job) + sksd_job_cap(k->job);
     n = snprintf(out, RESPONSE_MAX, "{\"signingResponse\":{\"identity\":\"%s\"}}", res->identity);
@@ -177,15 +197,38 @@ static void add_rcd(json_t *out, const struct sks_verify_result *res)
     json_object_set_new(out, "rcd", rcd);
 }
 
+/* A diverted call's diversions, as the div PASSporTs claim them, with each signer's SPC. */
+static json_t *diversions(const struct sks_verify_set *set)
+{
+    json_t *out = json_array(), *dest, *link;
+    size_t i;
+    unsigned int k;
+
+    for (i = 0; out != NULL && i < set->nlinks; i++) {
+        const struct sks_verify_link *l = &set->links[i];
+
+        if ((dest = json_array()) == NULL)
+            break;
+        for (k = 0; k < l->ndest; k++)
+            json_array_append_new(dest, json_string(l->dest[k]));
+        link = json_pack("{s:{s:s},s:{s:o}}", "div", "tn", l->div, "dest", "tn", dest);
+        if (link != NULL && l->chain_checked)
+            json_object_set_new(link, "spc", json_string(l->spc));
+        json_array_append_new(out, link);
+    }
+    return out;
+}
+
 /*
  * The verificationResponse: the verstat and, for a PASSporT that did not
  * pass, the SIP response RFC 8224 gives it (reasonCode, reasonString) and
  * what is wrong (code, message); for one that passed with Rich Call Data,
- * its verdict.
+ * its verdict.  For an identity array, the diversions of a call that
+ * passed, or the index of the value at fault (identityIndex).
  */
 static json_t *verification_body(const struct sksd_verification *v)
 {
-    const struct sks_verify_result *res = &v->res;
+    const struct sks_verify_result *res = &v->set.res;
     json_t *out = json_pack("{s:s}", "verstat", sks_verstat(res->sip_code));
 
     if (out == NULL)
@@ -197,11 +240,15 @@ static json_t *verification_body(const struct sksd_verification *v)
             json_object_set_new(out, "spc", json_string(res->spc));
         if (res->rcd != SKS_RCD_NONE)
             add_rcd(out, res);
+        if (v->several)
+            json_object_set_new(out, "diversions", diversions(&v->set));
     } else {
         json_object_set_new(out, "reasonCode", json_integer(res->sip_code));
         json_object_set_new(out, "reasonString", json_string(res->sip_reason));
         json_object_set_new(out, "code", json_string(sks_error_code(&v->err)));
         json_object_set_new(out, "message", json_string(v->err.msg));
+        if (v->several && v->set.at_fault != SKS_VERIFY_NO_VALUE)
+            json_object_set_new(out, "identityIndex", json_integer((json_int_t)v->set.at_fault));
     }
     return json_pack("{s:o}", "verificationResponse", out);
 }
@@ -256,8 +303,8 @@ static enum MHD_Result answer_verification(struct sksd *d, struct MHD_Connection
 
     if (!v->judged)
         return sksd_reply_failure(r, c, &v->err);
-    if (v->res.sip_code == SKS_SIP_OK && k != NULL && k->job != NULL &&
-        (resp = passed_response(k, &v->res)) != NULL) {
+    if (v->set.res.sip_code == SKS_SIP_OK && !v->several && k != NULL && k->job != NULL &&
+        (resp = passed_response(k, &v->set.res)) != NULL) {
         sksd_metrics_observe(&d->metrics.verifying, sksd_now_ns() - r->t0_ns);
         return sksd_reply_queue(r, c, 200, resp);
     }

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,8 +28,8 @@
 #include "sksd/sksd.h"
 
 /* The members a signingRequest may have (ATIS-1000082, RFC 8588, RFC 8946, RFC 9795). */
-static const char *const request_members[] = {"attest", "crn",    "dest", "div", "iat",
-                                              "orig",   "origid", "rcd",  "rcdi"};
+static const char *const request_members[] = {"attest", "crn",    "dest", "div",         "iat",
+                                              "orig",   "origid", "rcd",  "rcdPassport", "rcdi"};
 
 /*
  * This file only maps the JSON of a signingRequest onto a struct
@@ -218,17 +219,24 @@ static bool map_iat(struct sksd_sign_result *res, const json_t *req, struct sks_
     return true;
 }
 
+/* What a request asks for besides its PASSporT's claims. */
+struct asks {
+    bool compute_rcdi; /* "rcdi": true */
+    bool rcd_passport; /* "rcdPassport": true */
+};
+
 /*
  * The request: {"signingRequest":{...}} as ATIS-1000082 writes it, or the
  * claims object alone, the body vesper's clients send.  One member
  * "signingRequest" says which; in either, the members are the same.
  */
-static bool map_request(struct sksd_sign_result *res, const json_t *root, struct sks_passport *pp)
+static bool map_request(struct sksd_sign_result *res, const json_t *root, struct sks_passport *pp,
+                        struct asks *asks)
 {
     static const char *const top[] = {"signingRequest"};
     const char *where = "signingRequest";
     const json_t *req = root;
-    json_t *wrapped;
+    json_t *wrapped, *v;
     enum sks_ppt ppt;
 
     if (!json_is_object(root))
@@ -262,9 +270,42 @@ static bool map_request(struct sksd_sign_result *res, const json_t *root, struct
     }
     /*
      * Rich Call Data is checked as it is read, by the rules sksctl sign
-     * applies; rcdi comes with the request (the content's author computes it).
+     * applies; rcdi comes with the request (the content's author computes
+     * it), or "rcdi": true asks sksd to compute it once the claims are
+     * judged.  The body is ours to change.
      */
-    return sks_rcd_read(req, SKS_CLAIMS_TO_SIGN, pp, &res->err) == SKS_OK;
+    asks->compute_rcdi = json_is_true(json_object_get(req, "rcdi"));
+    if (asks->compute_rcdi)
+        json_object_del((json_t *)req, "rcdi");
+    if (!member(res, req, "rcdPassport", "rcdPassport", JSON_TRUE, "true", false, &v))
+        return false;
+    asks->rcd_passport = v != NULL;
+    if (sks_rcd_read(req, SKS_CLAIMS_TO_SIGN, pp, &res->err) != SKS_OK)
+        return false;
+    if (asks->rcd_passport && pp->rcd[0] == '\0')
+        return refused(res, "missing-field", "rcd",
+                       "rcdPassport: true signs the rcd in a PASSporT of its own: rcd is missing");
+    return true;
+}
+
+/*
+ * RFC 9795: the Rich Call Data of |pp| moves into |rcd|, a
+ * PASSporT of type rcd for the same call (orig, dest, iat), and out of |pp|.
+ */
+static sks_status split_rcd(struct sks_passport *pp, struct sks_passport *rcd,
+                            struct sks_error *err)
+{
+    if (sks_passport_init(rcd, SKS_PPT_RCD, err) != SKS_OK)
+        return err->status;
+    memcpy(rcd->orig, pp->orig, sizeof(rcd->orig));
+    memcpy(rcd->dest, pp->dest, sizeof(rcd->dest));
+    rcd->ndest = pp->ndest;
+    rcd->iat = pp->iat;
+    memcpy(rcd->rcd, pp->rcd, sizeof(rcd->rcd));
+    memcpy(rcd->rcdi, pp->rcdi, sizeof(rcd->rcdi));
+    memcpy(rcd->crn, pp->crn, sizeof(rcd->crn));
+    pp->rcd[0] = pp->rcdi[0] = pp->crn[0] = '\0';
+    return sks_passport_check_claims(rcd, err);
 }
 
 struct token_signer {
@@ -337,8 +378,12 @@ static void store_failed(struct sksd *d, struct sksd_sign_result *res, const cha
     }
 }
 
+/*
+ * Signs |pp| into |res->identity| and, when |rcd| is not NULL, |rcd| into
+ * |rcd_out| (SKS_IDENTITY_MAX + 1 bytes), with the same active key.
+ */
 static void sign_with_store(struct sksd *d, const char *named, struct sks_passport *pp,
-                            struct sksd_sign_result *res)
+                            struct sks_passport *rcd, char *rcd_out, struct sksd_sign_result *res)
 {
     char identity[SKS_IDENTITY_NAME_MAX + 1];
     struct sks_active *active = NULL;
@@ -361,19 +406,45 @@ static void sign_with_store(struct sksd *d, const char *named, struct sks_passpo
         store_failed(d, res, NULL);
         goto done;
     }
+    if (rcd != NULL) {
+        if (sks_passport_set_x5u(rcd, active->x5u, &res->err) != SKS_OK ||
+            sks_passport_sign(rcd, sign_in_token, &ts, rcd_out, SKS_IDENTITY_MAX + 1,
+                              &res->rcd_identity_len, &res->err) != SKS_OK) {
+            res->identity_len = 0;
+            store_failed(d, res, "the rcd PASSporT");
+            goto done;
+        }
+        res->rcd_identity = rcd_out;
+    }
     sks_error_clear(&res->err);
 done:
     sks_active_put(active);
 }
 
-sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
-                             struct sksd_sign_result *res)
+/* The ppt=rcd PASSporT a request asks for, split from |pp|, and the buffer it is signed into. */
+static bool rcd_passport(struct sks_passport *pp, struct sks_passport *rcd, char **extra,
+                         struct sksd_sign_result *res)
 {
-    struct sks_passport pp;
+    if (split_rcd(pp, rcd, &res->err) != SKS_OK)
+        return false;
+    if (*extra == NULL && (*extra = malloc(SKS_IDENTITY_MAX + 1)) == NULL) {
+        sks_fail_field(&res->err, SKS_ERR_SYSTEM, "internal-error", "", "out of memory");
+        return false;
+    }
+    return true;
+}
+
+sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
+                             char **extra, struct sksd_sign_result *res)
+{
+    struct sks_passport pp, rcd;
+    struct asks asks = {false, false};
     json_error_t jerr;
     json_t *root;
 
     res->identity_len = 0;
+    res->rcd_identity = NULL;
+    res->rcd_identity_len = 0;
     sks_error_clear(&res->err);
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -382,8 +453,10 @@ sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const
         return res->err.status;
     }
     /* Judged before a signer is chosen: bad input is a 400 even when the token is away. */
-    if (map_request(res, root, &pp) && sks_passport_check_claims(&pp, &res->err) == SKS_OK)
-        sign_with_store(d, identity, &pp, res);
+    if (map_request(res, root, &pp, &asks) && sks_passport_check_claims(&pp, &res->err) == SKS_OK &&
+        (!asks.compute_rcdi || sksd_rcdi_compute(d, &pp, &res->err) == SKS_OK) &&
+        (!asks.rcd_passport || rcd_passport(&pp, &rcd, extra, res)))
+        sign_with_store(d, identity, &pp, asks.rcd_passport ? &rcd : NULL, *extra, res);
     json_decref(root);
     return res->err.status;
 }

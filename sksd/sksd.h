@@ -189,21 +189,28 @@ struct sksd_sign_result {
     struct sks_error err; /* status, code, the request member at fault and the message */
     char identity[SKS_IDENTITY_MAX + 1];
     size_t identity_len;
+    /* "rcdPassport": true: the ppt=rcd PASSporT's Identity header (0 bytes without). */
+    const char *rcd_identity;
+    size_t rcd_identity_len;
 };
 
 /*
  * Signs the signing request |body| (|len| bytes of JSON) with the active
  * key of |identity| (NULL: choose by the orig TN).  Returns SKS_OK with the
- * Identity header in |res|, or the failure in |res->err|.
+ * Identity header in |res|, or the failure in |res->err|.  A request for a
+ * separate ppt=rcd PASSporT writes its header into |*extra|, allocated
+ * there (SKS_IDENTITY_MAX + 1 bytes) on first use and the caller's to free:
+ * requests without one allocate nothing.
  */
 sks_status sksd_sign_request(struct sksd *d, const char *body, size_t len, const char *identity,
-                             struct sksd_sign_result *res);
+                             char **extra, struct sksd_sign_result *res);
 
 /* Identity verification (verification.c). */
 struct sksd_verification {
     struct sks_error err; /* a request the API refuses (400), or the verifier's failure */
-    bool judged;          /* the PASSporT was judged: |res| holds the outcome */
-    struct sks_verify_result res;
+    bool judged;          /* the PASSporT was judged: |set.res| holds the outcome */
+    bool several;         /* identity was an array: the call's values judged as a set */
+    struct sks_verify_set set;
 };
 
 /*
@@ -215,6 +222,15 @@ struct sksd_verification {
  */
 bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait,
                          struct sksd_verification *out);
+/*
+ * Sets |pp|'s rcdi (a signingRequest's "rcdi": true) to the digests of what
+ * its rcd points at, fetched through [verify]'s guarded fetcher into the
+ * Rich Call Data cache verification uses, waiting for it.  Fails without
+ * [verify] (422 rcdi-not-configured), with invalid-rcd for an rcd that
+ * points at nothing, and with 422 rcd-content-unavailable naming the URL
+ * when content cannot be had.
+ */
+sks_status sksd_rcdi_compute(struct sksd *d, struct sks_passport *pp, struct sks_error *err);
 /* The x5u and CRL caches and trust roots of [verify]; nothing without it. */
 sks_status sksd_verify_setup(struct sksd *d, struct sks_error *err);
 void sksd_verify_teardown(struct sksd *d);

@@ -127,6 +127,24 @@ bool sksd_verify_cache_stats(struct sksd *d, struct sks_fetch_cache_stats *x5u,
     return true;
 }
 
+sks_status sksd_rcdi_compute(struct sksd *d, struct sks_passport *pp, struct sks_error *err)
+{
+    sks_status st;
+
+    if (d->vstate == NULL)
+        return sks_fail_field(err, SKS_ERR_POLICY, "rcdi-not-configured", "rcdi",
+                              "rcdi: true needs the content fetched as verification fetches it: "
+                              "configure [sksd] verify");
+    st = sks_rcdi_compute(pp, sks_rcd_content_digest, &d->vstate->content, err);
+    if (st == SKS_OK || (err->code != NULL && strcmp(err->code, "invalid-rcd") == 0))
+        return st;
+    /* What the fetch said (the URL and why) stays; the code says what the client can do. */
+    sks_error_prefix(err, "cannot compute rcdi");
+    err->status = SKS_ERR_POLICY;
+    sks_error_set_field(err, "rcd-content-unavailable", "rcdi");
+    return SKS_ERR_POLICY;
+}
+
 /* ---- the request ---------------------------------------------------------------- */
 
 /* What a verificationRequest says about the call. */
@@ -136,8 +154,14 @@ struct call {
     char dest[SKS_DEST_MAX][SKS_TN_MAX + 1];
     size_t ndest;
     long long time; /* 0: not given */
-    const char *identity;
-    size_t identity_len;
+    /*
+     * identity: one value (a string), or the values of a diverted call (an
+     * array, RFC 8946), of which the first SKS_VERIFY_IDENTITIES_MAX are
+     * kept: more are refused by sks_identities_verify() unread.
+     */
+    bool several;
+    struct sks_identity_value ids[SKS_VERIFY_IDENTITIES_MAX];
+    size_t nids;
 };
 
 /* The member |a| or, as vesper's clients write it, |b|; NULL when neither. */
@@ -226,6 +250,32 @@ static sks_status read_time(struct sksd_verification *out, const json_t *req, st
     return SKS_OK;
 }
 
+/* identity as an array: a diverted call's shaken and div PASSporTs, each a string. */
+static sks_status read_identities(struct sksd_verification *out, const json_t *arr,
+                                  struct call *call)
+{
+    const json_t *v;
+    size_t i;
+
+    call->several = true;
+    call->nids = json_array_size(arr);
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_string(v)) {
+            char field[32];
+
+            snprintf(field, sizeof(field), "identity[%zu]", i);
+            return sks_fail_field(&out->err, SKS_ERR_INPUT, "wrong-type", field,
+                                  "%s has the wrong JSON type: it must be an Identity header "
+                                  "value, a string",
+                                  field);
+        }
+        if (i < SKS_VERIFY_IDENTITIES_MAX)
+            call->ids[i] = (struct sks_identity_value){json_string_value(v), json_string_length(v)};
+    }
+    return SKS_OK;
+}
+
 static const char *const members[] = {"from", "to", "time", "identity", "orig", "dest", "iat"};
 
 static sks_status read_call(struct sksd_verification *out, const json_t *root, struct call *call)
@@ -270,13 +320,16 @@ static sks_status read_call(struct sksd_verification *out, const json_t *root, s
         read_time(out, req, call) != SKS_OK)
         return SKS_ERR_INPUT;
     id = json_object_get(req, "identity");
+    if (json_is_array(id))
+        return read_identities(out, id, call);
     if (id != NULL && !json_is_string(id))
         return sks_fail_field(
             &out->err, SKS_ERR_INPUT, "wrong-type", "identity",
             "identity has the wrong JSON type: it must be the Identity header value, a "
             "string");
-    call->identity = id != NULL ? json_string_value(id) : "";
-    call->identity_len = id != NULL ? json_string_length(id) : 0;
+    call->ids[0].hdr = id != NULL ? json_string_value(id) : "";
+    call->ids[0].len = id != NULL ? json_string_length(id) : 0;
+    call->nids = 1;
     return SKS_OK;
 }
 
@@ -326,22 +379,31 @@ bool sksd_verify_request(struct sksd *d, const char *body, size_t len, bool wait
     o.ncall_dest = call.ndest;
     o.now = now;
     out->judged = true;
+    out->several = call.several;
     /* RFC 8224 section 6.2.1: the Date of the request is fresh, and iat is judged by it. */
     if (call.time != 0 && llabs(call.time - (long long)now) > vs->max_age) {
-        memset(&out->res, 0, sizeof(out->res));
-        out->res.sip_code = SKS_SIP_STALE_DATE;
-        out->res.sip_reason = sks_sip_reason(SKS_SIP_STALE_DATE);
+        memset(&out->set, 0, sizeof(out->set));
+        out->set.at_fault = SKS_VERIFY_NO_VALUE;
+        out->set.res.sip_code = SKS_SIP_STALE_DATE;
+        out->set.res.sip_reason = sks_sip_reason(SKS_SIP_STALE_DATE);
         sks_fail_field(&out->err, SKS_ERR_POLICY, "stale-time", "time",
                        "time %lld is %lld seconds from sksd's clock: more than the %ld allowed",
                        call.time, llabs(call.time - (long long)now), vs->max_age);
     } else {
         if (call.time != 0)
             o.now = (time_t)call.time;
-        (void)sks_identity_verify(call.identity, call.identity_len, &o, &out->res, &out->err);
-        answered = wait || !sks_verify_needs_fetch(&out->res, &out->err);
+        if (call.several) {
+            (void)sks_identities_verify(call.ids, call.nids, &o, &out->set, &out->err);
+        } else {
+            out->set.at_fault = SKS_VERIFY_NO_VALUE;
+            out->set.nlinks = 0;
+            (void)sks_identity_verify(call.ids[0].hdr, call.ids[0].len, &o, &out->set.res,
+                                      &out->err);
+        }
+        answered = wait || !sks_verify_needs_fetch(&out->set.res, &out->err);
     }
     if (answered)
-        count(d, out->res.sip_code);
+        count(d, out->set.res.sip_code);
 done:
     json_decref(root);
     return answered;

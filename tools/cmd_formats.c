@@ -415,7 +415,9 @@ int cmd_sign(int argc, char **argv)
 #define STDIN_MAX (1024 * 1024)
 
 struct verify_args {
-    const char *cert, *pubkey, *trust, *max_age, *now, *identity;
+    const char *cert, *pubkey, *trust, *max_age, *now;
+    char **identities; /* the Identity header values given as arguments */
+    size_t nidentities;
     const char *fetch_ca;
     bool fetch, fetch_private, no_crl;
 };
@@ -426,11 +428,14 @@ static int usage_verify(FILE *f, int status)
             "usage: sksctl verify (--cert FILE [--trust FILE] | --pubkey FILE |\n"
             "                      --fetch --trust FILE [--fetch-ca FILE] [--fetch-private]\n"
             "                      [--no-crl])\n"
-            "                     [--max-age SECONDS] [--now SECONDS] [IDENTITY]\n"
+            "                     [--max-age SECONDS] [--now SECONDS] [IDENTITY...]\n"
             "\n"
             "Verifies a SIP Identity header value (RFC 8224) with a SHAKEN or div\n"
             "PASSporT, given as IDENTITY or on stdin, with the certificate given or,\n"
-            "with --fetch, the one its x5u names.\n"
+            "with --fetch, the one its x5u names.  Several values (several IDENTITY\n"
+            "arguments, or one per line on stdin) are one call: its shaken PASSporT,\n"
+            "a div PASSporT per diversion (RFC 8946) and at most one ppt=rcd PASSporT\n"
+            "(RFC 9795), verified each and as a chain (at most %d values).\n"
             "\n"
             "  --cert FILE      PEM certificates: the signer's first, then intermediates\n"
             "  --trust FILE     PEM STI-PA root certificates; the signer's certificate is\n"
@@ -458,7 +463,7 @@ static int usage_verify(FILE *f, int status)
             "and the status is 2 for malformed input, 7 for a policy failure (stale\n"
             "iat, unsupported algorithm, unacceptable certificate), 8 for a signature\n"
             "that does not verify; 1 is a usage error.\n",
-            SKS_VERIFY_MAX_AGE_DEFAULT);
+            SKS_VERIFY_IDENTITIES_MAX, SKS_VERIFY_MAX_AGE_DEFAULT);
     return status;
 }
 
@@ -576,6 +581,46 @@ static void print_verified(const struct sks_verify_result *res, bool with_cert)
     printf("\n");
 }
 
+/* The diversions of a set that verified, in the order the call took them. */
+static void print_links(const struct sks_verify_set *set)
+{
+    size_t i;
+    unsigned int k;
+
+    for (i = 0; i < set->nlinks; i++) {
+        const struct sks_verify_link *l = &set->links[i];
+
+        printf("diversion %zu: from %s to ", i + 1, l->div);
+        for (k = 0; k < l->ndest; k++)
+            printf("%s%s", k > 0 ? "," : "", l->dest[k]);
+        if (l->chain_checked)
+            printf(", certificate SPC %s", l->spc);
+        printf("\n");
+    }
+}
+
+/*
+ * The values on stdin, one per line, when it holds more than one: a lone
+ * value is verified as the whole of stdin, as it always was.
+ */
+static size_t split_lines(char *data, size_t len, struct sks_identity_value *v, size_t max)
+{
+    size_t n = 0, i = 0, start;
+
+    while (i < len) {
+        start = i;
+        while (i < len && data[i] != '\n')
+            i++;
+        if (i - start > 0 && !(i - start == 1 && data[start] == '\r')) {
+            if (n < max)
+                v[n] = (struct sks_identity_value){data + start, i - start};
+            n++;
+        }
+        i++;
+    }
+    return n;
+}
+
 static sks_status verify_set_up(const struct verify_args *a, struct sks_verify_opts *o,
                                 struct fetch_source *fs, struct sks_error *err)
 {
@@ -617,15 +662,52 @@ static void verify_tear_down(struct sks_verify_opts *o, struct fetch_source *fs)
     X509_STORE_free(o->roots);
 }
 
+static int verify_one(const struct sks_verify_opts *o, const char *hdr, size_t len)
+{
+    struct sks_verify_result res;
+    struct sks_error err;
+
+    sks_error_clear(&err);
+    if (sks_identity_verify(hdr, len, o, &res, &err) != SKS_OK) {
+        sks_error_prefix(&err, "%d %s", res.sip_code, res.sip_reason);
+        return cli_report("verify", &err);
+    }
+    print_verified(&res, o->cert != NULL || o->source != NULL);
+    return 0;
+}
+
+static int verify_several(const struct sks_verify_opts *o, const struct sks_identity_value *v,
+                          size_t n)
+{
+    struct sks_verify_set *set = malloc(sizeof(*set));
+    struct sks_error err;
+    int rc;
+
+    sks_error_clear(&err);
+    if (set == NULL) {
+        sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
+        return cli_report("verify", &err);
+    }
+    if (sks_identities_verify(v, n, o, set, &err) != SKS_OK) {
+        sks_error_prefix(&err, "%d %s", set->res.sip_code, set->res.sip_reason);
+        rc = cli_report("verify", &err);
+    } else {
+        print_verified(&set->res, o->cert != NULL || o->source != NULL);
+        print_links(set);
+        rc = 0;
+    }
+    free(set);
+    return rc;
+}
+
 static int verify_run(const struct verify_args *a)
 {
     struct sks_verify_opts o = {0};
     struct fetch_source fs = {0};
-    struct sks_verify_result res;
+    struct sks_identity_value v[SKS_VERIFY_IDENTITIES_MAX];
     struct sks_error err;
     char *stdin_data = NULL;
-    const char *hdr = a->identity;
-    size_t len = hdr != NULL ? strlen(hdr) : 0;
+    size_t len = 0, n, i;
     int rc;
 
     sks_error_clear(&err);
@@ -633,20 +715,22 @@ static int verify_run(const struct verify_args *a)
         rc = cli_report("verify", &err);
         goto done;
     }
-    if (hdr == NULL) {
-        if (read_stdin(&stdin_data, &len, &err) != SKS_OK) {
-            rc = cli_report("verify", &err);
-            goto done;
-        }
-        hdr = stdin_data;
+    if (a->nidentities == 1) {
+        rc = verify_one(&o, a->identities[0], strlen(a->identities[0]));
+        goto done;
     }
-    if (sks_identity_verify(hdr, len, &o, &res, &err) != SKS_OK) {
-        sks_error_prefix(&err, "%d %s", res.sip_code, res.sip_reason);
+    if (a->nidentities > 1) {
+        for (i = 0; i < a->nidentities && i < SKS_VERIFY_IDENTITIES_MAX; i++)
+            v[i] = (struct sks_identity_value){a->identities[i], strlen(a->identities[i])};
+        rc = verify_several(&o, v, a->nidentities);
+        goto done;
+    }
+    if (read_stdin(&stdin_data, &len, &err) != SKS_OK) {
         rc = cli_report("verify", &err);
         goto done;
     }
-    print_verified(&res, o.cert != NULL || o.source != NULL);
-    rc = 0;
+    n = split_lines(stdin_data, len, v, SKS_VERIFY_IDENTITIES_MAX);
+    rc = n > 1 ? verify_several(&o, v, n) : verify_one(&o, stdin_data, len);
 done:
     free(stdin_data);
     verify_tear_down(&o, &fs);
@@ -673,9 +757,8 @@ int cmd_verify(int argc, char **argv)
 
     if (!cli_parse_opts(argc, argv, opts, usage_verify, &rc))
         return rc;
-    if (argc - optind > 1)
-        return cli_usage_error("verify", "give at most one Identity header");
-    a.identity = optind < argc ? argv[optind] : NULL;
+    a.identities = argv + optind;
+    a.nidentities = (size_t)(argc - optind);
     if ((a.cert != NULL) + (a.pubkey != NULL) + a.fetch != 1)
         return cli_usage_error("verify", "give one of --cert, --pubkey and --fetch");
     if (a.fetch && a.trust == NULL)

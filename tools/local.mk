@@ -15,6 +15,7 @@ tools/sksctl.1: $(srcdir)/tools/sksctl.1.in
 # through the sks provider; sksctl's key store commands are tested in
 # keystore/local.mk.
 TOOLS_TESTS = tests/integration/formats-sksctl.sh tests/integration/formats-token.sh \
-	tests/integration/verify-fetch.sh tests/integration/rcd-sksctl.sh
+	tests/integration/verify-fetch.sh tests/integration/rcd-sksctl.sh \
+	tests/integration/div-sksctl.sh
 TESTS += $(TOOLS_TESTS)
 EXTRA_DIST += $(TOOLS_TESTS) tests/integration/https-server.py

@@ -1,7 +1,7 @@
 # verify: verification of an Identity header: the PASSporT, its signature and the
 # credential against the certificate profile and trust roots; the x5u chain cache.
 noinst_LTLIBRARIES += verify/libsksverify.la
-verify_libsksverify_la_SOURCES = verify/verify.c verify/verify.h verify/x5u.c verify/x5u.h \
+verify_libsksverify_la_SOURCES = verify/verify.c verify/verify.h verify/divert.c verify/x5u.c verify/x5u.h \
 	verify/rcd.c verify/rcd.h
 verify_libsksverify_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 LIBSKS_VERIFY = verify/libsksverify.la $(LIBSKS_PROFILE) $(LIBSKS_FETCH)

@@ -362,6 +362,22 @@ static sks_status verify(const char *hdr, size_t len, const struct sks_verify_op
     return SKS_OK;
 }
 
+sks_status sks_identity_peek(const char *hdr, size_t len, struct sks_passport *pp, int *sip,
+                             struct sks_error *err)
+{
+    unsigned char buf[SKS_IDENTITY_MAX];
+    struct sks_identity id;
+    sks_status st;
+
+    *sip = SKS_SIP_SERVER_ERROR;
+    if ((st = sks_identity_parse(hdr, len, &id, sip, err)) != SKS_OK ||
+        (st = check_header(&id, buf, sip, err)) != SKS_OK ||
+        (st = read_claims(&id, buf, pp, sip, err)) != SKS_OK)
+        return st;
+    *sip = SKS_SIP_OK;
+    return SKS_OK;
+}
+
 const char *sks_verstat(int sip_code)
 {
     switch (sip_code) {

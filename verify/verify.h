@@ -145,4 +145,82 @@ const char *sks_verstat(int sip_code);
 sks_status sks_identity_verify(const char *hdr, size_t len, const struct sks_verify_opts *opts,
                                struct sks_verify_result *res, struct sks_error *err);
 
+/*
+ * The claims of the Identity header value |hdr| as sks_identity_verify()
+ * reads them (the value's parameters, the JWS header and the claims), with
+ * no credential, freshness or signature check: what a caller may use to
+ * arrange several values before verifying each, never to trust one.
+ * Fails as sks_identity_verify() would on the same malformed input.
+ */
+sks_status sks_identity_peek(const char *hdr, size_t len, struct sks_passport *pp, int *sip,
+                             struct sks_error *err);
+
+/* ---- a diverted call: a shaken PASSporT and its div PASSporTs (RFC 8946) ---------------- */
+
+/* The most Identity header values one call is judged with: a shaken PASSporT and 7 diversions. */
+#define SKS_VERIFY_IDENTITIES_MAX 8
+/* sks_verify_set.at_fault when no one value is at fault. */
+#define SKS_VERIFY_NO_VALUE ((size_t)-1)
+
+struct sks_identity_value {
+    const char *hdr;
+    size_t len;
+};
+
+/* One diversion of a set that verified: from |div| to |dest|, signed by |spc|'s certificate. */
+struct sks_verify_link {
+    char div[SKS_TN_MAX + 1];
+    char dest[SKS_DEST_MAX][SKS_TN_MAX + 1];
+    unsigned int ndest;
+    bool chain_checked;
+    char spc[SKS_SPC_MAX + 1];
+};
+
+struct sks_verify_set {
+    /*
+     * sip_code and sip_reason are the set's; passport, chain_checked, spc
+     * and the Rich Call Data verdict are the shaken PASSporT's once the set
+     * verified (a failure leaves the passport empty).
+     */
+    struct sks_verify_result res;
+    size_t at_fault; /* the value (0-based, as given) a failure is about, or SKS_VERIFY_NO_VALUE */
+    size_t nlinks;   /* the diversions, in the order the call took them */
+    struct sks_verify_link links[SKS_VERIFY_IDENTITIES_MAX - 1];
+};
+
+/*
+ * Verifies the Identity header values of one call, |n| of them in any order
+ * (RFC 8224 section 4: a request may carry several): exactly one shaken
+ * PASSporT and a div PASSporT per diversion (RFC 8946, ATIS-1000085).  Each
+ * value is verified by sks_identity_verify() with |opts| (signature,
+ * claims, freshness, certificate and chain, each with its own x5u: the
+ * diverting provider signs with its own certificate, whose SPC is
+ * reported per link), and the set must form one chain:
+ *   - the shaken PASSporT's orig is the call's (opts->call_orig), and so is
+ *     every div PASSporT's (RFC 8946 section 3: orig stays the caller's);
+ *   - each div PASSporT's div is among the dest of the PASSporT before it,
+ *     starting from the shaken PASSporT's, one div per leg;
+ *   - the last PASSporT's dest holds the call's (opts->call_dest): the
+ *     shaken PASSporT's own dest is where the call went before diversion;
+ *   - a ppt=rcd PASSporT (RFC 9795, at most one) is for the shaken
+ *     PASSporT's call: its orig, and every TN of its dest; its Rich Call
+ *     Data verdict is the set's when the shaken PASSporT carries none
+ *     ("rcd-call" when it is another call's).
+ * A broken rule is 438 Invalid Identity Header (TN-Validation-Failed) with
+ * the code "div-orig" (an orig that differs), "div-unlinked" (a div no
+ * PASSporT leads to, or one too many for a leg), "shaken-several" (more
+ * than one shaken PASSporT), "identity-unsupported" (a PASSporT of
+ * another type, or a second ppt=rcd one), "identity-too-many" (more than
+ * SKS_VERIFY_IDENTITIES_MAX values: none is read); div PASSporTs without a
+ * shaken PASSporT are 428 Use Identity Header (No-TN-Validation,
+ * "div-without-shaken"): nothing asserts the caller's number.  A value
+ * that fails its own verification fails the set with its SIP response;
+ * messages start "Identity value N (ppt=P)" (1-based) and |set->at_fault|
+ * names it.  Checks that need no key run first, on every value, so that a
+ * broken set costs no fetch or signature check.
+ */
+sks_status sks_identities_verify(const struct sks_identity_value *values, size_t n,
+                                 const struct sks_verify_opts *opts, struct sks_verify_set *set,
+                                 struct sks_error *err);
+
 #endif

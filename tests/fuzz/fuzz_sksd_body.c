@@ -134,13 +134,15 @@ static void claims_of_request(const char *body, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct sksd_sign_result res;
+    char *extra = NULL;
     const char *body = (const char *)data;
     unsigned int http;
 
     if (size > 64 * 1024)
         return 0;
     /* The body is not NUL-terminated: the daemon's buffers are not either. */
-    sksd_sign_request(&sksd, body, size, NULL, &res);
+    sksd_sign_request(&sksd, body, size, NULL, &extra, &res);
+    free(extra);
     http = sksd_http_status(res.err.status);
     if (http == 404 && strcmp(sks_error_code(&res.err), "unknown-identity") == 0) {
         claims_of_request(body, size);

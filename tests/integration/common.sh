@@ -178,6 +178,18 @@ wait_started() {
 
 # ---- an HTTPS server on loopback -------------------------------------------
 
+# sksctl_fetch_work: the start of an sksctl test that fetches: a work
+# directory to cd into, whose www/ a loopback HTTPS server serves at $base.
+sksctl_fetch_work() {
+    command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
+    [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
+    sks_mkwork
+    cd "$sks_work" || fail "cannot enter $sks_work"
+    mkdir www
+    https_server_start www
+    base=https://localhost:$https_port
+}
+
 # https_server_start DIR: tests/integration/https-server.py serving DIR on a
 # free 127.0.0.1 port with a TLS certificate for localhost and 127.0.0.1
 # from a CA of its own; sets $https_port and $https_ca (that CA, PEM).  Its

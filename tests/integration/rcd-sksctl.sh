@@ -6,13 +6,7 @@
 # Bad Rich Call Data is refused before anything is signed.
 . "$top_srcdir/tests/integration/common.sh"
 
-command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
-[ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
-sks_mkwork
-cd "$sks_work"
-mkdir www
-https_server_start www
-base=https://localhost:$https_port
+sksctl_fetch_work
 run_ok pki "$SKSCTL" pki --out pki --spc 1234 --days 30 --crl-url "$base/crl.pem"
 cp pki/sp-1234-fullchain.pem www/chain.pem
 cp pki/crl.pem www/crl.pem

@@ -28,6 +28,12 @@ pa_pki() {
 cp "$sks_work/pki/root.pem" "$sks_work/verify-roots.pem"
 pa_pki pa
 pa_pki pa-revoked
+# The diverting provider of the diverted calls: SPC 5678, its own STI-PA (trusted too).
+"$SKSCTL" pki --out "$sks_work/divp" --spc 5678 --crl-url "$base/divp-crl.pem" \
+    > "$sks_work/divp.log" 2>&1 || fail "sksctl pki for the diverting provider"
+cp "$sks_work/divp/sp-5678-fullchain.pem" "$sks_work/www/divp-chain.pem"
+cp "$sks_work/divp/crl.pem" "$sks_work/www/divp-crl.pem"
+cat "$sks_work/divp/root.pem" >> "$sks_work/verify-roots.pem"
 revoke "$sks_work/pa-revoked/ca.pem" "$sks_work/pa-revoked" "$sks_work/www/pa-revoked-crl.pem" root
 sksd_start
 v=$(provision_version sp-main activate)
@@ -116,6 +122,88 @@ verstat stale-time "$(request 12155550000 12155550131 "$id" $(($(date +%s) - 360
 [ "$(json "$sks_work/stale-time.json" verificationResponse.code)" = stale-time ] ||
     fail "a stale time has no stale-time code"
 pass "from_to_and_time_must_be_the_passports"
+
+# ---- a diverted call: its shaken PASSporT and div PASSporTs (RFC 8946) -----------------
+
+# requests FROM TO FILE...: a verificationRequest whose identity is the array of the files' values.
+requests() {
+    rq_ids=
+    rq_from=$1
+    rq_to=$2
+    shift 2
+    for rq_f in "$@"; do
+        rq_ids="$rq_ids,\"$(cat "$sks_work/$rq_f.identity")\""
+    done
+    printf '{"verificationRequest":{"from":{"tn":"%s"},"to":{"tn":["%s"]},"time":%s,"identity":[%s]}}' \
+        "$rq_from" "$rq_to" "$(date +%s)" "${rq_ids#,}"
+}
+# div_signed NAME ORIG FROM TO: sksd signs a div PASSporT for the call ORIG diverted FROM -> TO.
+div_signed() {
+    ds_code=$(sign "$1" "{\"signingRequest\":{\"dest\":{\"tn\":[\"$4\"]},\"orig\":{\"tn\":\"$2\"},\"div\":{\"tn\":\"$3\"}}}")
+    [ "$ds_code" = 200 ] || { cat "$sks_work/$1.json"; fail "$1: signing status $ds_code"; }
+    json "$sks_work/$1.json" signingResponse.identity > "$sks_work/$1.identity"
+}
+# field NAME PATH WANT: the answer NAME has WANT at PATH.
+field() {
+    fd_got=$(json "$sks_work/$1.json" "$2")
+    [ "$fd_got" = "$3" ] || { cat "$sks_work/$1.json"; fail "$1: $2 is $fd_got, not $3"; }
+}
+signed call 12155550121 12155550131
+div_signed div1 12155550121 12155550131 12155550141
+div_signed div2 12155550121 12155550141 12155550151
+verstat diverted "$(requests 12155550121 12155550141 div1 call)" TN-Validation-Passed
+field diverted verificationResponse.attest A
+field diverted verificationResponse.spc "$SKSD_SPC"
+field diverted verificationResponse.diversions.0.div.tn 12155550131
+field diverted verificationResponse.diversions.0.dest.tn.0 12155550141
+field diverted verificationResponse.diversions.0.spc "$SKSD_SPC"
+verstat twice "$(requests 12155550121 12155550151 div2 call div1)" TN-Validation-Passed
+field twice verificationResponse.diversions.1.div.tn 12155550141
+pass "a_call_sksd_signed_and_diverted_verifies_as_its_shaken_and_div_passports"
+
+# ATIS-1000085: the diverting provider signs with its own certificate, of its own SPC.
+"$SKSCTL" sign --key "$sks_work/divp/sp-5678.key" --orig 12155550121 --div 12155550131 \
+    --dest 12155550141 --x5u "$base/divp-chain.pem" > "$sks_work/div-other.identity" ||
+    fail "sksctl sign --div"
+verstat div-other "$(requests 12155550121 12155550141 call div-other)" TN-Validation-Passed
+field div-other verificationResponse.spc "$SKSD_SPC"
+field div-other verificationResponse.diversions.0.spc 5678
+verstat one-shaken "$(requests 12155550121 12155550131 call)" TN-Validation-Passed
+field one-shaken verificationResponse.diversions "[]"
+pass "a_div_passport_of_another_providers_spc_verifies_and_names_it"
+
+# failed NAME BODY VERSTAT REASON CODE INDEX: the set fails with that reason, code and value.
+failed() {
+    verstat "$1" "$2" "$3" "$4"
+    [ -z "$5" ] || field "$1" verificationResponse.code "$5"
+    field "$1" verificationResponse.identityIndex "$6"
+}
+div_signed broken 12155550121 12155550139 12155550141
+failed broken-link "$(requests 12155550121 12155550141 call broken)" TN-Validation-Failed 438 div-unlinked 1
+assert_grep broken-link "it diverts the call from 12155550139" "$sks_work/broken-link.json"
+failed leg-skipped "$(requests 12155550121 12155550151 call div2)" TN-Validation-Failed 438 div-unlinked 1
+failed not-this-call "$(requests 12155550121 12155550131 call div1)" TN-Validation-Failed 438 "" 1
+# A call that arrives diverted without its div PASSporT: the shaken PASSporT is for another number.
+failed div-missing "$(requests 12155550121 12155550141 call)" TN-Validation-Failed 438 "" 0
+assert_grep div-missing "12155550141 is not among the PASSporT's dest" "$sks_work/div-missing.json"
+assert_grep not-this-call "12155550131 is not among the PASSporT's dest" "$sks_work/not-this-call.json"
+div_signed other-caller 12155550999 12155550131 12155550141
+failed div-orig "$(requests 12155550121 12155550141 call other-caller)" TN-Validation-Failed 438 div-orig 1
+failed div-alone "$(requests 12155550121 12155550141 div1)" No-TN-Validation 428 div-without-shaken 0
+failed two-shaken "$(requests 12155550121 12155550131 call call)" TN-Validation-Failed 438 shaken-several 1
+failed too-many "$(requests 12155550121 12155550141 call div1 div1 div1 div1 div1 div1 div1 div1)" \
+    TN-Validation-Failed 438 identity-too-many 8
+verstat bad-value "$(requests 12155550121 12155550141 call div1 | sed 's/"identity":\["/"identity":["x/')" \
+    TN-Validation-Failed 438
+field bad-value verificationResponse.identityIndex 0
+pass "a_broken_chain_a_div_of_another_caller_a_div_alone_and_too_many_values_get_their_verstat"
+
+# The single-string form answers as it always did: no diversions, no index.
+verstat single "$(request 12155550121 12155550131 "$(cat "$sks_work/call.identity")")" TN-Validation-Passed
+printf '{"verificationResponse":{"verstat":"TN-Validation-Passed","attest":"A","spc":"%s"}}' \
+    "$SKSD_SPC" > "$sks_work/single.want"
+cmp -s "$sks_work/single.want" "$sks_work/single.json" || { cat "$sks_work/single.json"; fail "the single-string answer changed"; }
+pass "the_single_identity_string_answers_byte_for_byte_as_before"
 
 # ---- the shared vectors ---------------------------------------------------------------
 
@@ -304,6 +392,9 @@ refused extra '{"verificationRequest":{"identity":"x"},"more":1}' unknown-field
 refused bad-from '{"verificationRequest":{"from":{"tn":"12ab"},"identity":"x"}}' invalid-tn
 refused from-type '{"verificationRequest":{"from":"12155550121","identity":"x"}}' wrong-type
 refused identity-type '{"verificationRequest":{"identity":42}}' wrong-type
+refused identity-item-type '{"verificationRequest":{"identity":["x",42]}}' wrong-type
+[ "$(json "$sks_work/identity-item-type.json" error.field)" = "identity[1]" ] ||
+    { cat "$sks_work/identity-item-type.json"; fail "a non-string identity value is not named"; }
 refused time-type '{"verificationRequest":{"identity":"x","time":"now"}}' wrong-type
 refused time-fraction '{"verificationRequest":{"identity":"x","time":1.5}}' wrong-type
 many=$(i=0; while [ $i -lt 200 ]; do printf '"1215555%04d",' $i; i=$((i + 1)); done)
@@ -352,6 +443,86 @@ verstat rcd-missing "$(request 12155550121 12155550131 "$(cat "$sks_work/rcd-mis
     { cat "$sks_work/rcd-missing.json"; fail "a missing icon did not fail the Rich Call Data"; }
 pass "rich_call_data_is_judged_apart_with_one_fetch_of_its_icon"
 
+# "rcdi": true: sksd computes the digests itself, over what the icon's and
+# the jCard photo's URLs serve (fetched as verification fetches them), and
+# they are what sksctl sign --rcdi computes over the same content.
+head -c 4000 /dev/urandom > "$sks_work/www/brand.png"
+head -c 6000 /dev/urandom > "$sks_work/www/photo.jpg"
+printf '["vcard",[["version",{},"text","4.0"],["fn",{},"text","Example Clinic"],["photo",{},"uri","%s/photo.jpg"]]]' \
+    "$base" > "$sks_work/card.json"
+# rcdi_request NAME ICON: sksd signs with "rcdi": true for an icon at $base/ICON and the jCard.
+rcdi_request() {
+    sign "$1" "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"orig\":{\"tn\":\"12155550121\"},\"rcd\":{\"nam\":\"Example Clinic\",\"icn\":\"$base/$2\",\"jcd\":$(cat "$sks_work/card.json")},\"rcdi\":true}}"
+}
+# rcdi_of FILE: the rcdi claim of the Identity header in FILE, as sorted JSON.
+rcdi_of() {
+    env -u LD_PRELOAD python3 -c 'import base64,json,sys
+c=open(sys.argv[1]).read().split(".")[1]
+print(json.dumps(json.loads(base64.urlsafe_b64decode(c+"="*(-len(c)%4)))["rcdi"],sort_keys=True))' "$1"
+}
+code=$(rcdi_request rcdi-sksd brand.png)
+[ "$code" = 200 ] || { cat "$sks_work/rcdi-sksd.json"; fail "rcdi: true: signing status $code"; }
+json "$sks_work/rcdi-sksd.json" signingResponse.identity > "$sks_work/rcdi-sksd.identity"
+"$SKSCTL" sign --key "$sks_work/pa/sp-1234.key" --orig 12155550121 --dest 12155550131 --attest A \
+    --x5u "$base/pa-chain.pem" --nam "Example Clinic" --icn "$base/brand.png" \
+    --jcd "$sks_work/card.json" --rcdi --fetch-ca "$https_ca" --fetch-private \
+    > "$sks_work/rcdi-sksctl.identity" || fail "sksctl sign --rcdi"
+rcdi_of "$sks_work/rcdi-sksd.identity" > "$sks_work/rcdi-sksd.rcdi"
+rcdi_of "$sks_work/rcdi-sksctl.identity" > "$sks_work/rcdi-sksctl.rcdi"
+assert_grep rcdi-sksd '"/icn": "sha256-' "$sks_work/rcdi-sksd.rcdi"
+assert_grep rcdi-sksd '"/jcd/1/2/3": "sha256-' "$sks_work/rcdi-sksd.rcdi"
+assert_same_file rcdi-sksd "$sks_work/rcdi-sksctl.rcdi" "$sks_work/rcdi-sksd.rcdi"
+verstat rcdi-verified "$(request 12155550121 12155550131 "$(cat "$sks_work/rcdi-sksd.identity")")" \
+    TN-Validation-Passed
+[ "$(json "$sks_work/rcdi-verified.json" verificationResponse.rcd.result)" = verified ] ||
+    { cat "$sks_work/rcdi-verified.json"; fail "the rcdi sksd computed does not verify"; }
+pass "sksd_computes_rcdi_as_sksctl_does_and_it_verifies"
+
+# Content that cannot be had: 422 naming the URL, and nothing signed.
+code=$(rcdi_request rcdi-gone gone.png)
+[ "$code" = 422 ] || { cat "$sks_work/rcdi-gone.json"; fail "rcdi over a missing icon: status $code"; }
+[ "$(json "$sks_work/rcdi-gone.json" error.code)" = rcd-content-unavailable ] ||
+    { cat "$sks_work/rcdi-gone.json"; fail "rcdi over a missing icon: no rcd-content-unavailable"; }
+assert_grep rcdi-gone "$base/gone.png: HTTP status 404" "$sks_work/rcdi-gone.json"
+if grep -q '"identity"' "$sks_work/rcdi-gone.json"; then fail "rcdi over a missing icon signed"; fi
+code=$(sign rcdi-nothing '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"},"rcdi":true}}')
+[ "$code" = 400 ] || { cat "$sks_work/rcdi-nothing.json"; fail "rcdi without rcd: status $code"; }
+[ "$(json "$sks_work/rcdi-nothing.json" error.code)" = invalid-rcd ] ||
+    { cat "$sks_work/rcdi-nothing.json"; fail "rcdi without rcd: not invalid-rcd"; }
+pass "rcdi_over_content_that_cannot_be_had_is_refused_naming_the_url"
+
+# "rcdPassport": true: the Rich Call Data goes into a ppt=rcd PASSporT of
+# its own (RFC 9795), answered as rcdIdentity beside the SHAKEN one; both
+# verify, alone and together.
+code=$(sign rcdpp "{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"12155550131\"]},\"orig\":{\"tn\":\"12155550121\"},\"crn\":\"Appointment reminder\",\"rcd\":{\"nam\":\"Example Clinic\",\"icn\":\"$base/brand.png\"},\"rcdi\":true,\"rcdPassport\":true}}")
+[ "$code" = 200 ] || { cat "$sks_work/rcdpp.json"; fail "rcdPassport: signing status $code"; }
+json "$sks_work/rcdpp.json" signingResponse.identity > "$sks_work/rcdpp-shaken.identity"
+json "$sks_work/rcdpp.json" signingResponse.rcdIdentity > "$sks_work/rcdpp-rcd.identity"
+grep -q ';ppt=shaken$' "$sks_work/rcdpp-shaken.identity" || fail "rcdPassport: identity is not ppt=shaken"
+grep -q ';ppt=rcd$' "$sks_work/rcdpp-rcd.identity" || fail "rcdPassport: rcdIdentity is not ppt=rcd"
+verstat rcdpp-shaken "$(request 12155550121 12155550131 "$(cat "$sks_work/rcdpp-shaken.identity")")" \
+    TN-Validation-Passed
+if grep -q '"rcd"' "$sks_work/rcdpp-shaken.json"; then
+    cat "$sks_work/rcdpp-shaken.json"; fail "the SHAKEN PASSporT kept the Rich Call Data"
+fi
+verstat rcdpp-rcd "$(request 12155550121 12155550131 "$(cat "$sks_work/rcdpp-rcd.identity")")" \
+    TN-Validation-Passed
+field rcdpp-rcd verificationResponse.rcd.result verified
+field rcdpp-rcd verificationResponse.rcd.crn "Appointment reminder"
+verstat rcdpp-both "$(requests 12155550121 12155550131 rcdpp-shaken rcdpp-rcd)" TN-Validation-Passed
+field rcdpp-both verificationResponse.attest A
+field rcdpp-both verificationResponse.rcd.result verified
+field rcdpp-both verificationResponse.rcd.rcd.nam "Example Clinic"
+failed rcdpp-other-call "$(requests 12155550121 12155550131 pp1 rcdpp-rcd)" \
+    TN-Validation-Failed 438 rcd-call 1
+code=$(sign rcdpp-no-rcd '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"},"rcdPassport":true}}')
+[ "$code" = 400 ] && [ "$(json "$sks_work/rcdpp-no-rcd.json" error.code)" = missing-field ] ||
+    { cat "$sks_work/rcdpp-no-rcd.json"; fail "rcdPassport without rcd: not 400 missing-field"; }
+code=$(sign rcdpp-false '{"signingRequest":{"attest":"A","dest":{"tn":["12155550131"]},"orig":{"tn":"12155550121"},"rcd":{"nam":"X"},"rcdPassport":false}}')
+[ "$code" = 400 ] && [ "$(json "$sks_work/rcdpp-false.json" error.code)" = wrong-type ] ||
+    { cat "$sks_work/rcdpp-false.json"; fail "rcdPassport false: not 400 wrong-type"; }
+pass "rcd_passport_is_signed_beside_the_shaken_one_and_both_verify"
+
 # ---- /metrics --------------------------------------------------------------------------------
 
 curl -sS -o "$sks_work/metrics.txt" "http://127.0.0.1:$sksd_port/metrics" || fail "GET /metrics"
@@ -373,4 +544,8 @@ code=$(verification unconfigured "$(request 12155550000 12155550131 "$id")")
 [ "$code" = 404 ] || fail "verification without [verify]: status $code, not 404"
 [ "$(json "$sks_work/unconfigured.json" error.code)" = verification-not-configured ] ||
     fail "verification without [verify]: no verification-not-configured code"
+code=$(rcdi_request rcdi-unconfigured brand.png)
+[ "$code" = 422 ] || { cat "$sks_work/rcdi-unconfigured.json"; fail "rcdi: true without [verify]: status $code"; }
+[ "$(json "$sks_work/rcdi-unconfigured.json" error.code)" = rcdi-not-configured ] ||
+    fail "rcdi: true without [verify]: no rcdi-not-configured code"
 pass "without_verify_the_api_says_it_is_not_configured"

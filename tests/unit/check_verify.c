@@ -680,12 +680,343 @@ START_TEST(verify_with_certificate_chain_checks_profile_and_reports_spc)
 }
 END_TEST
 
+/* ---- a diverted call: the shaken PASSporT and its div PASSporTs (RFC 8946) ------------ */
+
+#define DIV_X5U "https://cert.example.org/div.cer"
+#define DIV_INFO ";info=<" DIV_X5U ">;alg=ES256;ppt=div"
+#define DIV_HDR "{\"alg\":\"ES256\",\"ppt\":\"div\",\"typ\":\"passport\",\"x5u\":\"" DIV_X5U "\"}"
+/* The call 12155550121 -> 12155550131 as the shaken PASSporT CLAIMS says, then diverted. */
+#define DIV_CLAIMS(orig, from, to)                                                                 \
+    "{\"dest\":{\"tn\":[\"" to "\"]},\"div\":{\"tn\":\"" from "\"},\"iat\":1700000000,"            \
+    "\"orig\":{\"tn\":\"" orig "\"}}"
+
+/*
+ * The originating provider's key signs the shaken PASSporT (SPC 1234), the
+ * diverting provider's (|div_key|, SPC 5678) the div PASSporTs: each found
+ * by its x5u, as a verifier finds them.
+ */
+struct two_sources {
+    EVP_PKEY *div_key;
+    int lookups;
+};
+
+static sks_status two_lookup(void *ctx, const char *x5u, time_t now,
+                             struct sks_verify_credential *cred, int *sip, struct sks_error *err)
+{
+    struct two_sources *ts = ctx;
+    bool div = strcmp(x5u, DIV_X5U) == 0;
+
+    (void)now, (void)sip, (void)err;
+    ts->lookups++;
+    cred->key = div ? ts->div_key : key;
+    cred->chain_checked = true;
+    strcpy(cred->spc, div ? "5678" : "1234");
+    return SKS_OK;
+}
+
+static void two_release(void *ctx, struct sks_verify_credential *cred)
+{
+    (void)ctx, (void)cred;
+}
+
+/* A div PASSporT signed by |k|. */
+static char *forge_div(EVP_PKEY *k, const char *claims)
+{
+    EVP_PKEY *saved = key;
+    char *out;
+
+    key = k;
+    out = forge(DIV_HDR, claims, DIV_INFO);
+    key = saved;
+    return out;
+}
+
+struct div_fixture {
+    EVP_PKEY *div_key;
+    struct two_sources ts;
+    struct sks_verify_source src;
+    struct sks_verify_opts o;
+    char call_dest[1][SKS_TN_MAX + 1];
+    char *shaken;
+    struct sks_identity_value v[SKS_VERIFY_IDENTITIES_MAX + 1];
+    char *owned[SKS_VERIFY_IDENTITIES_MAX + 1];
+    size_t n;
+};
+
+/* The call from 12155550121, arriving for |to|, with no values yet. */
+static void div_setup(struct div_fixture *f, const char *to)
+{
+    memset(f, 0, sizeof(*f));
+    f->div_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    ck_assert_ptr_nonnull(f->div_key);
+    f->ts.div_key = f->div_key;
+    f->src = (struct sks_verify_source){two_lookup, two_release, &f->ts};
+    f->o = opts_with(NULL, NOW);
+    f->o.source = &f->src;
+    f->o.call_orig = "12155550121";
+    snprintf(f->call_dest[0], sizeof(f->call_dest[0]), "%s", to);
+    f->o.call_dest = f->call_dest;
+    f->o.ncall_dest = 1;
+}
+
+static void div_add(struct div_fixture *f, char *hdr)
+{
+    f->owned[f->n] = hdr;
+    f->v[f->n].hdr = hdr;
+    f->v[f->n].len = strlen(hdr);
+    f->n++;
+}
+
+static void div_teardown(struct div_fixture *f)
+{
+    size_t i;
+
+    for (i = 0; i < f->n; i++)
+        free(f->owned[i]);
+    EVP_PKEY_free(f->div_key);
+}
+
+/* The set of |f| gives |sip| with |code| ("": the value's own) about value |at| (1-based; 0: none).
+ */
+static void expect_set(struct div_fixture *f, int sip, const char *code, size_t at,
+                       const char *words)
+{
+    struct sks_verify_set set;
+    struct sks_error err = {0};
+    sks_status st = sks_identities_verify(f->v, f->n, &f->o, &set, &err);
+
+    ck_assert_msg(set.res.sip_code == sip, "want SIP %d, got %d (%s)", sip, set.res.sip_code,
+                  err.msg);
+    ck_assert_str_eq(set.res.sip_reason, sks_sip_reason(sip));
+    if (sip == SKS_SIP_OK) {
+        ck_assert_int_eq(st, SKS_OK);
+        ck_assert(set.at_fault == SKS_VERIFY_NO_VALUE);
+        return;
+    }
+    ck_assert_int_ne(st, SKS_OK);
+    ck_assert_msg(strstr(err.msg, words) != NULL, "want \"%s\" in: %s", words, err.msg);
+    if (code[0] != '\0')
+        ck_assert_str_eq(sks_error_code(&err), code);
+    ck_assert_msg(set.at_fault == (at == 0 ? SKS_VERIFY_NO_VALUE : at - 1), "at fault: %zu",
+                  set.at_fault);
+    ck_assert_uint_eq(set.nlinks, 0);
+    ck_assert_str_eq(set.res.passport.orig, "");
+}
+
+START_TEST(verify_set_accepts_shaken_and_div_chain_in_any_order)
+{
+    struct div_fixture f;
+    struct sks_verify_set set;
+    struct sks_error err = {0};
+
+    div_setup(&f, "12155550151");
+    /* Diverted twice: 0131 -> 0141 -> 0151; the values come in any order. */
+    div_add(&f, forge_div(f.div_key, DIV_CLAIMS("12155550121", "12155550141", "12155550151")));
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge_div(f.div_key, DIV_CLAIMS("12155550121", "12155550131", "12155550141")));
+    ck_assert_msg(sks_identities_verify(f.v, f.n, &f.o, &set, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_int_eq(set.res.sip_code, SKS_SIP_OK);
+    ck_assert_str_eq(sks_verstat(set.res.sip_code), "TN-Validation-Passed");
+    ck_assert_int_eq(set.res.passport.ppt, SKS_PPT_SHAKEN);
+    ck_assert_int_eq(set.res.passport.attest, 'A');
+    ck_assert_str_eq(set.res.spc, "1234");
+    ck_assert_uint_eq(set.nlinks, 2);
+    ck_assert_str_eq(set.links[0].div, "12155550131");
+    ck_assert_str_eq(set.links[0].dest[0], "12155550141");
+    ck_assert_str_eq(set.links[1].div, "12155550141");
+    ck_assert_str_eq(set.links[1].dest[0], "12155550151");
+    /* ATIS-1000085: the diverting provider signs with its own certificate, SPC and all. */
+    ck_assert(set.links[1].chain_checked);
+    ck_assert_str_eq(set.links[1].spc, "5678");
+    ck_assert_int_eq(f.ts.lookups, 3);
+    div_teardown(&f);
+}
+END_TEST
+
+START_TEST(verify_set_of_one_shaken_passport_is_its_own_verification)
+{
+    struct div_fixture f;
+
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    expect_set(&f, SKS_SIP_OK, "", 0, "");
+    /* Undiverted, the call's To is the shaken PASSporT's dest. */
+    strcpy(f.call_dest[0], "12155550141");
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "", 1, "12155550141 is not among");
+    div_teardown(&f);
+}
+END_TEST
+
+/*
+ * Sets that are not one call, each a shaken PASSporT for 0121 -> 0131 and
+ * div PASSporTs: refused before any credential is looked up, but for the
+ * last dest, which is checked as the last value is verified.
+ */
+START_TEST(verify_set_refuses_sets_that_are_not_one_call)
+{
+    static const struct {
+        const char *to, *div[2];
+        const char *code;
+        size_t at;
+        const char *words;
+    } cases[] = {
+        /* Diverted to 0141, the call arrives for 0131: the diversion is not this call's. */
+        {"12155550131",
+         {DIV_CLAIMS("12155550121", "12155550131", "12155550141")},
+         "",
+         2,
+         "Identity value 2 (ppt=div): the call's destination TN 12155550131"},
+        /* A diversion from 0139, where the call never went. */
+        {"12155550141",
+         {DIV_CLAIMS("12155550121", "12155550139", "12155550141")},
+         "div-unlinked",
+         2,
+         "diverts the call from 12155550139, which is not the dest"},
+        /* Two diversions of the same leg. */
+        {"12155550141",
+         {DIV_CLAIMS("12155550121", "12155550131", "12155550141"),
+          DIV_CLAIMS("12155550121", "12155550131", "12155550142")},
+         "div-unlinked",
+         3,
+         "value 2 diverts the call from 12155550131 already"},
+        /* A diversion of someone else's call. */
+        {"12155550141",
+         {DIV_CLAIMS("12155550999", "12155550131", "12155550141")},
+         "div-orig",
+         2,
+         "orig 12155550999 is not the shaken PASSporT's orig 12155550121"},
+    };
+    struct div_fixture f;
+    size_t i, k;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        div_setup(&f, cases[i].to);
+        div_add(&f, forge(HDR, CLAIMS, INFO));
+        for (k = 0; k < 2 && cases[i].div[k] != NULL; k++)
+            div_add(&f, forge_div(f.div_key, cases[i].div[k]));
+        expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, cases[i].code, cases[i].at, cases[i].words);
+        ck_assert_int_eq(f.ts.lookups, cases[i].code[0] == '\0' ? 1 : 0);
+        div_teardown(&f);
+    }
+    ck_assert_str_eq(sks_verstat(SKS_SIP_INVALID_IDENTITY_HEADER), "TN-Validation-Failed");
+}
+END_TEST
+
+START_TEST(verify_set_refuses_div_without_shaken_with_428)
+{
+    struct div_fixture f;
+
+    div_setup(&f, "12155550141");
+    div_add(&f, forge_div(f.div_key, DIV_CLAIMS("12155550121", "12155550131", "12155550141")));
+    expect_set(&f, SKS_SIP_USE_IDENTITY_HEADER, "div-without-shaken", 1, "no shaken PASSporT");
+    ck_assert_str_eq(sks_verstat(SKS_SIP_USE_IDENTITY_HEADER), "No-TN-Validation");
+    div_add(&f, forge_div(f.div_key, DIV_CLAIMS("12155550121", "12155550141", "12155550151")));
+    expect_set(&f, SKS_SIP_USE_IDENTITY_HEADER, "div-without-shaken", 1, "no shaken PASSporT");
+    ck_assert_int_eq(f.ts.lookups, 0);
+    div_teardown(&f);
+}
+END_TEST
+
+START_TEST(verify_set_refuses_two_shaken_passports)
+{
+    struct div_fixture f;
+
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "shaken-several", 2,
+               "value 1 is the call's shaken PASSporT already");
+    div_teardown(&f);
+}
+END_TEST
+
+START_TEST(verify_set_refuses_too_many_values_unread)
+{
+    struct div_fixture f;
+    size_t i;
+
+    div_setup(&f, "12155550131");
+    for (i = 0; i <= SKS_VERIFY_IDENTITIES_MAX; i++)
+        div_add(&f, strdup("not even a JWS"));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "identity-too-many", 9,
+               "9 Identity values: at most 8");
+    f.n = 0;
+    expect_set(&f, SKS_SIP_USE_IDENTITY_HEADER, "", 0, "no Identity header");
+    f.n = SKS_VERIFY_IDENTITIES_MAX + 1;
+    div_teardown(&f);
+}
+END_TEST
+
+START_TEST(verify_set_fails_with_the_failure_of_one_value)
+{
+    struct div_fixture f;
+    EVP_PKEY *stranger = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+
+    /* A div PASSporT that its x5u's key did not sign. */
+    div_setup(&f, "12155550141");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge_div(stranger, DIV_CLAIMS("12155550121", "12155550131", "12155550141")));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "", 2,
+               "Identity value 2 (ppt=div): the PASSporT signature does not verify");
+    div_teardown(&f);
+    /* A malformed value is named as itself. */
+    div_setup(&f, "12155550141");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, strdup("abc;info=<" DIV_X5U ">;ppt=div"));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "", 2, "Identity value 2: ");
+    div_teardown(&f);
+    EVP_PKEY_free(stranger);
+}
+END_TEST
+
+#define RCD_HDR "{\"alg\":\"ES256\",\"ppt\":\"rcd\",\"typ\":\"passport\",\"x5u\":\"" X5U "\"}"
+#define RCD_INFO ";info=<" X5U ">;alg=ES256;ppt=rcd"
+#define RCD_CLAIMS(orig)                                                                           \
+    "{\"dest\":{\"tn\":[\"12155550131\"]},\"iat\":1700000000,\"orig\":{\"tn\":\"" orig "\"},"      \
+    "\"rcd\":{\"nam\":\"Example Bank\"}}"
+
+START_TEST(verify_set_takes_the_rich_call_data_of_an_rcd_passport)
+{
+    struct div_fixture f;
+    struct sks_verify_set set;
+    struct sks_error err = {0};
+
+    /* RFC 9795: the shaken PASSporT and the call's Rich Call Data in a PASSporT of its own. */
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550121"), RCD_INFO));
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    ck_assert_msg(sks_identities_verify(f.v, f.n, &f.o, &set, &err) == SKS_OK, "%s", err.msg);
+    ck_assert_int_eq(set.res.passport.ppt, SKS_PPT_SHAKEN);
+    ck_assert_int_eq(set.res.passport.attest, 'A');
+    ck_assert_str_eq(set.res.passport.rcd, "{\"nam\":\"Example Bank\"}");
+    /* No content source here: the name is signed, its digests not checked. */
+    ck_assert_int_eq(set.res.rcd, SKS_RCD_UNCHECKED);
+    ck_assert_int_eq(f.ts.lookups, 2);
+    div_teardown(&f);
+
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550999"), RCD_INFO));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "rcd-call", 2, "is another call's");
+    div_teardown(&f);
+
+    div_setup(&f, "12155550131");
+    div_add(&f, forge(HDR, CLAIMS, INFO));
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550121"), RCD_INFO));
+    div_add(&f, forge(RCD_HDR, RCD_CLAIMS("12155550121"), RCD_INFO));
+    expect_set(&f, SKS_SIP_INVALID_IDENTITY_HEADER, "identity-unsupported", 3,
+               "one ppt=rcd PASSporT");
+    div_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verify");
     TCase *ok = tcase_create("accepts");
     TCase *bad = tcase_create("rejects");
     TCase *cred = tcase_create("credentials");
+    TCase *div = tcase_create("diversion");
     SRunner *sr;
     int failed;
 
@@ -726,6 +1057,16 @@ int main(void)
     tcase_add_test(cred, verify_with_certificate_chain_checks_profile_and_reports_spc);
     tcase_add_test(cred, verify_asks_the_source_only_for_well_formed_fresh_passports);
     suite_add_tcase(s, cred);
+    tcase_add_checked_fixture(div, setup, teardown);
+    tcase_add_test(div, verify_set_accepts_shaken_and_div_chain_in_any_order);
+    tcase_add_test(div, verify_set_of_one_shaken_passport_is_its_own_verification);
+    tcase_add_test(div, verify_set_refuses_sets_that_are_not_one_call);
+    tcase_add_test(div, verify_set_refuses_div_without_shaken_with_428);
+    tcase_add_test(div, verify_set_refuses_two_shaken_passports);
+    tcase_add_test(div, verify_set_refuses_too_many_values_unread);
+    tcase_add_test(div, verify_set_fails_with_the_failure_of_one_value);
+    tcase_add_test(div, verify_set_takes_the_rich_call_data_of_an_rcd_passport);
+    suite_add_tcase(s, div);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
