@@ -59,6 +59,8 @@ bool cli_parse_version(const char *s, unsigned int *out);
 struct cli_store_opts {
     const char *cmd; /* the command, for messages */
     const char *config, *module, *token, *pin_file, *trust;
+    bool crls;         /* the command activates: it checks CRLs (crl_check) */
+    bool no_crl_check; /* --no-crl-check: it does not, and says so */
 };
 
 #define CLI_STORE_OPTS(o)                                                                          \
