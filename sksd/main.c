@@ -31,6 +31,7 @@
 #include "keystore/input.h"
 #include "p11/p11.h"
 #include "sksd/sksd.h"
+#include "verify/x5u.h"
 
 #define EXIT_USAGE 1
 
@@ -124,6 +125,35 @@ static sks_status open_keystore(struct sksd *d, struct sks_error *err)
     kcfg.pending_max_age = cfg->pending_max_age;
     kcfg.sweep_after = cfg->sweep_after;
     kcfg.warn = keystore_warning;
+    if (cfg->crl_check) {
+        struct sks_fetch_cache_opts copts;
+
+        /* Each round of the CRL watch sees what the servers publish now. */
+        sks_fetch_cache_opts_init(&copts);
+        copts.max_entries = 64;
+        if (d->conf->crl_check_interval > 0 && copts.max_ttl > d->conf->crl_check_interval)
+            copts.max_ttl = d->conf->crl_check_interval;
+        if (copts.min_ttl > copts.max_ttl)
+            copts.min_ttl = copts.max_ttl;
+        copts.negative_ttl = 0;
+        copts.stale_ttl = 0;
+        sks_fetch_opts_init(&d->crl_fetch);
+        d->crl_fetch.max_bytes = (size_t)cfg->crl_max_bytes;
+        d->crl_fetch.ca_file = cfg->crl_ca_file;
+        d->crl_fetch.allow_private = cfg->crl_allow_private;
+        if ((d->crl_cache = sks_crl_cache_new(&copts, &d->crl_fetch)) == NULL) {
+            X509_STORE_free(kcfg.roots);
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the CRL cache");
+        }
+        d->crl_source.get = sks_crl_get;
+        d->crl_source.arg = d->crl_cache;
+        kcfg.crls = &d->crl_source;
+    } else {
+        sksd_log(SKSD_LOG_WARNING,
+                 "%s: [sks] crl_check = no: activations do not check CRLs and revoked "
+                 "certificates keep signing",
+                 cfg->path);
+    }
     st = sks_keystore_open(d->tok, &kcfg, &d->ks, err);
     X509_STORE_free(kcfg.roots);
     return st;
@@ -280,7 +310,10 @@ static void wait_for_signals(struct sksd *d, const sigset_t *set)
 static void shutdown_all(struct sksd *d)
 {
     sksd_http_stop(d);
+    sksd_crl_watch_stop(d);
     sks_keystore_close(d->ks);
+    if (d->crl_cache != NULL)
+        sks_fetch_cache_free(d->crl_cache);
     p11_token_put(d->tok);
     p11_module_put(d->mod);
     sksd_conf_free(d->conf);
@@ -320,7 +353,7 @@ int main(int argc, char **argv)
         return 0;
     }
     sweep_at_start(&d);
-    if (sksd_http_start(&d, &err) != SKS_OK)
+    if (sksd_http_start(&d, &err) != SKS_OK || sksd_crl_watch_start(&d, &err) != SKS_OK)
         goto err;
     notify("READY=1");
     sksd_log(SKSD_LOG_INFO, "ready: token %s", p11_token_uri(d.tok));
