@@ -185,6 +185,7 @@ struct sksd {
     struct sksd_verify_state *vstate; /* the x5u cache and roots; NULL without [verify] */
 
     /* The CRLs of the signing side: activations and the CRL watch ([sks] crl_*). */
+    char *crl_ca_file; /* crl_fetch.ca_file points here: the configuration may be swapped */
     struct sks_fetch_opts crl_fetch;
     struct sks_fetch_cache *crl_cache; /* NULL: crl_check = no */
     struct sks_crl_source crl_source;
