@@ -11,7 +11,8 @@
 #     verify with the standby's certificate), and with no standby answers
 #     503 certificate-revoked until a valid version is activated; /metrics
 #     and the audit log say so; a CRL that cannot be had does not stop
-#     signing.
+#     signing until its nextUpdate plus crl_stale_max has passed, then the
+#     identity answers 503 crl-unavailable until the CRL is back.
 # Every wait polls for a state a user would see, with a bound.
 . "$top_srcdir/tests/integration/sksd-common.sh"
 require_sksd
@@ -40,7 +41,7 @@ cat pki/root.pem pki-bad/root.pem > roots.pem
 write_sksd_conf sks.conf
 sed -i -e "s|^trust_anchors = .*|trust_anchors = $sks_work/roots.pem|" \
     -e "s|^crl_check = no\$|crl_ca_file = $https_ca\ncrl_allow_private = yes|" \
-    -e 's|^listen = .*|&\ncrl_check_interval = 1|' sks.conf
+    -e 's|^listen = .*|&\ncrl_check_interval = 1\ncrl_stale_max = 2|' sks.conf
 grep -q "^crl_check_interval = 1" sks.conf || fail "the test configuration lacks its CRL settings"
 
 # assert_match NAME REGEX FILE: a line of FILE matches the basic regular expression.
@@ -188,7 +189,8 @@ assert_match revoked-log "the certificate of sp-main version $v1 (serial [0-9A-F
 run_ok list-switched ctl list sp-main
 assert_match list-switched "^sp-main  *1234  *$v2  *active" list-switched.out
 poll "the switch in /metrics" scrape "sksd_crl_watch_switches_total 1"
-pass "a_revoked_active_certificate_is_replaced_by_the_standby_with_0_of_${total}_requests_failed"
+echo "# $total signing requests during the switch, $failed failed"
+pass "a_revoked_active_certificate_is_replaced_by_the_standby_with_no_request_failed"
 
 revoke "sp-main-$v2.pem" "$sks_work/pki" www/crl.pem
 refused503() {
@@ -215,3 +217,22 @@ poll "the failed check in /metrics" scrape "sksd_crl_check_result{identity=\"sp-
 signs_with "$v3" || fail "sksd stopped signing when the CRL could not be had"
 assert_match unavailable-log "crl watch: sp-main version $v3: .*cannot be had" sksd.log
 pass "a_crl_that_cannot_be_had_does_not_stop_signing_and_shows_in_metrics_and_log"
+
+# The last good verdict stands until the CRL's nextUpdate plus crl_stale_max (2 s).
+next=$(date -u -d "+5 seconds" +%Y%m%d%H%M%SZ)
+run_ok short-crl sw_openssl ca -config "$sks_work/ca-db-pki/ca.cnf" -gencrl -crl_nextupdate "$next" \
+    -out short-crl.pem
+next_epoch=$(date -u -d "$(sw_openssl crl -in short-crl.pem -noout -nextupdate | cut -d= -f2)" +%s)
+cp short-crl.pem www/crl.pem
+poll "the verdict with the short CRL" scrape \
+    "sksd_crl_next_update_timestamp_seconds{identity=\"sp-main\"} $next_epoch"
+rm www/crl.pem
+refused_stale() {
+    [ "$(sign stale "$body")" = 503 ] && grep -q '"code":"crl-unavailable"' "$sks_work/stale.json"
+}
+poll "503 crl-unavailable past nextUpdate plus crl_stale_max" refused_stale
+assert_grep audit-stale "what=crl-hold identity=\"sp-main\" version=$v3 result=crl-unavailable" sksd.log
+cp crl-current.pem www/crl.pem
+poll "signing again once the CRL is back" signs_with "$v3"
+assert_grep audit-release "what=crl-release identity=\"sp-main\" version=$v3 result=ok" sksd.log
+pass "past_its_crls_nextupdate_plus_crl_stale_max_an_identity_answers_503_crl_unavailable"
