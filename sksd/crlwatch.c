@@ -163,7 +163,8 @@ static void check_one(struct sksd *d, struct sksd_crl_watch *w, const struct lis
     struct sks_error err;
     struct watched *s;
     unsigned int took = 0;
-    bool held;
+    const char *prev;
+    bool held, changed;
     time_t now;
     sks_status st;
 
@@ -192,11 +193,13 @@ static void check_one(struct sksd *d, struct sksd_crl_watch *w, const struct lis
         /* Another version: the verdicts of the last one say nothing of it. */
         s->good_until = 0;
         s->revoked = false;
+        s->result = "none";
         if (s->held != 0 && s->held != x->active)
             sks_keystore_hold(d->ks, s->name, s->held, NULL, NULL);
         s->held = held ? x->active : 0;
     }
     s->version = took != 0 ? took : x->active;
+    prev = s->result;
     if (st == SKS_OK) {
         s->result = "ok";
         s->next_update = v.next_update;
@@ -220,11 +223,16 @@ static void check_one(struct sksd *d, struct sksd_crl_watch *w, const struct lis
                 s->held = x->active;
         }
     }
+    changed = s != NULL && strcmp(prev, s->result) != 0;
     pthread_mutex_unlock(&w->lock);
-    if (st != SKS_OK && !v.revoked)
+    /* Once per change of result: a CRL server that stays down is not logged every round. */
+    if (changed && st != SKS_OK && !v.revoked)
         sksd_log(SKSD_LOG_WARNING, "crl watch: %s version %u: %s%s", x->name, x->active, err.msg,
                  "; the last good verdict, if any, stands until its CRL's nextUpdate plus "
                  "crl_stale_max");
+    else if (changed && st == SKS_OK && strcmp(prev, "none") != 0)
+        sksd_log(SKSD_LOG_INFO, "crl watch: %s version %u: its CRLs pass again", x->name,
+                 x->active);
 }
 
 /* A round over every identity; the time the next one is due. */
