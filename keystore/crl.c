@@ -134,12 +134,18 @@ static void whose(const struct ks_crl_check *c, const char *identity, X509 *cert
 {
     char subject[256];
 
+    char of[SKS_IDENTITY_NAME_MAX + 48];
+
+    if (c->n != 0)
+        snprintf(of, sizeof(of), "%s version %u", identity, c->n);
+    else
+        snprintf(of, sizeof(of), "the first version of %s", identity);
     if (cert == c->cert) {
-        snprintf(out, size, "the certificate of %s version %u", identity, c->n);
+        snprintf(out, size, "the certificate of %s", of);
         return;
     }
     X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-    snprintf(out, size, "the STI-CA certificate %s of %s version %u", subject, identity, c->n);
+    snprintf(out, size, "the STI-CA certificate %s of %s", subject, of);
 }
 
 /* The CRL |i| is the issuer's of the certificate that names it, and current at |now|. */
@@ -212,11 +218,11 @@ static sks_status judged(const struct ks_crl_check *c, const char *identity,
                               who, serial, c->url[i], when);
     }
     ERR_clear_error();
+    whose(c, identity, c->cert, who, sizeof(who));
     return sks_fail_field(err, SKS_ERR_POLICY, SKS_CODE_CRL_INVALID, "crl",
-                          "the chain of %s version %u does not pass with the CRLs it names "
-                          "(%s%s%s): %s",
-                          identity, c->n, c->url[0], c->ndps > 1 ? ", " : "",
-                          c->ndps > 1 ? c->url[1] : "", res->detail);
+                          "the chain of %s does not pass with the CRLs it names (%s%s%s): %s", who,
+                          c->url[0], c->ndps > 1 ? ", " : "", c->ndps > 1 ? c->url[1] : "",
+                          res->detail);
 }
 
 static sks_status fetch_crls(struct sks_keystore *ks, const char *identity, struct ks_crl_check *c,
@@ -245,51 +251,109 @@ static sks_status fetch_crls(struct sks_keystore *ks, const char *identity, stru
     return SKS_OK;
 }
 
+/* The chain and CRL distribution points of |c| (cert and chain read) held to their CRLs. */
+static sks_status judge(struct sks_keystore *ks, const char *identity, struct ks_crl_check *c,
+                        struct sks_crl_verdict *v, struct sks_error *err)
+{
+    struct sks_profile_result res;
+    STACK_OF(X509_CRL) *stack = NULL;
+    time_t now = ks_now();
+    char who[400];
+    sks_status st = SKS_OK;
+    size_t i;
+
+    v->version = c->n;
+    v->ncrls = c->ndps;
+    if (c->ndps == 0) {
+        whose(c, identity, c->cert, who, sizeof(who));
+        return sks_fail_field(err, SKS_ERR_POLICY, SKS_CODE_CRL_INVALID, "crl",
+                              "%s names no https CRL distribution point", who);
+    }
+    st = fetch_crls(ks, identity, c, err);
+    for (i = 0; st == SKS_OK && i < c->ndps; i++)
+        st = crl_usable(c, identity, i, now, &v->next_update, err);
+    if (st == SKS_OK && (stack = sk_X509_CRL_new_null()) == NULL)
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    for (i = 0; st == SKS_OK && i < c->ndps; i++) {
+        if (!sk_X509_CRL_push(stack, c->crl[i]))
+            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    if (st == SKS_OK &&
+        sks_profile_check_crls(c->cert, c->chain, ks->cfg.roots, stack, now, &res, NULL) != SKS_OK)
+        st = judged(c, identity, &res, v, err);
+    sk_X509_CRL_free(stack);
+    return st;
+}
+
+static sks_status need_source(struct sks_keystore *ks, const char *identity, struct sks_error *err)
+{
+    if (ks->cfg.crls != NULL && ks->cfg.roots != NULL)
+        return SKS_OK;
+    return sks_fail(err, SKS_ERR_INPUT,
+                    "checking the CRLs of %s needs a CRL source and the trust anchors "
+                    "(trust_anchors)",
+                    identity);
+}
+
 /* The check, and in |id| the CKA_ID of the version it judged. */
 static sks_status crl_check(struct sks_keystore *ks, const char *identity, unsigned int n,
                             struct sks_crl_verdict *v, unsigned char id[KS_ID_LEN],
                             struct sks_error *err)
 {
     struct ks_crl_check c;
-    struct sks_profile_result res;
-    STACK_OF(X509_CRL) *stack = NULL;
-    time_t now = ks_now();
     sks_status st;
-    size_t i;
 
     memset(v, 0, sizeof(*v));
     memset(&c, 0, sizeof(c));
-    if (ks->cfg.crls == NULL || ks->cfg.roots == NULL)
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "checking the CRLs of %s needs a CRL source and the trust anchors "
-                        "(trust_anchors)",
-                        identity);
+    if ((st = need_source(ks, identity, err)) != SKS_OK)
+        return st;
     pthread_mutex_lock(&ks->index_lock);
     st = read_version(ks, identity, n, &c, err);
     pthread_mutex_unlock(&ks->index_lock);
-    v->version = c.n;
-    v->ncrls = c.ndps;
-    if (st == SKS_OK && c.ndps == 0)
-        st = sks_fail_field(err, SKS_ERR_POLICY, SKS_CODE_CRL_INVALID, "crl",
-                            "the certificate of %s version %u names no https CRL distribution "
-                            "point",
-                            identity, c.n);
     if (st == SKS_OK)
-        st = fetch_crls(ks, identity, &c, err);
-    for (i = 0; st == SKS_OK && i < c.ndps; i++)
-        st = crl_usable(&c, identity, i, now, &v->next_update, err);
-    if (st == SKS_OK && (stack = sk_X509_CRL_new_null()) == NULL)
-        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    for (i = 0; st == SKS_OK && i < c.ndps; i++) {
-        if (!sk_X509_CRL_push(stack, c.crl[i]))
-            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    }
-    if (st == SKS_OK &&
-        sks_profile_check_crls(c.cert, c.chain, ks->cfg.roots, stack, now, &res, NULL) != SKS_OK)
-        st = judged(&c, identity, &res, v, err);
-    sk_X509_CRL_free(stack);
+        st = judge(ks, identity, &c, v, err);
     memcpy(id, c.id, KS_ID_LEN);
     check_free(&c);
+    return st;
+}
+
+sks_status ks_crl_check_way_in(struct sks_keystore *ks, const char *identity,
+                               const struct sks_credentials *cred, struct sks_error *err)
+{
+    struct sks_crl_verdict v;
+    struct ks_crl_check c;
+    struct ks_ident id;
+    bool first;
+    sks_status st;
+    int i;
+
+    if (ks->cfg.crls == NULL || cred == NULL || cred->cert == NULL)
+        return SKS_OK;
+    pthread_mutex_lock(&ks->index_lock);
+    st = ks_ident_load(ks, identity, &id, NULL);
+    pthread_mutex_unlock(&ks->index_lock);
+    first = st == SKS_OK && (!id.exists || id.rec.active == 0);
+    /* A way in that fails to read the identity says why itself; a standby needs no check. */
+    if (!first)
+        return SKS_OK;
+    memset(&v, 0, sizeof(v));
+    memset(&c, 0, sizeof(c));
+    if ((st = need_source(ks, identity, err)) != SKS_OK)
+        return st;
+    c.cert = cred->cert;
+    X509_up_ref(c.cert);
+    c.chain = cred->chain != NULL ? X509_chain_up_ref(cred->chain) : sk_X509_new_null();
+    if (c.chain == NULL)
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    add_dp(&c, c.cert);
+    for (i = 0; st == SKS_OK && i < sk_X509_num(c.chain); i++)
+        add_dp(&c, sk_X509_value(c.chain, i));
+    if (st == SKS_OK)
+        st = judge(ks, identity, &c, &v, err);
+    check_free(&c);
+    if (st != SKS_OK)
+        sks_error_prefix(err, "%s cannot be imported: it would become the active version",
+                         identity);
     return st;
 }
 

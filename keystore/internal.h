@@ -266,6 +266,13 @@ sks_status ks_version_chain(struct sks_keystore *ks, const struct ks_version *v,
  * saying so; |id| is the CKA_ID of the version judged, for the activation
  * to check that it activates that very version.
  */
+/*
+ * Before a way in takes the write lock: when |identity| has no active
+ * version, the version |cred| brings will be, and its chain is held to its
+ * CRLs as an activation's is (a configured CRL source only).
+ */
+sks_status ks_crl_check_way_in(struct sks_keystore *ks, const char *identity,
+                               const struct sks_credentials *cred, struct sks_error *err);
 sks_status ks_crl_check_for_activation(struct sks_keystore *ks, const char *identity,
                                        unsigned int version, unsigned char id[KS_ID_LEN],
                                        struct sks_error *err);

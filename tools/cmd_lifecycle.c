@@ -50,7 +50,7 @@ int cmd_activate(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "activate", .crls = true};
     const struct cli_opt opts[] = {
-        CLI_FLAG("no-crl-check", &o.no_crl_check),
+        CLI_CRL_OPTS(&o),
         CLI_STORE_OPTS(&o),
         CLI_END,
     };
@@ -65,13 +65,8 @@ int cmd_activate(int argc, char **argv)
         return rc;
     if (cli_store_open(&o, false, true, &s, &err) != SKS_OK)
         return cli_store_report(o.cmd, &err, NULL);
-    if (sks_keystore_activate(s.ks, argv[optind], version, &err) != SKS_OK) {
-        /* A refusal for a CRL names its stable code too, for scripts. */
-        if (err.code != NULL &&
-            (strncmp(err.code, "crl-", 4) == 0 || strcmp(err.code, SKS_CODE_CERT_REVOKED) == 0))
-            sks_error_prefix(&err, "%s", err.code);
+    if (sks_keystore_activate(s.ks, argv[optind], version, &err) != SKS_OK)
         return cli_store_report(o.cmd, &err, &s);
-    }
     printf("%s/%u active\n", argv[optind], version);
     cli_store_close(&s);
     return 0;

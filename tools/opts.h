@@ -74,6 +74,13 @@ struct cli_store_opts {
     "  --token LABEL|URI  token (overrides token)\n"                                               \
     "  --pin-file FILE    user PIN file (overrides pin_file)\n"
 
+/* Commands that may activate a version: they check its CRLs unless told not to. */
+#define CLI_CRL_OPTS(o) CLI_FLAG("no-crl-check", &(o)->no_crl_check)
+#define CLI_CRL_USAGE                                                                              \
+    "  --no-crl-check     an identity's first version, which becomes active, is\n"                 \
+    "                     not checked against its CRLs (crl_check = no: none is);\n"               \
+    "                     says so on stderr\n"
+
 #define CLI_TRUST_USAGE "  --trust FILE       STI-PA trust anchors, PEM (overrides trust_anchors)\n"
 
 #endif

@@ -49,7 +49,11 @@ int cmd_destroy(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
 
-/* Prints "sksctl CMD: message" on stderr and returns the exit status for |err|. */
+/*
+ * Prints "sksctl CMD: message" on stderr ("sksctl CMD: CODE: message" for
+ * the CRL codes: certificate-revoked, crl-*) and returns the exit status
+ * for |err|.
+ */
 int cli_report(const char *cmd, const struct sks_error *err);
 
 /* The options every token command takes: --module, --token, --pin-file. */

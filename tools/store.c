@@ -17,7 +17,11 @@
 
 int cli_report(const char *cmd, const struct sks_error *err)
 {
-    fprintf(stderr, "sksctl %s: %s\n", cmd, err->msg);
+    /* A refusal for a CRL names its stable code too, for scripts. */
+    bool crl = err->code != NULL && (strncmp(err->code, "crl-", 4) == 0 ||
+                                     strcmp(err->code, SKS_CODE_CERT_REVOKED) == 0);
+
+    fprintf(stderr, "sksctl %s: %s%s%s\n", cmd, crl ? err->code : "", crl ? ": " : "", err->msg);
     return sks_exit_code(err->status);
 }
 

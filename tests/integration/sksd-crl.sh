@@ -80,6 +80,15 @@ run_ok list-after-refusal ctl list sp-cli
 assert_match list-after-refusal "^sp-cli  *1234  *1  *active" list-after-refusal.out
 pass "activate_refuses_a_revoked_certificate_naming_it_and_the_crl_url"
 
+# An identity's first version becomes active at import: it is held to its CRLs too.
+run_fails import-first-revoked "certificate-revoked" ctl import sp-first --key cli-revoked.key \
+    --cert cli-revoked.pem --chain pki/chain.pem --x5u "$base/first-1.pem"
+assert_grep import-first-revoked "sp-first cannot be imported: it would become the active version: the certificate of the first version of sp-first (serial $serial) is revoked: the CRL at $base/crl.pem lists it" \
+    import-first-revoked.out
+run_ok list-first ctl list
+if grep -q "^sp-first " list-first.out; then fail "the refused import left identity sp-first"; fi
+pass "an_identitys_first_version_is_refused_at_import_when_revoked"
+
 run_ok import-bad-ca ctl import sp-cli --key pki-bad/sp-1234.key --cert pki-bad/sp-1234.pem \
     --chain pki-bad/chain.pem --x5u "$base/cli-3.pem"
 run_fails activate-bad-ca "certificate-revoked" ctl activate sp-cli 3
@@ -192,6 +201,12 @@ poll "the switch in /metrics" scrape "sksd_crl_watch_switches_total 1"
 echo "# $total signing requests during the switch, $failed failed"
 pass "a_revoked_active_certificate_is_replaced_by_the_standby_with_no_request_failed"
 
+# A first version for the import API, revoked in the same CRL as version $v2:
+# once sksd refuses $v2, its CRL cache holds the CRL that lists both.
+import_ok 201 gen-new POST "/sks/v1/identities/sp-new/generate" "{\"spc\":\"$SKSD_SPC\"}"
+json "$sks_work/gen-new.json" csr > sp-new.csr
+issue_cert "$sks_work/sp-new.csr" "$sks_work/sp-new.pem"
+revoke sp-new.pem "$sks_work/pki" www/crl.pem
 revoke "sp-main-$v2.pem" "$sks_work/pki" www/crl.pem
 refused503() {
     [ "$(sign r503 "$body")" = 503 ] && grep -q '"code":"certificate-revoked"' "$sks_work/r503.json"
@@ -202,6 +217,12 @@ assert_grep audit-hold "what=crl-hold identity=\"sp-main\" version=$v2 result=ce
 poll "revoked in /metrics" scrape "sksd_certificate_revoked{identity=\"sp-main\",version=\"$v2\"} 1"
 pass "with_no_standby_a_revoked_identity_answers_503_certificate_revoked"
 
+"$SKSD_CLIENT" attach-body sp-new.pem pki/chain.pem "$base/sp-new-1.pem" > attach-new.body
+code=$(import_api attach-new POST "/sks/v1/identities/sp-new/versions/1/attach" "$(cat attach-new.body)")
+[ "$code" = 422 ] || { cat attach-new.json; fail "attaching a revoked first version: $code"; }
+assert_grep attach-new '"code":"certificate-revoked"' attach-new.json
+run_ok list-new ctl list sp-new
+assert_match list-new "^sp-new  *1234  *1  *pending" list-new.out
 code=$(import_api activate-revoked POST "/sks/v1/identities/sp-main/versions/$v1/activate")
 [ "$code" = 422 ] || { cat activate-revoked.json; fail "activating revoked version $v1: $code"; }
 assert_grep activate-api '"code":"certificate-revoked"' activate-revoked.json
@@ -210,7 +231,7 @@ publish sp-main "$v3"
 poll "signing with version $v3" signs_with "$v3"
 verify_identity verify-v3 sw.identity "sp-main-$v3.pem"
 poll "not revoked in /metrics" scrape "sksd_certificate_revoked{identity=\"sp-main\",version=\"$v3\"} 0"
-pass "the_import_api_refuses_a_revoked_version_and_a_valid_one_signs_again"
+pass "the_import_api_refuses_a_revoked_version_or_first_version_and_a_valid_one_signs_again"
 
 rm www/crl.pem
 poll "the failed check in /metrics" scrape "sksd_crl_check_result{identity=\"sp-main\",result=\"crl-unavailable\"} 1"
