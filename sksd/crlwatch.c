@@ -235,16 +235,16 @@ static void check_one(struct sksd *d, struct sksd_crl_watch *w, const struct lis
                  x->active);
 }
 
-/* A round over every identity; the time the next one is due. */
-static time_t round_all(struct sksd *d, struct sksd_crl_watch *w, long interval, long stale_max)
+/* A round over every identity; the earliest nextUpdate of their CRLs (0: none ahead). */
+static time_t round_all(struct sksd *d, struct sksd_crl_watch *w, long stale_max)
 {
     struct listing l = {calloc(WATCHED_MAX, sizeof(struct listed)), 0};
     struct sks_error err;
-    time_t next = time(NULL) + interval;
+    time_t next = 0, now;
     size_t i;
 
     if (l.v == NULL)
-        return next;
+        return 0;
     sks_error_clear(&err);
     if (sks_keystore_list(d->ks, collect, &l, &err) != SKS_OK)
         sksd_log(SKSD_LOG_WARNING, "crl watch: cannot list the key store: %s", err.msg);
@@ -254,18 +254,22 @@ static time_t round_all(struct sksd *d, struct sksd_crl_watch *w, long interval,
     pthread_mutex_unlock(&w->lock);
     for (i = 0; i < l.n; i++)
         check_one(d, w, &l.v[i], stale_max);
+    now = time(NULL);
     pthread_mutex_lock(&w->lock);
     w->rounds++;
     for (i = 0; i < w->n; i++) {
         const struct watched *s = &w->ids[i];
 
-        if (s->present && s->next_update > time(NULL) && s->next_update < next)
+        if (s->present && s->next_update > now && (next == 0 || s->next_update < next))
             next = s->next_update;
     }
     pthread_mutex_unlock(&w->lock);
     free(l.v);
     return next;
 }
+
+/* A reload that sets crl_check_interval = 0 pauses the rounds; this often it looks again. */
+#define PAUSED_RECHECK_S 60
 
 static void *watch_main(void *arg)
 {
@@ -274,21 +278,27 @@ static void *watch_main(void *arg)
 
     pthread_mutex_lock(&w->lock);
     while (!w->stop) {
-        struct timespec until = {0, 0};
+        struct timespec until;
         long interval, stale_max;
-        time_t next;
+        time_t next = 0;
 
         pthread_mutex_unlock(&w->lock);
         pthread_rwlock_rdlock(&d->conf_lock);
         interval = d->conf->crl_check_interval;
         stale_max = d->conf->crl_stale_max;
         pthread_rwlock_unlock(&d->conf_lock);
-        next = round_all(d, w, interval, stale_max);
+        /* The next round is due an interval after this one starts, or at a nextUpdate before. */
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += interval > 0 ? interval : PAUSED_RECHECK_S;
+        if (interval > 0)
+            next = round_all(d, w, stale_max);
+        if (next != 0 && next < until.tv_sec) {
+            until.tv_sec = next;
+            until.tv_nsec = 0;
+        }
         pthread_mutex_lock(&w->lock);
-        until.tv_sec = next;
-        while (!w->stop && time(NULL) < next)
-            if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
-                break;
+        while (!w->stop && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+            ;
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
