@@ -14,7 +14,7 @@
  *   expiry_warn_days = 30            # warn on imports of certificates expiring sooner
  *   pending_max_age = 2592000        # seconds a generated key may wait for its certificate
  *   sweep_after = 600                # seconds after which an unfinished write is abandoned
- *   crl_check = yes                  # activation holds the chain to its CRLs (no: never)
+ *   crl_check = yes                  # activations hold the chain to its CRLs (no: never)
  *   crl_ca_file = /etc/ssl/certs/ca-certificates.crt  # TLS roots of the CRL servers
  *   crl_allow_private = no           # CRLs may be fetched from private addresses
  *   crl_max_bytes = 1048576          # the largest CRL fetched
