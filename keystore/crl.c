@@ -320,6 +320,7 @@ static sks_status crl_check(struct sks_keystore *ks, const char *identity, unsig
 sks_status ks_crl_check_way_in(struct sks_keystore *ks, const char *identity,
                                const struct sks_credentials *cred, struct sks_error *err)
 {
+    struct sks_profile_result res;
     struct sks_crl_verdict v;
     struct ks_crl_check c;
     struct ks_ident id;
@@ -327,7 +328,8 @@ sks_status ks_crl_check_way_in(struct sks_keystore *ks, const char *identity,
     sks_status st;
     int i;
 
-    if (ks->cfg.crls == NULL || cred == NULL || cred->cert == NULL)
+    /* Without trust anchors or a certificate the way in refuses it, naming that. */
+    if (ks->cfg.crls == NULL || ks->cfg.roots == NULL || cred == NULL || cred->cert == NULL)
         return SKS_OK;
     pthread_mutex_lock(&ks->index_lock);
     st = ks_ident_load(ks, identity, &id, NULL);
@@ -338,8 +340,9 @@ sks_status ks_crl_check_way_in(struct sks_keystore *ks, const char *identity,
         return SKS_OK;
     memset(&v, 0, sizeof(v));
     memset(&c, 0, sizeof(c));
-    if ((st = need_source(ks, identity, err)) != SKS_OK)
-        return st;
+    /* Credentials that break the profile are refused by the way in, with the rule named. */
+    if (sks_profile_check(cred->cert, cred->chain, ks->cfg.roots, ks_now(), &res, NULL) != SKS_OK)
+        return SKS_OK;
     c.cert = cred->cert;
     X509_up_ref(c.cert);
     c.chain = cred->chain != NULL ? X509_chain_up_ref(cred->chain) : sk_X509_new_null();
