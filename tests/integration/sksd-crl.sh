@@ -5,11 +5,13 @@
 #   - sksctl activate fetches the CRLs a version's chain names and refuses a
 #     revoked certificate, one whose STI-CA is revoked, and a CRL that is
 #     missing, malformed, oversized, from another issuer or expired, each
-#     named; --no-crl-check activates without, and says so;
+#     named; --no-crl-check activates without, and says so; an identity's
+#     first version, which becomes active at import, is checked the same;
 #   - sksd's CRL watch sees the active certificate become revoked, switches
 #     to the standby version (0 failed requests meanwhile, the answers then
 #     verify with the standby's certificate), and with no standby answers
-#     503 certificate-revoked until a valid version is activated; /metrics
+#     503 certificate-revoked until a valid version is activated (the import
+#     API refuses to activate or attach a revoked one); /metrics
 #     and the audit log say so; a CRL that cannot be had does not stop
 #     signing until its nextUpdate plus crl_stale_max has passed, then the
 #     identity answers 503 crl-unavailable until the CRL is back.
