@@ -188,6 +188,9 @@ pkcs11_module_env = sks_module_env
 token = sks-demo
 pin_file = $SKS_PIN_FILE
 trust_anchors = $demo/kms-pki/root.pem
+# The demo's test PKI names CRLs that nobody serves: imports and activations
+# that would check them are told not to (a real one keeps crl_check = yes).
+crl_check = no
 
 [sks_module_env]
 SOFTHSM2_CONF = $SOFTHSM2_CONF

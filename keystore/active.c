@@ -44,6 +44,8 @@ struct ks_entry {
     uint64_t generation; /* the cache generation it was checked at */
     int64_t checked_ms;
     bool valid, busy;
+    unsigned int held; /* a version sks_keystore_hold() stopped; 0: none */
+    struct sks_error held_why;
 };
 
 static void snap_put(struct ks_snap *s)
@@ -366,10 +368,14 @@ static bool entry_fresh(const struct ks_cache *c, const struct ks_entry *e, long
 /* The entry's answer: a new reference to its snapshot, or its error. */
 static sks_status answer(struct ks_entry *e, struct sks_active **out, struct sks_error *err)
 {
-    if (e->snap == NULL) {
+    const struct sks_error *why = e->snap == NULL                   ? &e->miss
+                                  : e->snap->pub.version == e->held ? &e->held_why
+                                                                    : NULL;
+
+    if (why != NULL) {
         if (err != NULL)
-            *err = e->miss;
-        return e->miss.status;
+            *err = *why;
+        return why->status;
     }
     atomic_fetch_add(&e->snap->refs, 1);
     *out = &e->snap->pub;
@@ -456,4 +462,23 @@ sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, lo
     st = answer(e, out, err);
     pthread_mutex_unlock(&ks->lock);
     return st;
+}
+
+sks_status sks_keystore_hold(struct sks_keystore *ks, const char *identity, unsigned int version,
+                             const struct sks_error *why, struct sks_error *err)
+{
+    struct ks_entry *e;
+
+    if (!sks_identity_name_ok(identity))
+        return sks_fail(err, SKS_ERR_INPUT, "\"%.80s\" is not an identity name", identity);
+    pthread_mutex_lock(&ks->lock);
+    e = entry_get(&ks->cache, identity);
+    if (e != NULL && why != NULL) {
+        e->held = version;
+        e->held_why = *why;
+    } else if (e != NULL && e->held == version) {
+        e->held = 0;
+    }
+    pthread_mutex_unlock(&ks->lock);
+    return e != NULL ? SKS_OK : sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
 }

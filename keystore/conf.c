@@ -15,12 +15,13 @@
 #include "keystore/keystore.h"
 
 #define SECTION "sks"
-static const char *const string_keys[] = {"pkcs11_module", "pkcs11_module_env", "token", "pin_file",
-                                          "trust_anchors"};
+static const char *const string_keys[] = {"pkcs11_module", "pkcs11_module_env", "token",
+                                          "pin_file",      "trust_anchors",     "crl_ca_file"};
 /* More environment variables than this for one module is a mistake. */
 #define MODULE_ENV_MAX 32
 static const char *const number_keys[] = {"grace_period", "expiry_warn_days", "pending_max_age",
-                                          "sweep_after"};
+                                          "sweep_after", "crl_max_bytes"};
+static const char *const bool_keys[] = {"crl_check", "crl_allow_private"};
 
 static char **string_field(struct sks_config *cfg, const char *key)
 {
@@ -34,6 +35,8 @@ static char **string_field(struct sks_config *cfg, const char *key)
         return &cfg->pin_file;
     if (strcmp(key, "trust_anchors") == 0)
         return &cfg->trust_anchors;
+    if (strcmp(key, "crl_ca_file") == 0)
+        return &cfg->crl_ca_file;
     return NULL;
 }
 
@@ -47,6 +50,17 @@ static long *number_field(struct sks_config *cfg, const char *key)
         return &cfg->pending_max_age;
     if (strcmp(key, "sweep_after") == 0)
         return &cfg->sweep_after;
+    if (strcmp(key, "crl_max_bytes") == 0)
+        return &cfg->crl_max_bytes;
+    return NULL;
+}
+
+static bool *bool_field(struct sks_config *cfg, const char *key)
+{
+    if (strcmp(key, "crl_check") == 0)
+        return &cfg->crl_check;
+    if (strcmp(key, "crl_allow_private") == 0)
+        return &cfg->crl_allow_private;
     return NULL;
 }
 
@@ -101,6 +115,9 @@ static bool known_key(const char *key)
             return true;
     for (i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++)
         if (strcmp(key, number_keys[i]) == 0)
+            return true;
+    for (i = 0; i < sizeof(bool_keys) / sizeof(bool_keys[0]); i++)
+        if (strcmp(key, bool_keys[i]) == 0)
             return true;
     return false;
 }
@@ -173,13 +190,15 @@ static sks_status read_section(struct sks_config *cfg, const char *dir, struct s
         CONF_VALUE *v = sk_CONF_VALUE_value(sect, i);
         char **s;
         long *n;
+        bool *b;
         sks_status st = SKS_OK;
 
         if (!known_key(v->name))
             return sks_fail(err, SKS_ERR_INPUT,
                             "%s: unknown key \"%s\" in [%s] (known: pkcs11_module, "
                             "pkcs11_module_env, token, pin_file, trust_anchors, grace_period, "
-                            "expiry_warn_days, pending_max_age, sweep_after)",
+                            "expiry_warn_days, pending_max_age, sweep_after, crl_check, "
+                            "crl_ca_file, crl_allow_private, crl_max_bytes)",
                             cfg->path, v->name, SECTION);
         if ((s = string_field(cfg, v->name)) != NULL) {
             if (strcmp(v->name, "token") == 0 || strcmp(v->name, "pkcs11_module_env") == 0)
@@ -188,6 +207,11 @@ static sks_status read_section(struct sks_config *cfg, const char *dir, struct s
                 st = set_path(s, dir, v->value, err);
         } else if ((n = number_field(cfg, v->name)) != NULL) {
             st = parse_seconds(cfg->path, v->name, v->value, n, err);
+        } else if ((b = bool_field(cfg, v->name)) != NULL) {
+            if (strcmp(v->value, "yes") != 0 && strcmp(v->value, "no") != 0)
+                st = sks_fail(err, SKS_ERR_INPUT, "%s: [%s] %s = \"%.64s\": expected yes or no",
+                              cfg->path, SECTION, v->name, v->value);
+            *b = v->value[0] == 'y';
         }
         if (st != SKS_OK)
             return st;
@@ -275,6 +299,8 @@ sks_status sks_config_load(const char *path, struct sks_config *cfg, struct sks_
     cfg->expiry_warn_days = SKS_EXPIRY_WARN_DAYS_DEFAULT;
     cfg->pending_max_age = SKS_PENDING_MAX_AGE_DEFAULT;
     cfg->sweep_after = SKS_SWEEP_AFTER_DEFAULT;
+    cfg->crl_check = true;
+    cfg->crl_max_bytes = SKS_CONFIG_CRL_MAX_BYTES_DEFAULT;
     if (path == NULL) {
         path = SKS_CONFIG_DEFAULT;
         /* No configuration file at all: flags alone say where the token is. */
@@ -296,6 +322,7 @@ void sks_config_free(struct sks_config *cfg)
     free(cfg->token);
     free(cfg->pin_file);
     free(cfg->trust_anchors);
+    free(cfg->crl_ca_file);
     free(cfg->module_env_section);
     for (size_t i = 0; i < cfg->nmodule_env; i++) {
         free(cfg->module_env[i].name);

@@ -14,6 +14,10 @@
  *   expiry_warn_days = 30            # warn on imports of certificates expiring sooner
  *   pending_max_age = 2592000        # seconds a generated key may wait for its certificate
  *   sweep_after = 600                # seconds after which an unfinished write is abandoned
+ *   crl_check = yes                  # activations hold the chain to its CRLs (no: never)
+ *   crl_ca_file = /etc/ssl/certs/ca-certificates.crt  # TLS roots of the CRL servers
+ *   crl_allow_private = no           # CRLs may be fetched from private addresses
+ *   crl_max_bytes = 1048576          # the largest CRL fetched
  *
  *
  *   [sks_module_env]
@@ -37,6 +41,9 @@
 /* The configuration file used when none is named: $(sysconfdir)/shaken-sks/sks.conf. */
 #define SKS_CONFIG_DEFAULT SKS_SYSCONFDIR "/shaken-sks/sks.conf"
 
+/* The largest CRL fetched unless crl_max_bytes says otherwise. */
+#define SKS_CONFIG_CRL_MAX_BYTES_DEFAULT (1024 * 1024)
+
 /* The longest configuration file read; a larger one is refused. */
 #define SKS_CONFIG_MAX_BYTES (1024 * 1024)
 
@@ -59,7 +66,11 @@ struct sks_config {
     long expiry_warn_days;
     long pending_max_age; /* seconds a generated key may wait for its certificate */
     long sweep_after;     /* seconds after which an unfinished write is abandoned */
-    CONF *conf;           /* the whole file, for other sections; NULL without a file */
+    bool crl_check;       /* activation checks the CRLs a chain names (default yes) */
+    char *crl_ca_file;    /* TLS roots of CRL servers; NULL: the system's */
+    bool crl_allow_private;
+    long crl_max_bytes;
+    CONF *conf; /* the whole file, for other sections; NULL without a file */
 };
 
 /*

@@ -359,7 +359,9 @@ sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity, un
 {
     sks_status st;
 
-    st = ks_write_lock(ks, err);
+    st = ks_crl_check_way_in(ks, identity, cred, err);
+    if (st == SKS_OK)
+        st = ks_write_lock(ks, err);
     if (st == SKS_OK) {
         st = attach(ks, identity, version, cred, err);
         ks_write_unlock(ks);

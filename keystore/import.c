@@ -390,7 +390,9 @@ sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity
     unsigned char d[32];
     sks_status st;
 
-    st = ks_write_lock(ks, err);
+    st = ks_crl_check_way_in(ks, identity, cred, err);
+    if (st == SKS_OK)
+        st = ks_write_lock(ks, err);
     if (st == SKS_OK) {
         st = import_key(ks, identity, key, cred, version, d, err);
         ks_write_unlock(ks);

@@ -258,6 +258,24 @@ void ks_version_label(char *buf, size_t len, const char *name, unsigned int n);
 /* The EE certificate object of a version, and its x5u (CKA_URL). */
 sks_status ks_version_cert(struct sks_keystore *ks, const char *name, const struct ks_version *v,
                            X509 **cert, char x5u[SKS_X5U_MAX + 1], struct sks_error *err);
+/* The chain certificates stored with version |v| ("name/N/caK"), from the index. */
+sks_status ks_version_chain(struct sks_keystore *ks, const struct ks_version *v,
+                            STACK_OF(X509) * *out, struct sks_error *err);
+/*
+ * sks_keystore_crl_check() before an activation (crl.c), with the message
+ * saying so; |id| is the CKA_ID of the version judged, for the activation
+ * to check that it activates that very version.
+ */
+/*
+ * Before a way in takes the write lock: when |identity| has no active
+ * version, the version |cred| brings will be, and its chain is held to its
+ * CRLs as an activation's is (a configured CRL source only).
+ */
+sks_status ks_crl_check_way_in(struct sks_keystore *ks, const char *identity,
+                               const struct sks_credentials *cred, struct sks_error *err);
+sks_status ks_crl_check_for_activation(struct sks_keystore *ks, const char *identity,
+                                       unsigned int version, unsigned char id[KS_ID_LEN],
+                                       struct sks_error *err);
 /* The private key object of a version, or P11_NO_HANDLE. */
 p11_handle ks_version_key(struct ks_index *idx, const char *name, const struct ks_version *v);
 

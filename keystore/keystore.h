@@ -62,6 +62,19 @@ struct sks_keystore;
 /* Called with a one-line warning (a certificate that expires soon); NULL: none. */
 typedef void (*sks_warn_cb)(const char *msg, void *arg);
 
+/*
+ * Where the key store gets the CRLs a chain names (ATIS-1000080 6.3.7: the
+ * STI-CA's CRL for the SP certificate, the STI-PA's for the STI-CA).  The
+ * key store fetches nothing itself: sksctl and sksd hand it a source over
+ * the guarded HTTPS fetcher and its cache (verify/x5u.h sks_crl_get).
+ * |get| returns a new reference to the CRL published at |url|, or fails
+ * naming the URL with a stable code (fetch-*, invalid-crl).
+ */
+struct sks_crl_source {
+    sks_status (*get)(void *arg, const char *url, X509_CRL **crl, struct sks_error *err);
+    void *arg;
+};
+
 /* Fill with sks_keystore_config_init() first: zero is a meaningful value for each field. */
 struct sks_keystore_config {
     X509_STORE *roots;     /* the STI-PA trust anchors; required for imports */
@@ -71,6 +84,12 @@ struct sks_keystore_config {
     long sweep_after;      /* seconds after which an unfinished write is abandoned (600) */
     sks_warn_cb warn;
     void *warn_arg;
+    /*
+     * Activation holds the version's chain to the CRLs it names, through
+     * this source (which must outlive the key store), with |roots|.  NULL:
+     * no CRL is checked, which the caller tells its operator.
+     */
+    const struct sks_crl_source *crls;
     /*
      * Writers on one host take a lock file here, one per token, for each
      * change: NULL is the runtime directory ($XDG_RUNTIME_DIR/shaken-sks,
@@ -202,9 +221,44 @@ sks_status sks_keystore_import_key(struct sks_keystore *ks, const char *identity
 
 /* ---- rotation ------------------------------------------------------------ */
 
-/* Makes |version| active; the one it replaces becomes PREVIOUS. Atomic. */
+/*
+ * Makes |version| active; the one it replaces becomes PREVIOUS. Atomic.
+ * With a CRL source configured, the version's chain must first pass
+ * sks_keystore_crl_check(): a revoked certificate, or a CRL that cannot be
+ * had or is invalid, refuses the activation (the CRLs are fetched before
+ * the write lock is taken).
+ */
 sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
                                  unsigned int version, struct sks_error *err);
+
+/* What sks_keystore_crl_check() found. */
+struct sks_crl_verdict {
+    unsigned int version; /* the version judged */
+    bool revoked;         /* its certificate or its STI-CA's is listed */
+    size_t ncrls;         /* the CRLs the chain names, each fetched and checked */
+    time_t next_update;   /* the earliest nextUpdate of those CRLs; 0 when none */
+};
+
+/*
+ * Holds the chain of |version| of |identity| (0: the active version) to the
+ * CRLs its certificates name, fetched through the configured source and
+ * checked with the trust anchors (sks_profile_check_crls): every CRL must
+ * be its issuer's, current and validly signed.  SKS_OK: not revoked.
+ * Otherwise, naming the certificate and the CRL's URL:
+ *   certificate-revoked  (SKS_ERR_POLICY, |v->revoked|) a CRL lists the
+ *                        version's certificate or its STI-CA certificate;
+ *   crl-unavailable      (SKS_ERR_UNAVAILABLE) a CRL could not be fetched
+ *                        (the fetcher's reason: timeout, too large, ...);
+ *   crl-invalid          (SKS_ERR_POLICY) not a CRL, issued by another CA,
+ *                        past its nextUpdate, or its signature fails.
+ * Without a source or trust anchors it fails (SKS_ERR_INPUT).  No write.
+ */
+#define SKS_CODE_CERT_REVOKED "certificate-revoked"
+#define SKS_CODE_CRL_UNAVAILABLE "crl-unavailable"
+#define SKS_CODE_CRL_INVALID "crl-invalid"
+sks_status sks_keystore_crl_check(struct sks_keystore *ks, const char *identity,
+                                  unsigned int version, struct sks_crl_verdict *v,
+                                  struct sks_error *err);
 /* Destroys PREVIOUS versions whose grace period is over at |now|. */
 sks_status sks_keystore_retire(struct sks_keystore *ks, const char *identity, time_t now,
                                struct sks_error *err);
@@ -263,5 +317,15 @@ struct sks_active {
 sks_status sks_keystore_active(struct sks_keystore *ks, const char *identity, long max_age_ms,
                                struct sks_active **out, struct sks_error *err);
 void sks_active_put(struct sks_active *a);
+
+/*
+ * Stops sks_keystore_active() from handing out |version| of |identity|:
+ * while held, it answers |why| (status and code as they are: sksd's
+ * certificate-revoked) for that version, and the next version to become
+ * active is handed out as usual.  |why| NULL lets it go again.  In this
+ * process only: what is durable is an activation of another version.
+ */
+sks_status sks_keystore_hold(struct sks_keystore *ks, const char *identity, unsigned int version,
+                             const struct sks_error *why, struct sks_error *err);
 
 #endif

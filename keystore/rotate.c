@@ -77,8 +77,9 @@ static sks_status remove_versions(struct sks_keystore *ks, struct ks_ident *id,
 
 /* ---- activate ----------------------------------------------------------------------- */
 
+/* |checked|: the CKA_ID of the version whose CRLs were checked; NULL: none were. */
 static sks_status activate(struct sks_keystore *ks, const char *identity, unsigned int n,
-                           struct sks_error *err)
+                           const unsigned char *checked, struct sks_error *err)
 {
     struct ks_ident id;
     struct ks_version *v, *old;
@@ -91,6 +92,10 @@ static sks_status activate(struct sks_keystore *ks, const char *identity, unsign
         return st;
     if ((v = ks_record_find(&id.rec, n)) == NULL)
         return sks_fail(err, SKS_ERR_NOT_FOUND, "identity %s has no version %u", identity, n);
+    if (checked != NULL && memcmp(v->id, checked, KS_ID_LEN) != 0)
+        return sks_fail(err, SKS_ERR_UNAVAILABLE,
+                        "identity %s version %u changed while its CRLs were checked; run again",
+                        identity, n);
     if (v->state == SKS_VERSION_ACTIVE)
         return SKS_OK;
     if (v->state != SKS_VERSION_STANDBY && v->state != SKS_VERSION_PREVIOUS)
@@ -124,11 +129,16 @@ static sks_status activate(struct sks_keystore *ks, const char *identity, unsign
 sks_status sks_keystore_activate(struct sks_keystore *ks, const char *identity,
                                  unsigned int version, struct sks_error *err)
 {
-    sks_status st;
+    unsigned char checked[KS_ID_LEN];
+    sks_status st = SKS_OK;
 
-    st = ks_write_lock(ks, err);
+    /* Fetched before the write lock: a slow CRL server holds up no writer. */
+    if (ks->cfg.crls != NULL)
+        st = ks_crl_check_for_activation(ks, identity, version, checked, err);
+    if (st == SKS_OK)
+        st = ks_write_lock(ks, err);
     if (st == SKS_OK) {
-        st = activate(ks, identity, version, err);
+        st = activate(ks, identity, version, ks->cfg.crls != NULL ? checked : NULL, err);
         ks_write_unlock(ks);
     }
     return st;
@@ -295,32 +305,14 @@ static bool abandoned(const struct ks_version *v, void *p)
  */
 static bool chain_complete(struct sks_keystore *ks, const struct ks_version *v, X509 *cert)
 {
-    STACK_OF(X509) *chain = sk_X509_new_null();
+    STACK_OF(X509) *chain = NULL;
     struct sks_profile_result res;
-    struct ks_obj *o;
-    bool ok = chain != NULL;
+    bool ok;
 
-    if (ks->cfg.roots == NULL) {
-        sk_X509_free(chain);
+    if (ks->cfg.roots == NULL)
         return true;
-    }
-    for (o = ks_index_objects(ks->index, v->id); ok && o != NULL; o = o->next) {
-        unsigned char *der = NULL;
-        const unsigned char *p;
-        size_t len = 0;
-        X509 *x = NULL;
-        if (o->cls != P11_CERTIFICATE || strstr(o->label, "/ca") == NULL)
-            continue;
-        ok = p11_store_get_value(ks->tok, o->h, P11_ATTR_VALUE, KS_CERT_MAX, &der, &len, NULL) ==
-             SKS_OK;
-        p = der;
-        if (ok && ((x = d2i_X509(NULL, &p, (long)len)) == NULL || !sk_X509_push(chain, x))) {
-            X509_free(x);
-            ok = false;
-        }
-        free(der);
-    }
-    ok = ok && sks_profile_check(cert, chain, ks->cfg.roots, ks_now(), &res, NULL) == SKS_OK;
+    ok = ks_version_chain(ks, v, &chain, NULL) == SKS_OK &&
+         sks_profile_check(cert, chain, ks->cfg.roots, ks_now(), &res, NULL) == SKS_OK;
     sk_X509_pop_free(chain, X509_free);
     return ok;
 }

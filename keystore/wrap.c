@@ -530,7 +530,9 @@ sks_status sks_keystore_import_wrapped(struct sks_keystore *ks, const char *iden
     p11_handle session_key = P11_NO_HANDLE;
     sks_status st;
 
-    st = ks_write_lock(ks, err);
+    st = ks_crl_check_way_in(ks, identity, cred, err);
+    if (st == SKS_OK)
+        st = ks_write_lock(ks, err);
     if (st == SKS_OK) {
         st = import_wrapped(ks, identity, blob, len, cred, version, &session_key, err);
         if (session_key != P11_NO_HANDLE)

@@ -1,10 +1,12 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "profile/certs.h"
 
@@ -93,4 +95,34 @@ sks_status sks_certs_store(STACK_OF(X509) * certs, const char *what, X509_STORE 
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     *out = store;
     return SKS_OK;
+}
+
+bool sks_cert_crl_url(X509 *cert, char *out, size_t size)
+{
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+    bool found = false;
+    int i, k;
+
+    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT_NAME *dpn = sk_DIST_POINT_value(dps, i)->distpoint;
+
+        if (dpn == NULL || dpn->type != 0) /* 0: fullName; 1, a name relative to the issuer */
+            continue;
+        for (k = 0; !found && k < sk_GENERAL_NAME_num(dpn->name.fullname); k++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, k);
+            const ASN1_IA5STRING *uri =
+                gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
+
+            if (uri != NULL && uri->length > 8 && (size_t)uri->length < size &&
+                strncmp((const char *)uri->data, "https://", 8) == 0 &&
+                memchr(uri->data, '\0', (size_t)uri->length) == NULL) {
+                memcpy(out, uri->data, (size_t)uri->length);
+                out[uri->length] = '\0';
+                found = true;
+            }
+        }
+    }
+    CRL_DIST_POINTS_free(dps);
+    ERR_clear_error();
+    return found;
 }

@@ -29,4 +29,10 @@ sks_status sks_certs_parse(const unsigned char *data, size_t len, bool der_ok, c
 sks_status sks_certs_store(STACK_OF(X509) * certs, const char *what, X509_STORE **out,
                            struct sks_error *err);
 
+/*
+ * The first https URI among |cert|'s CRL distribution points (a fullName),
+ * in |out| of |size| bytes; false when it names none that fits.
+ */
+bool sks_cert_crl_url(X509 *cert, char *out, size_t size);
+
 #endif

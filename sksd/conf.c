@@ -9,6 +9,8 @@
  *   import_tls  = sksd_import_tls     section: import API over TLS
  *   import_unix = sksd_import_unix    section: import API on a Unix socket
  *   verify      = sksd_verify         section: the verification API
+ *   crl_check_interval = 3600         seconds between re-checks of active certificates' CRLs
+ *   crl_stale_max = 86400             seconds past a CRL's nextUpdate its last verdict stands
  *
  * Every error names the section, the key and what is wrong with the value.
  */
@@ -456,6 +458,8 @@ static void set_defaults(struct sksd_conf *c)
     c->key_max_age_ms = 500;
     c->drain_seconds = 10;
     c->retry_after = 1;
+    c->crl_check_interval = 3600;
+    c->crl_stale_max = 86400;
     c->verify.max_age = SKS_VERIFY_MAX_AGE_DEFAULT;
     c->verify.crl_check = true;
     c->verify.threads = 8;
@@ -493,6 +497,8 @@ static sks_status read_all(const struct conf_reader *r, struct sksd_conf *c, str
         read_import_tls(r, c, err) != SKS_OK || read_import_unix(r, c, err) != SKS_OK ||
         read_error_body(r, c, err) != SKS_OK || read_verify(r, c, err) != SKS_OK)
         return SKS_ERR_INPUT;
+    LIMIT(SKSD_SECTION, "crl_check_interval", 0, 7 * 86400, c->crl_check_interval);
+    LIMIT(SKSD_SECTION, "crl_stale_max", 0, 30 * 86400, c->crl_stale_max);
     if (c->signing.host[0] == '\0')
         return sks_fail(err, SKS_ERR_INPUT,
                         "%s: [sksd] listen is missing: give the signing API address, "

@@ -4,7 +4,8 @@
 noinst_LTLIBRARIES += sksd/libsksd.la
 sksd_libsksd_la_SOURCES = sksd/sksd.h sksd/conf.c sksd/reply.c sksd/negotiate.c \
 	sksd/body.c sksd/route.c sksd/listen.c sksd/tls.c sksd/signing.c \
-	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c sksd/pool.c sksd/verification.c
+	sksd/import.c sksd/auth.c sksd/metrics.c sksd/audit.c sksd/pool.c sksd/verification.c \
+	sksd/crlwatch.c
 sksd_libsksd_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 # The import API reads the client certificate from libmicrohttpd's GnuTLS
 # session: sksd calls gnutls_certificate_get_peers() itself.
@@ -65,6 +66,7 @@ SKSD_TESTS = \
 	tests/integration/sksd-p11kit-remote.sh \
 	tests/integration/sksd-vesper-compat.sh \
 	tests/integration/sksd-verification.sh \
+	tests/integration/sksd-crl.sh \
 	tests/integration/crash-sksd-activations.sh
 TESTS += $(SKSD_TESTS)
 EXTRA_DIST += $(SKSD_TESTS) tests/integration/sksd-common.sh tests/bench/bench_sksd.sh \

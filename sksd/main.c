@@ -31,6 +31,7 @@
 #include "keystore/input.h"
 #include "p11/p11.h"
 #include "sksd/sksd.h"
+#include "verify/x5u.h"
 
 #define EXIT_USAGE 1
 
@@ -101,6 +102,37 @@ static void keystore_warning(const char *msg, void *arg)
     sksd_log(SKSD_LOG_WARNING, "key store: %s", msg);
 }
 
+/*
+ * The CRLs of activations and of the CRL watch: the guarded fetcher as [sks]
+ * crl_* says, into a cache whose entries live no longer than a round of the
+ * watch, so that each round sees what the CRL servers publish now.
+ */
+static sks_status crl_source_setup(struct sksd *d, const struct sks_config *cfg,
+                                   struct sks_error *err)
+{
+    struct sks_fetch_cache_opts copts;
+
+    sks_fetch_cache_opts_init(&copts);
+    copts.max_entries = 64;
+    if (d->conf->crl_check_interval > 0 && copts.max_ttl > d->conf->crl_check_interval)
+        copts.max_ttl = d->conf->crl_check_interval;
+    if (copts.min_ttl > copts.max_ttl)
+        copts.min_ttl = copts.max_ttl;
+    copts.negative_ttl = 0;
+    copts.stale_ttl = 0;
+    sks_fetch_opts_init(&d->crl_fetch);
+    d->crl_fetch.max_bytes = (size_t)cfg->crl_max_bytes;
+    d->crl_fetch.allow_private = cfg->crl_allow_private;
+    if (cfg->crl_ca_file != NULL && (d->crl_ca_file = strdup(cfg->crl_ca_file)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    d->crl_fetch.ca_file = d->crl_ca_file;
+    if ((d->crl_cache = sks_crl_cache_new(&copts, &d->crl_fetch)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory making the CRL cache");
+    d->crl_source.get = sks_crl_get;
+    d->crl_source.arg = d->crl_cache;
+    return SKS_OK;
+}
+
 static sks_status open_keystore(struct sksd *d, struct sks_error *err)
 {
     const struct sks_config *cfg = &d->conf->store;
@@ -124,6 +156,17 @@ static sks_status open_keystore(struct sksd *d, struct sks_error *err)
     kcfg.pending_max_age = cfg->pending_max_age;
     kcfg.sweep_after = cfg->sweep_after;
     kcfg.warn = keystore_warning;
+    if (cfg->crl_check && crl_source_setup(d, cfg, err) != SKS_OK) {
+        X509_STORE_free(kcfg.roots);
+        return err->status;
+    }
+    if (cfg->crl_check)
+        kcfg.crls = &d->crl_source;
+    else
+        sksd_log(SKSD_LOG_WARNING,
+                 "%s: [sks] crl_check = no: activations do not check CRLs and revoked "
+                 "certificates keep signing",
+                 cfg->path);
     st = sks_keystore_open(d->tok, &kcfg, &d->ks, err);
     X509_STORE_free(kcfg.roots);
     return st;
@@ -166,9 +209,13 @@ static void warn_fixed(const struct sksd_conf *old, const struct sksd_conf *new)
         !same_str(old->store.module_env_section, new->store.module_env_section) ||
         !same_str(old->store.token, new->store.token) ||
         !same_str(old->store.pin_file, new->store.pin_file) ||
-        !same_str(old->store.trust_anchors, new->store.trust_anchors))
-        sksd_log(SKSD_LOG_WARNING, "reload: [sks] changed; the token and trust anchors apply "
-                                   "after a restart");
+        !same_str(old->store.trust_anchors, new->store.trust_anchors) ||
+        old->store.crl_check != new->store.crl_check ||
+        !same_str(old->store.crl_ca_file, new->store.crl_ca_file) ||
+        old->store.crl_allow_private != new->store.crl_allow_private ||
+        old->store.crl_max_bytes != new->store.crl_max_bytes)
+        sksd_log(SKSD_LOG_WARNING, "reload: [sks] changed; the token, trust anchors and CRL "
+                                   "settings apply after a restart");
     if (old->verify.enabled != new->verify.enabled ||
         !same_str(old->verify.trust, new->verify.trust) ||
         !same_str(old->verify.x5u_ca_file, new->verify.x5u_ca_file) ||
@@ -280,7 +327,11 @@ static void wait_for_signals(struct sksd *d, const sigset_t *set)
 static void shutdown_all(struct sksd *d)
 {
     sksd_http_stop(d);
+    sksd_crl_watch_stop(d);
     sks_keystore_close(d->ks);
+    if (d->crl_cache != NULL)
+        sks_fetch_cache_free(d->crl_cache);
+    free(d->crl_ca_file);
     p11_token_put(d->tok);
     p11_module_put(d->mod);
     sksd_conf_free(d->conf);
@@ -320,7 +371,7 @@ int main(int argc, char **argv)
         return 0;
     }
     sweep_at_start(&d);
-    if (sksd_http_start(&d, &err) != SKS_OK)
+    if (sksd_http_start(&d, &err) != SKS_OK || sksd_crl_watch_start(&d, &err) != SKS_OK)
         goto err;
     notify("READY=1");
     sksd_log(SKSD_LOG_INFO, "ready: token %s", p11_token_uri(d.tok));

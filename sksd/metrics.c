@@ -495,6 +495,7 @@ struct MHD_Response *sksd_metrics_response(struct sksd *d)
             "# TYPE sksd_inflight_requests gauge\nsksd_inflight_requests %ld\n",
             atomic_load(&d->inflight));
     write_keystore(f, d);
+    sksd_crl_watch_metrics(d, f);
     if (fclose(f) != 0) {
         free(text);
         return NULL;

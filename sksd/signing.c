@@ -359,6 +359,10 @@ static void store_failed(struct sksd *d, struct sksd_sign_result *res, const cha
 
     if (what != NULL)
         sks_error_prefix(e, "%s", what);
+    /* The CRL watch stopped the identity (crlwatch.c): its code says why, as it is. */
+    if (e->code != NULL && (strcmp(e->code, SKS_CODE_CERT_REVOKED) == 0 ||
+                            strcmp(e->code, SKS_CODE_CRL_UNAVAILABLE) == 0))
+        return;
     switch (e->status) {
     case SKS_ERR_NOT_FOUND:
         sks_error_set_field(e, "unknown-identity", "identity");

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -103,6 +104,10 @@ struct sksd_conf {
     enum sksd_error_body error_body; /* the signing API's error bodies */
 
     struct sksd_verify_conf verify;
+
+    /* The CRL watch of active certificates (crlwatch.c); [sks] crl_check turns it off. */
+    long crl_check_interval; /* seconds between rounds; 0: no watch */
+    long crl_stale_max;      /* seconds past a CRL's nextUpdate its last good verdict stands */
 };
 
 /* Reads |path|; every error names the section, the key and the value. */
@@ -178,6 +183,13 @@ struct sksd {
     struct sksd_pool *signer;
     struct sksd_pool *verifier;       /* NULL without [verify] */
     struct sksd_verify_state *vstate; /* the x5u cache and roots; NULL without [verify] */
+
+    /* The CRLs of the signing side: activations and the CRL watch ([sks] crl_*). */
+    char *crl_ca_file; /* crl_fetch.ca_file points here: the configuration may be swapped */
+    struct sks_fetch_opts crl_fetch;
+    struct sks_fetch_cache *crl_cache; /* NULL: crl_check = no */
+    struct sks_crl_source crl_source;
+    struct sksd_crl_watch *crlwatch; /* NULL: not watching */
 
     struct sksd_metrics metrics;
     atomic_long inflight; /* requests received and not yet answered */
@@ -424,6 +436,18 @@ enum MHD_Result sksd_import_handle(struct sksd *d, struct MHD_Connection *c, str
 struct MHD_Response *sksd_metrics_response(struct sksd *d);
 /* The status and JSON body of /healthz. */
 unsigned int sksd_health(struct sksd *d, json_t **body);
+
+/* ---- the CRL watch (crlwatch.c) ------------------------------------------------ */
+
+/*
+ * Starts the thread that re-checks the CRLs of every active certificate
+ * (nothing with crl_check = no or crl_check_interval = 0).  Stop it before
+ * the key store closes.
+ */
+sks_status sksd_crl_watch_start(struct sksd *d, struct sks_error *err);
+void sksd_crl_watch_stop(struct sksd *d);
+/* Its series of /metrics: per identity revoked or not, the last check's result and time. */
+void sksd_crl_watch_metrics(struct sksd *d, FILE *f);
 
 /* ---- logging (audit.c) ------------------------------------------------------- */
 

@@ -5,7 +5,10 @@
 #   common <- p11 <- provider
 #   common <- shaken <- profile <- verify, testpki, keystore <- sksd, tools
 #   common <- fetch (the HTTPS client) <- verify (x5u chains), sksd, tools
-#   keystore also uses p11; sksd never links testpki (test certificates are
+#   keystore also uses p11 but not fetch: the CRLs an activation checks come
+#   from a source that sksd and sksctl hand it (fetch through verify's CRL
+#   cache), so that the token code holds no network code and fetches nothing
+#   under its locks; sksd never links testpki (test certificates are
 #   made by sksctl and the tests); tools use every module but sksd and the
 #   provider (they load it through OpenSSL); tests use any.
 #

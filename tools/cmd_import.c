@@ -84,21 +84,21 @@ int cmd_generate(int argc, char **argv)
 
 static int usage_attach(FILE *f, int status)
 {
-    fprintf(f,
-            "usage: sksctl attach IDENTITY [--version N] --cert FILE [--chain FILE]\n"
-            "                    --x5u URL [OPTIONS]\n"
-            "\n"
-            "Completes a pending version (sksctl generate) with the certificate the\n"
-            "STI-CA issued for its CSR.  Without --version, the identity's single\n"
-            "pending version.  The first complete version of an identity becomes active;\n"
-            "later ones wait for sksctl activate.\n"
-            "\n"
-            "  --version N        the pending version\n"
-            "  --cert FILE        the SP certificate (PEM or DER; a PEM full chain is taken\n"
-            "                     when --chain is absent)\n"
-            "  --chain FILE       the intermediate certificates (PEM)\n"
-            "  --x5u URL          where verifiers fetch the certificate (https, no\n"
-            "                     userinfo, query or fragment)\n" CLI_STORE_USAGE CLI_TRUST_USAGE);
+    fprintf(f, "usage: sksctl attach IDENTITY [--version N] --cert FILE [--chain FILE]\n"
+               "                    --x5u URL [OPTIONS]\n"
+               "\n"
+               "Completes a pending version (sksctl generate) with the certificate the\n"
+               "STI-CA issued for its CSR.  Without --version, the identity's single\n"
+               "pending version.  The first complete version of an identity becomes active;\n"
+               "later ones wait for sksctl activate.\n"
+               "\n"
+               "  --version N        the pending version\n"
+               "  --cert FILE        the SP certificate (PEM or DER; a PEM full chain is taken\n"
+               "                     when --chain is absent)\n"
+               "  --chain FILE       the intermediate certificates (PEM)\n"
+               "  --x5u URL          where verifiers fetch the certificate (https, no\n"
+               "                     userinfo, query or fragment)\n" CLI_CRL_USAGE CLI_STORE_USAGE
+                   CLI_TRUST_USAGE);
     return status;
 }
 
@@ -111,7 +111,7 @@ static int opt_version(char *arg, void *version)
 
 int cmd_attach(int argc, char **argv)
 {
-    struct cli_store_opts o = {.cmd = "attach"};
+    struct cli_store_opts o = {.cmd = "attach", .crls = true};
     const char *cert = NULL, *chain = NULL, *x5u = NULL;
     unsigned int version = 0;
     const struct cli_opt opts[] = {
@@ -119,6 +119,7 @@ int cmd_attach(int argc, char **argv)
         CLI_ARG("cert", 0, &cert),
         CLI_ARG("chain", 0, &chain),
         CLI_ARG("x5u", 0, &x5u),
+        CLI_CRL_OPTS(&o),
         CLI_STORE_OPTS(&o),
         CLI_END,
     };
@@ -170,8 +171,8 @@ static int usage_import(FILE *f, int status)
             "                       taken when --chain is absent)\n"
             "  --chain FILE         the intermediate certificates (PEM)\n"
             "  --x5u URL            where verifiers fetch the certificate\n"
-            "  --spc SPC            refuse unless the certificate is for this SPC\n" CLI_STORE_USAGE
-                CLI_TRUST_USAGE);
+            "  --spc SPC            refuse unless the certificate is for this SPC\n" CLI_CRL_USAGE
+                CLI_STORE_USAGE CLI_TRUST_USAGE);
     return status;
 }
 
@@ -227,7 +228,7 @@ static const char *version_state(struct sks_keystore *ks, const char *identity, 
 
 int cmd_import(int argc, char **argv)
 {
-    struct cli_store_opts o = {.cmd = "import"};
+    struct cli_store_opts o = {.cmd = "import", .crls = true};
     struct import_args a = {0};
     const struct cli_opt opts[] = {
         CLI_ARG("key", 0, &a.key),
@@ -237,6 +238,7 @@ int cmd_import(int argc, char **argv)
         CLI_ARG("chain", 0, &a.chain),
         CLI_ARG("x5u", 0, &a.x5u),
         CLI_ARG("spc", 0, &a.spc),
+        CLI_CRL_OPTS(&o),
         CLI_STORE_OPTS(&o),
         CLI_END,
     };
@@ -280,8 +282,8 @@ static int usage_import_batch(FILE *f, int status)
                "others go on.  Shows progress on a terminal and ends with a summary; exits\n"
                "non-zero when any set failed.\n"
                "\n"
-               "  --passphrase-file F  passphrase of every encrypted key.pem\n" CLI_STORE_USAGE
-                   CLI_TRUST_USAGE);
+               "  --passphrase-file F  passphrase of every encrypted key.pem\n" CLI_CRL_USAGE
+                   CLI_STORE_USAGE CLI_TRUST_USAGE);
     return status;
 }
 
@@ -397,10 +399,11 @@ static void progress(size_t done, size_t total, const char *name)
 
 int cmd_import_batch(int argc, char **argv)
 {
-    struct cli_store_opts o = {.cmd = "import-batch"};
+    struct cli_store_opts o = {.cmd = "import-batch", .crls = true};
     const char *pass = NULL;
     const struct cli_opt opts[] = {
         CLI_ARG("passphrase-file", 0, &pass),
+        CLI_CRL_OPTS(&o),
         CLI_STORE_OPTS(&o),
         CLI_END,
     };

@@ -24,7 +24,15 @@ static int usage_activate(FILE *f, int status)
                "it replaces becomes \"previous\" and stays usable for the grace period\n"
                "(grace_period, default 24 h) until sksctl retire destroys it.  A previous\n"
                "version can be activated again (a rollback).\n"
-               "\n" CLI_STORE_USAGE);
+               "\n"
+               "First the CRLs the version's chain names (the STI-CA's for the certificate,\n"
+               "the STI-PA's for the STI-CA) are fetched over HTTPS and checked with the\n"
+               "trust anchors: a revoked certificate, or a CRL that cannot be had or is\n"
+               "invalid, refuses the activation, naming the certificate and the CRL's URL.\n"
+               "\n"
+               "  --no-crl-check     activate without checking CRLs (no network to the CRL\n"
+               "                     servers); says so on stderr.  crl_check = no does the "
+               "same\n" CLI_STORE_USAGE CLI_TRUST_USAGE);
     return status;
 }
 
@@ -40,8 +48,12 @@ static int identity_version(const char *cmd, int argc, char **argv, unsigned int
 
 int cmd_activate(int argc, char **argv)
 {
-    struct cli_store_opts o = {.cmd = "activate"};
-    const struct cli_opt opts[] = {CLI_STORE_OPTS(&o), CLI_END};
+    struct cli_store_opts o = {.cmd = "activate", .crls = true};
+    const struct cli_opt opts[] = {
+        CLI_CRL_OPTS(&o),
+        CLI_STORE_OPTS(&o),
+        CLI_END,
+    };
     unsigned int version = 0;
     struct sks_error err;
     struct cli_store s;

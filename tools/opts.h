@@ -59,6 +59,8 @@ bool cli_parse_version(const char *s, unsigned int *out);
 struct cli_store_opts {
     const char *cmd; /* the command, for messages */
     const char *config, *module, *token, *pin_file, *trust;
+    bool crls;         /* the command activates: it checks CRLs (crl_check) */
+    bool no_crl_check; /* --no-crl-check: it does not, and says so */
 };
 
 #define CLI_STORE_OPTS(o)                                                                          \
@@ -71,6 +73,13 @@ struct cli_store_opts {
     "  --module PATH      PKCS#11 module (overrides pkcs11_module)\n"                              \
     "  --token LABEL|URI  token (overrides token)\n"                                               \
     "  --pin-file FILE    user PIN file (overrides pin_file)\n"
+
+/* Commands that may activate a version: they check its CRLs unless told not to. */
+#define CLI_CRL_OPTS(o) CLI_FLAG("no-crl-check", &(o)->no_crl_check)
+#define CLI_CRL_USAGE                                                                              \
+    "  --no-crl-check     an identity's first version, which becomes active, is\n"                 \
+    "                     not checked against its CRLs (crl_check = no: none is);\n"               \
+    "                     says so on stderr\n"
 
 #define CLI_TRUST_USAGE "  --trust FILE       STI-PA trust anchors, PEM (overrides trust_anchors)\n"
 

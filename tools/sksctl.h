@@ -6,7 +6,9 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "fetch/cache.h"
 #include "keystore/conf.h"
+#include "keystore/keystore.h"
 #include "tools/opts.h"
 
 /* Exit status for a command-line usage error; others come from sks_exit_code(). */
@@ -47,7 +49,11 @@ int cmd_destroy(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
 
-/* Prints "sksctl CMD: message" on stderr and returns the exit status for |err|. */
+/*
+ * Prints "sksctl CMD: message" on stderr ("sksctl CMD: CODE: message" for
+ * the CRL codes: certificate-revoked, crl-*) and returns the exit status
+ * for |err|.
+ */
 int cli_report(const char *cmd, const struct sks_error *err);
 
 /* The options every token command takes: --module, --token, --pin-file. */
@@ -71,12 +77,18 @@ struct cli_store {
     struct sks_config cfg;
     struct p11_token *tok;
     struct sks_keystore *ks;
+    /* The CRLs an activation checks, through the guarded fetcher (o->crls). */
+    struct sks_fetch_opts crl_fetch;
+    struct sks_fetch_cache *crl_cache;
+    struct sks_crl_source crl_source;
 };
 
 /*
  * Opens the token and the key store the configuration file and flags |o|
  * name.  |roots|: load the trust anchors (every way in needs them).
- * |mutating|: sweep first.
+ * |mutating|: sweep first.  With o->crls, activations hold chains to their
+ * CRLs (the trust anchors are loaded for it) unless crl_check = no or
+ * --no-crl-check, which a warning on stderr names.
  */
 sks_status cli_store_open(const struct cli_store_opts *o, bool roots, bool mutating,
                           struct cli_store *s, struct sks_error *err);

@@ -13,10 +13,15 @@
 #include "keystore/input.h"
 #include "keystore/keystore.h"
 #include "tools/sksctl.h"
+#include "verify/x5u.h"
 
 int cli_report(const char *cmd, const struct sks_error *err)
 {
-    fprintf(stderr, "sksctl %s: %s\n", cmd, err->msg);
+    /* A refusal for a CRL names its stable code too, for scripts. */
+    bool crl = err->code != NULL && (strncmp(err->code, "crl-", 4) == 0 ||
+                                     strcmp(err->code, SKS_CODE_CERT_REVOKED) == 0);
+
+    fprintf(stderr, "sksctl %s: %s%s%s\n", cmd, crl ? err->code : "", crl ? ": " : "", err->msg);
     return sks_exit_code(err->status);
 }
 
@@ -47,6 +52,8 @@ static void warn_stderr(const char *msg, void *arg)
 void cli_store_close(struct cli_store *s)
 {
     sks_keystore_close(s->ks);
+    if (s->crl_cache != NULL)
+        sks_fetch_cache_free(s->crl_cache);
     p11_token_put(s->tok);
     sks_config_free(&s->cfg);
     memset(s, 0, sizeof(*s));
@@ -100,6 +107,32 @@ sks_status cli_store_open(const struct cli_store_opts *o, bool roots, bool mutat
         return sks_fail(err, SKS_ERR_INPUT,
                         "no user PIN file: set pin_file in [sks] of %s or give --pin-file",
                         o->config != NULL ? o->config : SKS_CONFIG_DEFAULT);
+    }
+    if (o->crls && (!s->cfg.crl_check || o->no_crl_check)) {
+        fprintf(stderr,
+                "sksctl %s: warning: CRLs are not checked (%s): a revoked certificate can be "
+                "activated\n",
+                o->cmd, o->no_crl_check ? "--no-crl-check" : "crl_check = no");
+    } else if (o->crls) {
+        /* The STI-CA's CRL is signed by the STI-PA: the chain needs the roots. */
+        roots = true;
+        sks_fetch_opts_init(&s->crl_fetch);
+        s->crl_fetch.max_bytes = (size_t)s->cfg.crl_max_bytes;
+        s->crl_fetch.ca_file = s->cfg.crl_ca_file;
+        s->crl_fetch.allow_private = s->cfg.crl_allow_private;
+        {
+            struct sks_fetch_cache_opts copts;
+
+            sks_fetch_cache_opts_init(&copts);
+            s->crl_cache = sks_crl_cache_new(&copts, &s->crl_fetch);
+        }
+        if (s->crl_cache == NULL) {
+            cli_store_close(s);
+            return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        }
+        s->crl_source.get = sks_crl_get;
+        s->crl_source.arg = s->crl_cache;
+        kcfg.crls = &s->crl_source;
     }
     if (roots && s->cfg.trust_anchors == NULL) {
         cli_store_close(s);

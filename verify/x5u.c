@@ -61,37 +61,6 @@ static void narrow(X509 *cert, time_t *from, time_t *until)
         *until = t;
 }
 
-/* The first https URI of |cert|'s CRL distribution points, in |out|; false when none. */
-static bool crl_url(X509 *cert, char *out, size_t size)
-{
-    CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
-    bool found = false;
-    int i, k;
-
-    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
-        DIST_POINT_NAME *dpn = sk_DIST_POINT_value(dps, i)->distpoint;
-
-        if (dpn == NULL || dpn->type != 0) /* 0: fullName; 1, a name relative to the issuer */
-            continue;
-        for (k = 0; !found && k < sk_GENERAL_NAME_num(dpn->name.fullname); k++) {
-            GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, k);
-            const ASN1_IA5STRING *uri =
-                gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
-
-            if (uri != NULL && uri->length > 8 && (size_t)uri->length < size &&
-                strncmp((const char *)uri->data, "https://", 8) == 0 &&
-                memchr(uri->data, '\0', (size_t)uri->length) == NULL) {
-                memcpy(out, uri->data, (size_t)uri->length);
-                out[uri->length] = '\0';
-                found = true;
-            }
-        }
-    }
-    CRL_DIST_POINTS_free(dps);
-    ERR_clear_error();
-    return found;
-}
-
 /*
  * Adds the CRL |cert| names to |c|'s unless it is there or |c| has
  * X5U_CRLS_MAX; the URL's bytes are added to |*cost|.  False when out of
@@ -102,7 +71,7 @@ static bool add_dp(struct x5u_chain *c, X509 *cert, size_t *cost)
     char url[SKS_X5U_MAX + 1];
     size_t i;
 
-    if (c->ndps == X5U_CRLS_MAX || !crl_url(cert, url, sizeof(url)))
+    if (c->ndps == X5U_CRLS_MAX || !sks_cert_crl_url(cert, url, sizeof(url)))
         return true;
     for (i = 0; i < c->ndps; i++) {
         if (strcmp(c->dps[i].url, url) == 0)
@@ -249,6 +218,19 @@ struct sks_fetch_cache *sks_crl_cache_new(const struct sks_fetch_cache_opts *opt
                                           const struct sks_fetch_opts *fetch)
 {
     return sks_fetch_cache_new(opts, fetch, parse_crl, free_crl);
+}
+
+sks_status sks_crl_get(void *cache, const char *url, X509_CRL **out, struct sks_error *err)
+{
+    struct sks_cached *entry = NULL;
+    sks_status st = sks_fetch_cache_get(cache, url, &entry, err);
+
+    if (st != SKS_OK)
+        return st;
+    *out = ((const struct x5u_crl *)sks_cached_value(entry))->crl;
+    X509_CRL_up_ref(*out);
+    sks_fetch_cache_put(cache, entry);
+    return SKS_OK;
 }
 
 /* ---- the source ------------------------------------------------------------------ */

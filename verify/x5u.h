@@ -41,6 +41,13 @@ struct sks_fetch_cache *sks_x5u_cache_new(const struct sks_fetch_cache_opts *opt
 #define SKS_CRL_MAX_BYTES_DEFAULT (1024 * 1024)
 struct sks_fetch_cache *sks_crl_cache_new(const struct sks_fetch_cache_opts *opts,
                                           const struct sks_fetch_opts *fetch);
+/*
+ * The CRL at |url| through the CRL cache |cache| (a struct sks_fetch_cache
+ * of sks_crl_cache_new, as a void pointer so that the key store's CRL
+ * source can take it as its argument): a new reference in |*out|, or the
+ * failure (fetch-*, invalid-crl) naming the URL.
+ */
+sks_status sks_crl_get(void *cache, const char *url, X509_CRL **out, struct sks_error *err);
 
 /*
  * Where a verifier finds credentials: an x5u cache, the STI-PA roots the

@@ -29,6 +29,7 @@ ks_setup() {
         echo "pin_file = $SKS_PIN_FILE"
         echo "trust_anchors = pki/root.pem"
         echo "grace_period = ${1:-86400}"
+        echo "crl_check = no   # the test PKI's CRLs are not served (keystore-crl.sh serves them)"
     } > ks.conf
     write_openssl_cnf openssl.cnf
 }

@@ -40,7 +40,8 @@ require_softhsm
 make_token sks-usage
 run_ok pki "$SKSCTL" pki --out "$sks_work/pki" --spc 1234
 printf '%s\n' "[sks]" "pkcs11_module = $SOFTHSM_MODULE" "token = $SKS_TOKEN_LABEL" \
-    "pin_file = $SKS_PIN_FILE" "trust_anchors = $sks_work/pki/root.pem" > "$sks_work/ks.conf"
+    "pin_file = $SKS_PIN_FILE" "trust_anchors = $sks_work/pki/root.pem" \
+    "crl_check = no" > "$sks_work/ks.conf"
 
 # The writers' lock file lives in the runtime directory, one per token, and
 # the next runs take the same one: nothing lands in $TMPDIR (or /tmp).

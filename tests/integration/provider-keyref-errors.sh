@@ -21,6 +21,8 @@ pkcs11_module = $SOFTHSM_MODULE
 token = $SKS_TOKEN_LABEL
 pin_file = $SKS_PIN_FILE
 trust_anchors = pki/root.pem
+# The test PKI's CRLs are not served.
+crl_check = no
 CONF
 run_ok import "$SKSCTL" import sp-main -c ks.conf --key pki/sp-1234.key --cert pki/sp-1234.pem \
     --chain pki/chain.pem --x5u "$x5u"

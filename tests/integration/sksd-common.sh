@@ -64,6 +64,8 @@ pkcs11_module = $SOFTHSM_MODULE
 token = $SKS_TOKEN_LABEL
 pin_file = $SKS_PIN_FILE
 trust_anchors = $sks_work/pki/root.pem
+# The test PKI's CRLs are not served here: sksd-crl.sh serves them.
+crl_check = no
 
 [sksd]
 listen = 127.0.0.1:0

@@ -268,7 +268,9 @@ static void write_conf(void)
     FILE *f = fopen(conf_path, "w");
 
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "[sks]\npkcs11_module = %s\ntoken = ks-unit\npin_file = %s/user.pin\n",
+    /* The test certificates' CRLs are not served: sksd-crl.sh tests activation with CRLs. */
+    fprintf(f,
+            "[sks]\npkcs11_module = %s\ntoken = ks-unit\npin_file = %s/user.pin\ncrl_check = no\n",
             getenv("SOFTHSM_MODULE"), tokdir);
     fclose(f);
 }
