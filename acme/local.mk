@@ -1,0 +1,15 @@
+# acme: the ACME client (RFC 8555) of the certificate lifecycle: JWS signed
+# in the token, the account (its key generated there, its record beside the
+# key store's), orders, issuance into the key store, revocation.
+noinst_LTLIBRARIES += acme/libsksacme.la
+acme_libsksacme_la_SOURCES = acme/acme.h acme/internal.h acme/store.h acme/issue.h \
+	acme/jws.c acme/client.c acme/account.c acme/order.c acme/store.c acme/issue.c
+acme_libsksacme_la_CFLAGS = $(AM_CFLAGS)
+acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
+LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
+
+# Tests
+# sksctl acme against pebble (the RFC 8555 test server) on loopback.
+ACME_TESTS = tests/integration/acme-pebble.sh
+TESTS += $(ACME_TESTS)
+EXTRA_DIST += $(ACME_TESTS)
