@@ -123,6 +123,11 @@ pass "bad_input_is_named_and_nothing_is_written_to_the_token"
 
 acme_refused bad-nonce-bounded "badNonce" register --agree-tos --directory "$dir_hostile"
 assert_grep bad-nonce-bounded "after 3 retries" bad-nonce-bounded.out
+# The first try and 3 retries, each with the nonce the refusal carried: one HEAD newNonce.
+[ "$(grep -c "POST /sign-me-up" pebble-hostile.log)" = 4 ] ||
+    fail "not 4 newAccount requests: $(grep -c "POST /sign-me-up" pebble-hostile.log)"
+[ "$(grep -c "HEAD /nonce-plz" pebble-hostile.log)" = 1 ] ||
+    fail "the retries did not use the nonces of the badNonce answers"
 pass "a_server_that_rejects_every_nonce_is_retried_3_times_then_named"
 
 # ---- register ---------------------------------------------------------------------------
@@ -185,6 +190,16 @@ run_ok revoke acme revoke --cert "$sks_work/leaf.pem" --reason keyCompromise \
 run_fails revoke-again "alreadyRevoked" acme revoke --cert "$sks_work/leaf.pem" \
     --directory "$dir_plain"
 pass "revoke_with_the_account_key_and_the_server_names_a_second_revocation"
+
+# A version whose certificate the server did not issue: it refuses, and the version stays.
+run_ok import ks import sp-kept --key pki/sp-1234.key --cert pki/sp-1234.pem \
+    --chain pki/chain.pem --x5u https://sti-cr.example/sp-kept.pem
+ks list sp-kept > kept-before.out
+run_fails revoke-foreign "ACME server" acme revoke sp-kept/1 --reason superseded \
+    --directory "$dir_plain"
+ks list sp-kept > kept-after.out
+assert_same_file "sksctl list after a refused revocation" kept-before.out kept-after.out
+pass "a_version_whose_revocation_the_server_refuses_stays"
 
 # ---- key rollover -----------------------------------------------------------------------
 sed -n 's/.*JWK thumbprint \([^)]*\)).*/\1/p' register.out > thumb-before
