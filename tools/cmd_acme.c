@@ -25,26 +25,47 @@
 struct acme_opts {
     const char *directory, *ca_file;
     bool allow_private;
-    long retries; /* badNonce retries; -1: the default */
+    long retries;  /* badNonce retries; -1: the default */
+    long poll_max; /* seconds; -1: the default */
+    long timeout;  /* milliseconds a call; -1: the default */
 };
+
+/* A count from |min| to |max| into *out, or the usage error naming |opt|. */
+static int opt_count(const char *opt, char *arg, long min, long max, long *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    char msg[96];
+
+    if (end == arg || *end != '\0' || n < min || n > max) {
+        snprintf(msg, sizeof(msg), "--%s takes a count from %ld to %ld", opt, min, max);
+        return cli_usage_error("acme", msg);
+    }
+    *out = n;
+    return 0;
+}
 
 static int opt_retries(char *arg, void *ctx)
 {
-    struct acme_opts *a = ctx;
-    char *end;
-    long n = strtol(arg, &end, 10);
+    return opt_count("bad-nonce-retries", arg, 0, 100, &((struct acme_opts *)ctx)->retries);
+}
 
-    if (end == arg || *end != '\0' || n < 0 || n > 100)
-        return cli_usage_error("acme", "--bad-nonce-retries takes a count from 0 to 100");
-    a->retries = n;
-    return 0;
+static int opt_poll_max(char *arg, void *ctx)
+{
+    return opt_count("poll-max-seconds", arg, 1, 3600, &((struct acme_opts *)ctx)->poll_max);
+}
+
+static int opt_timeout(char *arg, void *ctx)
+{
+    return opt_count("timeout-ms", arg, 100, 600000, &((struct acme_opts *)ctx)->timeout);
 }
 
 /* clang-format off */
 #define ACME_OPTS(a)                                                                               \
     CLI_ARG("directory", 0, &(a)->directory), CLI_ARG("ca-file", 0, &(a)->ca_file),                \
         CLI_FLAG("allow-private", &(a)->allow_private),                                            \
-        CLI_CALL("bad-nonce-retries", opt_retries, (a))
+        CLI_CALL("bad-nonce-retries", opt_retries, (a)),                                           \
+        CLI_CALL("poll-max-seconds", opt_poll_max, (a)), CLI_CALL("timeout-ms", opt_timeout, (a))
 /* clang-format on */
 
 #define ACME_USAGE                                                                                 \
@@ -53,7 +74,9 @@ static int opt_retries(char *arg, void *ctx)
     "                     default: the system's)\n"                                                \
     "  --allow-private    let the server be on a loopback or private address\n"                    \
     "  --bad-nonce-retries N  how often a request the server refused for its nonce\n"              \
-    "                     is sent again with a fresh one (default 3)\n"
+    "                     is sent again with a fresh one (default 3)\n"                            \
+    "  --poll-max-seconds N  the longest wait for an authorization or an order (120)\n"            \
+    "  --timeout-ms N     the longest one HTTP call may take (10000)\n"
 
 static void acme_config_from(const struct acme_opts *a, const char *directory,
                              struct acme_config *cfg)
@@ -64,6 +87,10 @@ static void acme_config_from(const struct acme_opts *a, const char *directory,
     cfg->allow_private = a->allow_private;
     if (a->retries >= 0)
         cfg->bad_nonce_retries = (unsigned int)a->retries;
+    if (a->poll_max >= 0)
+        cfg->poll_max_seconds = a->poll_max;
+    if (a->timeout >= 0)
+        cfg->timeout_ms = a->timeout;
 }
 
 /* The account of --directory (or the only one), its key and a client signing with it. */
@@ -186,7 +213,7 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
 static int acme_register(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme register"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     struct contacts contacts = {0};
     const char *eab_kid = NULL, *eab_file = NULL;
     bool agree = false;
@@ -291,7 +318,7 @@ static int usage_rollover(FILE *f, int status)
 static int acme_rollover(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme key-rollover"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const struct cli_opt opts[] = {ACME_OPTS(&a), CLI_STORE_OPTS(&o), CLI_END};
     unsigned char old_id[ACME_KEY_ID_LEN], new_id[ACME_KEY_ID_LEN];
     struct p11_key *key = NULL, *next = NULL;
@@ -359,7 +386,7 @@ static int usage_issue(FILE *f, int status)
 static int acme_issue_cmd(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme issue"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const char *spc = NULL, *dns = NULL, *x5u = NULL, *challenge = "http-01", *chain = NULL;
     bool no_attach = false;
     const struct cli_opt opts[] = {
@@ -465,7 +492,7 @@ static sks_status read_cert(const char *path, X509 **cert, struct sks_error *err
 static int acme_revoke_cmd(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme revoke"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const char *reason_name = "unspecified", *cert_file = NULL, *identity = NULL;
     const struct cli_opt opts[] = {
         CLI_ARG("reason", 0, &reason_name),
