@@ -23,12 +23,6 @@ pebble_pids=$server_pid
 wait_started "acme-bad-server.py" "$server_pid" server.log test -s port
 base=https://localhost:$(cat port)
 
-acme() {
-    acme_sub=$1
-    shift
-    "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sks_work/tls/ca.pem" \
-        --allow-private "$@"
-}
 # What a failed issue must leave as it was: the identities and the keys.
 token_state() {
     ks list > "$1" 2>&1 || true

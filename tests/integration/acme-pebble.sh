@@ -21,13 +21,6 @@ pebble_start eab true 0
 pebble_start flaky false 50
 pebble_start hostile false 100
 
-# acme SUB ARGS...: sksctl acme SUB with the test's key store and pebble's TLS CA.
-acme() {
-    acme_sub=$1
-    shift
-    "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sks_work/tls/ca.pem" \
-        --allow-private "$@"
-}
 
 # Every object on the token and what sksctl list says, to compare around a command.
 token_state() {
