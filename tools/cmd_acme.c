@@ -183,7 +183,7 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
                                 struct sks_error *err)
 {
     unsigned char *raw = NULL;
-    size_t n = 0, start = 0;
+    size_t n = 0, start = 0, size;
     sks_status st = sks_file_read(path, 4096, &raw, &n, err);
 
     *key = NULL;
@@ -191,6 +191,7 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
         sks_error_prefix(err, "--eab-hmac-file");
         return st;
     }
+    size = n + 1;
     while (start < n && strchr(" \t\r\n", raw[start]) != NULL)
         start++;
     while (n > start && strchr(" \t\r\n", raw[n - 1]) != NULL)
@@ -206,7 +207,7 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
         OPENSSL_clear_free(*key, n - start + 1);
         *key = NULL;
     }
-    OPENSSL_clear_free(raw, n + 1);
+    OPENSSL_clear_free(raw, size);
     return st;
 }
 
@@ -452,16 +453,20 @@ done:
 
 static int usage_revoke(FILE *f, int status)
 {
-    fprintf(f, "usage: sksctl acme revoke IDENTITY/VERSION [--reason R] [OPTIONS]\n"
-               "       sksctl acme revoke --cert FILE [--reason R] [OPTIONS]\n"
-               "\n"
-               "Revokes a certificate at the ACME server (RFC 8555 7.6), signed with the\n"
-               "account key: the certificate of key version IDENTITY/VERSION, which is then\n"
-               "destroyed, or the certificate in FILE.\n"
-               "\n"
-               "  --reason R         an RFC 5280 reason: unspecified (default), keyCompromise,\n"
-               "                     superseded, cessationOfOperation, affiliationChanged, ...\n"
-               "  --cert FILE        the certificate to revoke (PEM)\n" ACME_USAGE CLI_STORE_USAGE);
+    fprintf(
+        f, "usage: sksctl acme revoke IDENTITY/VERSION [--reason R] [OPTIONS]\n"
+           "       sksctl acme revoke --cert FILE [--reason R] [OPTIONS]\n"
+           "\n"
+           "Revokes a certificate at the ACME server (RFC 8555 7.6), signed with the\n"
+           "account key (or the certificate's own key in the token): the certificate of\n"
+           "key version IDENTITY/VERSION, which is then destroyed, or the certificate in\n"
+           "FILE.\n"
+           "\n"
+           "  --reason R         an RFC 5280 reason: unspecified (default), keyCompromise,\n"
+           "                     superseded, cessationOfOperation, affiliationChanged, ...\n"
+           "  --cert FILE        the certificate to revoke (PEM)\n"
+           "  --with-cert-key    sign with the certificate's own key in the token, not\n"
+           "                     the account key (no account needed)\n" ACME_USAGE CLI_STORE_USAGE);
     return status;
 }
 
@@ -489,20 +494,46 @@ static sks_status read_cert(const char *path, X509 **cert, struct sks_error *err
     return SKS_OK;
 }
 
+/*
+ * For a revocation signed with the certificate's key: that key, and a client
+ * of --directory (or of the only account's directory) that needs no account.
+ */
+static sks_status cert_key_client(struct cli_store *s, const struct acme_opts *a, X509 *cert,
+                                  struct p11_key **key, struct acme_client **c,
+                                  struct sks_error *err)
+{
+    struct acme_account acct;
+    struct acme_config cfg;
+    const char *dir = a->directory;
+    sks_status st = SKS_OK;
+
+    if (dir == NULL && (st = acme_account_find(s->tok, NULL, &acct, err)) == SKS_OK)
+        dir = acct.directory;
+    if (st == SKS_OK)
+        st = acme_cert_key(s->tok, cert, key, err);
+    if (st == SKS_OK) {
+        acme_config_from(a, dir, &cfg);
+        st = acme_client_new(&cfg, NULL, NULL, c, err);
+    }
+    return st;
+}
+
 static int acme_revoke_cmd(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme revoke"};
     struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const char *reason_name = "unspecified", *cert_file = NULL, *identity = NULL;
+    bool with_cert_key = false;
     const struct cli_opt opts[] = {
         CLI_ARG("reason", 0, &reason_name),
         CLI_ARG("cert", 0, &cert_file),
+        CLI_FLAG("with-cert-key", &with_cert_key),
         ACME_OPTS(&a),
         CLI_STORE_OPTS(&o),
         CLI_END,
     };
     struct acme_client *c = NULL;
-    struct p11_key *key = NULL;
+    struct p11_key *key = NULL, *cert_key = NULL;
     struct acme_account acct;
     unsigned int version = 0;
     struct sks_error err;
@@ -529,10 +560,12 @@ static int acme_revoke_cmd(int argc, char **argv)
     }
     st =
         identity != NULL ? acme_version_certificate(s.tok, identity, version, &cert, &err) : SKS_OK;
-    if (st == SKS_OK)
+    if (st == SKS_OK && with_cert_key)
+        st = cert_key_client(&s, &a, cert, &cert_key, &c, &err);
+    else if (st == SKS_OK)
         st = open_account(&s, &a, &acct, &key, &c, &err);
     if (st == SKS_OK)
-        st = acme_revoke(c, cert, reason, NULL, &err);
+        st = acme_revoke(c, cert, reason, cert_key, &err);
     if (st == SKS_OK && identity != NULL &&
         (st = sks_keystore_destroy(s.ks, identity, version, &err)) != SKS_OK)
         sks_error_prefix(&err, "the certificate of %s/%u is revoked, but the version stays",
@@ -542,6 +575,7 @@ static int acme_revoke_cmd(int argc, char **argv)
     else if (st == SKS_OK)
         fprintf(stderr, "%s revoked (%s)\n", cert_file, reason_name);
     X509_free(cert);
+    p11_key_put(cert_key);
     return acme_finish(o.cmd, st, &err, &s, key, c);
 }
 
