@@ -5,6 +5,8 @@
 #   common <- p11 <- provider
 #   common <- shaken <- profile <- verify, testpki, keystore <- sksd, tools
 #   common <- fetch (the HTTPS client) <- verify (x5u chains), sksd, tools
+#   acme (the ACME client) uses common shaken profile fetch keystore p11;
+#   tools use acme
 #   keystore also uses p11 but not fetch: the CRLs an activation checks come
 #   from a source that sksd and sksctl hand it (fetch through verify's CRL
 #   cache), so that the token code holds no network code and fetches nothing
@@ -48,10 +50,11 @@ BEGIN {
     allowed["testpki"] = "common shaken profile"
     allowed["keystore"] = "common shaken profile p11"
     allowed["fetch"] = "common"
+    allowed["acme"] = "common shaken profile fetch keystore p11"
     allowed["sksd"] = "common shaken profile verify fetch keystore p11"
-    allowed["tools"] = "common shaken profile verify fetch testpki keystore p11"
+    allowed["tools"] = "common shaken profile verify fetch testpki keystore p11 acme"
     allowed["tests"] = "*"
-    order = "common p11 provider shaken profile verify fetch testpki keystore sksd tools tests"
+    order = "common p11 provider shaken profile verify fetch testpki keystore acme sksd tools tests"
     n = nbad = 0
 }
 function module_of(path) { sub("/.*", "", path); return path }

@@ -1,0 +1,31 @@
+# acme: the ACME client (RFC 8555) of the certificate lifecycle: JWS signed
+# in the token, the account (its key generated there, its record beside the
+# key store's), orders, issuance into the key store, revocation.
+noinst_LTLIBRARIES += acme/libsksacme.la
+acme_libsksacme_la_SOURCES = acme/acme.h acme/internal.h acme/store.h acme/issue.h \
+	acme/jws.c acme/client.c acme/account.c acme/order.c acme/store.c acme/issue.c
+acme_libsksacme_la_CFLAGS = $(AM_CFLAGS)
+acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
+LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
+
+# Tests
+# What needs no server and no token: the EAB JWS, TNAuthList identifiers, reasons (Check).
+check_PROGRAMS += tests/unit/check_acme
+tests_unit_check_acme_SOURCES = tests/unit/check_acme.c
+tests_unit_check_acme_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_acme_LDADD = $(LIBSKS_ACME) $(CHECK_LIBS)
+TESTS += tests/unit/check_acme
+
+# sksctl acme against pebble (the RFC 8555 test server) on loopback, and
+# against a server that misbehaves.
+ACME_TESTS = tests/integration/acme-pebble.sh tests/integration/acme-bad-server.sh
+TESTS += $(ACME_TESTS)
+EXTRA_DIST += $(ACME_TESTS) tests/integration/acme-bad-server.py
+EXTRA_DIST += tests/integration/acme-common.sh
+
+# Issuance end to end against pebble and the token's share of it (make bench).
+BENCH_BINS += tests/bench/bench_acme
+tests_bench_bench_acme_SOURCES = tests/bench/bench_acme.c tests/interop/interop.c \
+	tests/interop/interop.h
+tests_bench_bench_acme_LDADD = $(LIBSKS_ACME)
+EXTRA_DIST += tests/bench/bench_acme.sh
