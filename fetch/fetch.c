@@ -1,7 +1,7 @@
 /*
- * HTTPS GET on libcurl under the limits fetch.h promises.  One easy handle
- * per fetch: callers that fetch often keep what they fetched, not the
- * connection.
+ * HTTPS requests on libcurl under the limits fetch.h promises.  One easy
+ * handle per fetch: callers that fetch often keep what they fetched, not
+ * the connection.
  */
 #include "config.h"
 
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "fetch/fetch.h"
 
@@ -31,6 +32,7 @@ void sks_fetch_opts_init(struct sks_fetch_opts *opts)
 void sks_fetched_clear(struct sks_fetched *f)
 {
     free(f->data);
+    free(f->location);
     memset(f, 0, sizeof(*f));
 }
 
@@ -200,11 +202,42 @@ static long directive_seconds(const char *v, const char *name)
     return end != p && secs >= 0 ? secs : -1;
 }
 
-static void reset_freshness(struct sks_fetched *f)
+/* What one response's headers said: a redirect's are forgotten at the next status line. */
+static void reset_headers(struct sks_fetched *f)
 {
     f->max_age = -1;
     f->expires = -1;
     f->no_store = false;
+    free(f->location);
+    f->location = NULL;
+    f->replay_nonce[0] = '\0';
+    f->retry_after = -1;
+}
+
+/* The header value after |name_len| bytes of "Name:", without blanks around it. */
+static char *header_value(char *line, size_t name_len)
+{
+    char *v = line + name_len, *end;
+
+    v += strspn(v, " \t");
+    end = v + strlen(v);
+    while (end > v && strchr(" \t\r\n", end[-1]) != NULL)
+        *--end = '\0';
+    return v;
+}
+
+/* RFC 9110 10.2.3: Retry-After is delay-seconds or an HTTP-date; seconds from now, or -1. */
+static long retry_after_seconds(const char *v)
+{
+    char *end;
+    long secs = strtol(v, &end, 10);
+    time_t when;
+
+    if (end != v && *end == '\0')
+        return secs >= 0 ? secs : -1;
+    if ((when = curl_getdate(v, NULL)) < 0)
+        return -1;
+    return when > time(NULL) ? (long)(when - time(NULL)) : 0;
 }
 
 /* Each header line; a status line starts the headers of the next answer (after a redirect). */
@@ -212,10 +245,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
 {
     struct sks_fetched *f = ctx;
     size_t len = size * n;
-    char v[512];
+    char v[2048];
 
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        reset_freshness(f);
+        reset_headers(f);
         return len;
     }
     if (len >= sizeof(v))
@@ -233,6 +266,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
 
         /* RFC 9111 section 5.3: an invalid date ("0") means already expired. */
         f->expires = t > 0 ? (long)t : 0;
+    } else if (strncasecmp(v, "Location:", 9) == 0) {
+        free(f->location);
+        f->location = strdup(header_value(v, 9));
+    } else if (strncasecmp(v, "Replay-Nonce:", 13) == 0) {
+        snprintf(f->replay_nonce, sizeof(f->replay_nonce), "%s", header_value(v, 13));
+    } else if (strncasecmp(v, "Retry-After:", 12) == 0) {
+        f->retry_after = retry_after_seconds(header_value(v, 12));
     }
     return len;
 }
@@ -299,15 +339,15 @@ static sks_status failed(const struct transfer *t, const char *url, CURLcode rc,
     }
 }
 
-static void set_options(CURL *h, const char *url, struct transfer *t, struct sks_fetched *out,
-                        char *errbuf)
+static void set_options(CURL *h, const char *url, struct transfer *t, bool follow,
+                        struct sks_fetched *out, char *errbuf)
 {
     const struct sks_fetch_opts *o = t->opts;
 
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, follow && o->max_redirects > 0 ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)o->max_redirects);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
@@ -329,35 +369,108 @@ static void set_options(CURL *h, const char *url, struct transfer *t, struct sks
     curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 }
 
-sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct sks_fetched *out,
-                     struct sks_error *err)
+/* A header line "Name: value" appended to |*list|; false when out of memory. */
+static bool add_header(struct curl_slist **list, const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = malloc(n);
+    struct curl_slist *l;
+
+    if (line == NULL)
+        return false;
+    snprintf(line, n, "%s: %s", name, value);
+    l = curl_slist_append(*list, line);
+    OPENSSL_cleanse(line, n);
+    free(line);
+    if (l == NULL)
+        return false;
+    *list = l;
+    return true;
+}
+
+/* The headers go: the Authorization value is a secret, so its copies are wiped first. */
+static void free_headers(struct curl_slist *list)
+{
+    for (struct curl_slist *l = list; l != NULL; l = l->next)
+        OPENSSL_cleanse(l->data, strlen(l->data));
+    curl_slist_free_all(list);
+}
+
+/* Sets the method, body and headers of |req| on |h|; SKS_OK or the failure. */
+static sks_status set_request(CURL *h, const char *url, const struct sks_fetch_request *req,
+                              struct curl_slist **headers, struct sks_error *err)
+{
+    const char *m = req->method != NULL ? req->method : "GET";
+    bool ok = true;
+
+    if (strcmp(m, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        if (m[1] == 'U')
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+        /* No "Expect: 100-continue" round trip: the body goes at once. */
+        ok = add_header(headers, "Expect", "");
+    } else if (strcmp(m, "GET") != 0) {
+        return sks_fail_field(err, SKS_ERR_INTERNAL, "fetch-refused", "url",
+                              "%s: method %s is not one the client sends", url, m);
+    }
+    if (ok && req->content_type != NULL)
+        ok = add_header(headers, "Content-Type", req->content_type);
+    if (ok && req->accept != NULL)
+        ok = add_header(headers, "Accept", req->accept);
+    if (ok && req->authorization != NULL)
+        ok = add_header(headers, "Authorization", req->authorization);
+    if (!ok)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
+    return SKS_OK;
+}
+
+/*
+ * The one transfer: |req| NULL is sks_fetch()'s GET (200 only), otherwise
+ * the request it describes.
+ */
+static sks_status perform(const struct sks_fetch_opts *opts, const char *url,
+                          const struct sks_fetch_request *req, struct sks_fetched *out,
+                          struct sks_error *err)
 {
     struct transfer t = {opts, NULL, 0, 0, false, ""};
     char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
     const char *ctype = NULL;
     sks_status st = SKS_OK;
+    bool follow = true;
     long status = 0;
     CURLcode rc;
     CURL *h;
 
     memset(out, 0, sizeof(*out));
-    reset_freshness(out);
+    reset_headers(out);
     if (check_url(url, err) != SKS_OK)
         return err->status;
+    if (req != NULL && req->method != NULL)
+        follow = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK || (h = curl_easy_init()) == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "cannot start libcurl: %s",
                         curl_easy_strerror(global_rc != CURLE_OK ? global_rc : CURLE_FAILED_INIT));
-    set_options(h, url, &t, out, errbuf);
+    set_options(h, url, &t, follow, out, errbuf);
+    if (req != NULL && (st = set_request(h, url, req, &headers, err)) != SKS_OK)
+        goto done;
     rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
         st = failed(&t, url, rc, errbuf, err);
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) {
+    out->status = status;
+    if (req == NULL ? status != 200 : !req->any_status && (status < 200 || status > 299)) {
         st = sks_fail_field(err, status == 404 ? SKS_ERR_NOT_FOUND : SKS_ERR_UNAVAILABLE,
-                            "fetch-http", "url", "%s: HTTP status %ld, not 200", url, status);
+                            "fetch-http", "url", "%s: HTTP status %ld, not %s", url, status,
+                            req == NULL ? "200" : "2xx");
         goto done;
     }
     if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL)
@@ -370,7 +483,30 @@ sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct 
     out->len = t.len;
     t.buf = NULL;
 done:
+    if (st != SKS_OK) {
+        long kept = out->status;
+
+        sks_fetched_clear(out);
+        out->status = kept;
+        reset_headers(out);
+    }
     free(t.buf);
+    free_headers(headers);
     curl_easy_cleanup(h);
     return st;
+}
+
+sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct sks_fetched *out,
+                     struct sks_error *err)
+{
+    return perform(opts, url, NULL, out, err);
+}
+
+sks_status sks_fetch_request(const struct sks_fetch_opts *opts, const char *url,
+                             const struct sks_fetch_request *req, struct sks_fetched *out,
+                             struct sks_error *err)
+{
+    static const struct sks_fetch_request get = {0};
+
+    return perform(opts, url, req != NULL ? req : &get, out, err);
 }

@@ -18,7 +18,8 @@
  * Every failure names the URL, what went wrong and a stable code (field
  * "url"): fetch-refused (the URL or an address is not allowed),
  * fetch-too-large, fetch-timeout, fetch-tls, fetch-http (a status other
- * than 200) and fetch-failed (anything else on the network).
+ * than 200; for sks_fetch_request(), other than 2xx) and fetch-failed
+ * (anything else on the network).
  */
 #ifndef SKS_FETCH_H
 #define SKS_FETCH_H
@@ -52,12 +53,39 @@ struct sks_fetched {
     long max_age;  /* Cache-Control max-age (s-maxage first), seconds; -1: none */
     long expires;  /* Expires, seconds since 1970; -1: none; 0: invalid (expired) */
     bool no_store; /* Cache-Control no-store or no-cache */
+    /* What a protocol on top (ACME, RFC 8555) reads from the last response: */
+    long status;    /* the HTTP status of the last response */
+    char *location; /* Location header (malloc'd, freed by sks_fetched_clear), NULL if none */
+    char replay_nonce[256]; /* Replay-Nonce, empty if none */
+    long retry_after;       /* Retry-After in seconds (delta or HTTP-date), -1 if none */
 };
 
 /* GETs |url|: SKS_OK with the body in |*out| (sks_fetched_clear() it), or the failure. */
 sks_status sks_fetch(const struct sks_fetch_opts *opts, const char *url, struct sks_fetched *out,
                      struct sks_error *err);
 void sks_fetched_clear(struct sks_fetched *f);
+
+/*
+ * A request other than a plain GET, under the same guards.  Only GET and
+ * HEAD follow redirects (up to |max_redirects|); a POST or PUT never does
+ * (RFC 8555 6.1: the server's answer, a 3xx included, is the caller's to
+ * read).  Without |any_status| a status other than 2xx fails with
+ * fetch-http; with it, every status is SKS_OK and the body (an error's
+ * problem document included) is in |out| for the caller to read.
+ */
+struct sks_fetch_request {
+    const char *method;       /* NULL or "GET", "HEAD", "POST", "PUT" */
+    const char *content_type; /* the body's, or NULL */
+    const void *body;
+    size_t body_len;
+    const char *authorization; /* an Authorization header value (a secret: never logged), or NULL */
+    bool any_status;           /* SKS_OK whatever the HTTP status: the caller reads out->status */
+    const char *accept;        /* an Accept header value, or NULL */
+};
+
+sks_status sks_fetch_request(const struct sks_fetch_opts *opts, const char *url,
+                             const struct sks_fetch_request *req, struct sks_fetched *out,
+                             struct sks_error *err);
 
 /*
  * Why the guard refuses the address |addr| of |family| (AF_INET: 4 bytes,

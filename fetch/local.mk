@@ -7,7 +7,8 @@ fetch_libsksfetch_la_LIBADD = $(CURL_LIBS)
 LIBSKS_FETCH = fetch/libsksfetch.la $(LIBSKS_COMMON) $(CURL_LIBS) $(CRYPTO_LIBS)
 
 # Tests
-# The address guard (Check); fetches for real in verify-fetch.sh (tools/local.mk).
+# The address guard and the general request against https-server.py (Check);
+# fetches for real in verify-fetch.sh (tools/local.mk).
 check_PROGRAMS += tests/unit/check_fetch
 tests_unit_check_fetch_SOURCES = tests/unit/check_fetch.c
 tests_unit_check_fetch_CFLAGS = $(CHECK_CFLAGS_ALL)

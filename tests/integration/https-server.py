@@ -16,10 +16,23 @@ hostile or broken server would:
   /cc/VALUE/FILE   FILE with "Cache-Control: VALUE"
   /expires/S/FILE  FILE with an Expires header S seconds from now
 
+For the general request (fetch.h's sks_fetch_request), what a protocol
+server such as ACME answers:
+
+  POST|PUT /echo       201, Location: /made/1, Replay-Nonce: nonce-1 and a
+                       JSON body echoing the method, Content-Type,
+                       Authorization and body received
+  HEAD|GET /nonce      200 with Replay-Nonce: nonce-2, no body
+  POST /problem        400 application/problem+json, Replay-Nonce: nonce-3
+  POST /redirect-ok    302 to /chain.pem (a POST must not follow it)
+  GET /retry/VALUE     503 with "Retry-After: VALUE"
+  GET /retry-in/S      503 with Retry-After an HTTP-date S seconds from now
+
 While a file named DOWN is in DIR, every path answers 503.  Each request
 is logged on stderr, one line each.
 """
 import email.utils
+import json
 import http.server
 import os
 import ssl
@@ -53,8 +66,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
+    def answer(self, status, ctype, body, headers):
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/echo":
+            echo = {"method": self.command, "content_type": self.headers.get("Content-Type"),
+                    "authorization": self.headers.get("Authorization"),
+                    "body": body.decode("latin-1")}
+            return self.answer(201, "application/json", json.dumps(echo).encode(),
+                               {"Location": "/made/1", "Replay-Nonce": "nonce-1"})
+        if self.path == "/problem":
+            problem = {"type": "urn:ietf:params:acme:error:malformed", "detail": "test problem"}
+            return self.answer(400, "application/problem+json", json.dumps(problem).encode(),
+                               {"Replay-Nonce": "nonce-3"})
+        if self.path == "/redirect-ok":
+            return self.redirect("/chain.pem")
+        self.send_error(404)
+        return None
+
+    do_PUT = do_POST
+
+    def do_HEAD(self):
+        if self.path == "/nonce":
+            return self.answer(200, None, b"", {"Replay-Nonce": "nonce-2"})
+        self.send_error(404)
+        return None
+
     def do_GET(self):
         port = self.server.server_address[1]
+        if self.path == "/nonce":
+            return self.do_HEAD()
+        if self.path.startswith("/retry/"):
+            return self.answer(503, "text/plain", b"later\n", {"Retry-After": self.path[7:]})
+        if self.path.startswith("/retry-in/"):
+            when = email.utils.formatdate(time.time() + int(self.path[10:]), usegmt=True)
+            return self.answer(503, "text/plain", b"later\n", {"Retry-After": when})
         headers = {}
         if os.path.exists(os.path.join(root, "DOWN")):
             self.send_error(503)
