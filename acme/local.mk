@@ -13,3 +13,9 @@ tests_unit_check_acme_spc_SOURCES = tests/unit/check_acme_spc.c
 tests_unit_check_acme_spc_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_acme_spc_LDADD = $(LIBSKS_ACME) $(CHECK_LIBS)
 TESTS += tests/unit/check_acme_spc
+
+# The test STI-PA and STI-CA and its self-check.
+ACME_FIXTURE_TESTS = tests/integration/acme-sti-fixture.sh
+TESTS += $(ACME_FIXTURE_TESTS)
+EXTRA_DIST += $(ACME_FIXTURE_TESTS) tests/acme/sti-fixture.py tests/acme/acme-probe.py \
+	tests/acme/fixture.sh
