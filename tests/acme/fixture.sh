@@ -1,9 +1,11 @@
 # The test STI-PA and STI-CA (tests/acme/sti-fixture.py) for the ACME tests.
 # Source it after tests/integration/common.sh and sks_mkwork:
 #
-#   sti_fixture_start SPC[,SPC...]
+#   sti_fixture_start SPC[,SPC...] [PKI]
 #
-# makes a test PKI with `sksctl pki` in $sti_pki, a TLS certificate for
+# makes a test PKI with `sksctl pki` in $sti_pki (or takes the one in the
+# directory PKI, e.g. ks_setup's, so that the key store trusts what the
+# STI-CA issues), a TLS certificate for
 # 127.0.0.1 (https_server_start's kind), an STI-PA account "sp-test" with
 # the API key in $sti_api_key_file owning the SPCs given, and starts the
 # fixture; sets $sti_base (https://127.0.0.1:PORT), $sti_tls_ca (its TLS CA),
@@ -15,11 +17,17 @@ sti_fixture_start() {
     command -v python3 >/dev/null 2>&1 || skip "python3 is not installed (quickstart.sh installs it)"
     python3 -c 'import cryptography' 2>/dev/null ||
         skip "python3-cryptography is not installed (quickstart.sh installs it)"
-    sti_pki=$sks_work/sti-pki
+    command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
+    [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
     sti_state=$sks_work/sti-state
     sti_log=$sks_work/sti-fixture.log
     mkdir -p "$sti_state"
-    run_ok sti-pki "$SKSCTL" pki --out "$sti_pki" --spc "$1" --days 30
+    if [ -n "${2:-}" ]; then
+        sti_pki=$(cd "$2" && pwd)
+    else
+        sti_pki=$sks_work/sti-pki
+        run_ok sti-pki "$SKSCTL" pki --out "$sti_pki" --spc "$1" --days 30
+    fi
     hs_dir=$sks_work/sti-tls
     loopback_tls_make "$hs_dir"
     sti_tls_ca=$hs_dir/ca.pem

@@ -9,8 +9,6 @@
 
 PROBE=$top_builddir/tests/interop/spc_token_probe
 [ -x "$PROBE" ] || fail "spc_token_probe not built at $PROBE"
-command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
-[ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
 sks_mkwork
 sti_fixture_start 1234,5678
 w=$sks_work

@@ -8,8 +8,6 @@
 . "$top_srcdir/tests/integration/common.sh"
 . "$top_srcdir/tests/acme/fixture.sh"
 
-command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
-[ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
 sks_mkwork
 sti_fixture_start 1234,5678
 w=$sks_work
