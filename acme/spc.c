@@ -20,6 +20,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "acme/spc.h"
 #include "common/file.h"
@@ -82,6 +83,30 @@ sks_status sks_acme_jwk_thumbprint(EVP_PKEY *key, unsigned char sha256[32], stru
         !EVP_Digest(jwk, (size_t)n, sha256, NULL, EVP_sha256(), NULL))
         return sks_fail(err, SKS_ERR_INTERNAL, "cannot hash the account key's JWK");
     return SKS_OK;
+}
+
+sks_status sks_acme_p256_from_point(const unsigned char *point, size_t len, EVP_PKEY **key,
+                                    struct sks_error *err)
+{
+    EVP_PKEY_CTX *ctx = NULL;
+    OSSL_PARAM params[3];
+    sks_status st = SKS_OK;
+
+    *key = NULL;
+    if (point == NULL || len != SKS_P256_POINT_LEN || point[0] != 0x04)
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "the ACME account key is not an uncompressed P-256 point (%zu bytes)", len);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, len);
+    params[2] = OSSL_PARAM_construct_end();
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        st = sks_fail(err, SKS_ERR_INPUT, "the ACME account key's point is not on P-256");
+        sks_error_add_openssl(err);
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return st;
 }
 
 sks_status sks_acme_fingerprint(EVP_PKEY *key, char out[SKS_ACME_FINGERPRINT_SIZE],
@@ -333,6 +358,32 @@ sks_status sks_acme_atc_answer(const char *token, char **json, struct sks_error 
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory for the tkauth-01 answer");
     snprintf(*json, n + 11, "{\"atc\":\"%s\"}", token);
     return SKS_OK;
+}
+
+sks_status sks_acme_tkauth_answer(void *arg, const json_t *authz, const json_t *challenge,
+                                  char **payload, struct sks_error *err)
+{
+    const struct sks_acme_tkauth *t = arg;
+    const json_t *id = json_object_get(authz, "identifier");
+    const char *id_type = json_string_value(json_object_get(id, "type"));
+    const char *id_value = json_string_value(json_object_get(id, "value"));
+    const char *type = json_string_value(json_object_get(challenge, "type"));
+    const char *tktype = json_string_value(json_object_get(challenge, "tkauth-type"));
+
+    *payload = NULL;
+    if (id_type == NULL || strcmp(id_type, SKS_ACME_ID_TNAUTHLIST) != 0 || id_value == NULL ||
+        strcmp(id_value, t->tkvalue) != 0)
+        return sks_fail_field(err, SKS_ERR_INPUT, "acme-protocol", "acme",
+                              "the ACME server's authorization is not for the TNAuthList "
+                              "ordered (identifier type \"%.40s\"); no SPC token sent",
+                              id_type != NULL ? id_type : "(none)");
+    if (type == NULL || strcmp(type, SKS_ACME_TKAUTH_01) != 0 || tktype == NULL ||
+        strcmp(tktype, SKS_ACME_TKAUTH_TYPE) != 0)
+        return sks_fail_field(err, SKS_ERR_INPUT, "acme-protocol", "acme",
+                              "the ACME server asks a \"%.40s\" challenge of tkauth-type "
+                              "\"%.40s\", not tkauth-01 with atc (RFC 9447); no SPC token sent",
+                              type != NULL ? type : "(none)", tktype != NULL ? tktype : "(none)");
+    return sks_acme_atc_answer(t->token, payload, err);
 }
 
 /* Keeps the token in |data| (white space around it dropped) as a malloc'd string. */

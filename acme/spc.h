@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "common/error.h"
@@ -52,6 +53,13 @@ sks_status sks_acme_tnauthlist_value(const char *spc, char **value, struct sks_e
  * the digest of {"crv":"P-256","kty":"EC","x":...,"y":...}.
  */
 sks_status sks_acme_jwk_thumbprint(EVP_PKEY *key, unsigned char sha256[32], struct sks_error *err);
+/*
+ * The public key of the uncompressed P-256 point |point| (|len| bytes, as
+ * a token's CKA_EC_POINT holds it unwrapped): what the checks below take
+ * for an account key that lives in the token.  EVP_PKEY_free() it.
+ */
+sks_status sks_acme_p256_from_point(const unsigned char *point, size_t len, EVP_PKEY **key,
+                                    struct sks_error *err);
 /* atc.fingerprint for the account key |key|: "SHA256 XX:XX:...". */
 sks_status sks_acme_fingerprint(EVP_PKEY *key, char out[SKS_ACME_FINGERPRINT_SIZE],
                                 struct sks_error *err);
@@ -89,6 +97,23 @@ sks_status sks_acme_atc_check(const char *token, size_t len,
 
 /* The tkauth-01 answer's payload, {"atc":"TOKEN"}.  *json is malloc'd; free() it. */
 sks_status sks_acme_atc_answer(const char *token, char **json, struct sks_error *err);
+
+/* What sks_acme_tkauth_answer() answers with: a checked token and the order's identifier. */
+struct sks_acme_tkauth {
+    const char *token;   /* checked with sks_acme_atc_check() */
+    const char *tkvalue; /* the order's TNAuthList identifier value (the token's tkvalue) */
+};
+
+/*
+ * The answer to one authorization of a SHAKEN order, for the ACME order
+ * flow's answer callback (|arg| a struct sks_acme_tkauth): the
+ * authorization must be for the TNAuthList identifier ordered and the
+ * challenge a tkauth-01 of tkauth-type "atc" (RFC 9447 section 3); then
+ * *payload is {"atc": TOKEN}.  A server that asks anything else is refused
+ * naming what it asked (code "acme-protocol"), and no token is sent.
+ */
+sks_status sks_acme_tkauth_answer(void *arg, const json_t *authz, const json_t *challenge,
+                                  char **payload, struct sks_error *err);
 
 /*
  * A token read from the file |path| (surrounding white space dropped).

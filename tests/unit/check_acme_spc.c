@@ -12,10 +12,8 @@
 #include <unistd.h>
 
 #include <check.h>
-#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
 #include "acme/spc.h"
@@ -144,26 +142,20 @@ START_TEST(fingerprint_is_the_jwk_thumbprint_in_hex)
     unsigned char point[65] = {0x04};
     char fp[SKS_ACME_FINGERPRINT_SIZE];
     struct sks_error err = {0};
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    OSSL_PARAM *params;
     EVP_PKEY *key = NULL;
     size_t n;
 
     ck_assert_int_eq(b64url_decode(x, strlen(x), point + 1, &n), 0);
     ck_assert_int_eq(b64url_decode(y, strlen(y), point + 33, &n), 0);
-    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
-    params = OSSL_PARAM_BLD_to_param(bld);
-    ck_assert_int_eq(EVP_PKEY_fromdata_init(ctx), 1);
-    ck_assert_int_eq(EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params), 1);
+    ck_assert_int_eq(sks_acme_p256_from_point(point, sizeof(point), &key, &err), SKS_OK);
     ck_assert_int_eq(sks_acme_fingerprint(key, fp, &err), SKS_OK);
     ck_assert_str_eq(fp, "SHA256 72:7F:88:FD:63:4C:0A:57:A1:89:5A:79:D6:2F:F4:56:93:84:35:6D:"
                          "6E:A4:47:AB:03:CB:04:6A:6E:61:9F:EB");
     EVP_PKEY_free(key);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    EVP_PKEY_CTX_free(ctx);
+    /* A point off the curve is no account key. */
+    point[64] ^= 1;
+    ck_assert_int_eq(sks_acme_p256_from_point(point, sizeof(point), &key, &err), SKS_ERR_INPUT);
+    ck_assert_ptr_null(key);
 }
 END_TEST
 
@@ -319,6 +311,48 @@ START_TEST(atc_answer_is_the_atc_object)
 }
 END_TEST
 
+/* The server's authorization and challenge objects, from JSON text. */
+static sks_status tkauth(const char *authz, const char *chall, char **payload,
+                         struct sks_error *err)
+{
+    const struct sks_acme_tkauth t = {"aa.bb.cc", "MAigBhYEMTIzNA"};
+    json_t *a = json_loads(authz, 0, NULL), *c = json_loads(chall, 0, NULL);
+    sks_status st = sks_acme_tkauth_answer((void *)&t, a, c, payload, err);
+
+    json_decref(a);
+    json_decref(c);
+    return st;
+}
+
+START_TEST(tkauth_answer_takes_only_the_tkauth_challenge_of_the_order)
+{
+    static const char authz[] = "{\"identifier\":{\"type\":\"TNAuthList\","
+                                "\"value\":\"MAigBhYEMTIzNA\"}}";
+    static const char chall[] = "{\"type\":\"tkauth-01\",\"tkauth-type\":\"atc\","
+                                "\"token-authority\":\"https://sti-pa.test\",\"token\":\"x\"}";
+    struct sks_error err = {0};
+    char *payload = NULL;
+
+    ck_assert_int_eq(tkauth(authz, chall, &payload, &err), SKS_OK);
+    ck_assert_str_eq(payload, "{\"atc\":\"aa.bb.cc\"}");
+    free(payload);
+    ck_assert_int_eq(
+        tkauth("{\"identifier\":{\"type\":\"TNAuthList\",\"value\":\"MAigBhYENTY3OA\"}}", chall,
+               &payload, &err),
+        SKS_ERR_INPUT);
+    ck_assert_str_eq(sks_error_code(&err), "acme-protocol");
+    ck_assert_ptr_null(payload);
+    ck_assert_int_eq(tkauth(authz, "{\"type\":\"http-01\",\"token\":\"x\"}", &payload, &err),
+                     SKS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "\"http-01\""));
+    ck_assert_int_eq(
+        tkauth(authz, "{\"type\":\"tkauth-01\",\"tkauth-type\":\"jwt\"}", &payload, &err),
+        SKS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no SPC token sent"));
+    ck_assert_ptr_null(payload);
+}
+END_TEST
+
 START_TEST(atc_from_file_trims_and_refuses_junk)
 {
     char path[] = "/tmp/check_acme_spc.XXXXXX", *tok = NULL;
@@ -399,6 +433,7 @@ int main(void)
     tcase_add_test(tc, atc_check_refuses_another_tktype_and_ca);
     tcase_add_test(tc, atc_check_refuses_malformed_tokens);
     tcase_add_test(tc, atc_answer_is_the_atc_object);
+    tcase_add_test(tc, tkauth_answer_takes_only_the_tkauth_challenge_of_the_order);
     tcase_add_test(tc, atc_from_file_trims_and_refuses_junk);
     tcase_add_test(tc, atc_from_command_passes_what_the_token_needs);
     tcase_add_test(tc, atc_from_command_fails_on_status_timeout_and_size);
