@@ -1,12 +1,22 @@
-# acme: the certificate lifecycle's ACME client (RFC 8555) and its SHAKEN
-# parts: the TNAuthList identifier and the SPC token (RFC 9447, RFC 9448,
-# ATIS-1000080).  Depends on profile/, shaken/, fetch/ and common/.
+# acme: the ACME client (RFC 8555) of the certificate lifecycle: JWS signed
+# in the token, the account (its key generated there, its record beside the
+# key store's), orders, issuance into the key store, revocation; and its
+# SHAKEN parts: the TNAuthList identifier and the SPC token (RFC 9447, RFC
+# 9448, ATIS-1000080) from a file, a command or the STI-PA's token API.
 noinst_LTLIBRARIES += acme/libsksacme.la
-acme_libsksacme_la_SOURCES = acme/spc.c acme/spc.h acme/stipa.c acme/stipa.h
+acme_libsksacme_la_SOURCES = acme/acme.h acme/internal.h acme/store.h acme/issue.h \
+	acme/jws.c acme/client.c acme/account.c acme/order.c acme/store.c acme/issue.c \
+	acme/spc.c acme/spc.h acme/stipa.c acme/stipa.h
+acme_libsksacme_la_CFLAGS = $(AM_CFLAGS)
 acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
-LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_PROFILE) $(LIBSKS_FETCH)
+LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
 
 # Tests
+# sksctl acme against pebble (the RFC 8555 test server) on loopback.
+ACME_TESTS = tests/integration/acme-pebble.sh
+TESTS += $(ACME_TESTS)
+EXTRA_DIST += $(ACME_TESTS)
+
 # The identifier, the fingerprint, the SPC token's check and its sources (Check).
 check_PROGRAMS += tests/unit/check_acme_spc
 tests_unit_check_acme_spc_SOURCES = tests/unit/check_acme_spc.c

@@ -64,8 +64,11 @@ static EVP_PKEY *p256_public(const unsigned char pub[SKS_P256_POINT_LEN])
     return pk;
 }
 
-/* Subject CN "SHAKEN <SPC>" and a TNAuthList extension request with the SPC. */
-static bool csr_body(X509_REQ *req, EVP_PKEY *pk, const char *spc)
+/*
+ * Subject CN "SHAKEN <SPC>" and a TNAuthList extension request with the SPC;
+ * a subjectAltName with |dns| too when it is not NULL.
+ */
+static bool csr_body(X509_REQ *req, EVP_PKEY *pk, const char *spc, const char *dns)
 {
     struct sks_tn_entry entry = {SKS_TN_SPC, spc, 0};
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
@@ -86,6 +89,15 @@ static bool csr_body(X509_REQ *req, EVP_PKEY *pk, const char *spc)
          sk_X509_EXTENSION_push(exts, ext) > 0;
     if (!ok)
         X509_EXTENSION_free(ext);
+    if (ok && dns != NULL) {
+        char san[8 + 256];
+
+        snprintf(san, sizeof(san), "DNS:%s", dns);
+        ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+        ok = ext != NULL && sk_X509_EXTENSION_push(exts, ext) > 0;
+        if (!ok)
+            X509_EXTENSION_free(ext);
+    }
     ok = ok && X509_REQ_set_version(req, 0) == 1 &&
          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)cn, -1, -1, 0) ==
              1 &&
@@ -151,14 +163,14 @@ done:
 }
 
 static sks_status make_csr(struct sks_keystore *ks, p11_handle priv,
-                           const unsigned char pub[SKS_P256_POINT_LEN], const char *spc, BIO *out,
-                           struct sks_error *err)
+                           const unsigned char pub[SKS_P256_POINT_LEN], const char *spc,
+                           const char *dns, BIO *out, struct sks_error *err)
 {
     X509_REQ *req = X509_REQ_new();
     EVP_PKEY *pk = p256_public(pub);
     sks_status st;
 
-    if (req == NULL || pk == NULL || !csr_body(req, pk, spc)) {
+    if (req == NULL || pk == NULL || !csr_body(req, pk, spc, dns)) {
         st = sks_fail(err, SKS_ERR_SYSTEM, "cannot build the CSR");
         goto done;
     }
@@ -183,8 +195,33 @@ done:
 
 /* ---- generate ------------------------------------------------------------------------ */
 
-static sks_status generate(struct sks_keystore *ks, const char *identity, const char *spc, BIO *csr,
-                           unsigned int *version, struct sks_error *err)
+/* 1-253 characters of dot-separated labels of 1-63 of a-z A-Z 0-9 and inner '-'. */
+static bool dns_name_ok(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = s[i];
+
+        if (ch == '.' || ch == '\0') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static sks_status generate(struct sks_keystore *ks, const char *identity, const char *spc,
+                           const char *dns, BIO *csr, unsigned int *version, struct sks_error *err)
 {
     struct ks_ident id;
     struct ks_version *v;
@@ -197,6 +234,10 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
     if (!sks_spc_valid(spc))
         return sks_fail(err, SKS_ERR_INPUT, "spc: \"%.80s\" is not 1-%d of 0-9 and A-Z",
                         spc != NULL ? spc : "", SKS_SPC_MAX);
+    if (dns != NULL && !dns_name_ok(dns))
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "dns: \"%.80s\" is not a DNS name (labels of a-z 0-9 -, dot-separated)",
+                        dns);
     st = ks_ident_load(ks, identity, &id, err);
     if (st == SKS_OK && id.exists && strcmp(id.rec.spc, spc) != 0)
         st = sks_fail(err, SKS_ERR_POLICY, "spc: identity %s has SPC %s, not %s", identity,
@@ -218,7 +259,7 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
     if (st == SKS_OK)
         st = token_point(ks, v, pub, err);
     if (st == SKS_OK)
-        st = make_csr(ks, priv->h, pub, spc, csr, err);
+        st = make_csr(ks, priv->h, pub, spc, dns, csr, err);
     if (st == SKS_OK) {
         v->state = SKS_VERSION_PENDING;
         v->changed = ks_now();
@@ -238,11 +279,18 @@ static sks_status generate(struct sks_keystore *ks, const char *identity, const 
 sks_status sks_keystore_generate(struct sks_keystore *ks, const char *identity, const char *spc,
                                  BIO *csr, unsigned int *version, struct sks_error *err)
 {
+    return sks_keystore_generate_dns(ks, identity, spc, NULL, csr, version, err);
+}
+
+sks_status sks_keystore_generate_dns(struct sks_keystore *ks, const char *identity, const char *spc,
+                                     const char *dns, BIO *csr, unsigned int *version,
+                                     struct sks_error *err)
+{
     sks_status st;
 
     st = ks_write_lock(ks, err);
     if (st == SKS_OK) {
-        st = generate(ks, identity, spc, csr, version, err);
+        st = generate(ks, identity, spc, dns, csr, version, err);
         ks_write_unlock(ks);
     }
     return st;

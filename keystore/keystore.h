@@ -171,6 +171,14 @@ struct sks_credentials {
  */
 sks_status sks_keystore_generate(struct sks_keystore *ks, const char *identity, const char *spc,
                                  BIO *csr, unsigned int *version, struct sks_error *err);
+/*
+ * sks_keystore_generate() whose CSR also names the DNS name |dns| (NULL:
+ * none) in a subjectAltName: for a CA whose orders name DNS identifiers
+ * (an ACME test server such as pebble).
+ */
+sks_status sks_keystore_generate_dns(struct sks_keystore *ks, const char *identity, const char *spc,
+                                     const char *dns, BIO *csr, unsigned int *version,
+                                     struct sks_error *err);
 /* Completes a pending version with its issued certificate. */
 sks_status sks_keystore_attach(struct sks_keystore *ks, const char *identity, unsigned int version,
                                const struct sks_credentials *cred, struct sks_error *err);

@@ -5,7 +5,8 @@
 #   common <- p11 <- provider
 #   common <- shaken <- profile <- verify, testpki, keystore <- sksd, tools
 #   common <- fetch (the HTTPS client) <- verify (x5u chains), sksd, tools
-#   profile, fetch <- acme (the ACME client and its SHAKEN parts) <- tools
+#   acme (the ACME client and its SHAKEN parts) uses common shaken profile
+#   fetch keystore p11; tools use acme
 #   keystore also uses p11; sksd never links testpki (test certificates are
 #   made by sksctl and the tests); tools use every module but sksd and the
 #   provider (they load it through OpenSSL); tests use any.
@@ -46,11 +47,11 @@ BEGIN {
     allowed["testpki"] = "common shaken profile"
     allowed["keystore"] = "common shaken profile p11"
     allowed["fetch"] = "common"
-    allowed["acme"] = "common shaken profile fetch"
+    allowed["acme"] = "common shaken profile fetch keystore p11"
     allowed["sksd"] = "common shaken profile verify fetch keystore p11"
-    allowed["tools"] = "common shaken profile verify fetch acme testpki keystore p11"
+    allowed["tools"] = "common shaken profile verify fetch testpki keystore p11 acme"
     allowed["tests"] = "*"
-    order = "common p11 provider shaken profile verify fetch acme testpki keystore sksd tools tests"
+    order = "common p11 provider shaken profile verify fetch testpki keystore acme sksd tools tests"
     n = nbad = 0
 }
 function module_of(path) { sub("/.*", "", path); return path }

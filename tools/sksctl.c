@@ -31,6 +31,7 @@ static const struct sksctl_cmd commands[] = {
     {"destroy", "destroy one key version", cmd_destroy},
     {"sweep", "remove what interrupted commands left in the token", cmd_sweep},
     {"protect", "make keys that are still modifiable non-modifiable", cmd_protect},
+    {"acme", "register with an ACME server, issue, revoke (sksctl acme --help)", cmd_acme},
 };
 
 static void usage(FILE *f)

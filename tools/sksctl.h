@@ -46,6 +46,8 @@ int cmd_retire(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
+/* cmd_acme.c: the certificate lifecycle with an ACME server */
+int cmd_acme(int argc, char **argv);
 
 /* Prints "sksctl CMD: message" on stderr and returns the exit status for |err|. */
 int cli_report(const char *cmd, const struct sks_error *err);

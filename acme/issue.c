@@ -1,0 +1,184 @@
+/* Issuance into the key store (issue.h): generate, order, check, attach. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "acme/issue.h"
+
+/* The CSR the key store wrote (PEM in |bio|): DER and public key. */
+static sks_status read_csr(BIO *bio, unsigned char **der, size_t *len, EVP_PKEY **pub,
+                           struct sks_error *err)
+{
+    X509_REQ *req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    int n;
+
+    *der = NULL;
+    if (req == NULL || (n = i2d_X509_REQ(req, der)) <= 0 ||
+        (*pub = EVP_PKEY_dup(X509_REQ_get0_pubkey(req))) == NULL) {
+        X509_REQ_free(req);
+        OPENSSL_free(*der);
+        *der = NULL;
+        return sks_fail(err, SKS_ERR_INTERNAL, "cannot read back the CSR the token signed");
+    }
+    *len = (size_t)n;
+    X509_REQ_free(req);
+    return SKS_OK;
+}
+
+/* The leaf and the rest of the PEM chain |pem|; every certificate must parse. */
+static sks_status parse_chain(const char *pem, size_t len, X509 **leaf, STACK_OF(X509) * *rest,
+                              struct sks_error *err)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    X509 *x;
+    unsigned long e;
+
+    *leaf = NULL;
+    *rest = sk_X509_new_null();
+    if (b == NULL || *rest == NULL) {
+        BIO_free(b);
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        if (*leaf == NULL)
+            *leaf = x;
+        else if (sk_X509_push(*rest, x) <= 0)
+            X509_free(x);
+    }
+    e = ERR_peek_last_error();
+    BIO_free(b);
+    /* The end of the input ends the loop; anything else is a certificate that did not parse. */
+    if (*leaf == NULL ||
+        !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+        ERR_clear_error();
+        return sks_fail_field(
+            err, SKS_ERR_POLICY, "acme-protocol", "acme", "ACME server: the downloaded chain %s",
+            *leaf == NULL ? "holds no certificate" : "holds a certificate that does not parse");
+    }
+    ERR_clear_error();
+    return SKS_OK;
+}
+
+static sks_status write_chain(const char *path, const char *pem, size_t len, struct sks_error *err)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL || fwrite(pem, 1, len, f) != len || fclose(f) != 0) {
+        int e = errno;
+
+        if (f != NULL)
+            fclose(f);
+        unlink(path);
+        return sks_fail(err, SKS_ERR_SYSTEM, "cannot write the chain to %s: %s", path, strerror(e));
+    }
+    return SKS_OK;
+}
+
+sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
+                      const struct acme_issue_request *r, unsigned int *version,
+                      struct sks_error *err)
+{
+    struct acme_order_request o = {.identifiers = r->identifiers,
+                                   .nidentifiers = r->nidentifiers,
+                                   .challenge_type = r->challenge_type,
+                                   .answer = r->answer,
+                                   .answer_fn = r->answer_fn,
+                                   .answer_arg = r->answer_arg};
+    BIO *csr = BIO_new(BIO_s_mem());
+    unsigned char *der = NULL;
+    EVP_PKEY *pub = NULL;
+    X509 *leaf = NULL;
+    STACK_OF(X509) *rest = NULL;
+    char *chain = NULL;
+    size_t chain_len = 0;
+    unsigned int v = 0;
+    sks_status st;
+
+    if (csr == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    st = sks_keystore_generate_dns(ks, r->identity, r->spc, r->csr_dns, csr, &v, err);
+    if (st != SKS_OK) {
+        BIO_free(csr);
+        return st;
+    }
+    st = read_csr(csr, &der, &o.csr_len, &pub, err);
+    o.csr_der = der;
+    if (st == SKS_OK)
+        st = acme_order_certificate(c, &o, &chain, &chain_len, NULL, err);
+    if (st == SKS_OK)
+        st = parse_chain(chain, chain_len, &leaf, &rest, err);
+    if (st == SKS_OK && EVP_PKEY_eq(X509_get0_pubkey(leaf), pub) != 1)
+        st = sks_fail_field(err, SKS_ERR_POLICY, "key-match", "acme",
+                            "ACME server: the certificate issued is not for the key generated "
+                            "for %s version %u (its public key differs)",
+                            r->identity, v);
+    if (st == SKS_OK && r->chain_out != NULL)
+        st = write_chain(r->chain_out, chain, chain_len, err);
+    if (st == SKS_OK && r->attach) {
+        struct sks_credentials cred = {leaf, rest, r->x5u};
+
+        st = sks_keystore_attach(ks, r->identity, v, &cred, err);
+        if (st != SKS_OK && r->chain_out != NULL)
+            sks_error_prefix(err,
+                             "the certificate was issued (its chain is in %s) but the key store "
+                             "refused it",
+                             r->chain_out);
+        else if (st != SKS_OK)
+            sks_error_prefix(err, "the certificate was issued but the key store refused it");
+    }
+    if (st != SKS_OK) {
+        struct sks_error ignored;
+
+        /* Nothing of the failed issuance stays in the token. */
+        sks_keystore_destroy(ks, r->identity, v, &ignored);
+    } else if (version != NULL) {
+        *version = v;
+    }
+    sk_X509_pop_free(rest, X509_free);
+    X509_free(leaf);
+    EVP_PKEY_free(pub);
+    OPENSSL_free(der);
+    free(chain);
+    BIO_free(csr);
+    return st;
+}
+
+sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
+                                    unsigned int version, X509 **cert, struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    char label[P11_LABEL_MAX];
+    struct p11_template t = {0};
+    p11_handle *hs = NULL;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    size_t n = 0, len = 0;
+    sks_status st;
+
+    snprintf(label, sizeof(label), "%s/%u", identity, version);
+    t.attr[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+    t.attr[1] = (CK_ATTRIBUTE){CKA_LABEL, label, strlen(label)};
+    t.n = 2;
+    *cert = NULL;
+    st = p11_store_find(tok, &t, &hs, &n, err);
+    if (st == SKS_OK && n != 1)
+        st = sks_fail(err, SKS_ERR_NOT_FOUND, "%s has no certificate on %s%s", label,
+                      p11_token_uri(tok), n == 0 ? " (no such version, or still pending)" : "");
+    if (st == SKS_OK)
+        st = p11_store_get_value(tok, hs[0], P11_ATTR_VALUE, 64 * 1024, &der, &len, err);
+    p = der;
+    if (st == SKS_OK && (*cert = d2i_X509(NULL, &p, (long)len)) == NULL)
+        st = sks_fail(err, SKS_ERR_INPUT, "the certificate of %s on %s does not parse", label,
+                      p11_token_uri(tok));
+    free(der);
+    free(hs);
+    return st;
+}

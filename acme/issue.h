@@ -1,0 +1,44 @@
+/*
+ * Issuance into the key store: a new key version generated in the token
+ * (pending), its CSR signed there, the order (acme_order_certificate), the
+ * chain checked (its leaf's public key is the new version's, every
+ * certificate parses) and only then attached with the key store's attach,
+ * which holds it to the SHAKEN profile and the trust anchors.  On a
+ * failure the pending version is destroyed: the token is as it was.
+ */
+#ifndef SKS_ACME_ISSUE_H
+#define SKS_ACME_ISSUE_H
+
+#include "acme/acme.h"
+#include "keystore/keystore.h"
+
+struct acme_issue_request {
+    const char *identity;
+    const char *spc;
+    const char *csr_dns; /* a DNS name the CSR's subjectAltName names too (pebble), or NULL */
+    /* The order: its identifiers and the challenge answered, as acme_order_request says. */
+    const struct acme_identifier *identifiers;
+    size_t nidentifiers;
+    const char *challenge_type;
+    const char *answer;
+    acme_answer_fn answer_fn;
+    void *answer_arg;
+    const char *x5u;       /* where verifiers will fetch the chain (attach's) */
+    const char *chain_out; /* also write the checked chain here (PEM), or NULL */
+    /*
+     * false: stop before attach, the pending version kept for a later
+     * sksctl attach (documented resume: the chain is in |chain_out|).
+     */
+    bool attach;
+};
+
+/* *version: the version generated (attached, or pending when !req->attach). */
+sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
+                      const struct acme_issue_request *req, unsigned int *version,
+                      struct sks_error *err);
+
+/* The certificate of |identity| version |version| as the token holds it (X509_free). */
+sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
+                                    unsigned int version, X509 **cert, struct sks_error *err);
+
+#endif

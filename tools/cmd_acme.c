@@ -1,0 +1,555 @@
+/*
+ * sksctl acme: the certificate lifecycle with an ACME server (RFC 8555):
+ * register an account whose key is generated in the token, roll the key
+ * over, issue a certificate for a new key version, revoke one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "acme/acme.h"
+#include "acme/issue.h"
+#include "acme/store.h"
+#include "common/file.h"
+#include "shaken/b64url.h"
+#include "tools/opts.h"
+#include "tools/sksctl.h"
+
+/* What every acme subcommand takes besides the key store's options. */
+struct acme_opts {
+    const char *directory, *ca_file;
+    bool allow_private;
+    long retries; /* badNonce retries; -1: the default */
+};
+
+static int opt_retries(char *arg, void *ctx)
+{
+    struct acme_opts *a = ctx;
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || n < 0 || n > 100)
+        return cli_usage_error("acme", "--bad-nonce-retries takes a count from 0 to 100");
+    a->retries = n;
+    return 0;
+}
+
+/* clang-format off */
+#define ACME_OPTS(a)                                                                               \
+    CLI_ARG("directory", 0, &(a)->directory), CLI_ARG("ca-file", 0, &(a)->ca_file),                \
+        CLI_FLAG("allow-private", &(a)->allow_private),                                            \
+        CLI_CALL("bad-nonce-retries", opt_retries, (a))
+/* clang-format on */
+
+#define ACME_USAGE                                                                                 \
+    "  --directory URL    the ACME server's directory (https)\n"                                   \
+    "  --ca-file FILE     trust anchors for the server's TLS certificate (PEM;\n"                  \
+    "                     default: the system's)\n"                                                \
+    "  --allow-private    let the server be on a loopback or private address\n"                    \
+    "  --bad-nonce-retries N  how often a request the server refused for its nonce\n"              \
+    "                     is sent again with a fresh one (default 3)\n"
+
+static void acme_config_from(const struct acme_opts *a, const char *directory,
+                             struct acme_config *cfg)
+{
+    acme_config_init(cfg);
+    cfg->directory_url = directory;
+    cfg->ca_file = a->ca_file;
+    cfg->allow_private = a->allow_private;
+    if (a->retries >= 0)
+        cfg->bad_nonce_retries = (unsigned int)a->retries;
+}
+
+/* The account of --directory (or the only one), its key and a client signing with it. */
+static sks_status open_account(struct cli_store *s, const struct acme_opts *a,
+                               struct acme_account *acct, struct p11_key **key,
+                               struct acme_client **c, struct sks_error *err)
+{
+    struct acme_config cfg;
+    sks_status st;
+
+    *key = NULL;
+    *c = NULL;
+    st = acme_account_find(s->tok, a->directory, acct, err);
+    if (st == SKS_OK)
+        st = acme_key_load(s->tok, acct->key_id, key, err);
+    if (st == SKS_OK) {
+        acme_config_from(a, acct->directory, &cfg);
+        st = acme_client_new(&cfg, *key, acct->url, c, err);
+    }
+    if (st != SKS_OK) {
+        p11_key_put(*key);
+        *key = NULL;
+    }
+    return st;
+}
+
+/* The end of every acme command: what it opened released, its status reported. */
+static int acme_finish(const char *cmd, sks_status st, const struct sks_error *err,
+                       struct cli_store *s, struct p11_key *key, struct acme_client *c)
+{
+    p11_key_put(key);
+    acme_client_free(c);
+    if (st != SKS_OK)
+        return cli_store_report(cmd, err, s);
+    cli_store_close(s);
+    return 0;
+}
+
+/* What register and key-rollover print: the account and its key's thumbprint. */
+static void print_account(const struct acme_account *acct, struct p11_key *key)
+{
+    char thumb[ACME_THUMBPRINT_LEN + 1] = "";
+
+    acme_jwk_thumbprint(key, thumb, NULL);
+    printf("account %s\nkey %s (JWK thumbprint %s)\n", acct->url, ACME_KEY_LABEL, thumb);
+}
+
+/* ---- register -------------------------------------------------------------------------------- */
+
+static int usage_register(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl acme register --directory URL [--contact mailto:...]\n"
+               "                            [--agree-tos] [--eab-kid KID --eab-hmac-file FILE]\n"
+               "                            [OPTIONS]\n"
+               "\n"
+               "Creates an ACME account whose key is a P-256 key generated in the token\n"
+               "(sign-only, never extractable) and keeps the account URL and the key's\n"
+               "reference in the token, where the other acme commands find them.\n"
+               "\n"
+               "  --contact URL      a contact (mailto:...); may be repeated\n"
+               "  --agree-tos        agree to the server's terms of service (required when\n"
+               "                     its directory names terms)\n"
+               "  --eab-kid KID      External Account Binding key identifier (RFC 8555 7.3.4)\n"
+               "  --eab-hmac-file FILE  the CA's HMAC key for it, base64url, in a file\n" ACME_USAGE
+                   CLI_STORE_USAGE);
+    return status;
+}
+
+#define CONTACTS_MAX 8
+
+struct contacts {
+    const char *v[CONTACTS_MAX];
+    size_t n;
+};
+
+static int opt_contact(char *arg, void *ctx)
+{
+    struct contacts *c = ctx;
+
+    if (c->n == CONTACTS_MAX)
+        return cli_usage_error("acme register", "at most 8 --contact");
+    if (strncmp(arg, "mailto:", 7) != 0)
+        return cli_usage_error("acme register", "--contact takes a mailto: URL");
+    c->v[c->n++] = arg;
+    return 0;
+}
+
+/* The EAB HMAC key from |path|: base64url, blanks around it ignored; cleansed by the caller. */
+static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *len,
+                                struct sks_error *err)
+{
+    unsigned char *raw = NULL;
+    size_t n = 0, start = 0;
+    sks_status st = sks_file_read(path, 4096, &raw, &n, err);
+
+    *key = NULL;
+    if (st != SKS_OK) {
+        sks_error_prefix(err, "--eab-hmac-file");
+        return st;
+    }
+    while (start < n && strchr(" \t\r\n", raw[start]) != NULL)
+        start++;
+    while (n > start && strchr(" \t\r\n", raw[n - 1]) != NULL)
+        n--;
+    if ((*key = OPENSSL_malloc(n - start + 1)) == NULL)
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    else if (n == start || b64url_decode((const char *)raw + start, n - start, *key, len) != 0 ||
+             *len < 16)
+        st = sks_fail_field(err, SKS_ERR_INPUT, "acme-eab-key", "eab-hmac-file",
+                            "--eab-hmac-file %s: not a base64url HMAC key of at least 16 bytes",
+                            path);
+    if (st != SKS_OK && *key != NULL) {
+        OPENSSL_clear_free(*key, n - start + 1);
+        *key = NULL;
+    }
+    OPENSSL_clear_free(raw, n + 1);
+    return st;
+}
+
+static int acme_register(int argc, char **argv)
+{
+    struct cli_store_opts o = {.cmd = "acme register"};
+    struct acme_opts a = {.retries = -1};
+    struct contacts contacts = {0};
+    const char *eab_kid = NULL, *eab_file = NULL;
+    bool agree = false;
+    const struct cli_opt opts[] = {
+        CLI_CALL("contact", opt_contact, &contacts),
+        CLI_FLAG("agree-tos", &agree),
+        CLI_ARG("eab-kid", 0, &eab_kid),
+        CLI_ARG("eab-hmac-file", 0, &eab_file),
+        ACME_OPTS(&a),
+        CLI_STORE_OPTS(&o),
+        CLI_END,
+    };
+    struct acme_account acct = {.handle = P11_NO_HANDLE};
+    struct acme_eab eab = {0};
+    unsigned char *hmac = NULL;
+    size_t hmac_len = 0;
+    struct acme_client *c = NULL;
+    struct p11_key *key = NULL;
+    struct acme_config cfg;
+    struct sks_error err;
+    struct cli_store s;
+    sks_status st;
+    int rc;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_register, &rc))
+        return rc;
+    if (optind != argc)
+        return cli_usage_error(o.cmd, "takes no operands");
+    if (a.directory == NULL)
+        return cli_usage_error(o.cmd, "--directory is required");
+    if ((eab_kid == NULL) != (eab_file == NULL))
+        return cli_usage_error(o.cmd, "--eab-kid and --eab-hmac-file go together");
+    if (strlen(a.directory) >= sizeof(acct.directory))
+        return cli_usage_error(o.cmd, "--directory is too long");
+    if (eab_file != NULL && read_hmac_key(eab_file, &hmac, &hmac_len, &err) != SKS_OK)
+        return cli_report(o.cmd, &err);
+    eab = (struct acme_eab){eab_kid, hmac, hmac_len};
+    st = cli_store_open(&o, false, true, &s, &err);
+    if (st != SKS_OK) {
+        OPENSSL_clear_free(hmac, hmac_len);
+        return cli_store_report(o.cmd, &err, NULL);
+    }
+    if (acme_account_find(s.tok, a.directory, &acct, NULL) == SKS_OK) {
+        st = sks_fail_field(&err, SKS_ERR_POLICY, "acme-account-exists", "directory",
+                            "the token already holds an account for %s: %s", a.directory, acct.url);
+        goto done;
+    }
+    acct.handle = P11_NO_HANDLE;
+    acme_config_from(&a, a.directory, &cfg);
+    /* The directory first: a wrong URL or server fails before the token is written. */
+    if ((st = acme_client_new(&cfg, NULL, NULL, &c, &err)) != SKS_OK)
+        goto done;
+    if (acme_terms_of_service(c) != NULL && !agree) {
+        st = sks_fail_field(&err, SKS_ERR_INPUT, "acme-tos", "agree-tos",
+                            "the ACME server asks to agree to its terms of service (%s): read "
+                            "them, then give --agree-tos",
+                            acme_terms_of_service(c));
+        goto done;
+    }
+    if (acme_eab_required(c) && eab_kid == NULL) {
+        st = sks_fail_field(&err, SKS_ERR_INPUT, "acme-eab-required", "eab-kid",
+                            "the ACME server %s requires an External Account Binding: give "
+                            "--eab-kid and --eab-hmac-file",
+                            a.directory);
+        goto done;
+    }
+    if ((st = acme_key_generate(s.tok, acct.key_id, &key, &err)) != SKS_OK)
+        goto done;
+    acme_client_set_key(c, key);
+    st = acme_account_new(c, contacts.v, contacts.n, agree, eab_kid != NULL ? &eab : NULL, &err);
+    if (st == SKS_OK) {
+        snprintf(acct.directory, sizeof(acct.directory), "%s", a.directory);
+        snprintf(acct.url, sizeof(acct.url), "%s", acme_account_url(c));
+        st = acme_account_save(s.tok, &acct, &err);
+        if (st != SKS_OK)
+            sks_error_prefix(&err, "the account %s was created but its record was not kept",
+                             acct.url);
+    }
+    if (st != SKS_OK) {
+        acme_key_destroy(s.tok, acct.key_id, NULL);
+        goto done;
+    }
+    print_account(&acct, key);
+done:
+    OPENSSL_clear_free(hmac, hmac_len);
+    return acme_finish(o.cmd, st, &err, &s, key, c);
+}
+
+/* ---- key-rollover ---------------------------------------------------------------------------- */
+
+static int usage_rollover(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl acme key-rollover [--directory URL] [OPTIONS]\n"
+               "\n"
+               "Replaces the ACME account's key (RFC 8555 7.3.5) with a new P-256 key\n"
+               "generated in the token.  The old key is destroyed only once the server\n"
+               "took the new one; on any failure the account keeps the old key.\n"
+               "\n" ACME_USAGE CLI_STORE_USAGE);
+    return status;
+}
+
+static int acme_rollover(int argc, char **argv)
+{
+    struct cli_store_opts o = {.cmd = "acme key-rollover"};
+    struct acme_opts a = {.retries = -1};
+    const struct cli_opt opts[] = {ACME_OPTS(&a), CLI_STORE_OPTS(&o), CLI_END};
+    unsigned char old_id[ACME_KEY_ID_LEN], new_id[ACME_KEY_ID_LEN];
+    struct p11_key *key = NULL, *next = NULL;
+    struct acme_client *c = NULL;
+    struct acme_account acct;
+    struct sks_error err;
+    struct cli_store s;
+    sks_status st;
+    int rc;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_rollover, &rc))
+        return rc;
+    if (optind != argc)
+        return cli_usage_error(o.cmd, "takes no operands");
+    if (cli_store_open(&o, false, true, &s, &err) != SKS_OK)
+        return cli_store_report(o.cmd, &err, NULL);
+    if ((st = open_account(&s, &a, &acct, &key, &c, &err)) != SKS_OK)
+        goto done;
+    if ((st = acme_key_generate(s.tok, new_id, &next, &err)) != SKS_OK)
+        goto done;
+    if ((st = acme_key_change(c, next, &err)) != SKS_OK) {
+        acme_key_destroy(s.tok, new_id, NULL);
+        goto done;
+    }
+    memcpy(old_id, acct.key_id, sizeof(old_id));
+    memcpy(acct.key_id, new_id, sizeof(new_id));
+    if ((st = acme_account_save(s.tok, &acct, &err)) != SKS_OK) {
+        sks_error_prefix(&err, "the server took the new key but the token's record still names the "
+                               "old one; both keys are kept");
+        goto done;
+    }
+    if (acme_key_destroy(s.tok, old_id, &err) != SKS_OK)
+        fprintf(stderr, "sksctl %s: the old key was not destroyed: %s\n", o.cmd, err.msg);
+    print_account(&acct, next);
+done:
+    p11_key_put(next);
+    return acme_finish(o.cmd, st, &err, &s, key, c);
+}
+
+/* ---- issue ----------------------------------------------------------------------------------- */
+
+static int usage_issue(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl acme issue IDENTITY --spc SPC --dns NAME [--x5u URL]\n"
+               "                         [--challenge TYPE] [--chain-out FILE] [--no-attach]\n"
+               "                         [OPTIONS]\n"
+               "\n"
+               "Generates a new key version of IDENTITY in the token (pending) and its CSR,\n"
+               "orders its certificate from the ACME server, answers the challenge, downloads\n"
+               "the chain, checks that its leaf is for the new key, and only then attaches\n"
+               "it (which holds it to the SHAKEN profile and the trust anchors).  On any\n"
+               "failure the pending version is destroyed.\n"
+               "\n"
+               "  --spc SPC          the identity's Service Provider Code\n"
+               "  --dns NAME         order a \"dns\" identifier NAME, also named in the CSR\n"
+               "  --challenge TYPE   the challenge to answer (default http-01)\n"
+               "  --x5u URL          where verifiers fetch the chain (required to attach)\n"
+               "  --chain-out FILE   also write the checked chain here (PEM)\n"
+               "  --no-attach        stop before attach: the version stays pending for\n"
+               "                     sksctl attach with the chain of --chain-out\n" ACME_USAGE
+                   CLI_STORE_USAGE CLI_TRUST_USAGE);
+    return status;
+}
+
+static int acme_issue_cmd(int argc, char **argv)
+{
+    struct cli_store_opts o = {.cmd = "acme issue"};
+    struct acme_opts a = {.retries = -1};
+    const char *spc = NULL, *dns = NULL, *x5u = NULL, *challenge = "http-01", *chain = NULL;
+    bool no_attach = false;
+    const struct cli_opt opts[] = {
+        CLI_ARG("spc", 0, &spc),
+        CLI_ARG("dns", 0, &dns),
+        CLI_ARG("x5u", 0, &x5u),
+        CLI_ARG("challenge", 0, &challenge),
+        CLI_ARG("chain-out", 0, &chain),
+        CLI_FLAG("no-attach", &no_attach),
+        ACME_OPTS(&a),
+        CLI_STORE_OPTS(&o),
+        CLI_END,
+    };
+    struct acme_identifier id;
+    struct acme_issue_request req;
+    struct acme_client *c = NULL;
+    struct p11_key *key = NULL;
+    struct acme_account acct;
+    struct sks_error err;
+    struct cli_store s;
+    unsigned int version = 0;
+    sks_status st;
+    int rc;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_issue, &rc))
+        return rc;
+    if (optind + 1 != argc)
+        return cli_usage_error(o.cmd, "give one IDENTITY");
+    if (spc == NULL || dns == NULL)
+        return cli_usage_error(o.cmd, "--spc and --dns are required");
+    if (!no_attach && x5u == NULL)
+        return cli_usage_error(o.cmd, "--x5u is required to attach (or give --no-attach)");
+    if (no_attach && chain == NULL)
+        return cli_usage_error(o.cmd, "--no-attach needs --chain-out for the later attach");
+    if (cli_store_open(&o, !no_attach, true, &s, &err) != SKS_OK)
+        return cli_store_report(o.cmd, &err, NULL);
+    if ((st = open_account(&s, &a, &acct, &key, &c, &err)) != SKS_OK)
+        goto done;
+    id = (struct acme_identifier){"dns", dns};
+    req = (struct acme_issue_request){.identity = argv[optind],
+                                      .spc = spc,
+                                      .csr_dns = dns,
+                                      .identifiers = &id,
+                                      .nidentifiers = 1,
+                                      .challenge_type = challenge,
+                                      .answer = "{}",
+                                      .x5u = x5u,
+                                      .chain_out = chain,
+                                      .attach = !no_attach};
+    st = acme_issue(c, s.ks, &req, &version, &err);
+    if (st == SKS_OK && no_attach)
+        fprintf(stderr,
+                "%s/%u pending with its certificate in %s: sksctl attach %s --version %u "
+                "--cert %s --x5u URL\n",
+                argv[optind], version, chain, argv[optind], version, chain);
+    else if (st == SKS_OK)
+        fprintf(stderr, "%s/%u issued and attached\n", argv[optind], version);
+done:
+    return acme_finish(o.cmd, st, &err, &s, key, c);
+}
+
+/* ---- revoke ---------------------------------------------------------------------------------- */
+
+static int usage_revoke(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl acme revoke IDENTITY/VERSION [--reason R] [OPTIONS]\n"
+               "       sksctl acme revoke --cert FILE [--reason R] [OPTIONS]\n"
+               "\n"
+               "Revokes a certificate at the ACME server (RFC 8555 7.6), signed with the\n"
+               "account key: the certificate of key version IDENTITY/VERSION, which is then\n"
+               "destroyed, or the certificate in FILE.\n"
+               "\n"
+               "  --reason R         an RFC 5280 reason: unspecified (default), keyCompromise,\n"
+               "                     superseded, cessationOfOperation, affiliationChanged, ...\n"
+               "  --cert FILE        the certificate to revoke (PEM)\n" ACME_USAGE CLI_STORE_USAGE);
+    return status;
+}
+
+/* "IDENTITY/VERSION" split; false when it is not of that form. */
+static bool parse_version_ref(char *ref, const char **identity, unsigned int *version)
+{
+    char *slash = strrchr(ref, '/');
+
+    if (slash == NULL || slash == ref || !cli_parse_version(slash + 1, version))
+        return false;
+    *slash = '\0';
+    *identity = ref;
+    return true;
+}
+
+static sks_status read_cert(const char *path, X509 **cert, struct sks_error *err)
+{
+    BIO *b = BIO_new_file(path, "r");
+
+    *cert = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (*cert == NULL)
+        return sks_fail(err, SKS_ERR_INPUT, "--cert %s: %s", path,
+                        b == NULL ? strerror(errno) : "not a PEM certificate");
+    return SKS_OK;
+}
+
+static int acme_revoke_cmd(int argc, char **argv)
+{
+    struct cli_store_opts o = {.cmd = "acme revoke"};
+    struct acme_opts a = {.retries = -1};
+    const char *reason_name = "unspecified", *cert_file = NULL, *identity = NULL;
+    const struct cli_opt opts[] = {
+        CLI_ARG("reason", 0, &reason_name),
+        CLI_ARG("cert", 0, &cert_file),
+        ACME_OPTS(&a),
+        CLI_STORE_OPTS(&o),
+        CLI_END,
+    };
+    struct acme_client *c = NULL;
+    struct p11_key *key = NULL;
+    struct acme_account acct;
+    unsigned int version = 0;
+    struct sks_error err;
+    struct cli_store s;
+    X509 *cert = NULL;
+    sks_status st;
+    int rc, reason;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_revoke, &rc))
+        return rc;
+    if (cert_file == NULL && optind + 1 != argc)
+        return cli_usage_error(o.cmd, "give one IDENTITY/VERSION, or --cert FILE");
+    if (cert_file != NULL && optind != argc)
+        return cli_usage_error(o.cmd, "give IDENTITY/VERSION or --cert FILE, not both");
+    if (cert_file == NULL && !parse_version_ref(argv[optind], &identity, &version))
+        return cli_usage_error(o.cmd, "name the version as IDENTITY/VERSION (sp-main/2)");
+    if ((reason = acme_reason_code(reason_name)) < 0)
+        return cli_usage_error(o.cmd, "--reason takes an RFC 5280 reason name (keyCompromise)");
+    if (cert_file != NULL && read_cert(cert_file, &cert, &err) != SKS_OK)
+        return cli_report(o.cmd, &err);
+    if (cli_store_open(&o, false, true, &s, &err) != SKS_OK) {
+        X509_free(cert);
+        return cli_store_report(o.cmd, &err, NULL);
+    }
+    st =
+        identity != NULL ? acme_version_certificate(s.tok, identity, version, &cert, &err) : SKS_OK;
+    if (st == SKS_OK)
+        st = open_account(&s, &a, &acct, &key, &c, &err);
+    if (st == SKS_OK)
+        st = acme_revoke(c, cert, reason, NULL, &err);
+    if (st == SKS_OK && identity != NULL &&
+        (st = sks_keystore_destroy(s.ks, identity, version, &err)) != SKS_OK)
+        sks_error_prefix(&err, "the certificate of %s/%u is revoked, but the version stays",
+                         identity, version);
+    if (st == SKS_OK && identity != NULL)
+        fprintf(stderr, "%s/%u revoked (%s) and destroyed\n", identity, version, reason_name);
+    else if (st == SKS_OK)
+        fprintf(stderr, "%s revoked (%s)\n", cert_file, reason_name);
+    X509_free(cert);
+    return acme_finish(o.cmd, st, &err, &s, key, c);
+}
+
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+static const struct sksctl_cmd acme_commands[] = {
+    {"register", "create an ACME account whose key is generated in the token", acme_register},
+    {"key-rollover", "replace the account key with a new one generated in the token",
+     acme_rollover},
+    {"issue", "order a certificate for a new key version and attach it", acme_issue_cmd},
+    {"revoke", "revoke a key version's certificate, then destroy the version", acme_revoke_cmd},
+};
+
+static void usage_acme(FILE *f)
+{
+    fprintf(f, "usage: sksctl acme COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(acme_commands) / sizeof(acme_commands[0]); i++)
+        fprintf(f, "  %-14s %s\n", acme_commands[i].name, acme_commands[i].summary);
+    fprintf(f, "\nRun 'sksctl acme COMMAND --help' for the options of a command.\n");
+}
+
+int cmd_acme(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_acme(stderr);
+        return SKSCTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage_acme(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(acme_commands) / sizeof(acme_commands[0]); i++)
+        if (strcmp(argv[1], acme_commands[i].name) == 0)
+            return acme_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "sksctl acme: unknown command '%s'\n", argv[1]);
+    usage_acme(stderr);
+    return SKSCTL_EXIT_USAGE;
+}
