@@ -224,11 +224,11 @@ static sks_status check_atc(json_t *atc, const struct sks_acme_atc_expect *e, co
         /* Say which SPC the token is for when it decodes; compare as strings either way. */
         if (n <= sizeof(der) * 4 / 3 && b64url_decode(value, n, der, &len) == 0 &&
             sks_tnauthlist_decode(der, len, &sum, &ignored) == SKS_OK && sum.first_spc != NULL)
-            return sks_fail_field(err, SKS_ERR_POLICY, MISMATCH, "atc.tkvalue",
-                                  "the SPC token is for SPC \"%s\"%s, not the identity's SPC "
-                                  "\"%s\"",
-                                  sum.spc_buf,
-                                  sum.spcs + sum.ranges + sum.ones > 1 ? " and more" : "", e->spc);
+            return sks_fail_field(
+                err, SKS_ERR_POLICY, MISMATCH, "atc.tkvalue",
+                "the SPC token's atc.tkvalue is for SPC \"%s\"%s, not the identity's SPC "
+                "\"%s\"",
+                sum.spc_buf, sum.spcs + sum.ranges + sum.ones > 1 ? " and more" : "", e->spc);
         return sks_fail_field(err, SKS_ERR_POLICY, MISMATCH, "atc.tkvalue",
                               "the SPC token's atc.tkvalue is not the base64url DER TNAuthList "
                               "of the identity's SPC \"%s\"",

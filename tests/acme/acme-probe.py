@@ -9,7 +9,8 @@ command prints one JSON line: the answer of the step that matters.
 
   token SPC STIPA-ACCOUNT API-KEY-FILE [FINGERPRINT-KEY]
         asks the STI-PA for an SPC token for SPC, bound to ACCOUNT-KEY (or to
-        FINGERPRINT-KEY's fingerprint); prints {"status", "token"|"message"}
+        FINGERPRINT-KEY's fingerprint, a private or public key PEM); prints
+        {"status", "token"|"message"}
   bad-signature    new-account with a signature that does not verify
   replayed-nonce   two new-account requests with one nonce
   wrong-url        new-account with a url header naming another resource
@@ -116,7 +117,11 @@ if command == "token":
     pub = key.public_key()
     if len(args) > 3:
         with open(args[3], "rb") as f:
-            pub = serialization.load_pem_private_key(f.read(), None).public_key()
+            pem = f.read()
+        if b"PUBLIC KEY" in pem:
+            pub = serialization.load_pem_public_key(pem)
+        else:
+            pub = serialization.load_pem_private_key(pem, None).public_key()
     with open(api_key_file) as f:
         api_key = f.read().strip()
     body = {"atc": {"tktype": "TNAuthList", "tkvalue": b64u(tnauthlist(spc)), "ca": False,
