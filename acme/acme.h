@@ -74,6 +74,15 @@ const char *acme_terms_of_service(const struct acme_client *c);
 bool acme_eab_required(const struct acme_client *c);
 /* The account URL, NULL before acme_account_new(). */
 const char *acme_account_url(const struct acme_client *c);
+/* The account key the client signs with (no reference taken), NULL when none. */
+struct p11_key *acme_client_key(const struct acme_client *c);
+
+/* What the client did so far, for figures: signed requests and the time their JWS took. */
+struct acme_stats {
+    unsigned long requests; /* signed POSTs sent, badNonce retries included */
+    double signing_seconds; /* building and signing their JWS, the token's signature in it */
+};
+void acme_client_stats(const struct acme_client *c, struct acme_stats *out);
 
 /* RFC 7638: the base64url SHA-256 thumbprint of the P-256 JWK of |key|. */
 #define ACME_THUMBPRINT_LEN 43
@@ -111,6 +120,12 @@ struct acme_identifier {
     const char *type;
     const char *value; /* for TNAuthList: the base64url DER TNAuthList */
 };
+
+/*
+ * RFC 9448 3: the value of a "TNAuthList" identifier for |spc|, the
+ * base64url DER TNAuthList holding that one SPC (malloc'd).
+ */
+sks_status acme_tnauthlist_value(const char *spc, char **value, struct sks_error *err);
 
 /*
  * The answer to the challenge of one authorization: |*payload| (malloc'd

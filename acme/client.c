@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acme/internal.h"
 
@@ -152,9 +153,16 @@ sks_status acme_post(struct acme_client *c, const char *url, const char *payload
         const char *type;
         bool bad_nonce;
 
+        struct timespec t0, t1;
+
         if ((st = fresh_nonce(c, err)) != SKS_OK)
             return st;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         st = acme_jws_es256(key, use_jwk ? NULL : c->kid, c->nonce, url, payload, &jws, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        c->stats.signing_seconds +=
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        c->stats.requests++;
         /* A nonce is good for one request (RFC 8555 6.5). */
         c->nonce[0] = '\0';
         if (st != SKS_OK)
@@ -309,4 +317,14 @@ bool acme_eab_required(const struct acme_client *c)
 const char *acme_account_url(const struct acme_client *c)
 {
     return c->kid;
+}
+
+struct p11_key *acme_client_key(const struct acme_client *c)
+{
+    return c->key;
+}
+
+void acme_client_stats(const struct acme_client *c, struct acme_stats *out)
+{
+    *out = c->stats;
 }

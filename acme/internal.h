@@ -13,6 +13,7 @@ struct acme_client {
     char nonce[256];
     struct p11_key *key;
     char *kid; /* the account URL, NULL before newAccount */
+    struct acme_stats stats;
 };
 
 /* ---- JWS (jws.c) ---- */

@@ -16,6 +16,14 @@ LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
 ACME_TESTS = tests/integration/acme-pebble.sh
 TESTS += $(ACME_TESTS)
 EXTRA_DIST += $(ACME_TESTS)
+EXTRA_DIST += tests/integration/acme-common.sh
+
+# Issuance end to end against pebble and the token's share of it (make bench).
+BENCH_BINS += tests/bench/bench_acme
+tests_bench_bench_acme_SOURCES = tests/bench/bench_acme.c tests/interop/interop.c \
+	tests/interop/interop.h
+tests_bench_bench_acme_LDADD = $(LIBSKS_ACME)
+EXTRA_DIST += tests/bench/bench_acme.sh
 
 # The identifier, the fingerprint, the SPC token's check and its sources (Check).
 check_PROGRAMS += tests/unit/check_acme_spc

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "acme/internal.h"
+#include "profile/tnauthlist.h"
 #include "shaken/b64url.h"
 
 static time_t monotonic_now(void)
@@ -285,6 +286,24 @@ sks_status acme_order_certificate(struct acme_client *c, const struct acme_order
         *order_url = url;
     else
         free(url);
+    return st;
+}
+
+sks_status acme_tnauthlist_value(const char *spc, char **value, struct sks_error *err)
+{
+    struct sks_tn_entry entry = {SKS_TN_SPC, spc, 0};
+    unsigned char *der = NULL;
+    size_t len = 0;
+    sks_status st = sks_tnauthlist_encode(&entry, 1, &der, &len, err);
+
+    *value = NULL;
+    if (st != SKS_OK)
+        return st;
+    if ((*value = malloc(b64url_encoded_len(len) + 1)) == NULL)
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    else
+        b64url_encode(der, len, *value);
+    OPENSSL_free(der);
     return st;
 }
 

@@ -11,55 +11,10 @@
 # the token.
 . "$top_srcdir/tests/integration/keystore-common.sh"
 
-command -v pebble >/dev/null 2>&1 || skip "pebble is not installed (quickstart.sh installs it)"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed (quickstart.sh installs it)"
 ks_setup
-
-# pebble's TLS certificate for localhost, from a CA of the test's own.
-mkdir tls
-sw_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=pebble TLS CA" -keyout tls/ca.key -out tls/ca.pem
-sw_openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-    -keyout tls/tls.key -out tls/tls.csr
-printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' > tls/tls.ext
-sw_openssl x509 -req -in tls/tls.csr -CA tls/ca.pem -CAkey tls/ca.key -set_serial 1 -days 2 \
-    -extfile tls/tls.ext -out tls/tls.pem
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# The External Account Binding pebble knows (its config's externalAccountMACKeys).
-EAB_KID=kid-1
-printf 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W\n' > eab.key
-
-# pebble_start NAME EAB_REQUIRED NONCEREJECT: a pebble whose directory is
-# $dir_NAME and management interface $mgmt_NAME.
-pebble_pids=
-pebble_start() {
-    ps_port=$(free_port)
-    ps_mgmt=$(free_port)
-    cat > "pebble-$1.json" <<EOF
-{"pebble": {
-  "listenAddress": "127.0.0.1:$ps_port",
-  "managementListenAddress": "127.0.0.1:$ps_mgmt",
-  "certificate": "$sks_work/tls/tls.pem", "privateKey": "$sks_work/tls/tls.key",
-  "httpPort": $(free_port), "tlsPort": $(free_port), "ocspResponderURL": "",
-  "externalAccountBindingRequired": $2,
-  "externalAccountMACKeys": {"$EAB_KID": "$(cat eab.key)"}
-}}
-EOF
-    env -u LD_PRELOAD PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT="$3" \
-        PEBBLE_AUTHZREUSE=0 pebble -config "pebble-$1.json" > "pebble-$1.log" 2>&1 &
-    pebble_pids="$pebble_pids $!"
-    wait_started "pebble $1" "$!" "pebble-$1.log" grep -q "ACME directory available" "pebble-$1.log"
-    eval "dir_$1=https://localhost:$ps_port/dir"
-    eval "mgmt_$1=https://localhost:$ps_mgmt"
-}
-pebble_stop() {
-    for p in $pebble_pids; do kill "$p" 2>/dev/null || true; done
-}
-trap 'pebble_rc=$?; pebble_stop; (exit $pebble_rc); sks_cleanup' EXIT
+. "$top_srcdir/tests/integration/acme-common.sh"
+pebble_tls
 
 pebble_start plain false 0
 pebble_start eab true 0
@@ -123,6 +78,11 @@ pass "bad_input_is_named_and_nothing_is_written_to_the_token"
 
 acme_refused bad-nonce-bounded "badNonce" register --agree-tos --directory "$dir_hostile"
 assert_grep bad-nonce-bounded "after 3 retries" bad-nonce-bounded.out
+# The first try and 3 retries, each with the nonce the refusal carried: one HEAD newNonce.
+[ "$(grep -c "POST /sign-me-up" pebble-hostile.log)" = 4 ] ||
+    fail "not 4 newAccount requests: $(grep -c "POST /sign-me-up" pebble-hostile.log)"
+[ "$(grep -c "HEAD /nonce-plz" pebble-hostile.log)" = 1 ] ||
+    fail "the retries did not use the nonces of the badNonce answers"
 pass "a_server_that_rejects_every_nonce_is_retried_3_times_then_named"
 
 # ---- register ---------------------------------------------------------------------------
@@ -185,6 +145,16 @@ run_ok revoke acme revoke --cert "$sks_work/leaf.pem" --reason keyCompromise \
 run_fails revoke-again "alreadyRevoked" acme revoke --cert "$sks_work/leaf.pem" \
     --directory "$dir_plain"
 pass "revoke_with_the_account_key_and_the_server_names_a_second_revocation"
+
+# A version whose certificate the server did not issue: it refuses, and the version stays.
+run_ok import ks import sp-kept --key pki/sp-1234.key --cert pki/sp-1234.pem \
+    --chain pki/chain.pem --x5u https://sti-cr.example/sp-kept.pem
+ks list sp-kept > kept-before.out
+run_fails revoke-foreign "ACME server" acme revoke sp-kept/1 --reason superseded \
+    --directory "$dir_plain"
+ks list sp-kept > kept-after.out
+assert_same_file "sksctl list after a refused revocation" kept-before.out kept-after.out
+pass "a_version_whose_revocation_the_server_refuses_stays"
 
 # ---- key rollover -----------------------------------------------------------------------
 sed -n 's/.*JWK thumbprint \([^)]*\)).*/\1/p' register.out > thumb-before
