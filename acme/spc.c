@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "acme/acme.h"
 #include "acme/spc.h"
 #include "common/file.h"
 #include "common/p256.h"
@@ -35,25 +36,12 @@
 
 sks_status sks_acme_tnauthlist_value(const char *spc, char **value, struct sks_error *err)
 {
-    const struct sks_tn_entry entry = {SKS_TN_SPC, spc, 0};
-    unsigned char *der = NULL;
-    size_t len = 0;
-    sks_status st;
-
     *value = NULL;
     if (spc == NULL || !sks_spc_valid(spc))
         return sks_fail_field(err, SKS_ERR_INPUT, "invalid-spc", "spc",
                               "SPC \"%.80s\" is not 1-%d characters of 0-9 and A-Z (ATIS-1000080)",
                               spc != NULL ? spc : "", SKS_SPC_MAX);
-    if ((st = sks_tnauthlist_encode(&entry, 1, &der, &len, err)) != SKS_OK)
-        return st;
-    *value = malloc(b64url_encoded_len(len) + 1);
-    if (*value == NULL)
-        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory for the TNAuthList identifier");
-    else
-        b64url_encode(der, len, *value);
-    OPENSSL_free(der);
-    return st;
+    return acme_tnauthlist_value(spc, value, err);
 }
 
 sks_status sks_acme_jwk_thumbprint(EVP_PKEY *key, unsigned char sha256[32], struct sks_error *err)

@@ -42,9 +42,10 @@
 #define SKS_ACME_FINGERPRINT_SIZE (7 + 32 * 3)
 
 /*
- * The value of the TNAuthList identifier for |spc| (sks_spc_valid()): the
- * unpadded base64url of the DER TNAuthList with that one SPC entry.
- * *value is malloc'd; free() it.
+ * The value of the TNAuthList identifier for |spc|, acme_tnauthlist_value()
+ * (the unpadded base64url of the DER TNAuthList with that one SPC entry)
+ * of an SPC that sks_spc_valid() takes; one that it does not is refused
+ * naming the field "spc".  *value is malloc'd; free() it.
  */
 sks_status sks_acme_tnauthlist_value(const char *spc, char **value, struct sks_error *err);
 
