@@ -20,6 +20,8 @@ there:
     rate-limited       newOrder answers 429 rateLimited, Retry-After: 2
     order-invalid      finalize turns the order invalid
     stall              every STI-CA POST is held, never answered
+    slow-validation    a tkauth-01 answer is "processing" for a second: the
+                       authorization says pending, with Retry-After: 1
     stipa-expired      the STI-PA issues tokens that expired a minute ago
   crl-url              the CRL distribution point of issued certificates
                        (default https://sti-ca.test/crl.pem, as sksctl pki's)
@@ -36,7 +38,8 @@ free port, written to PORTFILE once it listens:
            GET  /stipa/cert.pem               the token-signing certificate
   STI-CA   GET  /acme/directory, HEAD|GET /acme/new-nonce, and POST
                (RFC 8555 JWS) new-account, new-order, authz/N, chall/N,
-               order/N, order/N/finalize, cert/N, acct/N
+               order/N, order/N/finalize, cert/N, acct/N, key-change,
+               revoke-cert (by the ordering account or the certificate's key)
 
 The STI-CA takes nothing on trust: each POST's JWS is verified (ES256, jwk
 for new-account and kid after, the url header, a nonce it issued and has
@@ -224,6 +227,7 @@ orders = {}     # id -> order dict
 authzs = {}     # id -> authz dict
 challs = {}     # id -> (authz id)
 certs = {}      # id -> PEM chain bytes
+issued = {}     # serial -> {"der", "account", "revoked": None or the reason}
 counter = [0]
 
 
@@ -531,10 +535,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if prot.get("url") != self.base() + self.path:
             raise Problem(401, "unauthorized", "the url header is not this request's URL")
         new_account = self.path == "/acme/new-account"
-        if ("jwk" in prot) == ("kid" in prot) or new_account != ("jwk" in prot):
+        # RFC 8555 7.6: a revocation may be signed with the certificate's own key.
+        by_jwk = new_account or (self.path == "/acme/revoke-cert" and "jwk" in prot)
+        if ("jwk" in prot) == ("kid" in prot) or by_jwk != ("jwk" in prot):
             raise Problem(400, "malformed", "new-account takes jwk, everything else kid")
         account = None
-        if new_account:
+        if by_jwk:
             try:
                 pub = jwk_key(prot["jwk"])
             except (ValueError, KeyError, TypeError) as e:
@@ -557,6 +563,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise Problem(400, "malformed", "the payload is not JSON") from None
         return pub, account, payload
 
+    def key_change(self, account, payload):
+        """RFC 8555 7.3.5: the inner JWS, signed by the new key, names the account and old key."""
+        try:
+            prot64, pay64, sig64 = payload["protected"], payload["payload"], payload["signature"]
+            prot, inner = json.loads(unb64u(prot64)), json.loads(unb64u(pay64))
+            new = jwk_key(prot["jwk"])
+            es256_verify(new, unb64u(sig64), (prot64 + "." + pay64).encode())
+        except (ValueError, KeyError, TypeError, InvalidSignature):
+            raise Problem(400, "malformed", "the inner JWS does not verify with its jwk") from None
+        if "nonce" in prot or prot.get("url") != self.base() + self.path:
+            raise Problem(400, "malformed", "the inner JWS must have this url and no nonce")
+        if inner.get("account") != self.base() + "/acme/acct/" + account["id"] or \
+                inner.get("oldKey") != jwk_of(account["key"]):
+            raise Problem(400, "malformed", "the inner payload must name this account and its key")
+        thumb = thumbprint(new)
+        if thumb in by_thumb:
+            raise Problem(409, "malformed", "the new key is another account's",
+                          {"Location": self.base() + "/acme/acct/" + by_thumb[thumb]["id"]})
+        del by_thumb[account["thumb"]]
+        account["key"], account["thumb"] = new, thumb
+        by_thumb[thumb] = account
+        return self.json(200, account_obj(account))
+
+    def revoke(self, pub, account, payload):
+        try:
+            der = unb64u(payload["certificate"])
+            cert = x509.load_der_x509_certificate(der)
+        except (ValueError, KeyError, TypeError):
+            raise Problem(400, "malformed", "revoke-cert takes {\"certificate\": DER}") from None
+        reason = payload.get("reason", 0)
+        if not isinstance(reason, int) or reason not in (0, 1, 2, 3, 4, 5, 6, 8, 9, 10):
+            raise Problem(400, "badRevocationReason", "no such reason code")
+        entry = issued.get(cert.serial_number)
+        if entry is None or entry["der"] != der:
+            raise Problem(404, "malformed", "this STI-CA did not issue the certificate")
+        if account is not None and entry["account"] is not account:
+            raise Problem(403, "unauthorized", "the certificate is another account's")
+        if account is None and thumbprint(pub) != thumbprint(cert.public_key()):
+            raise Problem(403, "unauthorized", "the jwk is not the certificate's key")
+        if entry["revoked"] is not None:
+            raise Problem(400, "alreadyRevoked", "the certificate is already revoked")
+        entry["revoked"] = reason
+        return self.answer(200, None, b"")
+
     def acme(self, body):
         pub, account, payload = self.verify_jws(body)
         b, parts = self.base(), self.path.split("/")[2:]
@@ -564,10 +614,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.new_account(pub, payload or {})
         if parts == ["new-order"]:
             return self.new_order(account, payload)
+        if parts == ["revoke-cert"]:
+            return self.revoke(pub, account, payload if isinstance(payload, dict) else {})
+        if parts == ["key-change"]:
+            return self.key_change(account, payload if isinstance(payload, dict) else {})
         if len(parts) == 2 and parts[0] == "acct" and accounts.get(parts[1]) is account:
             return self.json(200, account_obj(account))
         if len(parts) == 2 and parts[0] == "authz" and parts[1] in authzs:
-            return self.json(200, authz_obj(b, authzs[parts[1]], account))
+            az = authzs[parts[1]]
+            settle(az)
+            later = {}
+            if az["chall_status"] == "processing":
+                later = {"Retry-After": "1"}
+                sys.stderr.write("authz %s still processing: Retry-After 1\n" % az["id"])
+            return self.json(200, authz_obj(b, az, account), later)
         if len(parts) == 2 and parts[0] == "chall" and parts[1] in challs:
             return self.challenge(account, parts[1], payload)
         if len(parts) in (2, 3) and parts[0] == "order" and parts[1] in orders:
@@ -633,13 +693,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Problem(400, "malformed", "a tkauth-01 answer is {\"atc\": TOKEN}")
             try:
                 check_atc(payload["atc"], order, account)
-                az["chall_status"] = az["status"] = "valid"
-                order["status"] = "ready"
+                az["result"] = ("valid", None)
             except Problem as p:
-                az["chall_status"] = az["status"] = "invalid"
-                az["error"] = {"type": ERR + p.kind, "detail": p.detail}
-                order["status"] = "invalid"
-                order["error"] = az["error"]
+                az["result"] = ("invalid", {"type": ERR + p.kind, "detail": p.detail})
+            az["chall_status"] = "processing"
+            az["ready_at"] = time.time() + (1.0 if "slow-validation" in modes() else 0)
+            settle(az)
         return self.json(200, chall_obj(self.base(), az),
                          {"Link": '<%s/acme/authz/%s>;rel="up"' % (self.base(), az["id"])})
 
@@ -655,10 +714,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             cid = next_id()
             certs[cid] = issue(csr, order)
+            leaf = x509.load_pem_x509_certificate(certs[cid])
+            issued[leaf.serial_number] = {"der": leaf.public_bytes(serialization.Encoding.DER),
+                                          "account": account, "revoked": None}
             order["cert"] = cid
             order["status"] = "valid"
         return self.json(200, order_obj(self.base(), order),
                          {"Location": self.base() + "/acme/order/" + order["id"]})
+
+
+def settle(az):
+    """A tkauth-01 answer's outcome, once its validation time has come."""
+    if az["chall_status"] != "processing" or time.time() < az["ready_at"]:
+        return
+    status, error = az["result"]
+    order = orders[az["order"]]
+    az["chall_status"] = az["status"] = status
+    order["status"] = "ready" if status == "valid" else "invalid"
+    if error:
+        az["error"] = order["error"] = error
 
 
 def new_nonce():

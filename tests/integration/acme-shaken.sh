@@ -129,6 +129,30 @@ hostile order-invalid "is invalid: urn:ietf:params:acme:error:serverInternal"
 hostile stall "no complete answer in time"
 pass "malformed JSON, 10 MB, a chain for another key or SPC, expired, wrong type, 429, invalid order, a stall: each named, the token as it was"
 
+# ---- polling, revocation and key rollover at the STI-CA ------------------------------------------
+sti_mode slow-validation
+# shellcheck disable=SC2086
+run_ok issue-slow acme issue sp-s --spc 5678 $stipa --x5u https://sti-cr.test/sp-s.pem
+sti_mode
+grep -q 'still processing: Retry-After 1' "$sti_log" ||
+    fail "the client did not poll the authorization while it was processing"
+pass "an authorization still processing is polled as Retry-After says, then issued"
+
+run_ok revoke acme revoke --cert "$sks_work/leaf-a.pem" --reason superseded
+run_fails revoke-again "alreadyRevoked" acme revoke --cert "$sks_work/leaf-a.pem"
+run_ok revoke-version acme revoke sp-a/2 --reason superseded
+ks list sp-a > list-revoked.out
+if grep -q "^sp-a  *1234  *2 " list-revoked.out; then fail "sp-a/2 stayed after its revocation"; fi
+pass "revocation at the STI-CA, of a certificate file and of a standby version"
+
+run_ok rollover acme key-rollover
+# shellcheck disable=SC2086
+run_fails old-key-token "atc.fingerprint" acme issue sp-a --spc-token "$sks_work/tok-1234" \
+    --x5u https://sti-cr.test/sp-a.pem
+# shellcheck disable=SC2086
+run_ok issue-rolled acme issue sp-a $stipa --x5u https://sti-cr.test/sp-a.pem
+pass "after key rollover, a token bound to the old key is refused and a new one is issued"
+
 # The fixture back to normal: the same identity is issued.
 # shellcheck disable=SC2086
 run_ok issue-after acme issue sp-h --spc 5678 $stipa --x5u https://sti-cr.test/sp-h.pem
