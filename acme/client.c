@@ -75,14 +75,18 @@ static sks_status problem_error(const char *url, const struct sks_fetched *f, st
         st = sks_fail_field(err, status_of(f->status), "acme-protocol", "acme",
                             "ACME server: %s: HTTP status %ld without a problem document (%s)", url,
                             f->status, f->content_type[0] ? f->content_type : "no type");
-    else
+    else {
+        char later[64] = "";
+
+        if (f->retry_after >= 0)
+            snprintf(later, sizeof(later), "; the server asks to retry in %ld s", f->retry_after);
         st = sks_fail_field(err, status_of(f->status), problem_code(type), "acme",
                             "ACME server: %s: %s (HTTP status %ld at %s%s)",
                             strncmp(type, ACME_ERROR_PREFIX, strlen(ACME_ERROR_PREFIX)) == 0
                                 ? type + strlen(ACME_ERROR_PREFIX)
                                 : type,
-                            detail != NULL ? detail : "no detail", f->status, url,
-                            f->retry_after >= 0 ? "; the server asks to retry later" : "");
+                            detail != NULL ? detail : "no detail", f->status, url, later);
+    }
     json_decref(doc);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -180,5 +181,60 @@ sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
                       p11_token_uri(tok));
     free(der);
     free(hs);
+    return st;
+}
+
+/* The private key with the CKA_ID and label of public key |h|, whose point is |pub|. */
+static sks_status private_twin(struct p11_token *tok, p11_handle h,
+                               const unsigned char pub[SKS_P256_POINT_LEN], struct p11_key **key,
+                               struct sks_error *err)
+{
+    struct p11_object_info info;
+    struct p11_template t;
+    p11_handle *hs = NULL;
+    size_t n = 0;
+    sks_status st = p11_store_describe(tok, h, &info, err);
+
+    if (st != SKS_OK)
+        return st;
+    p11_template_find_object(&t, CKO_PRIVATE_KEY, info.id, info.id_len, info.label);
+    st = p11_store_find(tok, &t, &hs, &n, err);
+    if (st == SKS_OK && n != 1)
+        st = sks_fail(err, SKS_ERR_NOT_FOUND, "the public key %s on %s has %s private key",
+                      info.label, p11_token_uri(tok), n == 0 ? "no" : "more than one");
+    if (st == SKS_OK)
+        st = p11_key_from_handle(tok, hs[0], info.id, info.id_len, info.label, pub, key, err);
+    free(hs);
+    return st;
+}
+
+sks_status acme_cert_key(struct p11_token *tok, X509 *cert, struct p11_key **key,
+                         struct sks_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    struct p11_template t = {0};
+    unsigned char want[SKS_P256_POINT_LEN + 1], pub[SKS_P256_POINT_LEN];
+    p11_handle *hs = NULL;
+    size_t n = 0, wlen = 0;
+    sks_status st;
+
+    *key = NULL;
+    if (EVP_PKEY_get_octet_string_param(X509_get0_pubkey(cert), OSSL_PKEY_PARAM_PUB_KEY, want,
+                                        sizeof(want), &wlen) != 1 ||
+        wlen != SKS_P256_POINT_LEN) {
+        ERR_clear_error();
+        return sks_fail(err, SKS_ERR_INPUT, "the certificate's key is not a P-256 key");
+    }
+    t.attr[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+    t.n = 1;
+    st = p11_store_find(tok, &t, &hs, &n, err);
+    for (size_t i = 0; st == SKS_OK && *key == NULL && i < n; i++)
+        if (p11_store_get_ec_point(tok, hs[i], pub, NULL) == SKS_OK &&
+            memcmp(pub, want, sizeof(pub)) == 0)
+            st = private_twin(tok, hs[i], pub, key, err);
+    free(hs);
+    if (st == SKS_OK && *key == NULL)
+        st = sks_fail(err, SKS_ERR_NOT_FOUND, "no key on %s is the certificate's",
+                      p11_token_uri(tok));
     return st;
 }

@@ -41,4 +41,11 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
 sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
                                     unsigned int version, X509 **cert, struct sks_error *err);
 
+/*
+ * The private key in the token whose public key is |cert|'s (p11_key_put),
+ * for a revocation signed with the certificate's own key (RFC 8555 7.6).
+ */
+sks_status acme_cert_key(struct p11_token *tok, X509 *cert, struct p11_key **key,
+                         struct sks_error *err);
+
 #endif

@@ -12,10 +12,11 @@ acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
 
 # Tests
-# sksctl acme against pebble (the RFC 8555 test server) on loopback.
-ACME_TESTS = tests/integration/acme-pebble.sh
+# sksctl acme against pebble (the RFC 8555 test server) on loopback, and
+# against a server that misbehaves.
+ACME_TESTS = tests/integration/acme-pebble.sh tests/integration/acme-bad-server.sh
 TESTS += $(ACME_TESTS)
-EXTRA_DIST += $(ACME_TESTS)
+EXTRA_DIST += $(ACME_TESTS) tests/integration/acme-bad-server.py
 EXTRA_DIST += tests/integration/acme-common.sh
 
 # Issuance end to end against pebble and the token's share of it (make bench).

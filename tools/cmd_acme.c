@@ -27,26 +27,47 @@
 struct acme_opts {
     const char *directory, *ca_file;
     bool allow_private;
-    long retries; /* badNonce retries; -1: the default */
+    long retries;  /* badNonce retries; -1: the default */
+    long poll_max; /* seconds; -1: the default */
+    long timeout;  /* milliseconds a call; -1: the default */
 };
+
+/* A count from |min| to |max| into *out, or the usage error naming |opt|. */
+static int opt_count(const char *opt, char *arg, long min, long max, long *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    char msg[96];
+
+    if (end == arg || *end != '\0' || n < min || n > max) {
+        snprintf(msg, sizeof(msg), "--%s takes a count from %ld to %ld", opt, min, max);
+        return cli_usage_error("acme", msg);
+    }
+    *out = n;
+    return 0;
+}
 
 static int opt_retries(char *arg, void *ctx)
 {
-    struct acme_opts *a = ctx;
-    char *end;
-    long n = strtol(arg, &end, 10);
+    return opt_count("bad-nonce-retries", arg, 0, 100, &((struct acme_opts *)ctx)->retries);
+}
 
-    if (end == arg || *end != '\0' || n < 0 || n > 100)
-        return cli_usage_error("acme", "--bad-nonce-retries takes a count from 0 to 100");
-    a->retries = n;
-    return 0;
+static int opt_poll_max(char *arg, void *ctx)
+{
+    return opt_count("poll-max-seconds", arg, 1, 3600, &((struct acme_opts *)ctx)->poll_max);
+}
+
+static int opt_timeout(char *arg, void *ctx)
+{
+    return opt_count("timeout-ms", arg, 100, 600000, &((struct acme_opts *)ctx)->timeout);
 }
 
 /* clang-format off */
 #define ACME_OPTS(a)                                                                               \
     CLI_ARG("directory", 0, &(a)->directory), CLI_ARG("ca-file", 0, &(a)->ca_file),                \
         CLI_FLAG("allow-private", &(a)->allow_private),                                            \
-        CLI_CALL("bad-nonce-retries", opt_retries, (a))
+        CLI_CALL("bad-nonce-retries", opt_retries, (a)),                                           \
+        CLI_CALL("poll-max-seconds", opt_poll_max, (a)), CLI_CALL("timeout-ms", opt_timeout, (a))
 /* clang-format on */
 
 #define ACME_USAGE                                                                                 \
@@ -55,7 +76,9 @@ static int opt_retries(char *arg, void *ctx)
     "                     default: the system's)\n"                                                \
     "  --allow-private    let the server be on a loopback or private address\n"                    \
     "  --bad-nonce-retries N  how often a request the server refused for its nonce\n"              \
-    "                     is sent again with a fresh one (default 3)\n"
+    "                     is sent again with a fresh one (default 3)\n"                            \
+    "  --poll-max-seconds N  the longest wait for an authorization or an order (120)\n"            \
+    "  --timeout-ms N     the longest one HTTP call may take (10000)\n"
 
 static void acme_config_from(const struct acme_opts *a, const char *directory,
                              struct acme_config *cfg)
@@ -66,6 +89,10 @@ static void acme_config_from(const struct acme_opts *a, const char *directory,
     cfg->allow_private = a->allow_private;
     if (a->retries >= 0)
         cfg->bad_nonce_retries = (unsigned int)a->retries;
+    if (a->poll_max >= 0)
+        cfg->poll_max_seconds = a->poll_max;
+    if (a->timeout >= 0)
+        cfg->timeout_ms = a->timeout;
 }
 
 /* The account of --directory (or the only one), its key and a client signing with it. */
@@ -158,7 +185,7 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
                                 struct sks_error *err)
 {
     unsigned char *raw = NULL;
-    size_t n = 0, start = 0;
+    size_t n = 0, start = 0, size;
     sks_status st = sks_file_read(path, 4096, &raw, &n, err);
 
     *key = NULL;
@@ -166,6 +193,7 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
         sks_error_prefix(err, "--eab-hmac-file");
         return st;
     }
+    size = n + 1;
     while (start < n && strchr(" \t\r\n", raw[start]) != NULL)
         start++;
     while (n > start && strchr(" \t\r\n", raw[n - 1]) != NULL)
@@ -181,14 +209,14 @@ static sks_status read_hmac_key(const char *path, unsigned char **key, size_t *l
         OPENSSL_clear_free(*key, n - start + 1);
         *key = NULL;
     }
-    OPENSSL_clear_free(raw, n + 1);
+    OPENSSL_clear_free(raw, size);
     return st;
 }
 
 static int acme_register(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme register"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     struct contacts contacts = {0};
     const char *eab_kid = NULL, *eab_file = NULL;
     bool agree = false;
@@ -293,7 +321,7 @@ static int usage_rollover(FILE *f, int status)
 static int acme_rollover(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme key-rollover"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const struct cli_opt opts[] = {ACME_OPTS(&a), CLI_STORE_OPTS(&o), CLI_END};
     unsigned char old_id[ACME_KEY_ID_LEN], new_id[ACME_KEY_ID_LEN];
     struct p11_key *key = NULL, *next = NULL;
@@ -363,7 +391,7 @@ static int usage_issue(FILE *f, int status)
 static int acme_issue_cmd(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme issue"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const char *spc = NULL, *dns = NULL, *x5u = NULL, *challenge = NULL, *chain = NULL;
     struct acme_shaken_opts shaken = {0};
     char *token = NULL, *tkvalue = NULL, spc_buf[SKS_SPC_MAX + 1];
@@ -467,16 +495,20 @@ done:
 
 static int usage_revoke(FILE *f, int status)
 {
-    fprintf(f, "usage: sksctl acme revoke IDENTITY/VERSION [--reason R] [OPTIONS]\n"
-               "       sksctl acme revoke --cert FILE [--reason R] [OPTIONS]\n"
-               "\n"
-               "Revokes a certificate at the ACME server (RFC 8555 7.6), signed with the\n"
-               "account key: the certificate of key version IDENTITY/VERSION, which is then\n"
-               "destroyed, or the certificate in FILE.\n"
-               "\n"
-               "  --reason R         an RFC 5280 reason: unspecified (default), keyCompromise,\n"
-               "                     superseded, cessationOfOperation, affiliationChanged, ...\n"
-               "  --cert FILE        the certificate to revoke (PEM)\n" ACME_USAGE CLI_STORE_USAGE);
+    fprintf(
+        f, "usage: sksctl acme revoke IDENTITY/VERSION [--reason R] [OPTIONS]\n"
+           "       sksctl acme revoke --cert FILE [--reason R] [OPTIONS]\n"
+           "\n"
+           "Revokes a certificate at the ACME server (RFC 8555 7.6), signed with the\n"
+           "account key (or the certificate's own key in the token): the certificate of\n"
+           "key version IDENTITY/VERSION, which is then destroyed, or the certificate in\n"
+           "FILE.\n"
+           "\n"
+           "  --reason R         an RFC 5280 reason: unspecified (default), keyCompromise,\n"
+           "                     superseded, cessationOfOperation, affiliationChanged, ...\n"
+           "  --cert FILE        the certificate to revoke (PEM)\n"
+           "  --with-cert-key    sign with the certificate's own key in the token, not\n"
+           "                     the account key (no account needed)\n" ACME_USAGE CLI_STORE_USAGE);
     return status;
 }
 
@@ -504,20 +536,46 @@ static sks_status read_cert(const char *path, X509 **cert, struct sks_error *err
     return SKS_OK;
 }
 
+/*
+ * For a revocation signed with the certificate's key: that key, and a client
+ * of --directory (or of the only account's directory) that needs no account.
+ */
+static sks_status cert_key_client(struct cli_store *s, const struct acme_opts *a, X509 *cert,
+                                  struct p11_key **key, struct acme_client **c,
+                                  struct sks_error *err)
+{
+    struct acme_account acct;
+    struct acme_config cfg;
+    const char *dir = a->directory;
+    sks_status st = SKS_OK;
+
+    if (dir == NULL && (st = acme_account_find(s->tok, NULL, &acct, err)) == SKS_OK)
+        dir = acct.directory;
+    if (st == SKS_OK)
+        st = acme_cert_key(s->tok, cert, key, err);
+    if (st == SKS_OK) {
+        acme_config_from(a, dir, &cfg);
+        st = acme_client_new(&cfg, NULL, NULL, c, err);
+    }
+    return st;
+}
+
 static int acme_revoke_cmd(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme revoke"};
-    struct acme_opts a = {.retries = -1};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const char *reason_name = "unspecified", *cert_file = NULL, *identity = NULL;
+    bool with_cert_key = false;
     const struct cli_opt opts[] = {
         CLI_ARG("reason", 0, &reason_name),
         CLI_ARG("cert", 0, &cert_file),
+        CLI_FLAG("with-cert-key", &with_cert_key),
         ACME_OPTS(&a),
         CLI_STORE_OPTS(&o),
         CLI_END,
     };
     struct acme_client *c = NULL;
-    struct p11_key *key = NULL;
+    struct p11_key *key = NULL, *cert_key = NULL;
     struct acme_account acct;
     unsigned int version = 0;
     struct sks_error err;
@@ -544,10 +602,12 @@ static int acme_revoke_cmd(int argc, char **argv)
     }
     st =
         identity != NULL ? acme_version_certificate(s.tok, identity, version, &cert, &err) : SKS_OK;
-    if (st == SKS_OK)
+    if (st == SKS_OK && with_cert_key)
+        st = cert_key_client(&s, &a, cert, &cert_key, &c, &err);
+    else if (st == SKS_OK)
         st = open_account(&s, &a, &acct, &key, &c, &err);
     if (st == SKS_OK)
-        st = acme_revoke(c, cert, reason, NULL, &err);
+        st = acme_revoke(c, cert, reason, cert_key, &err);
     if (st == SKS_OK && identity != NULL &&
         (st = sks_keystore_destroy(s.ks, identity, version, &err)) != SKS_OK)
         sks_error_prefix(&err, "the certificate of %s/%u is revoked, but the version stays",
@@ -557,6 +617,7 @@ static int acme_revoke_cmd(int argc, char **argv)
     else if (st == SKS_OK)
         fprintf(stderr, "%s revoked (%s)\n", cert_file, reason_name);
     X509_free(cert);
+    p11_key_put(cert_key);
     return acme_finish(o.cmd, st, &err, &s, key, c);
 }
 

@@ -4,6 +4,7 @@
 #
 #   pebble_tls                   # its TLS certificate for localhost: tls/ca.pem signs it
 #   pebble_start NAME EAB REJECT # sets $dir_NAME, $mgmt_NAME; stopped at exit
+#   acme SUB ARGS...             # sksctl acme SUB with $sks_work/ks.conf, trusting tls/ca.pem
 #
 # EAB (true|false): externalAccountBindingRequired, the key $EAB_KID with
 # the HMAC key in eab.key; REJECT: the percentage of good nonces refused
@@ -51,6 +52,13 @@ PEBBLE
     wait_started "pebble $1" "$!" "pebble-$1.log" grep -q "ACME directory available" "pebble-$1.log"
     eval "dir_$1=https://localhost:$ps_port/dir"
     eval "mgmt_$1=https://localhost:$ps_mgmt"
+}
+
+acme() {
+    acme_sub=$1
+    shift
+    "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sks_work/tls/ca.pem" \
+        --allow-private "$@"
 }
 
 pebble_stop() {

@@ -21,13 +21,6 @@ pebble_start eab true 0
 pebble_start flaky false 50
 pebble_start hostile false 100
 
-# acme SUB ARGS...: sksctl acme SUB with the test's key store and pebble's TLS CA.
-acme() {
-    acme_sub=$1
-    shift
-    "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sks_work/tls/ca.pem" \
-        --allow-private "$@"
-}
 
 # Every object on the token and what sksctl list says, to compare around a command.
 token_state() {
@@ -145,6 +138,17 @@ run_ok revoke acme revoke --cert "$sks_work/leaf.pem" --reason keyCompromise \
 run_fails revoke-again "alreadyRevoked" acme revoke --cert "$sks_work/leaf.pem" \
     --directory "$dir_plain"
 pass "revoke_with_the_account_key_and_the_server_names_a_second_revocation"
+
+# Signed with the certificate's own key, the pending version's in the token.
+run_ok issue-for-cert-key acme issue sp-acme3 --spc 1234 --dns acme3.test \
+    --directory "$dir_plain" --chain-out "$sks_work/chain5.pem" --no-attach
+run_ok revoke-cert-key acme revoke --cert "$sks_work/chain5.pem" --with-cert-key \
+    --reason superseded --directory "$dir_plain"
+run_fails revoke-cert-key-again "alreadyRevoked" acme revoke --cert "$sks_work/chain5.pem" \
+    --with-cert-key --directory "$dir_plain"
+run_fails revoke-no-key "no key on" acme revoke --cert "$sks_work/pki/sp-5678.pem" \
+    --with-cert-key --directory "$dir_plain"
+pass "revoke_with_the_certificates_own_key_in_the_token"
 
 # A version whose certificate the server did not issue: it refuses, and the version stays.
 run_ok import ks import sp-kept --key pki/sp-1234.key --cert pki/sp-1234.pem \
