@@ -23,6 +23,8 @@ there:
     slow-validation    a tkauth-01 answer is "processing" for a second: the
                        authorization says pending, with Retry-After: 1
     stipa-expired      the STI-PA issues tokens that expired a minute ago
+    stipa-malformed-json, stipa-huge-body, stipa-wrong-content-type (text/html),
+    stipa-stall        the same faults in the STI-PA's token API answers
   crl-url              the CRL distribution point of issued certificates
                        (default https://sti-ca.test/crl.pem, as sksctl pki's)
 
@@ -423,8 +425,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def base(self):
         return "https://127.0.0.1:%d" % self.server.server_address[1]
 
-    def answer(self, status, ctype, body, headers=None, acme=True):
-        m = modes() if acme else set()
+    def answer(self, status, ctype, body, headers=None, acme=True, hostile=None):
+        m = hostile if hostile is not None else modes() if acme else set()
         if "malformed-json" in m and ctype and "json" in ctype:
             body = body[: max(1, len(body) // 2)]
         self.send_response(status)
@@ -453,9 +455,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
 
-    def json(self, status, obj, headers=None, acme=True):
-        ctype = "application/problem+json" if status >= 400 and acme else "application/json"
-        self.answer(status, ctype, json.dumps(obj).encode(), headers, acme)
+    def json(self, status, obj, headers=None, acme=True, hostile=None, ctype=None):
+        if ctype is None:
+            ctype = "application/problem+json" if status >= 400 and acme else "application/json"
+        self.answer(status, ctype, json.dumps(obj).encode(), headers, acme, hostile)
 
     def problem(self, p):
         self.json(p.status, {"type": ERR + p.kind, "detail": p.detail, "status": p.status},
@@ -495,9 +498,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = self.path.split("/")
         if len(parts) == 5 and parts[1] == "stipa" and parts[2] == "account" and \
                 parts[4] == "token":
+            m = set(x[6:] for x in modes() if x.startswith("stipa-"))
+            if "stall" in m:
+                time.sleep(60)
+                self.close_connection = True
+                return None
             status, obj = stipa_token(self.base(), parts[3], self.headers.get("Authorization"),
                                       body)
-            return self.json(status, obj, acme=False)
+            return self.json(status, obj, acme=False, hostile=m,
+                             ctype="text/html" if "wrong-content-type" in m else None)
         if not self.path.startswith("/acme/"):
             return self.json(404, {"detail": "no such resource"}, acme=False)
         if "stall" in modes():

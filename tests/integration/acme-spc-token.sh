@@ -60,6 +60,18 @@ jq -r .token "$w/exp.json" > "$w/tok-exp"
 sti_mode
 pass "an expired token from the STI-PA is refused before it is sent"
 
+# A hostile STI-PA: each fault named.
+for m in "malformed-json:not a JSON object with a token" \
+    "huge-body:larger than" \
+    "wrong-content-type:with Content-Type \"text/html\", not application/json" \
+    "stall:no complete answer in time"; do
+    sti_mode "stipa-${m%%:*}"
+    run_fails "stipa-${m%%:*}" "${m#*:}" stipa "$sti_api_key_file" 1234 "$w/acct.pub" \
+        "$sti_tls_ca"
+done
+sti_mode
+pass "an STI-PA answering cut JSON, 10 MB, text/html or nothing gets a clear error"
+
 # ---- from a file ------------------------------------------------------------------
 
 run_ok file "$PROBE" file "$w/tok-1234" 1234 "$w/acct.pub"
