@@ -23,6 +23,7 @@
 #include <openssl/params.h>
 
 #include "acme/acme.h"
+#include "acme/internal.h"
 #include "acme/spc.h"
 #include "common/file.h"
 #include "common/p256.h"
@@ -47,10 +48,9 @@ sks_status sks_acme_tnauthlist_value(const char *spc, char **value, struct sks_e
 sks_status sks_acme_jwk_thumbprint(EVP_PKEY *key, unsigned char sha256[32], struct sks_error *err)
 {
     unsigned char point[SKS_P256_POINT_LEN];
-    char x[64], y[64], jwk[192];
-    char curve[32] = "";
+    char curve[32] = "", *jwk = NULL;
     size_t len = 0;
-    int n;
+    sks_status st;
 
     if (key == NULL || !EVP_PKEY_is_a(key, "EC") ||
         !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
@@ -59,18 +59,13 @@ sks_status sks_acme_jwk_thumbprint(EVP_PKEY *key, unsigned char sha256[32], stru
         return sks_fail(err, SKS_ERR_INPUT, "the ACME account key is not an EC P-256 key");
     if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
                                          sizeof(point), &len) ||
-        len != SKS_P256_POINT_LEN || point[0] != 0x04)
+        (st = acme_p256_jwk_json(point, len, &jwk, err)) != SKS_OK)
         return sks_fail(err, SKS_ERR_INPUT,
                         "cannot read the ACME account key's public point (uncompressed P-256)");
-    b64url_encode(point + 1, 32, x);
-    b64url_encode(point + 33, 32, y);
-    /* RFC 7638 3.2: the required members only, in lexicographic order, no white space. */
-    n = snprintf(jwk, sizeof(jwk), "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-                 x, y);
-    if (n < 0 || (size_t)n >= sizeof(jwk) ||
-        !EVP_Digest(jwk, (size_t)n, sha256, NULL, EVP_sha256(), NULL))
-        return sks_fail(err, SKS_ERR_INTERNAL, "cannot hash the account key's JWK");
-    return SKS_OK;
+    if (!EVP_Digest(jwk, strlen(jwk), sha256, NULL, EVP_sha256(), NULL))
+        st = sks_fail(err, SKS_ERR_INTERNAL, "cannot hash the account key's JWK");
+    free(jwk);
+    return st;
 }
 
 sks_status sks_acme_p256_from_point(const unsigned char *point, size_t len, EVP_PKEY **key,
