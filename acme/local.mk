@@ -12,6 +12,13 @@ acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
 
 # Tests
+# What needs no server and no token: the EAB JWS, TNAuthList identifiers, reasons (Check).
+check_PROGRAMS += tests/unit/check_acme
+tests_unit_check_acme_SOURCES = tests/unit/check_acme.c
+tests_unit_check_acme_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_acme_LDADD = $(LIBSKS_ACME) $(CHECK_LIBS)
+TESTS += tests/unit/check_acme
+
 # sksctl acme against pebble (the RFC 8555 test server) on loopback, and
 # against a server that misbehaves.
 ACME_TESTS = tests/integration/acme-pebble.sh tests/integration/acme-bad-server.sh

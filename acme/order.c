@@ -17,6 +17,7 @@
 #include "acme/internal.h"
 #include "profile/tnauthlist.h"
 #include "shaken/b64url.h"
+#include "shaken/rules.h"
 
 static time_t monotonic_now(void)
 {
@@ -294,10 +295,13 @@ sks_status acme_tnauthlist_value(const char *spc, char **value, struct sks_error
     struct sks_tn_entry entry = {SKS_TN_SPC, spc, 0};
     unsigned char *der = NULL;
     size_t len = 0;
-    sks_status st = sks_tnauthlist_encode(&entry, 1, &der, &len, err);
+    sks_status st;
 
     *value = NULL;
-    if (st != SKS_OK)
+    if (!sks_spc_valid(spc))
+        return sks_fail(err, SKS_ERR_INPUT, "spc: \"%.80s\" is not 1-%d of 0-9 and A-Z",
+                        spc != NULL ? spc : "", SKS_SPC_MAX);
+    if ((st = sks_tnauthlist_encode(&entry, 1, &der, &len, err)) != SKS_OK)
         return st;
     if ((*value = malloc(b64url_encoded_len(len) + 1)) == NULL)
         st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");

@@ -5,6 +5,7 @@
 #   pebble_tls                   # its TLS certificate for localhost: tls/ca.pem signs it
 #   pebble_start NAME EAB REJECT # sets $dir_NAME, $mgmt_NAME; stopped at exit
 #   acme SUB ARGS...             # sksctl acme SUB with $sks_work/ks.conf, trusting tls/ca.pem
+#                                # (under $ACME_WRAPPER, e.g. valgrind, when it is set)
 #
 # EAB (true|false): externalAccountBindingRequired, the key $EAB_KID with
 # the HMAC key in eab.key; REJECT: the percentage of good nonces refused
@@ -57,7 +58,7 @@ PEBBLE
 acme() {
     acme_sub=$1
     shift
-    "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sks_work/tls/ca.pem" \
+    ${ACME_WRAPPER:-} "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sks_work/tls/ca.pem" \
         --allow-private "$@"
 }
 
