@@ -35,16 +35,6 @@
 #define MISMATCH "spc-token-mismatch"
 #define EXPIRED "spc-token-expired"
 
-sks_status sks_acme_tnauthlist_value(const char *spc, char **value, struct sks_error *err)
-{
-    *value = NULL;
-    if (spc == NULL || !sks_spc_valid(spc))
-        return sks_fail_field(err, SKS_ERR_INPUT, "invalid-spc", "spc",
-                              "SPC \"%.80s\" is not 1-%d characters of 0-9 and A-Z (ATIS-1000080)",
-                              spc != NULL ? spc : "", SKS_SPC_MAX);
-    return acme_tnauthlist_value(spc, value, err);
-}
-
 sks_status sks_acme_jwk_thumbprint(EVP_PKEY *key, unsigned char sha256[32], struct sks_error *err)
 {
     unsigned char point[SKS_P256_POINT_LEN];
@@ -260,7 +250,7 @@ static sks_status check_claims(json_t *c, const struct sks_acme_atc_expect *e,
                               "the SPC token has no atc object (RFC 9447)");
     info->exp = json_integer_value(exp);
     snprintf(info->jti, sizeof(info->jti), "%s", jti);
-    if ((st = sks_acme_tnauthlist_value(e->spc, &tkvalue, err)) != SKS_OK)
+    if ((st = acme_tnauthlist_value(e->spc, &tkvalue, err)) != SKS_OK)
         return st;
     st = check_atc(atc, e, tkvalue, err);
     free(tkvalue);

@@ -8,7 +8,8 @@
  * parameters; what is SHAKEN about it lives here:
  *
  *   - the identifier's value, and the token's atc.tkvalue, are the
- *     base64url (no padding) of the DER TNAuthList with the identity's SPC;
+ *     base64url (no padding) of the DER TNAuthList with the identity's SPC
+ *     (acme_tnauthlist_value(), acme/acme.h);
  *   - atc.fingerprint binds the token to the ACME account key: "SHA256 "
  *     and the colon-separated upper-case hex of the key's JWK thumbprint
  *     (RFC 8555 8.1, RFC 7638), as RFC 9447's example writes it;
@@ -40,14 +41,6 @@
 #define SKS_ACME_ATC_MAX 8192
 /* "SHA256 " and 32 bytes as XX:XX:...:XX, with its NUL. */
 #define SKS_ACME_FINGERPRINT_SIZE (7 + 32 * 3)
-
-/*
- * The value of the TNAuthList identifier for |spc|, acme_tnauthlist_value()
- * (the unpadded base64url of the DER TNAuthList with that one SPC entry)
- * of an SPC that sks_spc_valid() takes; one that it does not is refused
- * naming the field "spc".  *value is malloc'd; free() it.
- */
-sks_status sks_acme_tnauthlist_value(const char *spc, char **value, struct sks_error *err);
 
 /*
  * The JWK thumbprint (RFC 7638, SHA-256) of the P-256 public key |key|:

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "acme/acme.h"
 #include "acme/spc.h"
 #include "acme/stipa.h"
 #include "common/file.h"
@@ -147,7 +148,7 @@ sks_status sks_acme_atc_from_stipa(const struct sks_acme_stipa *pa, const char *
                  pa->account_id) >= (int)sizeof(url))
         return sks_fail_field(err, SKS_ERR_INPUT, "stipa-url", "url",
                               "the STI-PA token API's base URL is too long");
-    if ((st = sks_acme_tnauthlist_value(spc, &tkvalue, err)) != SKS_OK ||
+    if ((st = acme_tnauthlist_value(spc, &tkvalue, err)) != SKS_OK ||
         (st = sks_acme_fingerprint(account, fp, err)) != SKS_OK ||
         (st = read_authorization(pa->credentials_file, &auth, &authlen, err)) != SKS_OK)
         goto done;

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "acme/acme.h"
 #include "acme/spc.h"
 #include "acme/stipa.h"
 #include "tools/acme_shaken.h"
@@ -74,7 +75,7 @@ sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_privat
 
     *token = NULL;
     point = p11_key_public(account, &len);
-    if ((st = sks_acme_tnauthlist_value(spc, tkvalue, err)) != SKS_OK ||
+    if ((st = acme_tnauthlist_value(spc, tkvalue, err)) != SKS_OK ||
         (st = sks_acme_p256_from_point(point, len, &pub, err)) != SKS_OK ||
         (st = sks_acme_fingerprint(pub, fp, err)) != SKS_OK)
         goto done;

@@ -196,7 +196,7 @@ int main(int argc, char **argv)
         struct sks_error err;
 
         if (sks_acme_atc_from_file(argv[7], &token, &err) != SKS_OK ||
-            sks_acme_tnauthlist_value(sh.spc, &tkvalue, &err) != SKS_OK)
+            acme_tnauthlist_value(sh.spc, &tkvalue, &err) != SKS_OK)
             interop_die("%s", err.msg);
         sh.tkauth = (struct sks_acme_tkauth){token, tkvalue};
         run(argv[2], argv[3], argv[4], interop_parse_count(argv[5], 1000, "N"), &sh);

@@ -20,6 +20,7 @@
 
 #include <openssl/pem.h>
 
+#include "acme/acme.h"
 #include "acme/spc.h"
 #include "acme/stipa.h"
 
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "file") == 0) {
         st = sks_acme_atc_from_file(argv[2], &token, &err);
     } else if (strcmp(argv[1], "command") == 0) {
-        if ((st = sks_acme_tnauthlist_value(spc, &tkvalue, &err)) == SKS_OK &&
+        if ((st = acme_tnauthlist_value(spc, &tkvalue, &err)) == SKS_OK &&
             (st = sks_acme_fingerprint(key, fp, &err)) == SKS_OK)
             st = sks_acme_atc_from_command(argv[2], spc, tkvalue, fp, false, 5000, &token, &err);
     } else {
