@@ -170,8 +170,29 @@ static bool fingerprint_equal(const char *got, const char *want)
     return strcasecmp(sp, want + 6) == 0;
 }
 
+/*
+ * Decodes |s| as base64url or as standard base64 with its padding (what a
+ * deployed STI-PA writes in tkvalue, RFC 9448 notwithstanding) into |out|
+ * of |size| bytes.  Returns 0 and sets *len, or -1.
+ */
+static int b64_any_decode(const char *s, unsigned char *out, size_t size, size_t *len)
+{
+    char url[SKS_ACME_TKVALUE_MAX + 1];
+    size_t n = strlen(s), i, pad = 0;
+
+    if (n == 0 || n > SKS_ACME_TKVALUE_MAX || (n * 3) / 4 > size)
+        return -1;
+    while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
+        pad++;
+    if (pad > 0 && n % 4 != 0)
+        return -1;
+    for (i = 0; i < n - pad; i++)
+        url[i] = s[i] == '+' ? '-' : s[i] == '/' ? '_' : s[i];
+    return b64url_decode(url, n - pad, out, len);
+}
+
 static sks_status check_atc(json_t *atc, const struct sks_acme_atc_expect *e, const char *tkvalue,
-                            struct sks_error *err)
+                            struct sks_acme_atc_info *info, struct sks_error *err)
 {
     const char *tktype = json_string_value(json_object_get(atc, "tktype"));
     const char *value = json_string_value(json_object_get(atc, "tkvalue"));
@@ -188,15 +209,24 @@ static sks_status check_atc(json_t *atc, const struct sks_acme_atc_expect *e, co
     if (value == NULL)
         return sks_fail_field(err, SKS_ERR_INPUT, BAD, "atc.tkvalue",
                               "the SPC token has no atc.tkvalue");
+    if (strlen(value) > SKS_ACME_TKVALUE_MAX)
+        return sks_fail_field(err, SKS_ERR_INPUT, BAD, "atc.tkvalue",
+                              "the SPC token's atc.tkvalue is over %d characters",
+                              SKS_ACME_TKVALUE_MAX);
     if (strcmp(value, tkvalue) != 0) {
         struct sks_tnauthlist_summary sum;
-        unsigned char der[SKS_TNAUTHLIST_DER_MAX];
-        size_t n = strlen(value), len = 0;
+        unsigned char der[SKS_TNAUTHLIST_DER_MAX], want[SKS_TNAUTHLIST_DER_MAX];
+        size_t len = 0, wlen = 0;
         struct sks_error ignored;
+        bool decoded = b64_any_decode(value, der, sizeof(der), &len) == 0;
 
-        /* Say which SPC the token is for when it decodes; compare as strings either way. */
-        if (n <= sizeof(der) * 4 / 3 && b64url_decode(value, n, der, &len) == 0 &&
-            sks_tnauthlist_decode(der, len, &sum, &ignored) == SKS_OK && sum.first_spc != NULL)
+        /* The same DER in the other alphabet: the token is for this SPC. */
+        if (decoded && b64url_decode(tkvalue, strlen(tkvalue), want, &wlen) == 0 && len == wlen &&
+            memcmp(der, want, len) == 0)
+            goto same;
+        /* Say which SPC the token is for when it decodes. */
+        if (decoded && sks_tnauthlist_decode(der, len, &sum, &ignored) == SKS_OK &&
+            sum.first_spc != NULL)
             return sks_fail_field(
                 err, SKS_ERR_POLICY, MISMATCH, "atc.tkvalue",
                 "the SPC token's atc.tkvalue is for SPC \"%s\"%s, not the identity's SPC "
@@ -207,6 +237,8 @@ static sks_status check_atc(json_t *atc, const struct sks_acme_atc_expect *e, co
                               "of the identity's SPC \"%s\"",
                               e->spc);
     }
+same:
+    snprintf(info->tkvalue, sizeof(info->tkvalue), "%s", value);
     if (fp == NULL)
         return sks_fail_field(err, SKS_ERR_INPUT, BAD, "atc.fingerprint",
                               "the SPC token has no atc.fingerprint");
@@ -252,7 +284,7 @@ static sks_status check_claims(json_t *c, const struct sks_acme_atc_expect *e,
     snprintf(info->jti, sizeof(info->jti), "%s", jti);
     if ((st = acme_tnauthlist_value(e->spc, &tkvalue, err)) != SKS_OK)
         return st;
-    st = check_atc(atc, e, tkvalue, err);
+    st = check_atc(atc, e, tkvalue, info, err);
     free(tkvalue);
     if (st != SKS_OK)
         return st;

@@ -67,17 +67,27 @@ struct sks_acme_atc_expect {
 };
 
 /* What a checked token said besides what was expected. */
+/* The longest atc.tkvalue taken: a TNAuthList of a few SPCs is well under it. */
+#define SKS_ACME_TKVALUE_MAX 1024
+
 struct sks_acme_atc_info {
     long long exp;
     char x5u[2049]; /* the STI-PA certificate the token names */
     char jti[129];
+    /*
+     * atc.tkvalue as the token writes it: the order's identifier must carry
+     * the same string, since an STI-CA compares the two as written.
+     */
+    char tkvalue[SKS_ACME_TKVALUE_MAX + 1];
 };
 
 /*
  * Checks the SPC token |token| (|len| bytes, a compact JWS) against
  * |expect|: three base64url parts; a header with alg ES256 and an https
  * x5u; claims with exp (in the future), jti and atc, whose tktype is
- * "TNAuthList", tkvalue the identity's SPC's TNAuthList, fingerprint the
+ * "TNAuthList", tkvalue the identity's SPC's TNAuthList (base64url as RFC
+ * 9448 writes it, or the padded standard base64 a deployed STI-PA issues:
+ * the DER is compared), fingerprint the
  * account key's and ca (false when absent) the one wanted.  The signature
  * is the STI-CA's to verify against the STI-PA's certificate; here it must
  * be 64 bytes.  A failure names the claim as its field ("atc.tkvalue",

@@ -123,7 +123,8 @@ static sks_status read_answer(const struct sks_fetched *f, const char *url, char
 }
 
 sks_status sks_acme_atc_from_stipa(const struct sks_acme_stipa *pa, const char *spc,
-                                   EVP_PKEY *account, bool ca, char **token, struct sks_error *err)
+                                   EVP_PKEY *account, bool ca, char **token,
+                                   struct sks_acme_atc_info *info, struct sks_error *err)
 {
     const struct sks_acme_atc_expect expect = {spc, account, ca, 0};
     char fp[SKS_ACME_FINGERPRINT_SIZE], *tkvalue = NULL, *body = NULL, *auth = NULL;
@@ -175,7 +176,7 @@ sks_status sks_acme_atc_from_stipa(const struct sks_acme_stipa *pa, const char *
     }
     if ((st = read_answer(&f, url, token, err)) != SKS_OK)
         goto done;
-    if ((st = sks_acme_atc_check(*token, strlen(*token), &expect, NULL, err)) != SKS_OK) {
+    if ((st = sks_acme_atc_check(*token, strlen(*token), &expect, info, err)) != SKS_OK) {
         sks_error_prefix(err, "the STI-PA's token");
         free(*token);
         *token = NULL;

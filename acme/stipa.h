@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "acme/spc.h"
 #include "common/error.h"
 #include "fetch/fetch.h"
 
@@ -36,11 +37,13 @@ struct sks_acme_stipa {
 /*
  * Asks the STI-PA |pa| for a token for |spc|, bound to the ACME account key
  * |account|, for a CA certificate if |ca|; checks it and returns it in
- * *token (malloc'd; free() it).  Failures name the STI-PA's answer (its
+ * *token (malloc'd; free() it) and what the check read in |info| (may be
+ * NULL).  Failures name the STI-PA's answer (its
  * status and message) with the code "stipa-refused", or the token's claim
  * (sks_acme_atc_check).
  */
 sks_status sks_acme_atc_from_stipa(const struct sks_acme_stipa *pa, const char *spc,
-                                   EVP_PKEY *account, bool ca, char **token, struct sks_error *err);
+                                   EVP_PKEY *account, bool ca, char **token,
+                                   struct sks_acme_atc_info *info, struct sks_error *err);
 
 #endif

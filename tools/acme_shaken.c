@@ -68,6 +68,7 @@ sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_privat
                              struct sks_error *err)
 {
     char fp[SKS_ACME_FINGERPRINT_SIZE];
+    struct sks_acme_atc_info info;
     const unsigned char *point;
     EVP_PKEY *pub = NULL;
     size_t len = 0;
@@ -87,7 +88,7 @@ sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_privat
         sks_fetch_opts_init(&fetch);
         fetch.ca_file = s->stipa_ca_file;
         fetch.allow_private = allow_private;
-        st = sks_acme_atc_from_stipa(&pa, spc, pub, false, token, err);
+        st = sks_acme_atc_from_stipa(&pa, spc, pub, false, token, &info, err);
     } else {
         const struct sks_acme_atc_expect expect = {spc, pub, false, 0};
 
@@ -97,9 +98,15 @@ sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_privat
             st = sks_acme_atc_from_command(s->token_command, spc, *tkvalue, fp, false,
                                            COMMAND_TIMEOUT_MS, token, err);
         if (st == SKS_OK &&
-            (st = sks_acme_atc_check(*token, strlen(*token), &expect, NULL, err)) != SKS_OK)
+            (st = sks_acme_atc_check(*token, strlen(*token), &expect, &info, err)) != SKS_OK)
             sks_error_prefix(err, "%s",
                              s->token_file != NULL ? s->token_file : "--spc-token-command");
+    }
+    /* The order names the TNAuthList as the token writes it (the STI-CA compares the two). */
+    if (st == SKS_OK && strcmp(info.tkvalue, *tkvalue) != 0) {
+        free(*tkvalue);
+        if ((*tkvalue = strdup(info.tkvalue)) == NULL)
+            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     }
 done:
     if (st != SKS_OK) {

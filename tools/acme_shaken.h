@@ -55,7 +55,7 @@ sks_status acme_identity_spc(struct sks_keystore *ks, const char *identity, char
 /*
  * The SPC token for |spc| and the account key |account| from the source
  * |s| names, checked (sks_acme_atc_check), and the TNAuthList identifier's
- * value; both malloc'd.
+ * value as the token writes it; both malloc'd.
  */
 sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_private, const char *spc,
                              struct p11_key *account, char **token, char **tkvalue,

@@ -23,8 +23,11 @@ there:
     slow-validation    a tkauth-01 answer is "processing" for a second: the
                        authorization says pending, with Retry-After: 1
     stipa-expired      the STI-PA issues tokens that expired a minute ago
+    stipa-padded-base64  the STI-PA writes tkvalue in padded standard base64,
+                       as the deployed one does, not RFC 9448's base64url
     stipa-malformed-json, stipa-huge-body, stipa-wrong-content-type (text/html),
     stipa-stall        the same faults in the STI-PA's token API answers
+  orders.log           (written) each order's identifier, a JSON line each
   crl-url              the CRL distribution point of issued certificates
                        (default https://sti-ca.test/crl.pem, as sksctl pki's)
 
@@ -84,6 +87,15 @@ ERR = "urn:ietf:params:acme:error:"
 
 def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64_any(s):
+    """base64url, or the padded standard base64 a deployed STI-PA writes in tkvalue."""
+    if isinstance(s, str) and ("+" in s or "/" in s or s.endswith("=")):
+        if len(s) % 4 or not s.rstrip("=").replace("+", "").replace("/", "").isalnum():
+            raise ValueError("not base64")
+        return base64.b64decode(s, validate=True)
+    return unb64u(s)
 
 
 def unb64u(s):
@@ -277,7 +289,7 @@ def stipa_token(base, account, auth, body):
         tkvalue, fp, ca = atc["tkvalue"], atc["fingerprint"], atc.get("ca", False)
         if atc.get("tktype") != "TNAuthList" or not isinstance(ca, bool):
             raise ValueError("tktype must be TNAuthList and ca a boolean")
-        spcs = tnauthlist_spcs(unb64u(tkvalue))
+        spcs = tnauthlist_spcs(unb64_any(tkvalue))
         if not (isinstance(fp, str) and fp.startswith("SHA256 ") and len(fp) == 7 + 95):
             raise ValueError("fingerprint must be SHA256 and 32 hex pairs")
     except (ValueError, KeyError, TypeError) as e:
@@ -287,6 +299,8 @@ def stipa_token(base, account, auth, body):
             return 403, {"status": "failed",
                          "message": "account %s does not own SPC %s" % (account, spc)}
     exp = int(time.time()) + (-60 if "stipa-expired" in modes() else 3600)
+    if "stipa-padded-base64" in modes():
+        tkvalue = base64.b64encode(unb64_any(tkvalue)).decode()
     header = {"alg": "ES256", "typ": "JWT", "x5u": base + "/stipa/cert.pem"}
     claims = {"exp": exp, "jti": secrets.token_hex(16),
               "atc": {"tktype": "TNAuthList", "tkvalue": tkvalue, "ca": ca, "fingerprint": fp}}
@@ -361,7 +375,7 @@ def check_atc(token, order, account):
 
 def issue(csr, order):
     m = modes()
-    spcs = tnauthlist_spcs(unb64u(order["identifiers"][0]["value"]))
+    spcs = tnauthlist_spcs(unb64_any(order["identifiers"][0]["value"]))
     spc = "9999" if "chain-other-spc" in m else spcs[0]
     pub = csr.public_key()
     if "chain-other-key" in m:
@@ -409,7 +423,7 @@ def check_csr(csr_b64, order, account):
         ext = csr.extensions.get_extension_for_oid(TNAUTHLIST_OID).value.value
     except x509.ExtensionNotFound:
         raise Problem(400, "badCSR", "the CSR has no TNAuthList extension") from None
-    if ext != unb64u(order["identifiers"][0]["value"]):
+    if ext != unb64_any(order["identifiers"][0]["value"]):
         raise Problem(400, "badCSR", "the CSR's TNAuthList is not the order's identifier")
     return csr
 
@@ -679,9 +693,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ids[0].get("type") != "TNAuthList" or set(ids[0]) != {"type", "value"}:
             raise Problem(400, "rejectedIdentifier", "an order needs one TNAuthList identifier")
         try:
-            tnauthlist_spcs(unb64u(ids[0]["value"]))
+            tnauthlist_spcs(unb64_any(ids[0]["value"]))
         except (ValueError, TypeError) as e:
             raise Problem(400, "malformed", "the TNAuthList identifier: %s" % e) from None
+        with open(os.path.join(state, "orders.log"), "a") as f:
+            f.write(json.dumps(ids[0]) + "\n")
         oid, aid, cid = next_id(), next_id(), next_id()
         authzs[aid] = {"id": aid, "identifier": ids[0], "status": "pending", "chall": cid,
                        "chall_status": "pending", "error": None, "token": secrets.token_hex(16),

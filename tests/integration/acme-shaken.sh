@@ -79,6 +79,16 @@ assert_grep list-a "sp-a" list-a.out
 ks_protected sp-a 1
 pass "issue with the STI-PA's token: the chain passes the SHAKEN profile and is sp-a/1's"
 
+# The deployed STI-PA writes tkvalue in padded standard base64: the order
+# names the TNAuthList as the token does, and the STI-CA takes it.
+sti_mode stipa-padded-base64
+# shellcheck disable=SC2086
+run_ok issue-padded acme issue sp-p --spc 1234 $stipa --x5u https://sti-cr.test/sp-p.pem
+sti_mode
+grep -q '"value": "MAigBhYEMTIzNA=="' "$sti_state/orders.log" ||
+    fail "the order did not name the TNAuthList as the token writes it"
+pass "a token whose tkvalue is padded standard base64 is ordered as written"
+
 # ---- issue with the token from a file ------------------------------------------------------
 sw_openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.key
 sti_probe other.key token 1234 sp-test "$sti_api_key_file" acct.pub > tok.json 2>/dev/null ||

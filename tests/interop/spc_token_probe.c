@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         sks_fetch_opts_init(&opts);
         opts.ca_file = argv[7];
         opts.allow_private = true; /* the test STI-PA is on loopback */
-        st = sks_acme_atc_from_stipa(&pa, spc, key, false, &token, &err);
+        st = sks_acme_atc_from_stipa(&pa, spc, key, false, &token, NULL, &err);
     } else if (strcmp(argv[1], "file") == 0) {
         st = sks_acme_atc_from_file(argv[2], &token, &err);
     } else if (strcmp(argv[1], "command") == 0) {

@@ -181,6 +181,7 @@ START_TEST(atc_check_accepts_the_token_for_the_spc_and_account)
     ck_assert_msg(sks_acme_atc_check(t, strlen(t), &e, &info, &err) == SKS_OK, "%s", err.msg);
     ck_assert_str_eq(info.x5u, "https://sti-pa.test/cert.pem");
     ck_assert_str_eq(info.jti, "0b4e2d4c-1");
+    ck_assert_str_eq(info.tkvalue, "MAigBhYEMTIzNA");
     ck_assert_int_gt(info.exp, (long long)time(NULL));
     free(t);
 }
@@ -236,6 +237,40 @@ START_TEST(atc_check_refuses_an_expired_token)
 {
     assert_claims_refused("1234", account_key, (long long)time(NULL) - 10, "exp",
                           "spc-token-expired", "expired");
+}
+END_TEST
+
+/* Claims whose atc.tkvalue is |tkvalue| as written, for SPC 1234's account. */
+static char *token_with_tkvalue(const char *tkvalue)
+{
+    char fp[SKS_ACME_FINGERPRINT_SIZE], c[1024];
+    struct sks_error err = {0};
+
+    ck_assert_int_eq(sks_acme_fingerprint(account_key, fp, &err), SKS_OK);
+    snprintf(c, sizeof(c),
+             "{\"exp\":%lld,\"jti\":\"j\",\"atc\":{\"tktype\":\"TNAuthList\",\"tkvalue\":\"%s\","
+             "\"fingerprint\":\"%s\"}}",
+             (long long)time(NULL) + 600, tkvalue, fp);
+    return token_make(NULL, c);
+}
+
+START_TEST(atc_check_takes_the_padded_base64_a_deployed_sti_pa_writes)
+{
+    const struct sks_acme_atc_expect e = {"1234", account_key, false, 0};
+    struct sks_acme_atc_info info;
+    struct sks_error err = {0};
+    char *t = token_with_tkvalue("MAigBhYEMTIzNA==");
+
+    ck_assert_msg(sks_acme_atc_check(t, strlen(t), &e, &info, &err) == SKS_OK, "%s", err.msg);
+    /* The order must name it as the token writes it. */
+    ck_assert_str_eq(info.tkvalue, "MAigBhYEMTIzNA==");
+    free(t);
+    t = token_with_tkvalue("MAigBhYEMTIzNA=");
+    assert_refused(t, "atc.tkvalue", "spc-token-mismatch", "not the base64url DER TNAuthList");
+    free(t);
+    t = token_with_tkvalue("MAigBhYENTY3OA==");
+    assert_refused(t, "atc.tkvalue", "spc-token-mismatch", "for SPC \"5678\"");
+    free(t);
 }
 END_TEST
 
@@ -430,6 +465,7 @@ int main(void)
     tcase_add_test(tc, atc_check_refuses_a_token_for_another_spc);
     tcase_add_test(tc, atc_check_refuses_a_token_for_another_account_key);
     tcase_add_test(tc, atc_check_refuses_an_expired_token);
+    tcase_add_test(tc, atc_check_takes_the_padded_base64_a_deployed_sti_pa_writes);
     tcase_add_test(tc, atc_check_refuses_another_tktype_and_ca);
     tcase_add_test(tc, atc_check_refuses_malformed_tokens);
     tcase_add_test(tc, atc_answer_is_the_atc_object);
