@@ -287,6 +287,10 @@ static int acme_register(int argc, char **argv)
         goto done;
     acme_client_set_key(c, key);
     st = acme_account_new(c, contacts.v, contacts.n, agree, eab_kid != NULL ? &eab : NULL, &err);
+    if (st == SKS_OK && strlen(acme_account_url(c)) >= sizeof(acct.url))
+        st = sks_fail_field(&err, SKS_ERR_POLICY, "acme-protocol", "acme",
+                            "the account URL the server gave is longer than %zu bytes",
+                            sizeof(acct.url) - 1);
     if (st == SKS_OK) {
         snprintf(acct.directory, sizeof(acct.directory), "%s", a.directory);
         snprintf(acct.url, sizeof(acct.url), "%s", acme_account_url(c));

@@ -96,7 +96,7 @@ ks_protected shaken-sks acme-account
 pass "the_account_keys_are_in_the_token_sensitive_never_extractable_sign_only"
 
 # ---- issue ------------------------------------------------------------------------------
-curl -sS --cacert tls/ca.pem -o pebble-root.pem "$mgmt_plain/roots/0" ||
+env -u LD_PRELOAD curl -sS --cacert tls/ca.pem -o pebble-root.pem "$mgmt_plain/roots/0" ||
     fail "cannot fetch pebble's root"
 run_ok issue acme issue sp-acme --spc 1234 --dns acme.test --directory "$dir_plain" \
     --chain-out "$sks_work/chain.pem" --no-attach
