@@ -15,7 +15,7 @@
 
 sti_fixture_start() {
     command -v python3 >/dev/null 2>&1 || skip "python3 is not installed (quickstart.sh installs it)"
-    python3 -c 'import cryptography' 2>/dev/null ||
+    env -u LD_PRELOAD python3 -c 'import cryptography' 2>/dev/null ||
         skip "python3-cryptography is not installed (quickstart.sh installs it)"
     command -v "$OPENSSL" >/dev/null 2>&1 || skip "the openssl command is not installed"
     [ -x "$SKSCTL" ] || fail "sksctl not built at $SKSCTL"
@@ -51,4 +51,10 @@ sti_mode() {
 # sti_probe ARGS...: tests/acme/acme-probe.py against the fixture.
 sti_probe() {
     env -u LD_PRELOAD python3 "$top_srcdir/tests/acme/acme-probe.py" "$sti_base" "$sti_tls_ca" "$@"
+}
+
+# sti_curl ARGS...: curl trusting the fixture's TLS CA (not our code: it runs
+# without the sanitizer run's ASan preload).
+sti_curl() {
+    env -u LD_PRELOAD curl -sS --cacert "$sti_tls_ca" "$@"
 }

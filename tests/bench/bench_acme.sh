@@ -28,7 +28,7 @@ thumb=$(sed -n 's/.*JWK thumbprint \([^)]*\)).*/\1/p' register-sti.out)
 fp=$(printf '%s' "$thumb" | tr '_-' '/+' | awk '{ while (length($0) % 4) $0 = $0 "="; print }' |
     base64 -d | od -An -v -tx1 | tr -d ' \n' | tr a-f A-F | sed 's/../&:/g; s/:$//')
 (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$sti_api_key_file")" > stipa-auth.hdr)
-run_ok spc-token curl -sS --cacert "$sti_tls_ca" -H @stipa-auth.hdr \
+run_ok spc-token sti_curl -H @stipa-auth.hdr \
     -H 'Content-Type: application/json' -o spc-token.json \
     -d "{\"atc\":{\"tktype\":\"TNAuthList\",\"tkvalue\":\"MAigBhYEMTIzNA\",\"ca\":false,\"fingerprint\":\"SHA256 $fp\"}}" \
     "$sti_base/stipa/account/sp-test/token"

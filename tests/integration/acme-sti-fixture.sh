@@ -29,20 +29,20 @@ field() { jq -r "$2" "$w/$1.json"; }
 
 # ---- unauthenticated parts, with curl ----------------------------------------
 
-run_ok directory curl -sS --cacert "$sti_tls_ca" "$sti_base/acme/directory"
+run_ok directory sti_curl "$sti_base/acme/directory"
 assert_grep directory '"newNonce"' "$w/directory.out"
-run_ok nonce curl -sS -I --cacert "$sti_tls_ca" "$sti_base/acme/new-nonce"
+run_ok nonce sti_curl -I "$sti_base/acme/new-nonce"
 assert_grep nonce 'Replay-Nonce:' "$w/nonce.out"
 pass "the STI-CA serves its directory and fresh nonces"
 
-run_ok unsigned curl -sS --cacert "$sti_tls_ca" -H 'Content-Type: application/json' \
+run_ok unsigned sti_curl -H 'Content-Type: application/json' \
     -d '{"termsOfServiceAgreed":true}' "$sti_base/acme/new-account"
 assert_grep unsigned 'application/jose+json' "$w/unsigned.out"
 pass "a request that is not a JWS is refused"
 
 # ---- the STI-PA's token API --------------------------------------------------
 
-run_ok stipa-nokey curl -sS --cacert "$sti_tls_ca" -H 'Content-Type: application/json' \
+run_ok stipa-nokey sti_curl -H 'Content-Type: application/json' \
     -H 'Authorization: Bearer wrong' -d '{}' "$sti_base/stipa/account/sp-test/token"
 assert_grep stipa-nokey 'wrong API key' "$w/stipa-nokey.out"
 pass "the STI-PA refuses a token request without the account's API key"
@@ -63,7 +63,7 @@ pass "the STI-PA issues tokens for the account's SPCs only"
 cut -d. -f1 "$w/tok-1234" | tr '_-' '/+' | sed 's/$/==/' | base64 -d 2>/dev/null > "$w/hdr.json" || true
 [ "$(jq -r .alg "$w/hdr.json")" = ES256 ] || fail "the token's alg is not ES256"
 x5u=$(jq -r .x5u "$w/hdr.json")
-run_ok x5u curl -sS --cacert "$sti_tls_ca" -o "$w/stipa.pem" "$x5u"
+run_ok x5u sti_curl -o "$w/stipa.pem" "$x5u"
 run_ok stipa-chain sw_openssl verify -CAfile "$sti_pki/root.pem" "$w/stipa.pem"
 pass "the token names the STI-PA's certificate, issued by the STI-PA root"
 
