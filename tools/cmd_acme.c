@@ -444,8 +444,7 @@ static int acme_issue_cmd(int argc, char **argv)
     if ((st = open_account(&s, &a, &acct, &key, &c, &err)) != SKS_OK)
         goto done;
     if (dns == NULL) {
-        /* SHAKEN: the SPC is the identity's; the token is got and checked before anything is made.
-         */
+        /* SHAKEN: the identity's SPC; the token got and checked before anything is made. */
         if ((st = acme_identity_spc(s.ks, argv[optind], spc_buf, sizeof(spc_buf), &found, &err)) !=
             SKS_OK)
             goto done;
@@ -466,17 +465,18 @@ static int acme_issue_cmd(int argc, char **argv)
             goto done;
         tkauth = (struct sks_acme_tkauth){token, tkvalue};
         id = (struct acme_identifier){SKS_ACME_ID_TNAUTHLIST, tkvalue};
+        challenge = SKS_ACME_TKAUTH_01;
     } else {
         id = (struct acme_identifier){"dns", dns};
+        if (challenge == NULL)
+            challenge = "http-01";
     }
     req = (struct acme_issue_request){.identity = argv[optind],
                                       .spc = spc,
                                       .csr_dns = dns,
                                       .identifiers = &id,
                                       .nidentifiers = 1,
-                                      .challenge_type =
-                                          dns != NULL ? (challenge != NULL ? challenge : "http-01")
-                                                      : SKS_ACME_TKAUTH_01,
+                                      .challenge_type = challenge,
                                       .answer = "{}",
                                       .answer_fn = dns != NULL ? NULL : sks_acme_tkauth_answer,
                                       .answer_arg = &tkauth,
@@ -492,6 +492,8 @@ static int acme_issue_cmd(int argc, char **argv)
     else if (st == SKS_OK)
         fprintf(stderr, "%s/%u issued and attached\n", argv[optind], version);
 done:
+    free(token);
+    free(tkvalue);
     return acme_finish(o.cmd, st, &err, &s, key, c);
 }
 

@@ -18,12 +18,13 @@ dir=$sti_base/acme/directory
 stipa="--stipa-url $sti_base/stipa --stipa-account sp-test --stipa-credentials $sti_api_key_file"
 stipa="$stipa --stipa-ca-file $sti_tls_ca"
 
-# acme SUB ARGS...: sksctl acme SUB with the test's key store, at the test STI-CA.
+# acme SUB ARGS...: sksctl acme SUB with the test's key store, at the test
+# STI-CA (under $ACME_WRAPPER, e.g. valgrind, when it is set).
 acme() {
     acme_sub=$1
     shift
-    "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" --ca-file "$sti_tls_ca" --allow-private \
-        --directory "$dir" "$@"
+    ${ACME_WRAPPER:-} "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" \
+        --ca-file "$sti_tls_ca" --allow-private --directory "$dir" "$@"
 }
 # Every object on the token and what sksctl list says, to compare around a
 # command; the key store's change marker (a data object of application
