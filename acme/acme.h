@@ -60,7 +60,8 @@ void acme_config_init(struct acme_config *cfg);
  * acme_client_set_key() before the first request).  |account_url| is the
  * account's URL ("kid") once registered, NULL before.  A URL that is not
  * https, a server that does not answer or an answer that is not an ACME
- * directory fails here, before anything is signed or written.
+ * directory fails here, before anything is signed or written.  The
+ * directory URL is copied; cfg->ca_file is not, and must outlive the client.
  */
 sks_status acme_client_new(const struct acme_config *cfg, struct p11_key *account_key,
                            const char *account_url, struct acme_client **out,

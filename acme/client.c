@@ -257,7 +257,7 @@ sks_status acme_client_new(const struct acme_config *cfg, struct p11_key *accoun
                                       : SKS_FETCH_CONNECT_TIMEOUT_MS_DEFAULT;
     c->fetch.ca_file = cfg->ca_file;
     c->fetch.allow_private = cfg->allow_private;
-    c->cfg.ca_file = NULL; /* not kept: the caller's */
+    c->cfg.ca_file = NULL; /* only c->fetch uses it: the caller's string (acme.h) */
     c->key = account_key != NULL ? p11_key_ref(account_key) : NULL;
     if (cfg->directory_url == NULL || (c->directory_url = strdup(cfg->directory_url)) == NULL ||
         (account_url != NULL && (c->kid = strdup(account_url)) == NULL)) {

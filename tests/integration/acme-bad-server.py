@@ -6,11 +6,14 @@ usage: acme-bad-server.py DIR CERT KEY PORTFILE
 
 Serves TLS (CERT, KEY) on 127.0.0.1 at a free port, written to PORTFILE.
 DIR holds ca.pem and ca.key, with which finalize signs the CSR it is sent
-(openssl x509 -req), and other-chain.pem, a chain for another key.  It is
+(openssl x509 -req), other-chain.pem, a chain for another key, and
+sti-ca.pem and sti-ca.key, a test STI-CA for the way "shaken".  It is
 a fixture for the client's side of the protocol: it does not check JWS
 signatures or nonces (pebble does, in acme-pebble.sh).  Ways:
 
   good          a well-behaved server
+  shaken        the same, issuing with the STI-CA (SHAKEN profile extensions,
+                the CSR's TNAuthList copied) and accepting revocations
   slow          the authorization stays pending for 2 polls, Retry-After: 1
   stuck         the authorization stays pending for ever, Retry-After: 1
   invalid       the authorization goes invalid, with the challenge's error
@@ -112,6 +115,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return None
+            with lock:
+                st = state[way] = {"answered": False, "polls": 0, "finalized": False}
             return self.answer(201, self.order(b, st), headers={"Location": b + "/o/1"})
         if rest == "authz/1":
             return self.authz(b, way, st)
@@ -123,7 +128,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, self.order(b, st))
         if rest == "finalize/1":
             csr = b64d(json.loads(payload)["csr"])
-            st["chain"] = self.sign(csr)
+            st["chain"] = self.sign(csr, "sti-ca" if way == "shaken" else "ca")
             st["finalized"] = True
             return self.answer(200, self.order(b, st))
         if rest == "cert/1":
@@ -180,18 +185,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def authz_status_peek(self, st):
         return st["answered"] and (st["polls"] > 2 or st["polls"] == 0)
 
-    def sign(self, csr):
+    def sign(self, csr, ca):
+        shaken = ("basicConstraints = critical,CA:FALSE\n"
+                  "keyUsage = critical,digitalSignature\n"
+                  "subjectKeyIdentifier = hash\n"
+                  "authorityKeyIdentifier = keyid:always\n"
+                  "certificatePolicies = 2.16.840.1.114569.1.1.4\n"
+                  "crlDistributionPoints = URI:https://sti-ca.test/crl.pem\n")
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "csr.der"), "wb") as f:
                 f.write(csr)
+            with open(os.path.join(d, "ext"), "w") as f:
+                f.write(shaken if ca == "sti-ca" else "")
             out = os.path.join(d, "cert.pem")
+            extra = ["-copy_extensions", "copyall", "-extfile", os.path.join(d, "ext")] \
+                if ca == "sti-ca" else []
             subprocess.run(["openssl", "x509", "-req", "-inform", "DER", "-in",
-                            os.path.join(d, "csr.der"), "-CA", os.path.join(root, "ca.pem"),
-                            "-CAkey", os.path.join(root, "ca.key"), "-set_serial", "7",
-                            "-days", "2", "-out", out], check=True,
+                            os.path.join(d, "csr.der"), "-CA", os.path.join(root, ca + ".pem"),
+                            "-CAkey", os.path.join(root, ca + ".key"), "-set_serial",
+                            str(int.from_bytes(os.urandom(8), "big")), "-days", "2",
+                            "-out", out] + extra, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            with open(out, "rb") as f, open(os.path.join(root, "ca.pem"), "rb") as ca:
-                return f.read() + ca.read()
+            with open(out, "rb") as f, open(os.path.join(root, ca + ".pem"), "rb") as c:
+                return f.read() + c.read()
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -15,6 +15,8 @@ mkdir www
 sw_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=bad ACME CA" -keyout www/ca.key -out www/ca.pem
 cp pki/sp-1234-fullchain.pem www/other-chain.pem
+cp pki/ca.pem www/sti-ca.pem
+cp pki/ca.key www/sti-ca.key
 
 env -u LD_PRELOAD python3 "$top_srcdir/tests/integration/acme-bad-server.py" www \
     tls/tls.pem tls/tls.key port > server.log 2>&1 &
@@ -52,6 +54,26 @@ run_ok good acme issue sp-bad --spc 1234 --dns good.test --directory "$base/good
     --chain-out "$sks_work/good.pem" --no-attach
 assert_grep good "sp-bad/2 pending" good.out
 pass "a_well_behaved_server_issues"
+
+# A certificate in the SHAKEN profile from the test PKI's STI-CA: attached, then revoked.
+run_ok register-shaken acme register --directory "$base/shaken/dir"
+run_ok shaken acme issue sp-shaken --spc 1234 --dns shaken.test --directory "$base/shaken/dir" \
+    --x5u https://sti-cr.example/sp-shaken.pem --chain-out "$sks_work/shaken.pem"
+assert_grep shaken "sp-shaken/1 issued and attached" shaken.out
+ks list sp-shaken > shaken-list.out
+assert_grep shaken-active "active" shaken-list.out
+run_ok shaken-2 acme issue sp-shaken --spc 1234 --dns shaken.test \
+    --directory "$base/shaken/dir" --x5u https://sti-cr.example/sp-shaken.pem
+run_ok revoke-2 acme revoke sp-shaken/2 --reason superseded --directory "$base/shaken/dir"
+assert_grep revoke-2 "sp-shaken/2 revoked (superseded) and destroyed" revoke-2.out
+ks list sp-shaken > shaken-list2.out
+awk '$1 == "sp-shaken" { print $3 }' shaken-list2.out > shaken-versions
+[ "$(cat shaken-versions)" = 1 ] || { cat shaken-list2.out; fail "sp-shaken/2 stayed"; }
+[ "$(grep -c '^POST /shaken/revoke ' server.log)" = 1 ] || fail "not 1 revocation at the server"
+run_fails revoke-only "the certificate of sp-shaken/1 is revoked, but the version stays" \
+    acme revoke sp-shaken/1 --directory "$base/shaken/dir"
+assert_grep revoke-only "only version" revoke-only.out
+pass "a_shaken_certificate_is_attached_and_a_revoked_version_destroyed"
 
 run_ok register-slow acme register --directory "$base/slow/dir"
 run_ok slow acme issue sp-bad --spc 1234 --dns slow.test --directory "$base/slow/dir" \
