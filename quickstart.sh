@@ -58,11 +58,14 @@ run() {
 # libcurl4-openssl-dev: the HTTPS client (fetch/); systemd: systemd-sysusers
 # for the install test's check of sksd's user; secsipidx: Kamailio's
 # STIR/SHAKEN tool, whose Identity headers the verification API must take;
-# pebble: the RFC 8555 test server the ACME client's test runs on loopback.
+# python3-cryptography: the test STI-PA and STI-CA (tests/acme/sti-fixture.py),
+# which sign SPC tokens and issue certificates as real ones do; pebble: the
+# RFC 8555 test server the ACME client's test runs on loopback.
 packages="build-essential autoconf automake libtool pkg-config openssl libssl-dev
   libp11-kit-dev p11-kit p11-kit-modules check libjansson-dev libmicrohttpd-dev libgnutls28-dev
   libjwt-dev softhsm2 opensc gnutls-bin libengine-pkcs11-openssl curl clang groff-base valgrind
-  jq python3 clang-format haproxy libcurl4-openssl-dev systemd secsipidx pebble"
+  jq python3 python3-cryptography clang-format haproxy libcurl4-openssl-dev systemd secsipidx
+  pebble"
 
 missing=""
 for p in $packages; do

@@ -20,6 +20,9 @@ struct acme_client {
 
 /* {"crv":"P-256","kty":"EC","x":...,"y":...}: RFC 7638's member order, no blanks. */
 sks_status acme_jwk_json(struct p11_key *key, char **out, struct sks_error *err);
+/* The same JWK of the uncompressed P-256 point |pt| (an SPC token's fingerprint is of it). */
+sks_status acme_p256_jwk_json(const unsigned char *pt, size_t len, char **out,
+                              struct sks_error *err);
 /*
  * The flattened JWS of |payload| (NULL: POST-as-GET, an empty payload) for
  * |url| signed with |key|: protected header with |nonce| (NULL: none) and

@@ -27,16 +27,15 @@ static char *b64(const void *in, size_t len)
     return out;
 }
 
-sks_status acme_jwk_json(struct p11_key *key, char **out, struct sks_error *err)
+sks_status acme_p256_jwk_json(const unsigned char *pt, size_t len, char **out,
+                              struct sks_error *err)
 {
-    size_t len = 0;
-    const unsigned char *pt = p11_key_public(key, &len);
     char x[48], y[48];
     int n;
 
+    *out = NULL;
     if (pt == NULL || len != SKS_P256_POINT_LEN || pt[0] != 0x04)
-        return sks_fail(err, SKS_ERR_INPUT, "the account key %s is not a P-256 key",
-                        p11_key_uri(key));
+        return sks_fail(err, SKS_ERR_INPUT, "not an uncompressed P-256 point");
     b64url_encode(pt + 1, 32, x);
     b64url_encode(pt + 33, 32, y);
     /* RFC 7638 3.2: the required members only, in lexicographic order, no whitespace. */
@@ -46,6 +45,19 @@ sks_status acme_jwk_json(struct p11_key *key, char **out, struct sks_error *err)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     }
     return SKS_OK;
+}
+
+sks_status acme_jwk_json(struct p11_key *key, char **out, struct sks_error *err)
+{
+    size_t len = 0;
+    const unsigned char *pt = p11_key_public(key, &len);
+
+    if (pt == NULL || len != SKS_P256_POINT_LEN || pt[0] != 0x04) {
+        *out = NULL;
+        return sks_fail(err, SKS_ERR_INPUT, "the account key %s is not a P-256 key",
+                        p11_key_uri(key));
+    }
+    return acme_p256_jwk_json(pt, len, out, err);
 }
 
 sks_status acme_jwk_thumbprint(struct p11_key *key, char out[ACME_THUMBPRINT_LEN + 1],

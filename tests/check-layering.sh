@@ -5,8 +5,8 @@
 #   common <- p11 <- provider
 #   common <- shaken <- profile <- verify, testpki, keystore <- sksd, tools
 #   common <- fetch (the HTTPS client) <- verify (x5u chains), sksd, tools
-#   acme (the ACME client) uses common shaken profile fetch keystore p11;
-#   tools use acme
+#   acme (the ACME client and its SHAKEN parts) uses common shaken profile
+#   fetch keystore p11; tools use acme
 #   keystore also uses p11 but not fetch: the CRLs an activation checks come
 #   from a source that sksd and sksctl hand it (fetch through verify's CRL
 #   cache), so that the token code holds no network code and fetches nothing

@@ -15,9 +15,11 @@
 
 #include "acme/acme.h"
 #include "acme/issue.h"
+#include "acme/spc.h"
 #include "acme/store.h"
 #include "common/file.h"
 #include "shaken/b64url.h"
+#include "tools/acme_shaken.h"
 #include "tools/opts.h"
 #include "tools/sksctl.h"
 
@@ -367,9 +369,9 @@ done:
 
 static int usage_issue(FILE *f, int status)
 {
-    fprintf(f, "usage: sksctl acme issue IDENTITY --spc SPC --dns NAME [--x5u URL]\n"
-               "                         [--challenge TYPE] [--chain-out FILE] [--no-attach]\n"
-               "                         [OPTIONS]\n"
+    fprintf(f, "usage: sksctl acme issue IDENTITY [--spc SPC] TOKEN-SOURCE [--x5u URL]\n"
+               "                         [--chain-out FILE] [--no-attach] [OPTIONS]\n"
+               "       sksctl acme issue IDENTITY --spc SPC --dns NAME [--challenge TYPE] ...\n"
                "\n"
                "Generates a new key version of IDENTITY in the token (pending) and its CSR,\n"
                "orders its certificate from the ACME server, answers the challenge, downloads\n"
@@ -377,14 +379,16 @@ static int usage_issue(FILE *f, int status)
                "it (which holds it to the SHAKEN profile and the trust anchors).  On any\n"
                "failure the pending version is destroyed.\n"
                "\n"
-               "  --spc SPC          the identity's Service Provider Code\n"
+               "  --spc SPC          the identity's Service Provider Code (default: the\n"
+               "                     existing identity's)\n"
                "  --dns NAME         order a \"dns\" identifier NAME, also named in the CSR\n"
-               "  --challenge TYPE   the challenge to answer (default http-01)\n"
+               "                     (an ACME test server such as pebble)\n"
+               "  --challenge TYPE   the challenge to answer with --dns (default http-01)\n"
                "  --x5u URL          where verifiers fetch the chain (required to attach)\n"
                "  --chain-out FILE   also write the checked chain here (PEM)\n"
                "  --no-attach        stop before attach: the version stays pending for\n"
-               "                     sksctl attach with the chain of --chain-out\n" ACME_USAGE
-                   CLI_STORE_USAGE CLI_TRUST_USAGE);
+               "                     sksctl attach with the chain of --chain-out\n"
+               "\n" ACME_SHAKEN_USAGE "\n" ACME_USAGE CLI_STORE_USAGE CLI_TRUST_USAGE);
     return status;
 }
 
@@ -392,9 +396,13 @@ static int acme_issue_cmd(int argc, char **argv)
 {
     struct cli_store_opts o = {.cmd = "acme issue"};
     struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
-    const char *spc = NULL, *dns = NULL, *x5u = NULL, *challenge = "http-01", *chain = NULL;
-    bool no_attach = false;
+    const char *spc = NULL, *dns = NULL, *x5u = NULL, *challenge = NULL, *chain = NULL;
+    struct acme_shaken_opts shaken = {0};
+    char *token = NULL, *tkvalue = NULL, spc_buf[SKS_SPC_MAX + 1];
+    struct sks_acme_tkauth tkauth;
+    bool no_attach = false, found;
     const struct cli_opt opts[] = {
+        ACME_SHAKEN_OPTS(&shaken),
         CLI_ARG("spc", 0, &spc),
         CLI_ARG("dns", 0, &dns),
         CLI_ARG("x5u", 0, &x5u),
@@ -420,8 +428,13 @@ static int acme_issue_cmd(int argc, char **argv)
         return rc;
     if (optind + 1 != argc)
         return cli_usage_error(o.cmd, "give one IDENTITY");
-    if (spc == NULL || dns == NULL)
-        return cli_usage_error(o.cmd, "--spc and --dns are required");
+    if (dns != NULL && (spc == NULL || acme_shaken_wanted(&shaken)))
+        return cli_usage_error(o.cmd, "--dns takes --spc and no SPC token option");
+    if (dns == NULL && acme_shaken_opts_problem(&shaken) != NULL)
+        return cli_usage_error(o.cmd, acme_shaken_opts_problem(&shaken));
+    if (dns == NULL && challenge != NULL)
+        return cli_usage_error(o.cmd,
+                               "a SHAKEN order answers tkauth-01; --challenge goes with --dns");
     if (!no_attach && x5u == NULL)
         return cli_usage_error(o.cmd, "--x5u is required to attach (or give --no-attach)");
     if (no_attach && chain == NULL)
@@ -430,7 +443,34 @@ static int acme_issue_cmd(int argc, char **argv)
         return cli_store_report(o.cmd, &err, NULL);
     if ((st = open_account(&s, &a, &acct, &key, &c, &err)) != SKS_OK)
         goto done;
-    id = (struct acme_identifier){"dns", dns};
+    if (dns == NULL) {
+        /* SHAKEN: the identity's SPC; the token got and checked before anything is made. */
+        if ((st = acme_identity_spc(s.ks, argv[optind], spc_buf, sizeof(spc_buf), &found, &err)) !=
+            SKS_OK)
+            goto done;
+        if (found && spc != NULL && strcmp(spc, spc_buf) != 0) {
+            st = sks_fail_field(&err, SKS_ERR_INPUT, "spc-mismatch", "spc",
+                                "identity %s has SPC %s, not %s", argv[optind], spc_buf, spc);
+            goto done;
+        }
+        if (!found && spc == NULL) {
+            st = sks_fail_field(&err, SKS_ERR_INPUT, "missing-field", "spc",
+                                "identity %s does not exist yet: give its --spc", argv[optind]);
+            goto done;
+        }
+        if (found)
+            spc = spc_buf;
+        if ((st = acme_shaken_token(&shaken, a.allow_private, spc, key, &token, &tkvalue, &err)) !=
+            SKS_OK)
+            goto done;
+        tkauth = (struct sks_acme_tkauth){token, tkvalue};
+        id = (struct acme_identifier){SKS_ACME_ID_TNAUTHLIST, tkvalue};
+        challenge = SKS_ACME_TKAUTH_01;
+    } else {
+        id = (struct acme_identifier){"dns", dns};
+        if (challenge == NULL)
+            challenge = "http-01";
+    }
     req = (struct acme_issue_request){.identity = argv[optind],
                                       .spc = spc,
                                       .csr_dns = dns,
@@ -438,6 +478,8 @@ static int acme_issue_cmd(int argc, char **argv)
                                       .nidentifiers = 1,
                                       .challenge_type = challenge,
                                       .answer = "{}",
+                                      .answer_fn = dns != NULL ? NULL : sks_acme_tkauth_answer,
+                                      .answer_arg = &tkauth,
                                       .x5u = x5u,
                                       .chain_out = chain,
                                       .attach = !no_attach};
@@ -450,6 +492,8 @@ static int acme_issue_cmd(int argc, char **argv)
     else if (st == SKS_OK)
         fprintf(stderr, "%s/%u issued and attached\n", argv[optind], version);
 done:
+    free(token);
+    free(tkvalue);
     return acme_finish(o.cmd, st, &err, &s, key, c);
 }
 

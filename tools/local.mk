@@ -4,7 +4,8 @@
 bin_PROGRAMS += sksctl
 sksctl_SOURCES = tools/sksctl.c tools/sksctl.h tools/opts.c tools/opts.h tools/store.c \
 	tools/cmd_token.c tools/cmd_pki.c tools/cmd_formats.c tools/cmd_import.c \
-	tools/cmd_wrap.c tools/cmd_list.c tools/cmd_lifecycle.c tools/cmd_acme.c
+	tools/cmd_wrap.c tools/cmd_list.c tools/cmd_lifecycle.c tools/cmd_acme.c \
+	tools/acme_shaken.c tools/acme_shaken.h
 sksctl_LDADD = $(LIBSKS_ACME) $(LIBSKS_VERIFY) $(LIBSKS_FETCH) $(LIBSKS_TESTPKI) $(LIBSKS_KEYSTORE)
 man_MANS += tools/sksctl.1
 SUBST_FILES += tools/sksctl.1

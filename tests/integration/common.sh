@@ -190,6 +190,19 @@ sksctl_fetch_work() {
     base=https://localhost:$https_port
 }
 
+# loopback_tls_make DIR: in DIR, a TLS CA of its own (ca.pem, ca.key) and a
+# certificate for localhost and 127.0.0.1 it issued (tls.pem, tls.key).
+loopback_tls_make() {
+    mkdir -p "$1"
+    sw_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=test TLS CA" -keyout "$1/ca.key" -out "$1/ca.pem"
+    sw_openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout "$1/tls.key" -out "$1/tls.csr"
+    printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' > "$1/tls.ext"
+    sw_openssl x509 -req -in "$1/tls.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" \
+        -set_serial 1 -days 2 -extfile "$1/tls.ext" -out "$1/tls.pem"
+}
+
 # https_server_start DIR: tests/integration/https-server.py serving DIR on a
 # free 127.0.0.1 port with a TLS certificate for localhost and 127.0.0.1
 # from a CA of its own; sets $https_port and $https_ca (that CA, PEM).  Its
@@ -199,14 +212,7 @@ https_server_pid=
 https_server_start() {
     command -v python3 >/dev/null 2>&1 || skip "python3 is not installed (quickstart.sh installs it)"
     hs_dir=$sks_work/https-tls
-    mkdir -p "$hs_dir"
-    sw_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=test TLS CA" -keyout "$hs_dir/ca.key" -out "$hs_dir/ca.pem"
-    sw_openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-        -keyout "$hs_dir/tls.key" -out "$hs_dir/tls.csr"
-    printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' > "$hs_dir/tls.ext"
-    sw_openssl x509 -req -in "$hs_dir/tls.csr" -CA "$hs_dir/ca.pem" -CAkey "$hs_dir/ca.key" \
-        -set_serial 1 -days 2 -extfile "$hs_dir/tls.ext" -out "$hs_dir/tls.pem"
+    loopback_tls_make "$hs_dir"
     # None of our code: it runs without the sanitizer run's ASan preload.
     env -u LD_PRELOAD python3 "$top_srcdir/tests/integration/https-server.py" "$1" \
         "$hs_dir/tls.pem" "$hs_dir/tls.key" "$hs_dir/port" > "$sks_work/https-server.log" 2>&1 &
