@@ -50,3 +50,10 @@ ACME_FIXTURE_TESTS = tests/integration/acme-sti-fixture.sh tests/integration/acm
 TESTS += $(ACME_FIXTURE_TESTS)
 EXTRA_DIST += $(ACME_FIXTURE_TESTS) tests/acme/sti-fixture.py tests/acme/acme-probe.py \
 	tests/acme/fixture.sh
+
+# The [publish] section: templates, paths that escape, misspelt keys (Check).
+check_PROGRAMS += tests/unit/check_acme_publish
+tests_unit_check_acme_publish_SOURCES = tests/unit/check_acme_publish.c
+tests_unit_check_acme_publish_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_acme_publish_LDADD = $(LIBSKS_ACME) $(CHECK_LIBS)
+TESTS += tests/unit/check_acme_publish

@@ -662,21 +662,63 @@ static sks_status talk_to_hook(int in, int errfd, const char *chain, size_t len,
     return SKS_OK;
 }
 
-/* The child: stdin, stdout and stderr set, the values in the environment, no shell. */
-static void exec_hook(const struct acme_publisher *p, int in, int errfd, const char *identity,
-                      unsigned int version, const char *x5u)
-{
-    char num[16];
-    int null = open("/dev/null", O_WRONLY);
+extern char **environ;
 
-    snprintf(num, sizeof(num), "%u", version);
-    if (dup2(in, STDIN_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0 || null < 0 ||
-        dup2(null, STDOUT_FILENO) < 0 || setenv("SKS_IDENTITY", identity, 1) != 0 ||
-        setenv("SKS_VERSION", num, 1) != 0 || setenv("SKS_X5U", x5u, 1) != 0)
+/*
+ * The hook's environment: ours, with SKS_IDENTITY, SKS_VERSION and SKS_X5U
+ * set, built before fork (the child of a threaded process calls only what
+ * is async-signal-safe).  free() the array and its first three strings.
+ */
+static char **hook_environment(const char *identity, unsigned int version, const char *x5u)
+{
+    size_t n = 0, k = 3;
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    if ((env = calloc(n + 4, sizeof(*env))) == NULL)
+        return NULL;
+    if (asprintf(&env[0], "SKS_IDENTITY=%s", identity) < 0)
+        env[0] = NULL;
+    if (asprintf(&env[1], "SKS_VERSION=%u", version) < 0)
+        env[1] = NULL;
+    if (asprintf(&env[2], "SKS_X5U=%s", x5u) < 0)
+        env[2] = NULL;
+    if (env[0] == NULL || env[1] == NULL || env[2] == NULL) {
+        free(env[0]);
+        free(env[1]);
+        free(env[2]);
+        free(env);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "SKS_IDENTITY=", 13) != 0 &&
+            strncmp(environ[i], "SKS_VERSION=", 12) != 0 && strncmp(environ[i], "SKS_X5U=", 8) != 0)
+            env[k++] = environ[i];
+    return env;
+}
+
+static void hook_environment_free(char **env)
+{
+    if (env == NULL)
+        return;
+    free(env[0]);
+    free(env[1]);
+    free(env[2]);
+    free(env);
+}
+
+/* The child: stdin the chain, stdout discarded, stderr to us; no shell. */
+static void exec_hook(const struct acme_publisher *p, int in, int errfd, int null, char **env)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    char *const argv[] = {p->command, NULL};
+
+    if (dup2(in, STDIN_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0 ||
+        dup2(null, STDOUT_FILENO) < 0)
         _exit(126);
-    signal(SIGPIPE, SIG_DFL);
-    execl(p->command, p->command, (char *)NULL);
-    dprintf(STDERR_FILENO, "cannot run %s: %s\n", p->command, strerror(errno));
+    sigaction(SIGPIPE, &dfl, NULL);
+    execve(p->command, argv, env);
     _exit(127);
 }
 
@@ -684,27 +726,45 @@ static sks_status publish_command(const struct acme_publisher *p, const char *id
                                   unsigned int version, const char *x5u, const char *chain,
                                   size_t len, struct sks_error *err)
 {
-    int in[2], errp[2], status = 0;
-    char tail[STDERR_KEEP], line[256];
+    int in[2], errp[2], status = 0, null;
+    char tail[STDERR_KEEP], line[256], **env;
     struct sigaction ign = {.sa_handler = SIG_IGN}, old;
     size_t ntail = 0;
     sks_status st;
     pid_t pid;
 
-    if (pipe2(in, O_CLOEXEC) != 0)
-        return sks_fail(err, SKS_ERR_SYSTEM, "pipe for the publish command: %s", strerror(errno));
-    if (pipe2(errp, O_CLOEXEC) != 0) {
+    if (access(p->command, X_OK) != 0)
+        return sks_fail_field(err, SKS_ERR_INPUT, CODE_COMMAND, FIELD,
+                              "the publish command %s cannot be run: %s", p->command,
+                              strerror(errno));
+    if ((env = hook_environment(identity, version, x5u)) == NULL)
+        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+        hook_environment_free(env);
+        return sks_fail(err, SKS_ERR_SYSTEM, "/dev/null: %s", strerror(errno));
+    }
+    if (pipe2(in, O_CLOEXEC) != 0) {
+        in[0] = in[1] = -1;
+        errp[0] = errp[1] = -1;
+    } else if (pipe2(errp, O_CLOEXEC) != 0) {
         close(in[0]);
         close(in[1]);
+        in[0] = in[1] = -1;
+    }
+    if (in[0] < 0) {
+        close(null);
+        hook_environment_free(env);
         return sks_fail(err, SKS_ERR_SYSTEM, "pipe for the publish command: %s", strerror(errno));
     }
     /* A hook that exits without reading its stdin must not kill us with SIGPIPE. */
     sigaction(SIGPIPE, &ign, &old);
     pid = fork();
     if (pid == 0)
-        exec_hook(p, in[0], errp[1], identity, version, x5u);
+        exec_hook(p, in[0], errp[1], null, env);
     close(in[0]);
     close(errp[1]);
+    close(null);
+    hook_environment_free(env);
     if (pid < 0) {
         close(in[1]);
         close(errp[0]);
