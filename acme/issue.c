@@ -141,6 +141,10 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     bool publish_first = false;
     sks_status st;
 
+    if (r->publisher != NULL && !r->attach) {
+        BIO_free(csr);
+        return sks_fail(err, SKS_ERR_INPUT, "publication activates: it needs attach");
+    }
     if (csr == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     st = sks_keystore_generate_dns(ks, r->identity, r->spc, r->csr_dns, csr, &v, err);

@@ -58,29 +58,16 @@ issue() {
     "$SKSCTL" acme issue -c "$sks_work/$i_conf.conf" --ca-file "$sti_tls_ca" --allow-private \
         --directory "$dir" $stipa --publish "$@"
 }
-# Every object on the token and what sksctl list says, to compare around a
-# command that must leave the key store as it was.  Left out: the change
-# marker, and the text of the identity records, which count writes and the
-# next version number (a version attached, then destroyed when its
-# publication failed, leaves them advanced): the objects there are and
-# sksctl list compare what was kept.
-token_state() {
-    token_listing "$1.objects"
-    awk '/^[^ ]/ { if (obj != "" && obj !~ /shaken-sks\/changed/) printf "%s", obj; obj = "" }
-         /^  label: *.\{"format"/ { next }
-         { obj = obj $0 "\n" }
-         END { if (obj !~ /shaken-sks\/changed/) printf "%s", obj }' "$1.objects" > "$1.kept"
-    ks list > "$1.list" 2>&1 || true
-    cat "$1.kept" "$1.list" > "$1"
-}
-# refused NAME SUBSTRING CONF ARGS...: issue must fail naming SUBSTRING, the token as it was.
+# refused NAME SUBSTRING CONF ARGS...: issue must fail naming SUBSTRING, the token as
+# it was but for the records' counters (a version attached, then destroyed when its
+# publication failed, leaves them advanced).
 refused() {
     r_name=$1
     r_expect=$2
     shift 2
-    token_state "$sks_work/$r_name.before"
+    sti_token_state "$sks_work/$r_name.before" records
     run_fails "$r_name" "$r_expect" issue "$@"
-    token_state "$sks_work/$r_name.after"
+    sti_token_state "$sks_work/$r_name.after" records
     assert_same_file "$r_name: token unchanged" "$sks_work/$r_name.before" \
         "$sks_work/$r_name.after"
 }
