@@ -7,9 +7,10 @@
 # HTTPS and serves exactly that chain, and only then is the version active
 # (the one it replaces stays previous, usable for the grace period).  An
 # STI-CR that serves another chain, a PUT refused for its credentials, a
-# hook that fails, a directory path that escapes or goes through a symbolic
-# link, and an x5u template without {version}: each is named, nothing is
-# activated and the token is as it was.
+# hook that fails (its stderr kept to its last line, its time bounded), a
+# directory path that escapes or goes through a symbolic link, and an x5u
+# template without {version}: each is named, nothing is activated and the
+# token is as it was.
 . "$top_srcdir/tests/integration/keystore-common.sh"
 . "$top_srcdir/tests/acme/fixture.sh"
 
@@ -171,6 +172,28 @@ refused cmd-fail-new "exited with status 3: upload refused: quota exceeded" cmd-
 ks list sp-n > sp-n.list 2>&1 || true
 if grep -q "^sp-n" sp-n.list; then fail "a new identity was created without its publication"; fi
 pass "a hook that fails: its status and the last line of its stderr named, nothing activated"
+
+# A hook that writes without end on stderr, and one that never finishes: bounded.
+cat > hook-loud.sh <<'EOF'
+#!/bin/sh
+cat > /dev/null
+head -c 1048576 /dev/zero | tr '\0' 'x' >&2
+printf '\nthe last word\n' >&2
+exit 1
+EOF
+cat > hook-stall.sh <<'EOF'
+#!/bin/sh
+exec sleep 60
+EOF
+chmod +x hook-loud.sh hook-stall.sh
+conf cmd-loud method=command "command = hook-loud.sh" "x5u = $cr/hook/{identity}-{version}.pem"
+conf cmd-stall method=command "command = hook-stall.sh" "x5u = $cr/hook/{identity}-{version}.pem" \
+    "command_timeout = 1"
+run_fails cmd-loud "exited with status 1: the last word" "$SKSCTL" publish \
+    -c "$sks_work/cmd-loud.conf" sp-c/1
+run_fails cmd-stall "did not finish within 1 s and was killed" "$SKSCTL" publish \
+    -c "$sks_work/cmd-stall.conf" sp-c/1
+pass "a hook's stderr is kept to its end and its time to command_timeout"
 
 # ---- an STI-CR that serves another chain ---------------------------------------------------
 mkdir -p cr/stale elsewhere
