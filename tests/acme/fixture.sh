@@ -12,6 +12,8 @@
 # $sti_state (where a MODE file selects a hostile mode) and $sti_log.  The
 # fixture takes https-server.py's place: it is stopped when the test exits.
 # sti_mode MODE... writes the hostile modes (none: back to normal).
+# sti_token_state FILE [records] writes the token's state to FILE, to compare
+# around a command that must leave it as it was.
 
 sti_fixture_start() {
     command -v python3 >/dev/null 2>&1 || skip "python3 is not installed (quickstart.sh installs it)"
@@ -57,4 +59,23 @@ sti_probe() {
 # without the sanitizer run's ASan preload).
 sti_curl() {
     env -u LD_PRELOAD curl -sS --cacert "$sti_tls_ca" "$@"
+}
+
+# sti_token_state FILE [records]: every object on the token and what sksctl
+# list says (ks, keystore-common.sh), into FILE.  The key store's change
+# marker (a data object of application shaken-sks/changed) is left out: it
+# moves whenever a version is made or removed, so that other processes
+# re-read, even when the net change is none.  With "records", so is the text
+# of the identity records, which counts writes and the next version number:
+# a version attached, then destroyed, leaves them advanced while the objects
+# and what sksctl list says are as they were.
+sti_token_state() {
+    token_listing "$1.objects"
+    awk -v records="${2:-}" '
+        /^[^ ]/ { if (obj != "" && obj !~ /shaken-sks\/changed/) printf "%s", obj; obj = "" }
+        records == "records" && /^  label: *.\{"format"/ { next }
+        { obj = obj $0 "\n" }
+        END { if (obj !~ /shaken-sks\/changed/) printf "%s", obj }' "$1.objects" > "$1.kept"
+    ks list > "$1.list" 2>&1 || true
+    cat "$1.kept" "$1.list" > "$1"
 }

@@ -26,27 +26,15 @@ acme() {
     ${ACME_WRAPPER:-} "$SKSCTL" acme "$acme_sub" -c "$sks_work/ks.conf" \
         --ca-file "$sti_tls_ca" --allow-private --directory "$dir" "$@"
 }
-# Every object on the token and what sksctl list says, to compare around a
-# command; the key store's change marker (a data object of application
-# shaken-sks/changed) is left out: it moves whenever a version is made or
-# removed, so that other processes re-read, even when the net change is none.
-token_state() {
-    token_listing "$1.objects"
-    awk '/^[^ ]/ { if (obj != "" && obj !~ /shaken-sks\/changed/) printf "%s", obj; obj = "" }
-         { obj = obj $0 "\n" }
-         END { if (obj !~ /shaken-sks\/changed/) printf "%s", obj }' "$1.objects" > "$1.kept"
-    ks list > "$1.list" 2>&1 || true
-    cat "$1.kept" "$1.list" > "$1"
-}
 # shaken_refused NAME SUBSTRING ARGS...: acme issue ARGS must fail naming
 # SUBSTRING, with the token as it was.
 shaken_refused() {
     sr_name=$1
     sr_expect=$2
     shift 2
-    token_state "$sks_work/$sr_name.before"
+    sti_token_state "$sks_work/$sr_name.before"
     run_fails "$sr_name" "$sr_expect" acme issue "$@"
-    token_state "$sks_work/$sr_name.after"
+    sti_token_state "$sks_work/$sr_name.after"
     assert_same_file "$sr_name: token unchanged" "$sks_work/$sr_name.before" \
         "$sks_work/$sr_name.after"
 }
