@@ -1,0 +1,84 @@
+#!/bin/sh
+# sksctl acme renew against the test STI-PA and STI-CA
+# (tests/acme/sti-fixture.py) on loopback, with the settings of the
+# configuration file's [acme] section and SPC tokens from the test STI-PA:
+# a certificate outside its renewal window is left alone; inside it a new
+# version is issued and activated and the old one stays usable for the
+# grace period; a failing identity does not stop the others, its back-off
+# is recorded in the token and respected until --force; a renewal killed
+# after its order was created continues that order on the next run.
+. "$top_srcdir/tests/integration/keystore-common.sh"
+. "$top_srcdir/tests/acme/fixture.sh"
+
+ks_setup
+sti_fixture_start 1234,5678,4321 pki
+dir=$sti_base/acme/directory
+stipa="--stipa-url $sti_base/stipa --stipa-account sp-test --stipa-credentials $sti_api_key_file"
+stipa="$stipa --stipa-ca-file $sti_tls_ca"
+
+# The [acme] section: what the timer's run reads; $1 the renew_fraction (none: the default).
+acme_conf() {
+    {
+        cat "$sks_work/ks.conf.base"
+        echo "[acme]"
+        echo "directory = $dir"
+        echo "ca_file = $sti_tls_ca"
+        echo "allow_private = yes"
+        echo "stipa_url = $sti_base/stipa"
+        echo "stipa_account = sp-test"
+        echo "stipa_credentials = $sti_api_key_file"
+        echo "stipa_ca_file = $sti_tls_ca"
+        [ -z "${1:-}" ] || echo "renew_fraction = $1"
+        echo "retry_min = 3600"
+    } > "$sks_work/ks.conf"
+}
+cp ks.conf ks.conf.base
+acme_conf
+
+# sksctl acme renew with the test's configuration (under $ACME_WRAPPER when set).
+renew() { ${ACME_WRAPPER:-} "$SKSCTL" acme renew -c "$sks_work/ks.conf" "$@"; }
+# The state of version $2 of identity $1 as sksctl list --json says.
+version_state() {
+    ks list --json "$1" | jq -r --argjson v "$2" '.identities[0].versions[] | select(.version == $v) | .state'
+}
+active_of() { ks list --json "$1" | jq -r '.identities[0].activeVersion'; }
+# The renewal record of identity $1 (the token's data object), as JSON.
+record_of() {
+    p11tool_login -O 2>/dev/null |
+        awk -v id="\"identity\":\"$1\"" '/label:/ && index($0, id) { sub(/^ *label: *\047/, ""); sub(/\047 *$/, ""); print }'
+}
+
+run_ok register "$SKSCTL" acme register -c "$sks_work/ks.conf" --agree-tos --ca-file "$sti_tls_ca" \
+    --allow-private --directory "$dir"
+for pair in sp-a:1234 sp-b:5678 sp-c:4321; do
+    # shellcheck disable=SC2086
+    run_ok "issue-${pair%%:*}" "$SKSCTL" acme issue -c "$sks_work/ks.conf" --ca-file "$sti_tls_ca" \
+        --allow-private --directory "$dir" "${pair%%:*}" --spc "${pair#*:}" $stipa \
+        --x5u "https://sti-cr.test/${pair%%:*}.pem"
+    run_ok "activate-${pair%%:*}" ks activate "${pair%%:*}" 1
+done
+pass "three identities issued by the STI-CA and active"
+
+# ---- outside the window: left alone -----------------------------------------------------------
+run_ok not-due renew sp-a
+assert_grep not-due "sp-a: not due: version 1 renews after" not-due.out
+[ "$(active_of sp-a)" = 1 ] || fail "sp-a's active version changed outside its window"
+[ "$(ks list --json sp-a | jq '.identities[0].versions | length')" = 1 ] ||
+    fail "a version was made for sp-a outside its window"
+pass "a certificate outside its renewal window (the last third of its lifetime) is not renewed"
+
+# ---- inside the window: renewed, the old version in its grace period --------------------------
+acme_conf 1.0
+run_ok due renew sp-a
+assert_grep due "sp-a: renewed: version 2 active, version 1 usable for the grace period" due.out
+[ "$(active_of sp-a)" = 2 ] || fail "sp-a/2 is not active after the renewal"
+[ "$(version_state sp-a 1)" = previous ] || fail "sp-a/1 is not in its grace period"
+p11tool_login --read-object --type pubkey --label sp-a/2 -o sp-a-2.der > /dev/null 2>&1 ||
+    fail "cannot read the public key of sp-a/2"
+sw_openssl pkey -pubin -inform DER -in sp-a-2.der -out sp-a-2.pem
+ks list --json sp-a | jq -r '.identities[0].versions[] | select(.version == 2) | .x5u' > x5u-2
+[ "$(cat x5u-2)" = https://sti-cr.test/sp-a.pem ] || fail "the renewed version lost the x5u"
+record_of sp-a > rec-a
+jq -e '.result == "ok" and .failures == 0 and (has("order") | not)' rec-a > /dev/null ||
+    fail "sp-a's renewal record is not a success: $(cat rec-a)"
+pass "inside its window: a new version issued and active, the old one usable for the grace period"
