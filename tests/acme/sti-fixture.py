@@ -22,6 +22,8 @@ there:
     stall              every STI-CA POST is held, never answered
     slow-validation    a tkauth-01 answer is "processing" for a second: the
                        authorization says pending, with Retry-After: 1
+    hold-validation    a tkauth-01 answer stays "processing" while this mode
+                       is set (a client to interrupt at a known point)
     stipa-expired      the STI-PA issues tokens that expired a minute ago
     stipa-padded-base64  the STI-PA writes tkvalue in padded standard base64,
                        as the deployed one does, not RFC 9448's base64url
@@ -751,6 +753,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def settle(az):
     """A tkauth-01 answer's outcome, once its validation time has come."""
     if az["chall_status"] != "processing" or time.time() < az["ready_at"]:
+        return
+    if "hold-validation" in modes():
         return
     status, error = az["result"]
     order = orders[az["order"]]

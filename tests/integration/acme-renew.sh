@@ -82,3 +82,79 @@ record_of sp-a > rec-a
 jq -e '.result == "ok" and .failures == 0 and (has("order") | not)' rec-a > /dev/null ||
     fail "sp-a's renewal record is not a success: $(cat rec-a)"
 pass "inside its window: a new version issued and active, the old one usable for the grace period"
+
+# ---- back-off: a failing identity recorded, not retried before its time, --force ---------------
+# The STI-PA no longer grants sp-c's SPC to the account: its renewal fails, the others go on.
+cp "$sti_state/stipa-accounts.json" accounts.json
+jq '."sp-test".spcs -= ["4321"]' accounts.json > "$sti_state/stipa-accounts.json"
+before_b=$(active_of sp-b)
+run_fails all-one-fails "sp-c: failed (stipa-refused)" renew --all
+assert_grep all-one-fails "sp-a: renewed: version 3 active, version 2 usable" all-one-fails.out
+assert_grep all-one-fails "sp-b: renewed: version 2 active, version 1 usable" all-one-fails.out
+[ "$(grep -c '^sp-[abc]: ' all-one-fails.out)" = 3 ] || fail "renew --all did not print one line per identity"
+[ "$(active_of sp-b)" = $((before_b + 1)) ] || fail "sp-b was not renewed beside the failing sp-c"
+[ "$(active_of sp-c)" = 1 ] || fail "the failed renewal of sp-c changed its active version"
+[ "$(ks list --json sp-c | jq '.identities[0].versions | length')" = 1 ] ||
+    fail "the failed renewal left a version of sp-c behind"
+record_of sp-c > rec-c
+jq -e '.result == "failed" and .failures == 1 and .code == "stipa-refused" and
+       .next >= .attempt + 3600' rec-c > /dev/null ||
+    fail "sp-c's failure and back-off are not recorded: $(cat rec-c)"
+pass "renew --all: the failing identity named with its code, the others renewed, exit status 1"
+
+cp accounts.json "$sti_state/stipa-accounts.json"
+orders=$(grep -c 'POST /acme/new-order' "$sti_log")
+run_ok backing-off renew sp-c
+assert_grep backing-off "sp-c: backing off after 1 failure (stipa-refused); next attempt after" \
+    backing-off.out
+[ "$(grep -c 'POST /acme/new-order' "$sti_log")" = "$orders" ] ||
+    fail "an identity in its back-off was ordered again"
+[ "$(active_of sp-c)" = 1 ] || fail "sp-c changed in its back-off"
+run_ok force renew sp-c --force
+assert_grep force "sp-c: renewed: version 2 active, version 1 usable" force.out
+record_of sp-c > rec-c2
+jq -e '.result == "ok" and .failures == 0 and .next == 0' rec-c2 > /dev/null ||
+    fail "sp-c's record after the forced renewal: $(cat rec-c2)"
+pass "the back-off is respected until --force, which renews and clears it"
+
+# ---- an interrupted renewal continues its order -----------------------------------------------
+# The STI-CA holds the tkauth-01 validation: the client is polling, with the
+# order created and kept in the record, when it is killed.
+sti_mode hold-validation
+orders=$(grep -c 'POST /acme/new-order' "$sti_log")
+# sksctl itself in the background (not a subshell around it), so that the kill reaches it.
+"$SKSCTL" acme renew -c "$sks_work/ks.conf" sp-b --force > killed.out 2>&1 &
+renew_pid=$!
+i=0
+until grep -q 'still processing' "$sti_log"; do
+    kill -0 "$renew_pid" 2>/dev/null || { cat killed.out; fail "renew ended before it polled"; }
+    i=$((i + 1))
+    [ "$i" -lt 600 ] || fail "renew never polled the held authorization"
+    sleep 0.1
+done
+kill -9 "$renew_pid"
+wait "$renew_pid" 2>/dev/null || true
+grep -q 'renewed' killed.out && fail "the renewal finished before it was killed"
+sti_mode
+record_of sp-b > rec-killed
+order=$(jq -r .order rec-killed)
+pending=$(jq -r .pending rec-killed)
+jq -e '.result == "running" and (.order | startswith("https://")) and .pending > 0' rec-killed \
+    > /dev/null || fail "the interrupted renewal did not keep its order: $(cat rec-killed)"
+[ "$(version_state sp-b "$pending")" = pending ] || fail "the interrupted version is not pending"
+[ "$(grep -c 'POST /acme/new-order' "$sti_log")" = $((orders + 1)) ] ||
+    fail "the interrupted renewal did not create exactly one order"
+run_ok resume renew sp-b
+assert_grep resume "sp-b: renewed: version $pending active" resume.out
+if grep -q "starting over" resume.out; then fail "the interrupted order was not continued"; fi
+[ "$(grep -c 'POST /acme/new-order' "$sti_log")" = $((orders + 1)) ] ||
+    fail "the resumed renewal created another order instead of continuing $order"
+[ "$(active_of sp-b)" = "$pending" ] || fail "the resumed version is not the active one"
+ks list --json sp-b | jq -e '[.identities[0].versions[] | select(.state == "active")] | length == 1' \
+    > /dev/null || fail "sp-b has more than one active version"
+ks list --json sp-b | jq -e '[.identities[0].versions[] | select(.state == "pending")] | length == 0' \
+    > /dev/null || fail "a pending version of sp-b was left behind"
+record_of sp-b > rec-resumed
+jq -e '.result == "ok" and (has("order") | not)' rec-resumed > /dev/null ||
+    fail "the resumed renewal's record: $(cat rec-resumed)"
+pass "renew killed after its order was created: the next run continues that order and its version"
