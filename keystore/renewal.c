@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "keystore/internal.h"
 #include "keystore/renewal.h"
 
 #define RECORD_MAX (16 * 1024)
@@ -90,7 +91,7 @@ static sks_status scan(struct p11_token *tok, const char *identity, struct sks_r
     return st;
 }
 
-sks_status sks_renewal_get(struct p11_token *tok, const char *identity, struct sks_renewal *r,
+sks_status sks_renewal_get(struct sks_keystore *ks, const char *identity, struct sks_renewal *r,
                            struct sks_error *err)
 {
     sks_status st;
@@ -99,20 +100,20 @@ sks_status sks_renewal_get(struct p11_token *tok, const char *identity, struct s
     r->handle = P11_NO_HANDLE;
     if (strlen(identity) >= sizeof(r->identity))
         return sks_fail(err, SKS_ERR_INPUT, "identity name too long");
-    st = scan(tok, identity, r, NULL, NULL, err);
+    st = scan(ks->tok, identity, r, NULL, NULL, err);
     if (st != SKS_OK)
         return st;
     snprintf(r->identity, sizeof(r->identity), "%s", identity);
     return SKS_OK;
 }
 
-sks_status sks_renewal_each(struct p11_token *tok, sks_renewal_cb cb, void *arg,
+sks_status sks_renewal_each(struct sks_keystore *ks, sks_renewal_cb cb, void *arg,
                             struct sks_error *err)
 {
-    return scan(tok, NULL, NULL, cb, arg, err);
+    return scan(ks->tok, NULL, NULL, cb, arg, err);
 }
 
-sks_status sks_renewal_put(struct p11_token *tok, struct sks_renewal *r, struct sks_error *err)
+sks_status sks_renewal_put(struct sks_keystore *ks, struct sks_renewal *r, struct sks_error *err)
 {
     struct p11_template t;
     json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "identity", r->identity, "attempt",
@@ -134,11 +135,13 @@ sks_status sks_renewal_put(struct p11_token *tok, struct sks_renewal *r, struct 
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
     if (r->handle == P11_NO_HANDLE) {
         p11_template_data(&t, SKS_RENEWAL_APPLICATION, raw, strlen(raw));
-        st = p11_store_create(tok, &t, &r->handle, err);
+        st = p11_store_create(ks->tok, &t, &r->handle, err);
     } else {
         p11_template_label(&t, raw, strlen(raw));
-        st = p11_store_set(tok, r->handle, &t, err);
+        st = p11_store_set(ks->tok, r->handle, &t, err);
     }
+    if (st == SKS_OK)
+        st = ks_marker_touch(ks, err);
     if (st != SKS_OK)
         sks_error_prefix(err, "the renewal record of %s", r->identity);
     free(raw);

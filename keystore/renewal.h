@@ -15,7 +15,8 @@
  * times in seconds since the epoch; "order", "pending" and "csr" only
  * while an order is in flight.  The label is rewritten in one
  * C_SetAttributeValue, as the key store writes its records, so a record is
- * whole or the previous one.  Written by sksctl; read by sksd's /metrics.
+ * whole or the previous one.  Written by sksctl; read by sksd's /metrics
+ * when the change marker moved, never on the signing path.
  */
 #ifndef SKS_KEYSTORE_RENEWAL_H
 #define SKS_KEYSTORE_RENEWAL_H
@@ -55,14 +56,18 @@ struct sks_renewal {
 const char *sks_renewal_result_name(enum sks_renewal_result r);
 
 /* The record of |identity|; a fresh one (result NONE, no handle) when there is none. */
-sks_status sks_renewal_get(struct p11_token *tok, const char *identity, struct sks_renewal *r,
+sks_status sks_renewal_get(struct sks_keystore *ks, const char *identity, struct sks_renewal *r,
                            struct sks_error *err);
-/* Creates the record (r->handle P11_NO_HANDLE) or rewrites it in one write. */
-sks_status sks_renewal_put(struct p11_token *tok, struct sks_renewal *r, struct sks_error *err);
+/*
+ * Creates the record (r->handle P11_NO_HANDLE) or rewrites it in one write,
+ * then moves the change marker, so that readers that keep a view of the
+ * key store (sksd's /metrics) read it again.
+ */
+sks_status sks_renewal_put(struct sks_keystore *ks, struct sks_renewal *r, struct sks_error *err);
 
 /* Calls |cb| for every record (in no order); a malformed record is skipped. */
 typedef void (*sks_renewal_cb)(const struct sks_renewal *r, void *arg);
-sks_status sks_renewal_each(struct p11_token *tok, sks_renewal_cb cb, void *arg,
+sks_status sks_renewal_each(struct sks_keystore *ks, sks_renewal_cb cb, void *arg,
                             struct sks_error *err);
 
 #endif

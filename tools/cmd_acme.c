@@ -719,7 +719,7 @@ static sks_status keep_order(void *arg, const char *order_url, unsigned int vers
     snprintf(rec->order, sizeof(rec->order), "%s", order_url);
     rec->pending = version;
     b64url_encode(csr, len, rec->csr);
-    return sks_renewal_put(run->s->tok, rec, err);
+    return sks_renewal_put(run->s->ks, rec, err);
 }
 
 /* One issuance for |t|: resumed from |rec|'s order when it has one. */
@@ -786,7 +786,7 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
     bool resumed = false;
     sks_status st;
 
-    if ((st = sks_renewal_get(run->s->tok, t->name, &rec, &err)) != SKS_OK)
+    if ((st = sks_renewal_get(run->s->ks, t->name, &rec, &err)) != SKS_OK)
         goto failed_no_record;
     resumed = rec.order[0] != '\0' && rec.pending != 0;
     if (!resumed && t->active == 0) {
@@ -828,7 +828,7 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
     }
     rec.attempt = now;
     rec.result = SKS_RENEWAL_RUNNING;
-    if ((st = sks_renewal_put(run->s->tok, &rec, &err)) != SKS_OK)
+    if ((st = sks_renewal_put(run->s->ks, &rec, &err)) != SKS_OK)
         goto failed;
     st = renew_issue(run, t, &rec, &version, &err);
     if (st != SKS_OK && resumed) {
@@ -852,7 +852,7 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
     rec.failures = 0;
     rec.next = 0;
     rec.code[0] = '\0';
-    if (sks_renewal_put(run->s->tok, &rec, &err) != SKS_OK)
+    if (sks_renewal_put(run->s->ks, &rec, &err) != SKS_OK)
         fprintf(stderr, "sksctl acme renew: %s: renewed, but its record was not written: %s\n",
                 t->name, err.msg);
     if (t->active != 0)
@@ -870,7 +870,7 @@ failed : {
     rec.next = now + acme_renew_backoff(run->cfg, rec.failures);
     snprintf(rec.code, sizeof(rec.code), "%s", sks_error_code(&err));
     if (rec.identity[0] != '\0')
-        sks_renewal_put(run->s->tok, &rec, &ignored);
+        sks_renewal_put(run->s->ks, &rec, &ignored);
 }
 failed_no_record:
     X509_free(cert);
