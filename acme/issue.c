@@ -117,6 +117,42 @@ static sks_status write_chain(const char *path, const char *pem, size_t len, str
     return SKS_OK;
 }
 
+/* What sks_keystore_list tells of one identity: its active version and a version's x5u. */
+struct identity_find {
+    const char *name;
+    unsigned int version; /* whose x5u is wanted, 0: none */
+    unsigned int active;
+    bool version_found;
+    char *x5u;
+};
+
+static int identity_find_cb(const struct sks_identity_info *info, void *arg)
+{
+    struct identity_find *f = arg;
+
+    if (strcmp(info->name, f->name) != 0)
+        return 0;
+    f->active = info->active;
+    for (size_t i = 0; i < info->nversions; i++)
+        if (info->versions[i].version == f->version && f->x5u != NULL) {
+            snprintf(f->x5u, SKS_X5U_MAX + 1, "%s", info->versions[i].x5u);
+            f->version_found = true;
+        }
+    return 1;
+}
+
+/* Publishes and checks the chain of |identity| version |v| at |x5u|; names the version. */
+static sks_status publish_version(const struct acme_issue_request *r, unsigned int v,
+                                  const char *x5u, const char *chain, size_t len,
+                                  struct sks_error *err)
+{
+    sks_status st = acme_publish(r->publisher, r->identity, v, x5u, chain, len, err);
+
+    if (st != SKS_OK)
+        sks_error_prefix(err, "%s version %u was not activated", r->identity, v);
+    return st;
+}
+
 sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
                       const struct acme_issue_request *r, unsigned int *version,
                       struct sks_error *err)
@@ -132,9 +168,11 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     EVP_PKEY *pub = NULL;
     X509 *leaf = NULL;
     STACK_OF(X509) *rest = NULL;
-    char *chain = NULL;
+    char *chain = NULL, x5u[SKS_X5U_MAX + 1];
     size_t chain_len = 0;
     unsigned int v = 0;
+    struct identity_find found = {.name = r->identity};
+    bool publish_first = false;
     sks_status st;
 
     struct created_ctx cc = {r, 0, NULL, 0};
@@ -170,8 +208,17 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
                             r->identity, v);
     if (st == SKS_OK && r->chain_out != NULL)
         st = write_chain(r->chain_out, chain, chain_len, err);
+    snprintf(x5u, sizeof(x5u), "%s", r->x5u != NULL ? r->x5u : "");
+    if (st == SKS_OK && r->publisher != NULL && r->x5u == NULL)
+        st = acme_publisher_x5u(r->publisher, r->identity, v, x5u, sizeof(x5u), err);
+    if (st == SKS_OK && r->publisher != NULL) {
+        st = sks_keystore_list(ks, identity_find_cb, &found, err);
+        publish_first = found.active == 0 || found.active == v;
+    }
+    if (st == SKS_OK && publish_first)
+        st = publish_version(r, v, x5u, chain, chain_len, err);
     if (st == SKS_OK && r->attach) {
-        struct sks_credentials cred = {leaf, rest, r->x5u};
+        struct sks_credentials cred = {leaf, rest, x5u};
 
         st = sks_keystore_attach(ks, r->identity, v, &cred, err);
         if (st != SKS_OK && r->chain_out != NULL)
@@ -181,6 +228,11 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
                              r->chain_out);
         else if (st != SKS_OK)
             sks_error_prefix(err, "the certificate was issued but the key store refused it");
+    }
+    if (st == SKS_OK && r->publisher != NULL && !publish_first) {
+        st = publish_version(r, v, x5u, chain, chain_len, err);
+        if (st == SKS_OK)
+            st = sks_keystore_activate(ks, r->identity, v, err);
     }
     if (st != SKS_OK) {
         struct sks_error ignored;
@@ -199,11 +251,11 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     return st;
 }
 
-sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
-                                    unsigned int version, X509 **cert, struct sks_error *err)
+/* The certificate object labelled |label| (X509_free); *cert NULL and SKS_OK when there is none. */
+static sks_status labelled_certificate(struct p11_token *tok, const char *label, X509 **cert,
+                                       struct sks_error *err)
 {
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    char label[P11_LABEL_MAX];
     struct p11_template t = {0};
     p11_handle *hs = NULL;
     unsigned char *der = NULL;
@@ -211,23 +263,77 @@ sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
     size_t n = 0, len = 0;
     sks_status st;
 
-    snprintf(label, sizeof(label), "%s/%u", identity, version);
     t.attr[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
-    t.attr[1] = (CK_ATTRIBUTE){CKA_LABEL, label, strlen(label)};
+    t.attr[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
     t.n = 2;
     *cert = NULL;
     st = p11_store_find(tok, &t, &hs, &n, err);
-    if (st == SKS_OK && n != 1)
-        st = sks_fail(err, SKS_ERR_NOT_FOUND, "%s has no certificate on %s%s", label,
-                      p11_token_uri(tok), n == 0 ? " (no such version, or still pending)" : "");
-    if (st == SKS_OK)
+    if (st == SKS_OK && n > 1)
+        st = sks_fail(err, SKS_ERR_INPUT, "%s names more than one certificate on %s", label,
+                      p11_token_uri(tok));
+    if (st == SKS_OK && n == 1)
         st = p11_store_get_value(tok, hs[0], P11_ATTR_VALUE, 64 * 1024, &der, &len, err);
     p = der;
-    if (st == SKS_OK && (*cert = d2i_X509(NULL, &p, (long)len)) == NULL)
+    if (st == SKS_OK && n == 1 && (*cert = d2i_X509(NULL, &p, (long)len)) == NULL)
         st = sks_fail(err, SKS_ERR_INPUT, "the certificate of %s on %s does not parse", label,
                       p11_token_uri(tok));
     free(der);
     free(hs);
+    return st;
+}
+
+sks_status acme_version_certificate(struct p11_token *tok, const char *identity,
+                                    unsigned int version, X509 **cert, struct sks_error *err)
+{
+    char label[P11_LABEL_MAX];
+    sks_status st;
+
+    snprintf(label, sizeof(label), "%s/%u", identity, version);
+    st = labelled_certificate(tok, label, cert, err);
+    if (st == SKS_OK && *cert == NULL)
+        st = sks_fail(err, SKS_ERR_NOT_FOUND,
+                      "%s has no certificate on %s (no such version, or still pending)", label,
+                      p11_token_uri(tok));
+    return st;
+}
+
+sks_status acme_version_chain(struct sks_keystore *ks, struct p11_token *tok, const char *identity,
+                              unsigned int version, char **pem, size_t *len,
+                              char x5u[SKS_X5U_MAX + 1], struct sks_error *err)
+{
+    char label[P11_LABEL_MAX + 16], buf[SKS_X5U_MAX + 1] = "";
+    struct identity_find f = {.name = identity, .version = version, .x5u = buf};
+    BIO *b = BIO_new(BIO_s_mem());
+    X509 *cert = NULL;
+    char *data;
+    long n;
+    sks_status st = b != NULL ? acme_version_certificate(tok, identity, version, &cert, err)
+                              : sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+
+    *pem = NULL;
+    /* attach stores the chain certificates as IDENTITY/VERSION/ca1, /ca2, ... */
+    for (int i = 1; st == SKS_OK && cert != NULL; i++) {
+        if (PEM_write_bio_X509(b, cert) != 1)
+            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        X509_free(cert);
+        cert = NULL;
+        snprintf(label, sizeof(label), "%s/%u/ca%d", identity, version, i);
+        if (st == SKS_OK)
+            st = labelled_certificate(tok, label, &cert, err);
+    }
+    X509_free(cert);
+    if (st == SKS_OK && x5u != NULL &&
+        (st = sks_keystore_list(ks, identity_find_cb, &f, err)) == SKS_OK)
+        snprintf(x5u, SKS_X5U_MAX + 1, "%s", buf);
+    if (st == SKS_OK && (n = BIO_get_mem_data(b, &data)) > 0 &&
+        (*pem = malloc((size_t)n + 1)) != NULL) {
+        memcpy(*pem, data, (size_t)n);
+        (*pem)[n] = '\0';
+        *len = (size_t)n;
+    } else if (st == SKS_OK) {
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+    }
+    BIO_free(b);
     return st;
 }
 

@@ -10,6 +10,7 @@
 #define SKS_ACME_ISSUE_H
 
 #include "acme/acme.h"
+#include "acme/publish.h"
 #include "keystore/keystore.h"
 
 struct acme_issue_resume;
@@ -32,6 +33,17 @@ struct acme_issue_request {
      * sksctl attach (documented resume: the chain is in |chain_out|).
      */
     bool attach;
+    /*
+     * Publication before activation (publish.h), or NULL: the x5u is the
+     * publisher's for the new version when |x5u| is NULL; the chain is
+     * published there and fetched back, and the version activated only
+     * then.  An identity that already signs gets the new version attached
+     * (standby) first, so that the key store checks the chain before it is
+     * published; a new identity's first version, which attach would make
+     * active at once, is attached only after the check.  On any failure
+     * the version is destroyed and nothing was activated.
+     */
+    const struct acme_publisher *publisher;
     /*
      * An interrupted issuance to continue (NULL: a new one): the order's
      * URL and the pending version with the CSR that was ordered for it.
@@ -58,6 +70,15 @@ struct acme_issue_resume {
 sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
                       const struct acme_issue_request *req, unsigned int *version,
                       struct sks_error *err);
+
+/*
+ * The chain of |identity| version |version| as the token holds it: its
+ * certificate, then the chain certificates attach stored, as PEM
+ * (malloc'd, NUL-terminated), and its x5u (may be NULL).
+ */
+sks_status acme_version_chain(struct sks_keystore *ks, struct p11_token *tok, const char *identity,
+                              unsigned int version, char **pem, size_t *len,
+                              char x5u[SKS_X5U_MAX + 1], struct sks_error *err);
 
 /* The certificate of |identity| version |version| as the token holds it (X509_free). */
 sks_status acme_version_certificate(struct p11_token *tok, const char *identity,

@@ -16,6 +16,7 @@
 
 #include "acme/acme.h"
 #include "acme/issue.h"
+#include "acme/publish.h"
 #include "acme/renew.h"
 #include "acme/spc.h"
 #include "acme/store.h"
@@ -370,10 +371,25 @@ done:
 
 /* ---- issue ----------------------------------------------------------------------------------- */
 
+/* The publisher of the configuration's [publish] section, which --publish requires. */
+static sks_status publisher_open(const struct cli_store *s, struct acme_publisher **pub,
+                                 struct sks_error *err)
+{
+    sks_status st = acme_publisher_from_config(&s->cfg, pub, err);
+
+    if (st == SKS_OK && *pub == NULL)
+        st = sks_fail_field(err, SKS_ERR_INPUT, "publish-config", "publish",
+                            "%s has no [publish] section: it says how chains reach the STI-CR "
+                            "(sksctl(1), PUBLICATION)",
+                            s->cfg.path != NULL ? s->cfg.path : "the configuration");
+    return st;
+}
+
 static int usage_issue(FILE *f, int status)
 {
     fprintf(f, "usage: sksctl acme issue IDENTITY [--spc SPC] TOKEN-SOURCE [--x5u URL]\n"
-               "                         [--chain-out FILE] [--no-attach] [OPTIONS]\n"
+               "                         [--chain-out FILE] [--no-attach | --publish]\n"
+               "                         [OPTIONS]\n"
                "       sksctl acme issue IDENTITY --spc SPC --dns NAME [--challenge TYPE] ...\n"
                "\n"
                "Generates a new key version of IDENTITY in the token (pending) and its CSR,\n"
@@ -391,6 +407,11 @@ static int usage_issue(FILE *f, int status)
                "  --chain-out FILE   also write the checked chain here (PEM)\n"
                "  --no-attach        stop before attach: the version stays pending for\n"
                "                     sksctl attach with the chain of --chain-out\n"
+               "  --publish          publish the chain in the STI-CR as the configuration's\n"
+               "                     [publish] section says (the x5u from its template\n"
+               "                     unless --x5u), fetch it back from the x5u, and only\n"
+               "                     then activate the new version (CRLs checked first;\n"
+               "                     --no-crl-check skips that)\n"
                "\n" ACME_SHAKEN_USAGE "\n" ACME_USAGE CLI_STORE_USAGE CLI_TRUST_USAGE);
     return status;
 }
@@ -403,9 +424,11 @@ static int acme_issue_cmd(int argc, char **argv)
     struct acme_token_source shaken = {0};
     char *token = NULL, *tkvalue = NULL, spc_buf[SKS_SPC_MAX + 1];
     struct sks_acme_tkauth tkauth;
-    bool no_attach = false, found;
+    bool no_attach = false, publish = false, found;
     const struct cli_opt opts[] = {
         ACME_SHAKEN_OPTS(&shaken),
+        CLI_FLAG("publish", &publish),
+        CLI_CRL_OPTS(&o),
         CLI_ARG("spc", 0, &spc),
         CLI_ARG("dns", 0, &dns),
         CLI_ARG("x5u", 0, &x5u),
@@ -418,6 +441,8 @@ static int acme_issue_cmd(int argc, char **argv)
     };
     struct acme_identifier id;
     struct acme_issue_request req;
+    struct acme_publisher *pub = NULL;
+    char published[SKS_X5U_MAX + 1];
     struct acme_client *c = NULL;
     struct p11_key *key = NULL;
     struct acme_account acct;
@@ -438,12 +463,17 @@ static int acme_issue_cmd(int argc, char **argv)
     if (dns == NULL && challenge != NULL)
         return cli_usage_error(o.cmd,
                                "a SHAKEN order answers tkauth-01; --challenge goes with --dns");
-    if (!no_attach && x5u == NULL)
+    if (publish && no_attach)
+        return cli_usage_error(o.cmd, "--publish activates: it does not go with --no-attach");
+    if (!no_attach && !publish && x5u == NULL)
         return cli_usage_error(o.cmd, "--x5u is required to attach (or give --no-attach)");
     if (no_attach && chain == NULL)
         return cli_usage_error(o.cmd, "--no-attach needs --chain-out for the later attach");
+    o.crls = publish;
     if (cli_store_open(&o, !no_attach, true, &s, &err) != SKS_OK)
         return cli_store_report(o.cmd, &err, NULL);
+    if (publish && (st = publisher_open(&s, &pub, &err)) != SKS_OK)
+        goto done;
     if ((st = open_account(&s, &a, &acct, &key, &c, &err)) != SKS_OK)
         goto done;
     if (dns == NULL) {
@@ -485,9 +515,17 @@ static int acme_issue_cmd(int argc, char **argv)
                                       .answer_arg = &tkauth,
                                       .x5u = x5u,
                                       .chain_out = chain,
-                                      .attach = !no_attach};
+                                      .attach = !no_attach,
+                                      .publisher = pub};
     st = acme_issue(c, s.ks, &req, &version, &err);
-    if (st == SKS_OK && no_attach)
+    if (st == SKS_OK && publish) {
+        if (x5u == NULL)
+            acme_publisher_x5u(pub, argv[optind], version, published, sizeof(published), NULL);
+        else
+            snprintf(published, sizeof(published), "%s", x5u);
+        fprintf(stderr, "%s/%u issued, published at %s and activated\n", argv[optind], version,
+                published);
+    } else if (st == SKS_OK && no_attach)
         fprintf(stderr,
                 "%s/%u pending with its certificate in %s: sksctl attach %s --version %u "
                 "--cert %s --x5u URL\n",
@@ -495,6 +533,7 @@ static int acme_issue_cmd(int argc, char **argv)
     else if (st == SKS_OK)
         fprintf(stderr, "%s/%u issued and attached\n", argv[optind], version);
 done:
+    acme_publisher_free(pub);
     free(token);
     free(tkvalue);
     return acme_finish(o.cmd, st, &err, &s, key, c);
@@ -649,6 +688,10 @@ static int usage_renew(FILE *f, int status)
                "\n"
                "  --all              every identity that has an active version\n"
                "  --force            renew now: ignore the window and the back-off\n"
+               "  --no-crl-check     activate without checking the new chain's CRLs\n"
+               "\n"
+               "With a [publish] section, each new version gets the x5u of its template and\n"
+               "is activated only once the STI-CR serves its chain (sksctl(1), PUBLICATION).\n"
                "\n" ACME_SHAKEN_USAGE "\n" ACME_USAGE CLI_STORE_USAGE CLI_TRUST_USAGE);
     return status;
 }
@@ -703,6 +746,7 @@ struct renew_run {
     struct acme_client *c;
     struct p11_key *key;
     const struct acme_renew_config *cfg;
+    const struct acme_publisher *pub; /* NULL: no [publish] section */
     bool force;
 };
 
@@ -755,7 +799,9 @@ static sks_status renew_issue(struct renew_run *run, const struct renew_target *
                                       .answer = "{}",
                                       .answer_fn = sks_acme_tkauth_answer,
                                       .answer_arg = &tkauth,
-                                      .x5u = t->x5u,
+                                      /* With a publisher, the new version's own x5u. */
+                                      .x5u = run->pub != NULL ? NULL : t->x5u,
+                                      .publisher = run->pub,
                                       .attach = true,
                                       .resume = rec->order[0] != '\0' ? &resume : NULL,
                                       .created = keep_order,
@@ -842,7 +888,9 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
         resumed = false;
         st = renew_issue(run, t, &rec, &version, &err);
     }
-    if (st == SKS_OK && (st = sks_keystore_activate(run->s->ks, t->name, version, &err)) != SKS_OK)
+    /* With a publisher, acme_issue activated it once the STI-CR served its chain. */
+    if (st == SKS_OK && run->pub == NULL &&
+        (st = sks_keystore_activate(run->s->ks, t->name, version, &err)) != SKS_OK)
         sks_error_prefix(&err, "%s/%u was issued but not activated", t->name, version);
     rec.order[0] = rec.csr[0] = '\0';
     rec.pending = 0;
@@ -924,6 +972,7 @@ static int acme_renew_cmd(int argc, char **argv)
     };
     struct renew_targets targets = {0};
     struct acme_renew_config cfg;
+    struct acme_publisher *pub = NULL;
     struct acme_opts merged;
     struct acme_client *c = NULL;
     struct p11_key *key = NULL;
@@ -939,9 +988,12 @@ static int acme_renew_cmd(int argc, char **argv)
     if (all ? optind != argc : optind != argc - 1)
         return cli_usage_error(o.cmd, "give one IDENTITY or --all");
     acme_renew_config_init(&cfg);
+    /* Each renewal activates: the new chain is held to its CRLs first. */
+    o.crls = true;
     if (cli_store_open(&o, true, true, &s, &err) != SKS_OK)
         return cli_store_report(o.cmd, &err, NULL);
-    if ((st = renew_settings(&s, &a, &src, &cfg, &err)) != SKS_OK)
+    if ((st = renew_settings(&s, &a, &src, &cfg, &err)) != SKS_OK ||
+        (st = acme_publisher_from_config(&s.cfg, &pub, &err)) != SKS_OK)
         goto done;
     merged = a;
     merged.directory = cfg.directory;
@@ -962,7 +1014,7 @@ static int acme_renew_cmd(int argc, char **argv)
         goto done;
     }
     {
-        struct renew_run run = {&s, c, key, &cfg, force};
+        struct renew_run run = {&s, c, key, &cfg, pub, force};
 
         for (size_t i = 0; i < targets.n; i++)
             if (!renew_one(&run, &targets.v[i]))
@@ -971,9 +1023,75 @@ static int acme_renew_cmd(int argc, char **argv)
     fflush(stdout);
 done:
     free(targets.v);
+    acme_publisher_free(pub);
     rc = acme_finish(o.cmd, st, &err, &s, key, c);
     acme_renew_config_free(&cfg);
     return rc != 0 ? rc : failed != 0 ? 1 : 0;
+}
+
+/* ---- publish ------------------------------------------------------------------------------------
+ */
+
+static int usage_publish(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl publish IDENTITY/VERSION [--activate] [OPTIONS]\n"
+               "\n"
+               "Publishes the certificate chain of key version IDENTITY/VERSION (as the token\n"
+               "holds it) in the STI-CR at the version's x5u, as the configuration's\n"
+               "[publish] section says, then fetches the x5u over HTTPS until it serves\n"
+               "exactly that chain.  With --activate the version is then activated: what\n"
+               "acme issue --publish does, for a version attached another way or whose\n"
+               "publication is to be retried.\n"
+               "\n"
+               "  --activate         activate the version once the STI-CR serves its chain\n"
+               "  --no-crl-check     with --activate: do not check CRLs first\n" CLI_STORE_USAGE);
+    return status;
+}
+
+int cmd_publish(int argc, char **argv)
+{
+    struct cli_store_opts o = {.cmd = "publish"};
+    bool activate = false;
+    const struct cli_opt opts[] = {
+        CLI_FLAG("activate", &activate),
+        CLI_CRL_OPTS(&o),
+        CLI_STORE_OPTS(&o),
+        CLI_END,
+    };
+    struct acme_publisher *pub = NULL;
+    char x5u[SKS_X5U_MAX + 1] = "", *chain = NULL;
+    const char *identity = NULL;
+    unsigned int version = 0;
+    struct sks_error err;
+    struct cli_store s;
+    size_t len = 0;
+    sks_status st;
+    int rc;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_publish, &rc))
+        return rc;
+    if (optind + 1 != argc || !parse_version_ref(argv[optind], &identity, &version))
+        return cli_usage_error(o.cmd, "name the version as IDENTITY/VERSION (sp-main/2)");
+    o.crls = activate;
+    if (cli_store_open(&o, false, activate, &s, &err) != SKS_OK)
+        return cli_store_report(o.cmd, &err, NULL);
+    if ((st = publisher_open(&s, &pub, &err)) == SKS_OK)
+        st = acme_version_chain(s.ks, s.tok, identity, version, &chain, &len, x5u, &err);
+    if (st == SKS_OK && x5u[0] == '\0')
+        st = sks_fail_field(&err, SKS_ERR_INPUT, "missing-field", "x5u", "%s/%u has no x5u",
+                            identity, version);
+    if (st == SKS_OK)
+        st = acme_publish(pub, identity, version, x5u, chain, len, &err);
+    if (st == SKS_OK && activate)
+        st = sks_keystore_activate(s.ks, identity, version, &err);
+    if (st == SKS_OK)
+        printf("%s/%u published at %s%s\n", identity, version, x5u, activate ? " and active" : "");
+    free(chain);
+    acme_publisher_free(pub);
+    if (st != SKS_OK)
+        return cli_store_report(o.cmd, &err, &s);
+    cli_store_close(&s);
+    return 0;
 }
 
 /* ---- dispatch -------------------------------------------------------------------------------- */

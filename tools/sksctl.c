@@ -32,6 +32,7 @@ static const struct sksctl_cmd commands[] = {
     {"sweep", "remove what interrupted commands left in the token", cmd_sweep},
     {"protect", "make keys that are still modifiable non-modifiable", cmd_protect},
     {"acme", "register with an ACME server, issue, revoke (sksctl acme --help)", cmd_acme},
+    {"publish", "publish a key version's chain in the STI-CR and check its x5u", cmd_publish},
 };
 
 static void usage(FILE *f)

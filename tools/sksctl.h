@@ -50,6 +50,7 @@ int cmd_sweep(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
 /* cmd_acme.c: the certificate lifecycle with an ACME server */
 int cmd_acme(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 
 /*
  * Prints "sksctl CMD: message" on stderr ("sksctl CMD: CODE: message" for

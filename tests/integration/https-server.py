@@ -28,6 +28,15 @@ server such as ACME answers:
   GET /retry/VALUE     503 with "Retry-After: VALUE"
   GET /retry-in/S      503 with Retry-After an HTTP-date S seconds from now
 
+As an STI-CR that takes uploads (sksctl's [publish] method = put), when
+the environment names HTTPS_SERVER_PUT_AUTH, a file whose first line is
+the Authorization header value it requires:
+
+  PUT /PATH            401 without that Authorization, 415 unless the
+                       Content-Type is application/pem-certificate-chain;
+                       else the body becomes DIR/PATH (written to a
+                       temporary file and renamed), 201
+
 While a file named DOWN is in DIR, every path answers 503.  Each request
 is logged on stderr, one line each.
 """
@@ -94,7 +103,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_error(404)
         return None
 
-    do_PUT = do_POST
+    def do_PUT(self):
+        auth_file = os.environ.get("HTTPS_SERVER_PUT_AUTH")
+        if self.path == "/echo" or not auth_file:
+            return self.do_POST()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(auth_file, encoding="utf-8") as f:
+            want = f.readline().strip()
+        if self.headers.get("Authorization") != want:
+            return self.answer(401, "text/plain", b"unauthorized\n",
+                               {"WWW-Authenticate": "Bearer"})
+        if self.headers.get("Content-Type") != "application/pem-certificate-chain":
+            return self.answer(415, "text/plain", b"not a PEM chain\n", {})
+        name = os.path.normpath(self.path.lstrip("/"))
+        if name.startswith("..") or name.startswith("/"):
+            return self.answer(403, "text/plain", b"outside\n", {})
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "wb") as f:
+            f.write(body)
+        os.rename(path + ".tmp", path)
+        return self.answer(201, "text/plain", b"stored\n", {})
 
     def do_HEAD(self):
         if self.path == "/nonce":
