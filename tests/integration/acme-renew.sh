@@ -158,3 +158,15 @@ record_of sp-b > rec-resumed
 jq -e '.result == "ok" and (has("order") | not)' rec-resumed > /dev/null ||
     fail "the resumed renewal's record: $(cat rec-resumed)"
 pass "renew killed after its order was created: the next run continues that order and its version"
+
+# ---- a bad [acme] section: named, nothing touched --------------------------------------------
+cp ks.conf ks.conf.good
+printf 'renew_fracton = 0.5\n' >> ks.conf
+token_listing bad-conf.before
+run_fails bad-key 'has no setting "renew_fracton"' renew --all
+sed -i 's/^renew_fracton = 0.5$/renew_fraction = 1.5/' ks.conf
+run_fails bad-fraction "renew_fraction = 1.5: not a fraction" renew --all
+token_listing bad-conf.after
+assert_same_file "a bad [acme] section leaves the token as it was" bad-conf.before bad-conf.after
+cp ks.conf.good ks.conf
+pass "a misspelt [acme] key or a bad renew_fraction is named and nothing is renewed"
