@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -172,6 +173,21 @@ struct acme_order_request {
 sks_status acme_order_certificate(struct acme_client *c, const struct acme_order_request *req,
                                   char **chain, size_t *chain_len, char **order_url,
                                   struct sks_error *err);
+
+/* ---- renewal information (RFC 9773) ---------------------------------------------------------- */
+
+/* RFC 9773 4.1: the certID of |cert|, base64url(AKI keyIdentifier) "." base64url(serial)
+ * (malloc'd). */
+sks_status acme_ari_cert_id(X509 *cert, char **out, struct sks_error *err);
+
+/*
+ * The window in which the server suggests |cert| be renewed (RFC 9773
+ * 4.2), from its directory's renewalInfo: *offered false (and SKS_OK) when
+ * the directory names none.  An unauthenticated GET; an answer without a
+ * suggestedWindow fails with acme-protocol.
+ */
+sks_status acme_renewal_info(struct acme_client *c, X509 *cert, bool *offered, time_t *start,
+                             time_t *end, struct sks_error *err);
 
 /* ---- revocation ------------------------------------------------------------------------------ */
 

@@ -6,7 +6,7 @@
 noinst_LTLIBRARIES += acme/libsksacme.la
 acme_libsksacme_la_SOURCES = acme/acme.h acme/internal.h acme/store.h acme/issue.h \
 	acme/jws.c acme/client.c acme/account.c acme/order.c acme/store.c acme/issue.c \
-	acme/spc.c acme/spc.h acme/stipa.c acme/stipa.h acme/renew.c acme/renew.h \
+	acme/spc.c acme/spc.h acme/stipa.c acme/stipa.h acme/renew.c acme/renew.h acme/ari.c \
 	acme/publish.h acme/publish.c
 acme_libsksacme_la_CFLAGS = $(AM_CFLAGS)
 acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)

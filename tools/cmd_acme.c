@@ -829,7 +829,7 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
     unsigned int version = 0;
     time_t now = time(NULL), open = 0;
     X509 *cert = NULL;
-    bool resumed = false;
+    bool resumed = false, by_ari = false;
     sks_status st;
 
     if ((st = sks_renewal_get(run->s->ks, t->name, &rec, &err)) != SKS_OK)
@@ -863,9 +863,25 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
             na = timegm(&ta);
             open = acme_renew_window(run->cfg, t->name, nb, na);
         }
+        /* RFC 9773: the server's suggested window, when it offers one, may open it earlier. */
+        if (now < open) {
+            struct sks_error aerr;
+            bool offered = false;
+            time_t as = 0, ae = 0;
+
+            if (acme_renewal_info(run->c, cert, &offered, &as, &ae, &aerr) != SKS_OK)
+                fprintf(stderr,
+                        "sksctl acme renew: %s: no renewal information (%s): the configured "
+                        "window decides\n",
+                        t->name, aerr.msg);
+            else if (offered && now >= as)
+                by_ari = true;
+            else if (offered && as < open)
+                open = as;
+        }
         X509_free(cert);
         cert = NULL;
-        if (now < open) {
+        if (now < open && !by_ari) {
             printf("%s: not due: version %u", t->name, t->active);
             print_time(" renews after", open);
             printf("\n");
@@ -904,8 +920,8 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
         fprintf(stderr, "sksctl acme renew: %s: renewed, but its record was not written: %s\n",
                 t->name, err.msg);
     if (t->active != 0)
-        printf("%s: renewed: version %u active, version %u usable for the grace period\n", t->name,
-               version, t->active);
+        printf("%s: renewed: version %u active, version %u usable for the grace period%s\n",
+               t->name, version, t->active, by_ari ? " (the server's suggested window)" : "");
     else
         printf("%s: renewed: version %u active\n", t->name, version);
     return true;

@@ -120,22 +120,28 @@ pass "the back-off is respected until --force, which renews and clears it"
 # ---- an interrupted renewal continues its order -----------------------------------------------
 # The STI-CA holds the tkauth-01 validation: the client is polling, with the
 # order created and kept in the record, when it is killed.
-sti_mode hold-validation
+# kill_renewal IDENTITY: sksctl acme renew IDENTITY --force, killed (SIGKILL)
+# while it polls the authorization the STI-CA holds, its order created.
+kill_renewal() {
+    sti_mode hold-validation
+    held=$(grep -c 'still processing' "$sti_log" || true)
+    # sksctl itself in the background (not a subshell around it), so that the kill reaches it.
+    "$SKSCTL" acme renew -c "$sks_work/ks.conf" "$1" --force > "killed-$1.out" 2>&1 &
+    renew_pid=$!
+    i=0
+    until [ "$(grep -c 'still processing' "$sti_log" || true)" -gt "$held" ]; do
+        kill -0 "$renew_pid" 2>/dev/null || { cat "killed-$1.out"; fail "renew ended before it polled"; }
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || fail "renew never polled the held authorization"
+        sleep 0.1
+    done
+    kill -9 "$renew_pid"
+    wait "$renew_pid" 2>/dev/null || true
+    if grep -q 'renewed' "killed-$1.out"; then fail "the renewal finished before it was killed"; fi
+    sti_mode
+}
 orders=$(grep -c 'POST /acme/new-order' "$sti_log")
-# sksctl itself in the background (not a subshell around it), so that the kill reaches it.
-"$SKSCTL" acme renew -c "$sks_work/ks.conf" sp-b --force > killed.out 2>&1 &
-renew_pid=$!
-i=0
-until grep -q 'still processing' "$sti_log"; do
-    kill -0 "$renew_pid" 2>/dev/null || { cat killed.out; fail "renew ended before it polled"; }
-    i=$((i + 1))
-    [ "$i" -lt 600 ] || fail "renew never polled the held authorization"
-    sleep 0.1
-done
-kill -9 "$renew_pid"
-wait "$renew_pid" 2>/dev/null || true
-grep -q 'renewed' killed.out && fail "the renewal finished before it was killed"
-sti_mode
+kill_renewal sp-b
 record_of sp-b > rec-killed
 order=$(jq -r .order rec-killed)
 pending=$(jq -r .pending rec-killed)
@@ -170,3 +176,32 @@ token_listing bad-conf.after
 assert_same_file "a bad [acme] section leaves the token as it was" bad-conf.before bad-conf.after
 cp ks.conf.good ks.conf
 pass "a misspelt [acme] key or a bad renew_fraction is named and nothing is renewed"
+
+# ---- an interrupted order that expired meanwhile: its version destroyed, a new order ----------
+kill_renewal sp-a
+record_of sp-a > rec-a-killed
+stale=$(jq -r .pending rec-a-killed)
+stale_order=$(jq -r .order rec-a-killed)
+[ "$(version_state sp-a "$stale")" = pending ] || fail "the interrupted version of sp-a is not pending"
+sti_mode orders-expired
+run_ok expired renew sp-a
+sti_mode
+assert_grep expired "the interrupted order $stale_order was not continued" expired.out
+assert_grep expired "starting over" expired.out
+assert_grep expired "sp-a: renewed: version $((stale + 1)) active" expired.out
+[ -z "$(version_state sp-a "$stale")" ] || fail "the expired order's version $stale was kept"
+ks list --json sp-a | jq -e '[.identities[0].versions[] | select(.state == "active")] | length == 1' \
+    > /dev/null || fail "sp-a has more than one active version"
+pass "an interrupted order that expired: its pending version destroyed, the renewal starts over"
+
+# ---- ACME Renewal Information (RFC 9773): the server's window opens it -----------------------
+acme_conf
+ari=$(grep -c 'renewal-info' "$sti_log" || true)
+run_ok ari-not-due renew sp-c
+assert_grep ari-not-due "sp-c: not due" ari-not-due.out
+[ "$(grep -c 'renewal-info' "$sti_log")" -gt "$ari" ] || fail "the renewal information was not asked"
+sti_mode ari-due
+run_ok ari-due renew sp-c
+sti_mode
+assert_grep ari-due "sp-c: renewed: version 3 active, version 2 usable for the grace period (the server's suggested window)" ari-due.out
+pass "outside the configured window, a suggested window (RFC 9773) that began renews"
