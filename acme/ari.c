@@ -17,8 +17,12 @@
 
 sks_status acme_ari_cert_id(X509 *cert, char **out, struct sks_error *err)
 {
-    const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(cert);
+    /* Read from the extension itself: the cached accessor needs a complete, hashable certificate.
+     */
+    AUTHORITY_KEYID *akid = X509_get_ext_d2i(cert, NID_authority_key_identifier, NULL, NULL);
+    const ASN1_OCTET_STRING *aki = akid != NULL ? akid->keyid : NULL;
     const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
+    sks_status st = SKS_OK;
     unsigned char *der = NULL;
     int n;
     size_t len;
@@ -26,21 +30,23 @@ sks_status acme_ari_cert_id(X509 *cert, char **out, struct sks_error *err)
     *out = NULL;
     /* RFC 9773 4.1: the serial's DER encoding without tag and length (its content octets). */
     if (aki == NULL || (n = i2d_ASN1_INTEGER(serial, &der)) <= 2 || der[1] >= 0x80) {
-        OPENSSL_free(der);
-        return sks_fail_field(err, SKS_ERR_INPUT, "acme-ari", "acme",
-                              "the certificate has no authority key identifier or serial for "
-                              "its renewal information (RFC 9773 certID)");
+        st = sks_fail_field(err, SKS_ERR_INPUT, "acme-ari", "acme",
+                            "the certificate has no authority key identifier or serial for "
+                            "its renewal information (RFC 9773 certID)");
+        goto done;
     }
     len = b64url_encoded_len((size_t)aki->length) + 1 + b64url_encoded_len((size_t)n - 2) + 1;
     if ((*out = malloc(len)) == NULL) {
-        OPENSSL_free(der);
-        return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        goto done;
     }
     len = b64url_encode(aki->data, (size_t)aki->length, *out);
     (*out)[len++] = '.';
     b64url_encode(der + 2, (size_t)n - 2, *out + len);
+done:
     OPENSSL_free(der);
-    return SKS_OK;
+    AUTHORITY_KEYID_free(akid);
+    return st;
 }
 
 /* An RFC 3339 UTC time ("2026-12-04T00:00:00Z", fractions of seconds allowed). */
