@@ -196,6 +196,9 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     if (r->created != NULL) {
         o.created = order_created;
         o.created_arg = &cc;
+        /* The new version first, so that one interrupted before the order is not lost track of. */
+        if (st == SKS_OK && r->resume == NULL)
+            st = r->created(r->created_arg, NULL, v, der, o.csr_len, err);
     }
     if (st == SKS_OK)
         st = acme_order_certificate(c, &o, &chain, &chain_len, NULL, err);

@@ -50,9 +50,11 @@ struct acme_issue_request {
      */
     const struct acme_issue_resume *resume;
     /*
-     * Called once the order exists, before any challenge (may be NULL):
-     * its URL, the pending version and its CSR, for the caller to keep
-     * durably so that a resume can continue them.
+     * Called once the pending version exists, before the order (order_url
+     * NULL), and again once the order exists, before any challenge (may
+     * be NULL): its URL, the pending version and its CSR, for the caller
+     * to keep durably so that a resume can continue them (or destroy a
+     * version that never got an order).
      */
     sks_status (*created)(void *arg, const char *order_url, unsigned int version,
                           const unsigned char *csr_der, size_t csr_len, struct sks_error *err);

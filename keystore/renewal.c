@@ -124,8 +124,9 @@ sks_status sks_renewal_put(struct sks_keystore *ks, struct sks_renewal *r, struc
 
     if (o != NULL && r->code[0] != '\0')
         json_object_set_new(o, "code", json_string(r->code));
-    if (o != NULL && r->order[0] != '\0') {
+    if (o != NULL && r->order[0] != '\0')
         json_object_set_new(o, "order", json_string(r->order));
+    if (o != NULL && r->pending != 0) {
         json_object_set_new(o, "pending", json_integer(r->pending));
         json_object_set_new(o, "csr", json_string(r->csr));
     }

@@ -12,11 +12,11 @@
  *    "code": "acme-rate-limited", "failures": 2, "next": 1764817200,
  *    "order": "https://.../order/7", "pending": 3, "csr": "<base64url DER>"}
  *
- * times in seconds since the epoch; "order", "pending" and "csr" only
- * while an order is in flight.  The label is rewritten in one
- * C_SetAttributeValue, as the key store writes its records, so a record is
- * whole or the previous one.  Written by sksctl; read by sksd's /metrics
- * when the change marker moved, never on the signing path.
+ * times in seconds since the epoch; "pending" and "csr" only while a
+ * renewal's version is pending, "order" once the server made its order.  The label is rewritten in
+ * one C_SetAttributeValue, as the key store writes its records, so a record is whole or the
+ * previous one.  Written by sksctl; read by sksd's /metrics when the change marker moved, never on
+ * the signing path.
  */
 #ifndef SKS_KEYSTORE_RENEWAL_H
 #define SKS_KEYSTORE_RENEWAL_H
@@ -47,7 +47,7 @@ struct sks_renewal {
     unsigned int failures;               /* failed attempts in a row */
     time_t next;                         /* no attempt before (0: any time) */
     char order[SKS_X5U_MAX + 1];         /* the order in flight, "" when none */
-    unsigned int pending;                /* its pending key version, 0 when none */
+    unsigned int pending;                /* the renewal's pending key version, 0 when none */
     char csr[SKS_RENEWAL_CSR_MAX + 1];   /* that version's CSR, base64url DER */
     p11_handle handle;                   /* the record; P11_NO_HANDLE before it is saved */
 };

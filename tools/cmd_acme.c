@@ -758,10 +758,11 @@ static sks_status keep_order(void *arg, const char *order_url, unsigned int vers
     struct renew_run *run = ((void **)arg)[0];
     struct sks_renewal *rec = ((void **)arg)[1];
 
-    if (strlen(order_url) >= sizeof(rec->order) || b64url_encoded_len(len) >= sizeof(rec->csr))
+    if ((order_url != NULL && strlen(order_url) >= sizeof(rec->order)) ||
+        b64url_encoded_len(len) >= sizeof(rec->csr))
         return sks_fail_field(err, SKS_ERR_POLICY, "acme-protocol", "acme",
                               "ACME server: the order URL is too long to keep");
-    snprintf(rec->order, sizeof(rec->order), "%s", order_url);
+    snprintf(rec->order, sizeof(rec->order), "%s", order_url != NULL ? order_url : "");
     rec->pending = version;
     b64url_encode(csr, len, rec->csr);
     return sks_renewal_put(run->s->ks, rec, err);
@@ -813,6 +814,54 @@ static sks_status renew_issue(struct renew_run *run, const struct renew_target *
     return st;
 }
 
+/* state of |version| of |identity|, via the list; *found false when it is gone. */
+struct version_find {
+    const char *identity;
+    unsigned int version;
+    bool found;
+    enum sks_version_state state;
+};
+
+static int version_find_cb(const struct sks_identity_info *info, void *arg)
+{
+    struct version_find *f = arg;
+
+    if (strcmp(info->name, f->identity) != 0)
+        return 0;
+    for (size_t i = 0; i < info->nversions; i++)
+        if (info->versions[i].version == f->version) {
+            f->found = true;
+            f->state = info->versions[i].state;
+        }
+    return 1;
+}
+
+/*
+ * A renewal killed after it generated its version but before the server
+ * made the order leaves a pending version no order will complete: it is
+ * destroyed (only while still pending) and the record forgets it.
+ */
+static sks_status drop_unordered(struct renew_run *run, const char *identity,
+                                 struct sks_renewal *rec, struct sks_error *err)
+{
+    struct version_find f = {identity, rec->pending, false, SKS_VERSION_PENDING};
+    sks_status st = sks_keystore_list(run->s->ks, version_find_cb, &f, err);
+
+    if (st == SKS_OK && f.found && f.state == SKS_VERSION_PENDING) {
+        st = sks_keystore_destroy(run->s->ks, identity, rec->pending, err);
+        if (st == SKS_OK)
+            fprintf(stderr,
+                    "sksctl acme renew: %s: version %u of an interrupted renewal had no order: "
+                    "destroyed\n",
+                    identity, rec->pending);
+    }
+    if (st == SKS_OK) {
+        rec->pending = 0;
+        rec->csr[0] = '\0';
+    }
+    return st;
+}
+
 static void print_time(const char *what, time_t t)
 {
     char buf[32];
@@ -835,6 +884,11 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
 
     if ((st = sks_renewal_get(run->s->ks, t->name, &rec, &err)) != SKS_OK)
         goto failed_no_record;
+    if (rec.order[0] == '\0' && rec.pending != 0) {
+        /* Interrupted between the new version and its order: nothing to continue. */
+        if ((st = drop_unordered(run, t->name, &rec, &err)) != SKS_OK)
+            goto failed;
+    }
     resumed = rec.order[0] != '\0' && rec.pending != 0;
     if (!resumed && t->active == 0) {
         st = sks_fail(&err, SKS_ERR_NOT_FOUND, "%s has no active version to renew", t->name);

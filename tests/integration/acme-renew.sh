@@ -205,3 +205,30 @@ run_ok ari-due renew sp-c
 sti_mode
 assert_grep ari-due "sp-c: renewed: version 3 active, version 2 usable for the grace period (the server's suggested window)" ari-due.out
 pass "outside the configured window, a suggested window (RFC 9773) that began renews"
+
+# ---- killed before the server made the order: the version it generated is destroyed ----------
+# The STI-CA holds every POST: the renewal has generated its version (kept
+# in the record) and waits for newOrder's answer when it is killed.
+sti_mode stall
+"$SKSCTL" acme renew -c "$sks_work/ks.conf" sp-b --force > killed-unordered.out 2>&1 &
+renew_pid=$!
+i=0
+until record_of sp-b | jq -e 'has("pending") and (has("order") | not)' > /dev/null 2>&1; do
+    kill -0 "$renew_pid" 2>/dev/null || { cat killed-unordered.out; fail "renew ended before its order"; }
+    i=$((i + 1))
+    [ "$i" -lt 600 ] || fail "the renewal never recorded its new version"
+    sleep 0.1
+done
+kill -9 "$renew_pid"
+wait "$renew_pid" 2>/dev/null || true
+sti_mode
+orphan=$(record_of sp-b | jq -r .pending)
+[ "$(version_state sp-b "$orphan")" = pending ] || fail "the interrupted version $orphan is not pending"
+active_b=$(active_of sp-b)
+run_ok unordered renew sp-b --force
+assert_grep unordered "version $orphan of an interrupted renewal had no order: destroyed" unordered.out
+assert_grep unordered "sp-b: renewed: version $((orphan + 1)) active, version $active_b usable" unordered.out
+[ -z "$(version_state sp-b "$orphan")" ] || fail "the version without an order was kept"
+ks list --json sp-b | jq -e '[.identities[0].versions[] | select(.state == "pending")] | length == 0' \
+    > /dev/null || fail "a pending version of sp-b was left behind"
+pass "renew killed before its order: the next run destroys the version it generated and renews"
