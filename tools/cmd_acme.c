@@ -1087,9 +1087,15 @@ static int acme_renew_cmd(int argc, char **argv)
     {
         struct renew_run run = {&s, c, key, &cfg, pub, force};
 
-        for (size_t i = 0; i < targets.n; i++)
+        /*
+         * Each line out as it is decided: a journal shows it at once, a kill
+         * loses none, and no child the token layer forks inherits it.
+         */
+        for (size_t i = 0; i < targets.n; i++) {
             if (!renew_one(&run, &targets.v[i]))
                 failed++;
+            fflush(stdout);
+        }
     }
     fflush(stdout);
 done:

@@ -91,7 +91,8 @@ before_b=$(active_of sp-b)
 run_fails all-one-fails "sp-c: failed (stipa-refused)" renew --all
 assert_grep all-one-fails "sp-a: renewed: version 3 active, version 2 usable" all-one-fails.out
 assert_grep all-one-fails "sp-b: renewed: version 2 active, version 1 usable" all-one-fails.out
-[ "$(grep -c '^sp-[abc]: ' all-one-fails.out)" = 3 ] || fail "renew --all did not print one line per identity"
+[ "$(grep -c '^sp-[abc]: ' all-one-fails.out)" = 3 ] ||
+    { cat all-one-fails.out; fail "renew --all did not print one line per identity"; } >&2
 [ "$(active_of sp-b)" = $((before_b + 1)) ] || fail "sp-b was not renewed beside the failing sp-c"
 [ "$(active_of sp-c)" = 1 ] || fail "the failed renewal of sp-c changed its active version"
 [ "$(ks list --json sp-c | jq '.identities[0].versions | length')" = 1 ] ||
