@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -146,6 +147,15 @@ struct acme_order_request {
     void *answer_arg;
     const unsigned char *csr_der; /* finalize's CSR (RFC 2986, DER) */
     size_t csr_len;
+    /* Continue the order at this URL (an interrupted one) instead of a new order; or NULL. */
+    const char *resume_url;
+    /*
+     * Called once newOrder gave the new order's URL, before any challenge
+     * is answered (may be NULL): to keep it durably for a resume.  A
+     * failure stops the order.
+     */
+    sks_status (*created)(void *arg, const char *order_url, struct sks_error *err);
+    void *created_arg;
 };
 
 /*
@@ -155,11 +165,29 @@ struct acme_order_request {
  * the certificate chain downloaded (application/pem-certificate-chain).
  * Polls wait as Retry-After says, within poll_max_seconds in all.
  * *chain is the PEM chain, leaf first (malloc'd, NUL-terminated);
- * *order_url (may be NULL) the order's URL.
+ * *order_url (may be NULL) the order's URL.  With req->resume_url the
+ * order is fetched and continued from its state (authorizations answered
+ * if pending, finalized if ready, polled, downloaded); one that went
+ * invalid fails with acme-invalid.
  */
 sks_status acme_order_certificate(struct acme_client *c, const struct acme_order_request *req,
                                   char **chain, size_t *chain_len, char **order_url,
                                   struct sks_error *err);
+
+/* ---- renewal information (RFC 9773) ---------------------------------------------------------- */
+
+/* RFC 9773 4.1: the certID of |cert|, base64url(AKI keyIdentifier) "." base64url(serial)
+ * (malloc'd). */
+sks_status acme_ari_cert_id(X509 *cert, char **out, struct sks_error *err);
+
+/*
+ * The window in which the server suggests |cert| be renewed (RFC 9773
+ * 4.2), from its directory's renewalInfo: *offered false (and SKS_OK) when
+ * the directory names none.  An unauthenticated GET; an answer without a
+ * suggestedWindow fails with acme-protocol.
+ */
+sks_status acme_renewal_info(struct acme_client *c, X509 *cert, bool *offered, time_t *start,
+                             time_t *end, struct sks_error *err);
 
 /* ---- revocation ------------------------------------------------------------------------------ */
 

@@ -68,6 +68,40 @@ static sks_status parse_chain(const char *pem, size_t len, X509 **leaf, STACK_OF
     return SKS_OK;
 }
 
+/* A CSR kept from an interrupted issuance: a copy of its DER and its public key. */
+static sks_status csr_from_der(const unsigned char *in, size_t len, unsigned char **der,
+                               size_t *out_len, EVP_PKEY **pub, struct sks_error *err)
+{
+    const unsigned char *p = in;
+    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
+
+    *der = NULL;
+    if (req == NULL || (*pub = EVP_PKEY_dup(X509_REQ_get0_pubkey(req))) == NULL ||
+        (*der = OPENSSL_memdup(in, len)) == NULL) {
+        X509_REQ_free(req);
+        ERR_clear_error();
+        return sks_fail(err, SKS_ERR_INPUT,
+                        "the CSR kept for the interrupted order does not parse");
+    }
+    *out_len = len;
+    X509_REQ_free(req);
+    return SKS_OK;
+}
+
+struct created_ctx {
+    const struct acme_issue_request *r;
+    unsigned int version;
+    const unsigned char *der;
+    size_t len;
+};
+
+static sks_status order_created(void *arg, const char *order_url, struct sks_error *err)
+{
+    struct created_ctx *cc = arg;
+
+    return cc->r->created(cc->r->created_arg, order_url, cc->version, cc->der, cc->len, err);
+}
+
 static sks_status write_chain(const char *path, const char *pem, size_t len, struct sks_error *err)
 {
     FILE *f = fopen(path, "w");
@@ -139,6 +173,7 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     unsigned int v = 0;
     struct identity_find found = {.name = r->identity};
     bool publish_first = false;
+    struct created_ctx cc = {r, 0, NULL, 0};
     sks_status st;
 
     if (r->publisher != NULL && !r->attach) {
@@ -147,13 +182,27 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     }
     if (csr == NULL)
         return sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
-    st = sks_keystore_generate_dns(ks, r->identity, r->spc, r->csr_dns, csr, &v, err);
-    if (st != SKS_OK) {
-        BIO_free(csr);
-        return st;
+    if (r->resume != NULL) {
+        v = r->resume->version;
+        st = csr_from_der(r->resume->csr_der, r->resume->csr_len, &der, &o.csr_len, &pub, err);
+        o.resume_url = r->resume->order_url;
+    } else {
+        st = sks_keystore_generate_dns(ks, r->identity, r->spc, r->csr_dns, csr, &v, err);
+        if (st != SKS_OK) {
+            BIO_free(csr);
+            return st;
+        }
+        st = read_csr(csr, &der, &o.csr_len, &pub, err);
     }
-    st = read_csr(csr, &der, &o.csr_len, &pub, err);
     o.csr_der = der;
+    cc = (struct created_ctx){r, v, der, o.csr_len};
+    if (r->created != NULL) {
+        o.created = order_created;
+        o.created_arg = &cc;
+        /* The new version first, so that one interrupted before the order is not lost track of. */
+        if (st == SKS_OK && r->resume == NULL)
+            st = r->created(r->created_arg, NULL, v, der, o.csr_len, err);
+    }
     if (st == SKS_OK)
         st = acme_order_certificate(c, &o, &chain, &chain_len, NULL, err);
     if (st == SKS_OK)

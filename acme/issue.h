@@ -13,6 +13,8 @@
 #include "acme/publish.h"
 #include "keystore/keystore.h"
 
+struct acme_issue_resume;
+
 struct acme_issue_request {
     const char *identity;
     const char *spc;
@@ -42,6 +44,28 @@ struct acme_issue_request {
      * the version is destroyed and nothing was activated.
      */
     const struct acme_publisher *publisher;
+    /*
+     * An interrupted issuance to continue (NULL: a new one): the order's
+     * URL and the pending version with the CSR that was ordered for it.
+     */
+    const struct acme_issue_resume *resume;
+    /*
+     * Called once the pending version exists, before the order (order_url
+     * NULL), and again once the order exists, before any challenge (may
+     * be NULL): its URL, the pending version and its CSR, for the caller
+     * to keep durably so that a resume can continue them (or destroy a
+     * version that never got an order).
+     */
+    sks_status (*created)(void *arg, const char *order_url, unsigned int version,
+                          const unsigned char *csr_der, size_t csr_len, struct sks_error *err);
+    void *created_arg;
+};
+
+struct acme_issue_resume {
+    const char *order_url;
+    unsigned int version;
+    const unsigned char *csr_der;
+    size_t csr_len;
 };
 
 /* *version: the version generated (attached, or pending when !req->attach). */

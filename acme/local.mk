@@ -6,7 +6,8 @@
 noinst_LTLIBRARIES += acme/libsksacme.la
 acme_libsksacme_la_SOURCES = acme/acme.h acme/internal.h acme/store.h acme/issue.h \
 	acme/jws.c acme/client.c acme/account.c acme/order.c acme/store.c acme/issue.c \
-	acme/spc.c acme/spc.h acme/stipa.c acme/stipa.h acme/publish.h acme/publish.c
+	acme/spc.c acme/spc.h acme/stipa.c acme/stipa.h acme/renew.c acme/renew.h acme/ari.c \
+	acme/publish.h acme/publish.c
 acme_libsksacme_la_CFLAGS = $(AM_CFLAGS)
 acme_libsksacme_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 LIBSKS_ACME = acme/libsksacme.la $(LIBSKS_FETCH) $(LIBSKS_KEYSTORE)
@@ -46,6 +47,7 @@ check_PROGRAMS += tests/interop/spc_token_probe
 tests_interop_spc_token_probe_SOURCES = tests/interop/spc_token_probe.c
 tests_interop_spc_token_probe_LDADD = $(LIBSKS_ACME)
 ACME_FIXTURE_TESTS = tests/integration/acme-sti-fixture.sh tests/integration/acme-spc-token.sh \
+	tests/integration/acme-renew.sh tests/integration/acme-renew-load.sh \
 	tests/integration/acme-shaken.sh tests/integration/acme-publish.sh
 TESTS += $(ACME_FIXTURE_TESTS)
 EXTRA_DIST += $(ACME_FIXTURE_TESTS) tests/acme/sti-fixture.py tests/acme/acme-probe.py \

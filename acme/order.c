@@ -238,14 +238,24 @@ sks_status acme_order_certificate(struct acme_client *c, const struct acme_order
         json_array_append_new(ids, json_pack("{s:s, s:s}", "type", req->identifiers[i].type,
                                              "value", req->identifiers[i].value));
     payload = json_pack("{s:o}", "identifiers", ids);
-    st = acme_dir_url(c, "newOrder", &new_order, err);
-    if (st == SKS_OK)
-        st = acme_post_object(c, new_order, payload, false, &f, &order, err);
-    else
+    if (req->resume_url != NULL) {
         json_decref(payload);
-    if (st == SKS_OK && (f.location == NULL || (url = strdup(f.location)) == NULL))
-        st = sks_fail_field(err, SKS_ERR_POLICY, "acme-protocol", "acme",
-                            "ACME server: %s gave no order URL (Location)", new_order);
+        if ((url = strdup(req->resume_url)) == NULL)
+            st = sks_fail(err, SKS_ERR_SYSTEM, "out of memory");
+        else
+            st = acme_post_json(c, url, NULL, false, &f, &order, err);
+    } else {
+        st = acme_dir_url(c, "newOrder", &new_order, err);
+        if (st == SKS_OK)
+            st = acme_post_object(c, new_order, payload, false, &f, &order, err);
+        else
+            json_decref(payload);
+        if (st == SKS_OK && (f.location == NULL || (url = strdup(f.location)) == NULL))
+            st = sks_fail_field(err, SKS_ERR_POLICY, "acme-protocol", "acme",
+                                "ACME server: %s gave no order URL (Location)", new_order);
+        if (st == SKS_OK && req->created != NULL)
+            st = req->created(req->created_arg, url, err);
+    }
     sks_fetched_clear(&f);
     if (st == SKS_OK && strcmp(status_of(order), "invalid") == 0)
         st = invalid_error("order", url, order, err);

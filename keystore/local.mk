@@ -7,7 +7,8 @@ keystore_libskskeystore_la_SOURCES = keystore/keystore.h keystore/internal.h \
 	keystore/keystore.c keystore/map.c keystore/record.c keystore/active.c \
 	keystore/import.c keystore/wrap.c keystore/generate.c keystore/rotate.c keystore/crl.c \
 	keystore/slots.c keystore/protect.c keystore/json.c \
-	keystore/input.c keystore/input.h keystore/keyload.c keystore/conf.c keystore/conf.h
+	keystore/input.c keystore/input.h keystore/keyload.c keystore/conf.c keystore/conf.h \
+	keystore/renewal.c keystore/renewal.h
 keystore_libskskeystore_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(P11KIT_LIBS)
 LIBSKS_KEYSTORE = keystore/libskskeystore.la $(LIBSKS_PROFILE) $(LIBSKS_P11)
 

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "keystore/renewal.h"
 #include "p11/p11.h"
 #include "sksd/sksd.h"
 
@@ -235,6 +236,9 @@ struct view {
     bool listed;    /* |ids| holds every identity */
     struct view_identity *ids;
     size_t nids;
+    /* The renewal records (sksctl acme renew), read with the list; only while |listed|. */
+    struct sks_renewal *renewals;
+    size_t nrenewals;
 };
 
 /*
@@ -253,6 +257,9 @@ static void view_unlist(struct view *v)
 {
     size_t i;
 
+    free(v->renewals);
+    v->renewals = NULL;
+    v->nrenewals = 0;
     for (i = 0; i < v->nids; i++)
         free(v->ids[i].versions);
     free(v->ids);
@@ -311,6 +318,20 @@ static int view_identity(const struct sks_identity_info *info, void *arg)
     return 0;
 }
 
+/* A renewal record into the view; past LISTED_IDENTITIES_MAX none are kept. */
+static void view_renewal(const struct sks_renewal *r, void *arg)
+{
+    struct view *v = arg;
+
+    /* The name goes into label values as it is: only a valid identity name is taken. */
+    if (!v->listed || v->nrenewals == LISTED_IDENTITIES_MAX || !sks_identity_name_ok(r->identity))
+        return;
+    if (v->renewals == NULL &&
+        (v->renewals = calloc(LISTED_IDENTITIES_MAX, sizeof(*v->renewals))) == NULL)
+        return;
+    v->renewals[v->nrenewals++] = *r;
+}
+
 /* A new view from a list of the key store; NULL when out of memory. */
 static struct view *view_make(struct sks_keystore *ks, const unsigned char *marker, size_t len)
 {
@@ -324,6 +345,8 @@ static struct view *view_make(struct sks_keystore *ks, const unsigned char *mark
     v->listed = (v->ids = calloc(LISTED_IDENTITIES_MAX, sizeof(*v->ids))) != NULL;
     sks_error_clear(&v->err);
     v->status = sks_keystore_list(ks, view_identity, v, &v->err);
+    if (v->status == SKS_OK && v->listed)
+        v->status = sks_renewal_each(ks, view_renewal, v, &v->err);
     v->listed_ns = sksd_now_ns();
     return v;
 }
@@ -396,6 +419,51 @@ static void write_keystore_up(FILE *f, int up)
             up);
 }
 
+/* A stable code is [a-z0-9-]; anything else is left out of a label value. */
+static const char *label_safe(const char *code, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (; *code != '\0' && n + 1 < size; code++)
+        if ((*code >= 'a' && *code <= 'z') || (*code >= '0' && *code <= '9') || *code == '-' ||
+            *code == '_' || *code == '.')
+            buf[n++] = *code;
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The last renewal attempt per identity (sksctl acme renew's records). */
+static void scrape_renewals(FILE *f, const struct view *v)
+{
+    char code[SKS_RENEWAL_CODE_MAX + 1];
+    size_t i;
+
+    fprintf(f, "# HELP sksd_renewal_last_result The result of the last renewal attempt of each "
+               "identity (ok, failed, running), with the failure's code.\n"
+               "# TYPE sksd_renewal_last_result gauge\n");
+    for (i = 0; i < v->nrenewals; i++)
+        fprintf(f, "sksd_renewal_last_result{identity=\"%s\",result=\"%s\",code=\"%s\"} 1\n",
+                v->renewals[i].identity, sks_renewal_result_name(v->renewals[i].result),
+                label_safe(v->renewals[i].code, code, sizeof(code)));
+    fprintf(f, "# HELP sksd_renewal_last_attempt_timestamp_seconds When the last renewal attempt "
+               "of each identity started.\n"
+               "# TYPE sksd_renewal_last_attempt_timestamp_seconds gauge\n");
+    for (i = 0; i < v->nrenewals; i++)
+        fprintf(f, "sksd_renewal_last_attempt_timestamp_seconds{identity=\"%s\"} %lld\n",
+                v->renewals[i].identity, (long long)v->renewals[i].attempt);
+    fprintf(f, "# HELP sksd_renewal_failures Failed renewal attempts of each identity in a row.\n"
+               "# TYPE sksd_renewal_failures gauge\n");
+    for (i = 0; i < v->nrenewals; i++)
+        fprintf(f, "sksd_renewal_failures{identity=\"%s\"} %u\n", v->renewals[i].identity,
+                v->renewals[i].failures);
+    fprintf(f, "# HELP sksd_renewal_next_attempt_timestamp_seconds No renewal attempt of each "
+               "identity before this time (its back-off; 0: none).\n"
+               "# TYPE sksd_renewal_next_attempt_timestamp_seconds gauge\n");
+    for (i = 0; i < v->nrenewals; i++)
+        fprintf(f, "sksd_renewal_next_attempt_timestamp_seconds{identity=\"%s\"} %lld\n",
+                v->renewals[i].identity, (long long)v->renewals[i].next);
+}
+
 struct scrape {
     FILE *f;
     time_t now;
@@ -443,6 +511,7 @@ static void scrape_view(const struct view *v, void *arg)
                     difftime(ver->not_after, s->now) / 86400.0);
         }
     }
+    scrape_renewals(s->f, v);
 }
 
 /* The key store part: when the token cannot be read, say so in sksd_keystore_up. */

@@ -14,13 +14,13 @@
 
 #define COMMAND_TIMEOUT_MS 30000
 
-bool acme_shaken_wanted(const struct acme_shaken_opts *s)
+bool acme_shaken_wanted(const struct acme_token_source *s)
 {
     return s->token_file != NULL || s->token_command != NULL || s->stipa_url != NULL ||
            s->stipa_account != NULL || s->stipa_credentials != NULL || s->stipa_ca_file != NULL;
 }
 
-const char *acme_shaken_opts_problem(const struct acme_shaken_opts *s)
+const char *acme_shaken_opts_problem(const struct acme_token_source *s)
 {
     int sources = (s->token_file != NULL) + (s->token_command != NULL) + (s->stipa_url != NULL);
 
@@ -63,7 +63,7 @@ sks_status acme_identity_spc(struct sks_keystore *ks, const char *identity, char
     return st;
 }
 
-sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_private, const char *spc,
+sks_status acme_shaken_token(const struct acme_token_source *s, bool allow_private, const char *spc,
                              struct p11_key *account, char **token, char **tkvalue,
                              struct sks_error *err)
 {

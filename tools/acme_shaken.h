@@ -8,17 +8,9 @@
 
 #include <stdbool.h>
 
+#include "acme/renew.h"
 #include "keystore/keystore.h"
 #include "p11/p11.h"
-
-struct acme_shaken_opts {
-    const char *token_file;        /* --spc-token */
-    const char *token_command;     /* --spc-token-command */
-    const char *stipa_url;         /* --stipa-url */
-    const char *stipa_account;     /* --stipa-account */
-    const char *stipa_credentials; /* --stipa-credentials */
-    const char *stipa_ca_file;     /* --stipa-ca-file */
-};
 
 /* clang-format off */
 #define ACME_SHAKEN_OPTS(s)                                                                        \
@@ -44,9 +36,9 @@ struct acme_shaken_opts {
     "                     system's); --allow-private applies to it too\n"
 
 /* True when any SHAKEN token option is given. */
-bool acme_shaken_wanted(const struct acme_shaken_opts *s);
+bool acme_shaken_wanted(const struct acme_token_source *s);
 /* NULL, or what is wrong with the options given (exactly one source). */
-const char *acme_shaken_opts_problem(const struct acme_shaken_opts *s);
+const char *acme_shaken_opts_problem(const struct acme_token_source *s);
 
 /* The SPC of the existing |identity|: *found false when there is none yet. */
 sks_status acme_identity_spc(struct sks_keystore *ks, const char *identity, char *spc, size_t size,
@@ -57,7 +49,7 @@ sks_status acme_identity_spc(struct sks_keystore *ks, const char *identity, char
  * |s| names, checked (sks_acme_atc_check), and the TNAuthList identifier's
  * value as the token writes it; both malloc'd.
  */
-sks_status acme_shaken_token(const struct acme_shaken_opts *s, bool allow_private, const char *spc,
+sks_status acme_shaken_token(const struct acme_token_source *s, bool allow_private, const char *spc,
                              struct p11_key *account, char **token, char **tkvalue,
                              struct sks_error *err);
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -16,9 +17,11 @@
 #include "acme/acme.h"
 #include "acme/issue.h"
 #include "acme/publish.h"
+#include "acme/renew.h"
 #include "acme/spc.h"
 #include "acme/store.h"
 #include "common/file.h"
+#include "keystore/renewal.h"
 #include "shaken/b64url.h"
 #include "tools/acme_shaken.h"
 #include "tools/opts.h"
@@ -418,7 +421,7 @@ static int acme_issue_cmd(int argc, char **argv)
     struct cli_store_opts o = {.cmd = "acme issue"};
     struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
     const char *spc = NULL, *dns = NULL, *x5u = NULL, *challenge = NULL, *chain = NULL;
-    struct acme_shaken_opts shaken = {0};
+    struct acme_token_source shaken = {0};
     char *token = NULL, *tkvalue = NULL, spc_buf[SKS_SPC_MAX + 1];
     struct sks_acme_tkauth tkauth;
     bool no_attach = false, publish = false, found;
@@ -666,6 +669,443 @@ static int acme_revoke_cmd(int argc, char **argv)
     return acme_finish(o.cmd, st, &err, &s, key, c);
 }
 
+/* ---- renew ----------------------------------------------------------------------------------- */
+
+static int usage_renew(FILE *f, int status)
+{
+    fprintf(f, "usage: sksctl acme renew IDENTITY|--all [--force] [TOKEN-SOURCE] [OPTIONS]\n"
+               "\n"
+               "Renews each identity (IDENTITY, or every identity with an active version)\n"
+               "whose active certificate is inside its renewal window (the [acme] section's\n"
+               "renew_fraction of its lifetime at its end), or whose server's renewal\n"
+               "information (RFC 9773) suggests a window that has begun: issues a new version as\n"
+               "sksctl acme issue does, with the active version's x5u, and activates it;\n"
+               "the old version stays usable for the grace period.  An identity whose last\n"
+               "attempt failed is not tried again before its back-off ends; an interrupted\n"
+               "renewal continues its order with the key version it generated.  One line\n"
+               "per identity on stdout; the exit status is 1 when any renewal failed.\n"
+               "Settings come from the configuration file's [acme] section; options given\n"
+               "here override it.\n"
+               "\n"
+               "  --all              every identity that has an active version\n"
+               "  --force            renew now: ignore the window and the back-off\n"
+               "  --no-crl-check     activate without checking the new chain's CRLs\n"
+               "\n"
+               "With a [publish] section, each new version gets the x5u of its template and\n"
+               "is activated only once the STI-CR serves its chain (sksctl(1), PUBLICATION).\n"
+               "\n" ACME_SHAKEN_USAGE "\n" ACME_USAGE CLI_STORE_USAGE CLI_TRUST_USAGE);
+    return status;
+}
+
+struct renew_target {
+    char name[SKS_IDENTITY_NAME_MAX + 1];
+    char spc[SKS_SPC_MAX + 1];
+    char x5u[SKS_X5U_MAX + 1];
+    unsigned int active;
+};
+
+struct renew_targets {
+    const char *only; /* NULL: all */
+    struct renew_target *v;
+    size_t n, cap;
+    bool oom;
+};
+
+static int collect_target(const struct sks_identity_info *info, void *arg)
+{
+    struct renew_targets *t = arg;
+    struct renew_target *one;
+
+    if (t->only != NULL && strcmp(t->only, info->name) != 0)
+        return 0;
+    if (t->only == NULL && info->active == 0)
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        struct renew_target *v = realloc(t->v, cap * sizeof(*v));
+
+        if (v == NULL) {
+            t->oom = true;
+            return 1;
+        }
+        t->v = v;
+        t->cap = cap;
+    }
+    one = &t->v[t->n++];
+    memset(one, 0, sizeof(*one));
+    snprintf(one->name, sizeof(one->name), "%s", info->name);
+    snprintf(one->spc, sizeof(one->spc), "%s", info->spc);
+    one->active = info->active;
+    for (size_t i = 0; i < info->nversions; i++)
+        if (info->versions[i].version == info->active)
+            snprintf(one->x5u, sizeof(one->x5u), "%s", info->versions[i].x5u);
+    return 0;
+}
+
+struct renew_run {
+    struct cli_store *s;
+    struct acme_client *c;
+    struct p11_key *key;
+    const struct acme_renew_config *cfg;
+    const struct acme_publisher *pub; /* NULL: no [publish] section */
+    bool force;
+};
+
+/* created: the order in flight, its pending version and CSR, durable before any challenge. */
+static sks_status keep_order(void *arg, const char *order_url, unsigned int version,
+                             const unsigned char *csr, size_t len, struct sks_error *err)
+{
+    struct renew_run *run = ((void **)arg)[0];
+    struct sks_renewal *rec = ((void **)arg)[1];
+
+    if ((order_url != NULL && strlen(order_url) >= sizeof(rec->order)) ||
+        b64url_encoded_len(len) >= sizeof(rec->csr))
+        return sks_fail_field(err, SKS_ERR_POLICY, "acme-protocol", "acme",
+                              "ACME server: the order URL is too long to keep");
+    snprintf(rec->order, sizeof(rec->order), "%s", order_url != NULL ? order_url : "");
+    rec->pending = version;
+    b64url_encode(csr, len, rec->csr);
+    return sks_renewal_put(run->s->ks, rec, err);
+}
+
+/* One issuance for |t|: resumed from |rec|'s order when it has one. */
+static sks_status renew_issue(struct renew_run *run, const struct renew_target *t,
+                              struct sks_renewal *rec, unsigned int *version, struct sks_error *err)
+{
+    char *token = NULL, *tkvalue = NULL;
+    unsigned char csr[SKS_RENEWAL_CSR_MAX];
+    struct acme_issue_resume resume = {0};
+    struct sks_acme_tkauth tkauth;
+    struct acme_identifier id;
+    struct acme_issue_request req;
+    void *created_arg[2] = {run, rec};
+    size_t csr_len = 0;
+    sks_status st;
+
+    if (rec->order[0] != '\0') {
+        if (b64url_decode(rec->csr, strlen(rec->csr), csr, &csr_len) != 0)
+            csr_len = 0;
+        resume = (struct acme_issue_resume){rec->order, rec->pending, csr, csr_len};
+    }
+    st = acme_shaken_token(&run->cfg->source, run->cfg->allow_private, t->spc, run->key, &token,
+                           &tkvalue, err);
+    if (st != SKS_OK)
+        return st;
+    tkauth = (struct sks_acme_tkauth){token, tkvalue};
+    id = (struct acme_identifier){SKS_ACME_ID_TNAUTHLIST, tkvalue};
+    req = (struct acme_issue_request){.identity = t->name,
+                                      .spc = t->spc,
+                                      .identifiers = &id,
+                                      .nidentifiers = 1,
+                                      .challenge_type = SKS_ACME_TKAUTH_01,
+                                      .answer = "{}",
+                                      .answer_fn = sks_acme_tkauth_answer,
+                                      .answer_arg = &tkauth,
+                                      /* With a publisher, the new version's own x5u. */
+                                      .x5u = run->pub != NULL ? NULL : t->x5u,
+                                      .publisher = run->pub,
+                                      .attach = true,
+                                      .resume = rec->order[0] != '\0' ? &resume : NULL,
+                                      .created = keep_order,
+                                      .created_arg = created_arg};
+    st = acme_issue(run->c, run->s->ks, &req, version, err);
+    free(token);
+    free(tkvalue);
+    return st;
+}
+
+/* state of |version| of |identity|, via the list; *found false when it is gone. */
+struct version_find {
+    const char *identity;
+    unsigned int version;
+    bool found;
+    enum sks_version_state state;
+};
+
+static int version_find_cb(const struct sks_identity_info *info, void *arg)
+{
+    struct version_find *f = arg;
+
+    if (strcmp(info->name, f->identity) != 0)
+        return 0;
+    for (size_t i = 0; i < info->nversions; i++)
+        if (info->versions[i].version == f->version) {
+            f->found = true;
+            f->state = info->versions[i].state;
+        }
+    return 1;
+}
+
+/*
+ * A renewal killed after it generated its version but before the server
+ * made the order leaves a pending version no order will complete: it is
+ * destroyed (only while still pending) and the record forgets it.
+ */
+static sks_status drop_unordered(struct renew_run *run, const char *identity,
+                                 struct sks_renewal *rec, struct sks_error *err)
+{
+    struct version_find f = {identity, rec->pending, false, SKS_VERSION_PENDING};
+    sks_status st = sks_keystore_list(run->s->ks, version_find_cb, &f, err);
+
+    if (st == SKS_OK && f.found && f.state == SKS_VERSION_PENDING) {
+        st = sks_keystore_destroy(run->s->ks, identity, rec->pending, err);
+        if (st == SKS_OK)
+            fprintf(stderr,
+                    "sksctl acme renew: %s: version %u of an interrupted renewal had no order: "
+                    "destroyed\n",
+                    identity, rec->pending);
+    }
+    if (st == SKS_OK) {
+        rec->pending = 0;
+        rec->csr[0] = '\0';
+    }
+    return st;
+}
+
+static void print_time(const char *what, time_t t)
+{
+    char buf[32];
+    struct tm tm;
+
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    printf("%s %s", what, buf);
+}
+
+/* Renews |t| if it is due; false when an attempt failed. */
+static bool renew_one(struct renew_run *run, const struct renew_target *t)
+{
+    struct sks_renewal rec;
+    struct sks_error err = {0};
+    unsigned int version = 0;
+    time_t now = time(NULL), open = 0;
+    X509 *cert = NULL;
+    bool resumed = false, by_ari = false;
+    sks_status st;
+
+    if ((st = sks_renewal_get(run->s->ks, t->name, &rec, &err)) != SKS_OK)
+        goto failed_no_record;
+    if (rec.order[0] == '\0' && rec.pending != 0) {
+        /* Interrupted between the new version and its order: nothing to continue. */
+        if ((st = drop_unordered(run, t->name, &rec, &err)) != SKS_OK)
+            goto failed;
+    }
+    resumed = rec.order[0] != '\0' && rec.pending != 0;
+    if (!resumed && t->active == 0) {
+        st = sks_fail(&err, SKS_ERR_NOT_FOUND, "%s has no active version to renew", t->name);
+        goto failed;
+    }
+    if (!resumed && !run->force) {
+        if (rec.result == SKS_RENEWAL_FAILED && rec.next > now) {
+            printf("%s: backing off after %u failure%s (%s);", t->name, rec.failures,
+                   rec.failures == 1 ? "" : "s", rec.code);
+            print_time(" next attempt after", rec.next);
+            printf("\n");
+            return true;
+        }
+        if ((st = acme_version_certificate(run->s->tok, t->name, t->active, &cert, &err)) != SKS_OK)
+            goto failed;
+        {
+            time_t nb = 0, na = 0;
+            const ASN1_TIME *b = X509_get0_notBefore(cert), *a = X509_get0_notAfter(cert);
+            struct tm tb, ta;
+
+            if (ASN1_TIME_to_tm(b, &tb) != 1 || ASN1_TIME_to_tm(a, &ta) != 1) {
+                st = sks_fail(&err, SKS_ERR_INPUT, "the certificate of %s/%u has no valid dates",
+                              t->name, t->active);
+                goto failed;
+            }
+            nb = timegm(&tb);
+            na = timegm(&ta);
+            open = acme_renew_window(run->cfg, t->name, nb, na);
+        }
+        /* RFC 9773: the server's suggested window, when it offers one, may open it earlier. */
+        if (now < open) {
+            struct sks_error aerr;
+            bool offered = false;
+            time_t as = 0, ae = 0;
+
+            if (acme_renewal_info(run->c, cert, &offered, &as, &ae, &aerr) != SKS_OK)
+                fprintf(stderr,
+                        "sksctl acme renew: %s: no renewal information (%s): the configured "
+                        "window decides\n",
+                        t->name, aerr.msg);
+            else if (offered && now >= as)
+                by_ari = true;
+            else if (offered && as < open)
+                open = as;
+        }
+        X509_free(cert);
+        cert = NULL;
+        if (now < open && !by_ari) {
+            printf("%s: not due: version %u", t->name, t->active);
+            print_time(" renews after", open);
+            printf("\n");
+            return true;
+        }
+    }
+    rec.attempt = now;
+    rec.result = SKS_RENEWAL_RUNNING;
+    if ((st = sks_renewal_put(run->s->ks, &rec, &err)) != SKS_OK)
+        goto failed;
+    st = renew_issue(run, t, &rec, &version, &err);
+    if (st != SKS_OK && resumed) {
+        /* The order could not be continued (gone invalid, expired): its version was destroyed. */
+        fprintf(stderr,
+                "sksctl acme renew: %s: the interrupted order %s was not continued (%s): "
+                "starting over\n",
+                t->name, rec.order, err.msg);
+        rec.order[0] = rec.csr[0] = '\0';
+        rec.pending = 0;
+        resumed = false;
+        st = renew_issue(run, t, &rec, &version, &err);
+    }
+    /* With a publisher, acme_issue activated it once the STI-CR served its chain. */
+    if (st == SKS_OK && run->pub == NULL &&
+        (st = sks_keystore_activate(run->s->ks, t->name, version, &err)) != SKS_OK)
+        sks_error_prefix(&err, "%s/%u was issued but not activated", t->name, version);
+    rec.order[0] = rec.csr[0] = '\0';
+    rec.pending = 0;
+    if (st != SKS_OK)
+        goto failed;
+    rec.result = SKS_RENEWAL_OK;
+    rec.failures = 0;
+    rec.next = 0;
+    rec.code[0] = '\0';
+    if (sks_renewal_put(run->s->ks, &rec, &err) != SKS_OK)
+        fprintf(stderr, "sksctl acme renew: %s: renewed, but its record was not written: %s\n",
+                t->name, err.msg);
+    if (t->active != 0)
+        printf("%s: renewed: version %u active, version %u usable for the grace period%s\n",
+               t->name, version, t->active, by_ari ? " (the server's suggested window)" : "");
+    else
+        printf("%s: renewed: version %u active\n", t->name, version);
+    return true;
+
+failed : {
+    struct sks_error ignored;
+
+    rec.result = SKS_RENEWAL_FAILED;
+    rec.failures++;
+    rec.next = now + acme_renew_backoff(run->cfg, rec.failures);
+    snprintf(rec.code, sizeof(rec.code), "%s", sks_error_code(&err));
+    if (rec.identity[0] != '\0')
+        sks_renewal_put(run->s->ks, &rec, &ignored);
+}
+failed_no_record:
+    X509_free(cert);
+    printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
+    return false;
+}
+
+/* The [acme] section's settings, then the command line's over them. */
+static sks_status renew_settings(const struct cli_store *s, const struct acme_opts *a,
+                                 const struct acme_token_source *src, struct acme_renew_config *cfg,
+                                 struct sks_error *err)
+{
+    char *dir = NULL, *slash;
+    sks_status st;
+
+    if (s->cfg.path != NULL && (dir = strdup(s->cfg.path)) != NULL &&
+        (slash = strrchr(dir, '/')) != NULL)
+        *slash = '\0';
+    else if (dir != NULL) {
+        free(dir);
+        dir = NULL;
+    }
+    st = acme_renew_config_load(cfg, sks_config_conf(&s->cfg), dir, err);
+    free(dir);
+    if (st != SKS_OK)
+        return st;
+    if (a->directory != NULL)
+        cfg->directory = a->directory;
+    if (a->ca_file != NULL)
+        cfg->ca_file = a->ca_file;
+    if (a->allow_private)
+        cfg->allow_private = true;
+    if (acme_shaken_wanted(src))
+        cfg->source = *src;
+    if (acme_shaken_opts_problem(&cfg->source) != NULL)
+        return sks_fail_field(err, SKS_ERR_INPUT, "config", "spc_token", "%s (or in [acme]: %s)",
+                              acme_shaken_opts_problem(&cfg->source),
+                              "spc_token, spc_token_command or stipa_url");
+    return SKS_OK;
+}
+
+static int acme_renew_cmd(int argc, char **argv)
+{
+    struct cli_store_opts o = {.cmd = "acme renew"};
+    struct acme_opts a = {.retries = -1, .poll_max = -1, .timeout = -1};
+    struct acme_token_source src = {0};
+    bool all = false, force = false;
+    const struct cli_opt opts[] = {
+        CLI_FLAG("all", &all), CLI_FLAG("force", &force), ACME_SHAKEN_OPTS(&src),
+        ACME_OPTS(&a),         CLI_STORE_OPTS(&o),        CLI_END,
+    };
+    struct renew_targets targets = {0};
+    struct acme_renew_config cfg;
+    struct acme_publisher *pub = NULL;
+    struct acme_opts merged;
+    struct acme_client *c = NULL;
+    struct p11_key *key = NULL;
+    struct acme_account acct;
+    struct sks_error err;
+    struct cli_store s;
+    size_t failed = 0;
+    sks_status st;
+    int rc;
+
+    if (!cli_parse_opts(argc, argv, opts, usage_renew, &rc))
+        return rc;
+    if (all ? optind != argc : optind != argc - 1)
+        return cli_usage_error(o.cmd, "give one IDENTITY or --all");
+    acme_renew_config_init(&cfg);
+    /* Each renewal activates: the new chain is held to its CRLs first. */
+    o.crls = true;
+    if (cli_store_open(&o, true, true, &s, &err) != SKS_OK)
+        return cli_store_report(o.cmd, &err, NULL);
+    if ((st = renew_settings(&s, &a, &src, &cfg, &err)) != SKS_OK ||
+        (st = acme_publisher_from_config(&s.cfg, &pub, &err)) != SKS_OK)
+        goto done;
+    merged = a;
+    merged.directory = cfg.directory;
+    merged.ca_file = cfg.ca_file;
+    merged.allow_private = cfg.allow_private;
+    if ((st = open_account(&s, &merged, &acct, &key, &c, &err)) != SKS_OK)
+        goto done;
+    targets.only = all ? NULL : argv[optind];
+    if ((st = sks_keystore_list(s.ks, collect_target, &targets, &err)) != SKS_OK)
+        goto done;
+    if (targets.oom) {
+        st = sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
+        goto done;
+    }
+    if (!all && targets.n == 0) {
+        st = sks_fail(&err, SKS_ERR_NOT_FOUND, "no identity %s on %s", argv[optind],
+                      p11_token_uri(s.tok));
+        goto done;
+    }
+    {
+        struct renew_run run = {&s, c, key, &cfg, pub, force};
+
+        /*
+         * Each line out as it is decided: a journal shows it at once, a kill
+         * loses none, and no child the token layer forks inherits it.
+         */
+        for (size_t i = 0; i < targets.n; i++) {
+            if (!renew_one(&run, &targets.v[i]))
+                failed++;
+            fflush(stdout);
+        }
+    }
+    fflush(stdout);
+done:
+    free(targets.v);
+    acme_publisher_free(pub);
+    rc = acme_finish(o.cmd, st, &err, &s, key, c);
+    acme_renew_config_free(&cfg);
+    return rc != 0 ? rc : failed != 0 ? 1 : 0;
+}
+
 /* ---- publish ------------------------------------------------------------------------------------
  */
 
@@ -738,6 +1178,7 @@ static const struct sksctl_cmd acme_commands[] = {
     {"key-rollover", "replace the account key with a new one generated in the token",
      acme_rollover},
     {"issue", "order a certificate for a new key version and attach it", acme_issue_cmd},
+    {"renew", "renew the certificates inside their renewal window", acme_renew_cmd},
     {"revoke", "revoke a key version's certificate, then destroy the version", acme_revoke_cmd},
 };
 

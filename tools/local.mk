@@ -10,6 +10,11 @@ sksctl_LDADD = $(LIBSKS_ACME) $(LIBSKS_VERIFY) $(LIBSKS_FETCH) $(LIBSKS_TESTPKI)
 man_MANS += tools/sksctl.1
 SUBST_FILES += tools/sksctl.1
 tools/sksctl.1: $(srcdir)/tools/sksctl.1.in
+# The renewal run (sksctl acme renew --all) and the timer that starts it twice a day.
+systemdsystemunit_DATA += tools/sksctl-acme-renew.service tools/sksctl-acme-renew.timer
+SUBST_FILES += tools/sksctl-acme-renew.service
+tools/sksctl-acme-renew.service: $(srcdir)/tools/sksctl-acme-renew.service.in
+EXTRA_DIST += tools/sksctl-acme-renew.timer
 
 # Tests
 # sksctl sign and verify with PEM keys and a test PKI, and with a token key

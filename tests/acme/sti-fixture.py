@@ -22,6 +22,12 @@ there:
     stall              every STI-CA POST is held, never answered
     slow-validation    a tkauth-01 answer is "processing" for a second: the
                        authorization says pending, with Retry-After: 1
+    hold-validation    a tkauth-01 answer stays "processing" while this mode
+                       is set (a client to interrupt at a known point)
+    orders-expired     an order made before this mode was set that is fetched
+                       and is not valid yet has expired: invalid from then on
+    ari-due            the renewal information (RFC 9773) of every
+                       certificate suggests a window that began an hour ago
     stipa-expired      the STI-PA issues tokens that expired a minute ago
     stipa-padded-base64  the STI-PA writes tkvalue in padded standard base64,
                        as the deployed one does, not RFC 9448's base64url
@@ -45,6 +51,9 @@ free port, written to PORTFILE once it listens:
                (RFC 8555 JWS) new-account, new-order, authz/N, chall/N,
                order/N, order/N/finalize, cert/N, acct/N, key-change,
                revoke-cert (by the ordering account or the certificate's key)
+           GET  /acme/renewal-info/CERTID     RFC 9773 renewal information of a
+               certificate it issued: its suggestedWindow, the last third of
+               its lifetime (or, in ari-due, one that began an hour ago)
 
 The STI-CA takes nothing on trust: each POST's JWS is verified (ES256, jwk
 for new-account and kid after, the url header, a nonce it issued and has
@@ -403,8 +412,20 @@ def issue(csr, order):
          .add_extension(x509.UnrecognizedExtension(TNAUTHLIST_OID, tnauthlist_der(spc)),
                         critical=False))
     cert = sign_cert(b, ca_key)
+    issued_windows[ari_cert_id(cert)] = (nb + (na - nb) * 2 / 3, na)
     return cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(
         serialization.Encoding.PEM)
+
+
+# RFC 9773 certID -> (start, end) of the suggested renewal window.
+issued_windows = {}
+
+
+def ari_cert_id(cert):
+    """RFC 9773 4.1: base64url(AKI keyIdentifier) "." base64url(serial's DER content)."""
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    n = cert.serial_number
+    return b64u(aki.key_identifier) + "." + b64u(n.to_bytes(n.bit_length() // 8 + 1, "big"))
 
 
 def check_csr(csr_b64, order, account):
@@ -491,9 +512,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                    "newOrder": b + "/acme/new-order",
                                    "revokeCert": b + "/acme/revoke-cert",
                                    "keyChange": b + "/acme/key-change",
+                                   "renewalInfo": b + "/acme/renewal-info",
                                    "meta": {"termsOfService": b + "/acme/terms"}}, acme=False)
         if self.path == "/acme/new-nonce":
             return self.answer(204, None, b"")
+        if self.path.startswith("/acme/renewal-info/"):
+            window = issued_windows.get(self.path[len("/acme/renewal-info/"):])
+            if window is None:
+                return self.json(404, {"type": ERR + "malformed",
+                                       "detail": "no certificate of this CA has that certID"},
+                                 acme=False, ctype="application/problem+json")
+            start, end = window
+            if "ari-due" in modes():
+                start, end = now_utc() - datetime.timedelta(hours=1), \
+                    now_utc() + datetime.timedelta(hours=1)
+            fmt = "%Y-%m-%dT%H:%M:%SZ"
+            sys.stderr.write("renewal-info %s\n" % self.path)
+            return self.json(200, {"suggestedWindow": {"start": start.strftime(fmt),
+                                                       "end": end.strftime(fmt)}},
+                             {"Retry-After": "21600"}, acme=False)
         if self.path == "/stipa/cert.pem":
             return self.answer(200, "application/pem-certificate-chain", stipa_pem, acme=False)
         return self.json(404, {"detail": "no such resource"}, acme=False)
@@ -659,6 +696,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Problem(403, "unauthorized", "the order is another account's")
             if len(parts) == 3 and parts[2] == "finalize":
                 return self.finalize(account, order, payload)
+            if "orders-expired" in modes() and order["status"] != "valid" and \
+                    order["created"] < os.path.getmtime(os.path.join(state, "MODE")):
+                order["status"] = "invalid"
+                order["error"] = {"type": ERR + "malformed", "detail": "the order expired"}
             return self.json(200, order_obj(b, order), {"Location": b + "/acme/order/" +
                                                         order["id"]})
         if len(parts) == 2 and parts[0] == "cert" and parts[1] in certs:
@@ -704,7 +745,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "account": account, "order": oid}
         challs[cid] = aid
         orders[oid] = {"id": oid, "identifiers": ids, "status": "pending", "authz": aid,
-                       "account": account, "cert": None, "error": None}
+                       "account": account, "cert": None, "error": None,
+                       "created": time.time()}
         return self.json(201, order_obj(self.base(), orders[oid]),
                          {"Location": self.base() + "/acme/order/" + oid})
 
@@ -751,6 +793,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def settle(az):
     """A tkauth-01 answer's outcome, once its validation time has come."""
     if az["chall_status"] != "processing" or time.time() < az["ready_at"]:
+        return
+    if "hold-validation" in modes():
         return
     status, error = az["result"]
     order = orders[az["order"]]

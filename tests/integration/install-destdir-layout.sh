@@ -47,6 +47,27 @@ sed 's/\\://g' "$(installed man1/sksctl.1)" | grep -q "^\.I $sksctl_conf\$" ||
 [ "$sksctl_conf" = "$conf" ] || fail "sksctl reads $sksctl_conf by default, sksd $conf"
 pass "sksctl(1) and sksctl list --help name the same configuration"
 
+# The renewal run: the installed sksctl on the same configuration, as the
+# same user, hardened as sksd is, started by its timer twice a day.
+renew_unit=$(installed systemd/system/sksctl-acme-renew.service)
+renew_timer=$(installed systemd/system/sksctl-acme-renew.timer)
+renew_exec=$(sed -n 's/^ExecStart=//p' "$renew_unit")
+[ "$renew_exec" = "${sksd%/sbin/sksd}/bin/sksctl acme renew --all -c $conf" ] ||
+    fail "the renewal unit runs '$renew_exec', not the installed sksctl acme renew --all on $conf"
+[ -x "$dest${renew_exec%% *}" ] || fail "the renewal unit runs ${renew_exec%% *}, which is not installed"
+hardening() {
+    sed -n '/^NoNewPrivileges=/,/^ReadWritePaths=/p; /^User=/p; /^Group=/p' "$1"
+}
+hardening "$unit" > "$sks_work/sksd.hardening"
+hardening "$renew_unit" > "$sks_work/renew.hardening"
+[ -s "$sks_work/sksd.hardening" ] || fail "sksd.service has no hardening block"
+assert_same_file "the renewal unit is hardened as sksd's" "$sks_work/sksd.hardening" \
+    "$sks_work/renew.hardening"
+grep -q '^Unit=sksctl-acme-renew.service$' "$renew_timer" || fail "the timer starts no renewal"
+grep -q '^OnCalendar=.*00,12:00:00$' "$renew_timer" || fail "the timer does not run twice a day"
+grep -q '^RandomizedDelaySec=' "$renew_timer" || fail "the timer's runs are not spread"
+pass "sksctl-acme-renew.service/.timer: the installed sksctl on $conf, hardened as sksd, twice a day"
+
 user=$(sed -n 's/^User=//p' "$unit")
 group=$(sed -n 's/^Group=//p' "$unit")
 grep -q "^u $user " "$(installed sysusers.d/sksd.conf)" || fail "no sysusers.d entry declares the user $user"
@@ -66,7 +87,7 @@ ls -ld /var/lib/softhsm 2>/dev/null | grep -q ' softhsm ' ||
     fail "SoftHSM2's token store is not group softhsm here: the membership would not reach it"
 pass "sysusers.d makes $user a member of softhsm, which owns SoftHSM2's token store"
 
-if grep -rn '@[a-z_]*@' "$unit" "$dest$confdir" "$(installed tmpfiles.d/sksd.conf)" \
+if grep -rn '@[a-z_]*@' "$unit" "$renew_unit" "$dest$confdir" "$(installed tmpfiles.d/sksd.conf)" \
     "$(installed man8/sksd.8)" "$(installed man1/sksctl.1)"; then
     fail "an installed file names a directory configure did not substitute"
 fi

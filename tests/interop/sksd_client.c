@@ -3,11 +3,12 @@
  *
  *   sksd_client load HOST PORT [--requests N] [--conns C] [--rate R]
  *                    [--identity NAME] [--body FILE] [--cert X5U=FILE]...
- *                    [--max-age S]
+ *                    [--cert-later X5U=FILE]... [--max-age S]
  *       N requests over C keep-alive connections; with --cert every answer
  *       must verify with the certificate its x5u names.  Prints the counts
  *       ("ok=... per-x5u ...") and exits 0 when every request got a verified
- *       200.
+ *       200.  --cert-later reads FILE when an answer first names X5U (a
+ *       version made during the load).
  *   sksd_client idle HOST PORT N SECONDS
  *       Opens N connections that send nothing and holds them SECONDS.
  *   sksd_client slowloris HOST PORT N SECONDS
@@ -71,7 +72,7 @@ static X509 *read_cert(const char *path)
     return x;
 }
 
-static void add_cert(struct load_opts *o, char *spec)
+static void add_cert(struct load_opts *o, char *spec, bool later)
 {
     char *eq = strrchr(spec, '=');
 
@@ -79,16 +80,22 @@ static void add_cert(struct load_opts *o, char *spec)
         interop_die("--cert takes X5U=FILE (at most %d)", LOAD_CERTS_MAX);
     *eq = '\0';
     o->certs[o->ncerts].x5u = spec;
-    o->certs[o->ncerts++].cert = read_cert(eq + 1);
+    o->certs[o->ncerts].path = eq + 1;
+    o->certs[o->ncerts++].cert = later ? NULL : read_cert(eq + 1);
 }
 
 static int run_load(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"requests", required_argument, NULL, 'n'}, {"conns", required_argument, NULL, 'c'},
-        {"rate", required_argument, NULL, 'r'},     {"identity", required_argument, NULL, 'i'},
-        {"body", required_argument, NULL, 'b'},     {"cert", required_argument, NULL, 'x'},
-        {"max-age", required_argument, NULL, 'a'},  {NULL, 0, NULL, 0},
+        {"requests", required_argument, NULL, 'n'},
+        {"conns", required_argument, NULL, 'c'},
+        {"rate", required_argument, NULL, 'r'},
+        {"identity", required_argument, NULL, 'i'},
+        {"body", required_argument, NULL, 'b'},
+        {"cert", required_argument, NULL, 'x'},
+        {"max-age", required_argument, NULL, 'a'},
+        {"cert-later", required_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
     };
     struct load_opts o = {0};
     struct load_result res;
@@ -118,7 +125,8 @@ static int run_load(int argc, char **argv)
             o.body = (const char *)interop_read_file(optarg, &i);
             break;
         case 'x':
-            add_cert(&o, optarg);
+        case 'l':
+            add_cert(&o, optarg, opt == 'l');
             break;
         case 'a':
             o.max_age = interop_parse_count(optarg, 1L << 40, "--max-age");

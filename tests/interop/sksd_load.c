@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/pem.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -246,6 +248,32 @@ static void note(struct worker *w, const char *fmt, ...)
  * 1 when |answer| holds an Identity header that verifies with the certificate
  * of its x5u or, for a verification, says TN-Validation-Passed.
  */
+
+/*
+ * The certificate of |c| (the |i|th): a --cert-later one is read once, at
+ * the first answer that names its x5u, and kept for the process's life.
+ */
+static X509 *later_cert(const struct load_cert *c, size_t i)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static X509 *later[LOAD_CERTS_MAX];
+    X509 *x;
+
+    if (c->cert != NULL)
+        return c->cert;
+    pthread_mutex_lock(&lock);
+    if (later[i] == NULL && c->path != NULL) {
+        FILE *f = fopen(c->path, "r");
+
+        later[i] = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+        if (f != NULL)
+            fclose(f);
+    }
+    x = later[i];
+    pthread_mutex_unlock(&lock);
+    return x;
+}
+
 static int verify_answer(struct worker *w, const char *answer)
 {
     const struct load_opts *o = w->o;
@@ -287,7 +315,10 @@ static int verify_answer(struct worker *w, const char *answer)
         goto done;
     }
     sks_verify_opts_init(&vo);
-    vo.cert = o->certs[i].cert;
+    if ((vo.cert = later_cert(&o->certs[i], i)) == NULL) {
+        note(w, "x5u %.400s: cannot read a PEM certificate from %s", id.info, o->certs[i].path);
+        goto done;
+    }
     vo.max_age = o->max_age;
     if (sks_identity_verify(hdr, strlen(hdr), &vo, &vr, &err) != SKS_OK) {
         note(w, "Identity header does not verify: %.400s", err.msg);

@@ -19,6 +19,12 @@
 struct load_cert {
     const char *x5u;
     X509 *cert;
+    /*
+     * With |cert| NULL: the PEM file read when an answer first names |x5u|
+     * (a version that does not exist yet when the load starts, such as a
+     * renewal's, whose chain is published before it signs).
+     */
+    const char *path;
 };
 
 struct load_opts {
