@@ -61,9 +61,10 @@ sti_curl() {
     env -u LD_PRELOAD curl -sS --cacert "$sti_tls_ca" "$@"
 }
 
-# sti_token_state FILE [records]: every object on the token and what sksctl
-# list says (ks, keystore-common.sh), into FILE.  The key store's change
-# marker (a data object of application shaken-sks/changed) is left out: it
+# sti_token_state FILE [records]: every object on the token, in a set
+# order, and what sksctl list says (ks, keystore-common.sh), into FILE.  The
+# key store's change marker (a data object of application
+# shaken-sks/changed) is left out: it
 # moves whenever a version is made or removed, so that other processes
 # re-read, even when the net change is none.  With "records", so is the text
 # of the identity records, which counts writes and the next version number:
@@ -71,11 +72,13 @@ sti_curl() {
 # and what sksctl list says are as they were.
 sti_token_state() {
     token_listing "$1.objects"
+    # One line per object, sorted: the token lists its objects in no set order.
     awk -v records="${2:-}" '
-        /^[^ ]/ { if (obj != "" && obj !~ /shaken-sks\/changed/) printf "%s", obj; obj = "" }
+        function out() { if (obj != "" && obj !~ /shaken-sks\/changed/) print obj; obj = "" }
+        /^[^ ]/ { out() }
         records == "records" && /^  label: *.\{"format"/ { next }
-        { obj = obj $0 "\n" }
-        END { if (obj !~ /shaken-sks\/changed/) printf "%s", obj }' "$1.objects" > "$1.kept"
+        { obj = obj (obj == "" ? "" : "\037") $0 }
+        END { out() }' "$1.objects" | LC_ALL=C sort | tr '\037' '\n' > "$1.kept"
     ks list > "$1.list" 2>&1 || true
     cat "$1.kept" "$1.list" > "$1"
 }
