@@ -70,4 +70,21 @@ typedef void (*sks_renewal_cb)(const struct sks_renewal *r, void *arg);
 sks_status sks_renewal_each(struct sks_keystore *ks, sks_renewal_cb cb, void *arg,
                             struct sks_error *err);
 
+/*
+ * One renewal of |identity| at a time on this host: a lock file per
+ * identity beside the key store's writer lock (the same directory; its name
+ * the token's lock file's, then ".renew-" and a hash of the identity), held
+ * for the whole renewal, network calls included.  Not the writer lock: that
+ * one is held only around each write, and sksd's activations and sksctl's
+ * other writers must not wait for an STI-CA.  The kernel drops it when the
+ * holder dies, even by SIGKILL.
+ *
+ * Not waited for: when another process holds it, *fd is -1 and *holder its
+ * pid as it wrote it into the file (0 if it has not yet).  Otherwise *fd is
+ * the held lock, for sks_renewal_unlock(), and this pid is in the file.
+ */
+sks_status sks_renewal_lock(struct sks_keystore *ks, const char *identity, int *fd, long *holder,
+                            struct sks_error *err);
+void sks_renewal_unlock(int fd);
+
 #endif

@@ -871,8 +871,8 @@ static void print_time(const char *what, time_t t)
     printf("%s %s", what, buf);
 }
 
-/* Renews |t| if it is due; false when an attempt failed. */
-static bool renew_one(struct renew_run *run, const struct renew_target *t)
+/* Renews |t| if it is due, its renewal lock held; false when an attempt failed. */
+static bool renew_locked(struct renew_run *run, const struct renew_target *t)
 {
     struct sks_renewal rec;
     struct sks_error err = {0};
@@ -995,6 +995,47 @@ failed_no_record:
     X509_free(cert);
     printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
     return false;
+}
+
+/*
+ * Renews |t| if it is due and no other run is renewing it: a timer's run and
+ * an operator's on the same identity would otherwise both issue.  The other
+ * run is not waited for; it does the renewal.  Under the lock the identity
+ * is read again: a run that finished just before may have renewed it.
+ */
+static bool renew_one(struct renew_run *run, const struct renew_target *t)
+{
+    struct renew_targets now = {.only = t->name};
+    struct sks_error err = {0};
+    long holder = 0;
+    bool ok;
+    int fd;
+
+    if (sks_renewal_lock(run->s->ks, t->name, &fd, &holder, &err) != SKS_OK) {
+        printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
+        return false;
+    }
+    if (fd < 0) {
+        if (holder > 0)
+            printf("%s: skipped: another renewal is running (pid %ld)\n", t->name, holder);
+        else
+            printf("%s: skipped: another renewal is running\n", t->name);
+        return true;
+    }
+    if (sks_keystore_list(run->s->ks, collect_target, &now, &err) != SKS_OK || now.oom) {
+        if (now.oom)
+            sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
+        printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
+        ok = false;
+    } else if (now.n == 0) {
+        printf("%s: skipped: removed while this run started\n", t->name);
+        ok = true;
+    } else {
+        ok = renew_locked(run, &now.v[0]);
+    }
+    free(now.v);
+    sks_renewal_unlock(fd);
+    return ok;
 }
 
 /* The [acme] section's settings, then the command line's over them. */
