@@ -12,6 +12,7 @@
 # $sti_state (where a MODE file selects a hostile mode) and $sti_log.  The
 # fixture takes https-server.py's place: it is stopped when the test exits.
 # sti_mode MODE... writes the hostile modes (none: back to normal).
+# record_of IDENTITY prints its renewal record (sksctl acme renew's data object in the token).
 # sti_token_state FILE [records] writes the token's state to FILE, to compare
 # around a command that must leave it as it was.
 
@@ -43,6 +44,12 @@ sti_fixture_start() {
     https_server_pid=$!
     wait_started "sti-fixture.py" "$https_server_pid" "$sti_log" test -s "$sti_state/port"
     sti_base=https://127.0.0.1:$(cat "$sti_state/port")
+}
+
+# The renewal record of identity $1 (the token's data object), as JSON.
+record_of() {
+    p11tool_login -O 2>/dev/null |
+        awk -v id="\"identity\":\"$1\"" '/label:/ && index($0, id) { sub(/^ *label: *\047/, ""); sub(/\047 *$/, ""); print }'
 }
 
 sti_mode() {

@@ -42,11 +42,6 @@ version_state() {
     ks list --json "$1" | jq -r --argjson v "$2" '.identities[0].versions[] | select(.version == $v) | .state'
 }
 active_of() { ks list --json "$1" | jq -r '.identities[0].activeVersion'; }
-# The renewal record of identity $1 (the token's data object), as JSON.
-record_of() {
-    p11tool_login -O 2>/dev/null |
-        awk -v id="\"identity\":\"$1\"" '/label:/ && index($0, id) { sub(/^ *label: *\047/, ""); sub(/\047 *$/, ""); print }'
-}
 
 run_ok register "$SKSCTL" acme register -c "$sks_work/ks.conf" --agree-tos --ca-file "$sti_tls_ca" \
     --allow-private --directory "$dir"
