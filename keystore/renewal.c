@@ -63,6 +63,7 @@ static bool parse_record(const unsigned char *raw, size_t len, struct sks_renewa
         r->next = (time_t)json_integer_value(json_object_get(o, "next"));
         r->failures = (unsigned int)json_integer_value(json_object_get(o, "failures"));
         r->pending = (unsigned int)json_integer_value(json_object_get(o, "pending"));
+        r->generating = (unsigned int)json_integer_value(json_object_get(o, "generating"));
     }
     json_decref(o);
     return ok;
@@ -133,6 +134,8 @@ sks_status sks_renewal_put(struct sks_keystore *ks, struct sks_renewal *r, struc
         json_object_set_new(o, "code", json_string(r->code));
     if (o != NULL && r->order[0] != '\0')
         json_object_set_new(o, "order", json_string(r->order));
+    if (o != NULL && r->generating != 0)
+        json_object_set_new(o, "generating", json_integer(r->generating));
     if (o != NULL && r->pending != 0) {
         json_object_set_new(o, "pending", json_integer(r->pending));
         json_object_set_new(o, "csr", json_string(r->csr));

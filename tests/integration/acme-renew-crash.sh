@@ -7,7 +7,8 @@
 # kill the next `acme renew --force` completes the renewal (continuing the
 # interrupted order or starting over); then the identity has exactly one
 # active version, complete, whose certificate is for a key in the token, no
-# pending version is left behind, its renewal record is a success, and
+# pending version is left behind (not even one generated just before the
+# kill, before the record named it), its renewal record is a success, and
 # sksctl list --json agrees with all that.  Times are measured to spread the
 # kills, never asserted.
 . "$top_srcdir/tests/integration/keystore-common.sh"
@@ -20,21 +21,13 @@ start=$(date +%s)
 
 ks_setup
 sti_fixture_start 1234,5678 pki
-dir=$sti_base/acme/directory
 {
     cat ks.conf
-    echo "[acme]"
-    echo "directory = $dir"
-    echo "ca_file = $sti_tls_ca"
-    echo "allow_private = yes"
-    echo "stipa_url = $sti_base/stipa"
-    echo "stipa_account = sp-test"
-    echo "stipa_credentials = $sti_api_key_file"
-    echo "stipa_ca_file = $sti_tls_ca"
+    sti_acme_section
     echo "retry_min = 3600"
 } > acme.conf
 
-acme_opts="--ca-file $sti_tls_ca --allow-private --directory $dir"
+acme_opts="--ca-file $sti_tls_ca --allow-private --directory $sti_base/acme/directory"
 stipa="--stipa-url $sti_base/stipa --stipa-account sp-test --stipa-credentials $sti_api_key_file"
 stipa="$stipa --stipa-ca-file $sti_tls_ca"
 # shellcheck disable=SC2086
@@ -97,6 +90,7 @@ killed=0
 finished=0
 ordered=0
 unordered=0
+generating=0
 restarted=0
 while [ "$i" -lt "$RENEWALS" ]; do
     name=sp-a
@@ -106,10 +100,7 @@ while [ "$i" -lt "$RENEWALS" ]; do
     # sksctl itself in the background, not a subshell: the kill must hit it.
     "$SKSCTL" acme renew -c "$sks_work/acme.conf" "$name" --force > run.out 2> run.err &
     pid=$!
-    r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-    delay_us=$((r * span_us * SPREAD / 100 / 65536))
-    sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"
-    kill -9 "$pid" 2>/dev/null || true
+    kill_after_random "$pid" "$span_us" "$SPREAD"
     if wait "$pid"; then
         finished=$((finished + 1))
     else
@@ -124,6 +115,8 @@ while [ "$i" -lt "$RENEWALS" ]; do
         ordered=$((ordered + 1))
     elif jq -e 'has("pending")' killed-rec.json > /dev/null 2>&1; then
         unordered=$((unordered + 1))
+    elif jq -e 'has("generating")' killed-rec.json > /dev/null 2>&1; then
+        generating=$((generating + 1))
     fi
     # The next run completes it, whatever the kill left.
     run_ok "recover-$i" renew "$name" --force
@@ -136,7 +129,7 @@ while [ "$i" -lt "$RENEWALS" ]; do
 done
 echo "$RENEWALS renewals: $killed killed by SIGKILL, $finished finished before the kill;" \
     "kills left $ordered orders to continue ($restarted could not be and started over)" \
-    "and $unordered versions with no order;" \
+    "and $unordered versions with no order, $generating killed while generating one;" \
     "$torn SoftHSM token.object rewrites torn by a kill and restored"
 pass "after each of $killed kills the next renewal completes: one complete active version, its key in the token, no pending version"
 

@@ -20,14 +20,7 @@ stipa="$stipa --stipa-ca-file $sti_tls_ca"
 acme_conf() {
     {
         cat "$sks_work/ks.conf.base"
-        echo "[acme]"
-        echo "directory = $dir"
-        echo "ca_file = $sti_tls_ca"
-        echo "allow_private = yes"
-        echo "stipa_url = $sti_base/stipa"
-        echo "stipa_account = sp-test"
-        echo "stipa_credentials = $sti_api_key_file"
-        echo "stipa_ca_file = $sti_tls_ca"
+        sti_acme_section
         [ -z "${1:-}" ] || echo "renew_fraction = $1"
         echo "retry_min = 3600"
     } > "$sks_work/ks.conf"
