@@ -48,7 +48,8 @@ tests_interop_spc_token_probe_SOURCES = tests/interop/spc_token_probe.c
 tests_interop_spc_token_probe_LDADD = $(LIBSKS_ACME)
 ACME_FIXTURE_TESTS = tests/integration/acme-sti-fixture.sh tests/integration/acme-spc-token.sh \
 	tests/integration/acme-renew.sh tests/integration/acme-renew-load.sh \
-	tests/integration/acme-shaken.sh tests/integration/acme-publish.sh
+	tests/integration/acme-shaken.sh tests/integration/acme-publish.sh \
+	tests/integration/acme-renew-crash.sh
 TESTS += $(ACME_FIXTURE_TESTS)
 EXTRA_DIST += $(ACME_FIXTURE_TESTS) tests/acme/sti-fixture.py tests/acme/acme-probe.py \
 	tests/acme/fixture.sh

@@ -172,6 +172,11 @@ struct sks_keystore {
 /* For a change: index_lock, then the host lock file (flock), so writers go one at a time. */
 sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err);
 void ks_write_unlock(struct sks_keystore *ks);
+/*
+ * Opens (creating) the lock file |path| in the key store's lock directory,
+ * making that directory on first use; -1 with |err| set when it cannot.
+ */
+int ks_lock_open(struct sks_keystore *ks, const char *path, struct sks_error *err);
 
 /* Scans the token into a new index (keystore.c). */
 sks_status ks_index_scan(struct sks_keystore *ks, struct ks_index **out, struct sks_error *err);

@@ -67,7 +67,7 @@ void sks_keystore_config_init(struct sks_keystore_config *cfg)
  * Where writers on this host meet: the configured lock_dir, else the runtime
  * directory, $XDG_RUNTIME_DIR/shaken-sks or /run/shaken-sks (sksd.service
  * makes it), whichever can be written, else a private directory of this
- * user under $TMPDIR or /tmp.  Nothing is created here: see lock_open.
+ * user under $TMPDIR or /tmp.  Nothing is created here: see ks_lock_open.
  */
 static void lock_dir_choose(char *out, size_t size, const char *configured)
 {
@@ -104,14 +104,14 @@ static void lock_path(struct sks_keystore *ks, struct p11_token *tok, const char
  * make for this user alone must be ours and closed to others, or someone
  * else could swap the lock file.
  */
-static int lock_open(struct sks_keystore *ks, struct sks_error *err)
+int ks_lock_open(struct sks_keystore *ks, const char *path, struct sks_error *err)
 {
     char dir[sizeof(ks->lock_path)], *slash;
     struct stat st = {0};
     bool shared = false;
     int fd;
 
-    snprintf(dir, sizeof(dir), "%s", ks->lock_path);
+    snprintf(dir, sizeof(dir), "%s", path);
     slash = strrchr(dir, '/');
     if (!ks->lock_configured && slash != NULL && slash != dir) {
         *slash = '\0';
@@ -130,15 +130,14 @@ static int lock_open(struct sks_keystore *ks, struct sks_error *err)
             return -1;
         }
     }
-    fd = open(ks->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        sks_fail(err, SKS_ERR_SYSTEM, "cannot open the lock file %s: %s", ks->lock_path,
-                 strerror(errno));
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot open the lock file %s: %s", path, strerror(errno));
         return -1;
     }
     /* Root's lock file in the shared directory goes to its owner, sksd's user, who opens it too. */
     if (shared && geteuid() == 0 && st.st_uid != 0 && fchown(fd, st.st_uid, st.st_gid) != 0) {
-        sks_fail(err, SKS_ERR_SYSTEM, "cannot give the lock file %s to uid %u: %s", ks->lock_path,
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot give the lock file %s to uid %u: %s", path,
                  (unsigned int)st.st_uid, strerror(errno));
         close(fd);
         return -1;
@@ -151,7 +150,7 @@ sks_status ks_write_lock(struct sks_keystore *ks, struct sks_error *err)
     int rc;
 
     pthread_mutex_lock(&ks->index_lock);
-    if (ks->lock_fd < 0 && (ks->lock_fd = lock_open(ks, err)) < 0) {
+    if (ks->lock_fd < 0 && (ks->lock_fd = ks_lock_open(ks, ks->lock_path, err)) < 0) {
         pthread_mutex_unlock(&ks->index_lock);
         return err->status;
     }

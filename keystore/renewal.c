@@ -1,11 +1,18 @@
 /* The renewal state records (renewal.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "keystore/internal.h"
 #include "keystore/renewal.h"
@@ -56,6 +63,7 @@ static bool parse_record(const unsigned char *raw, size_t len, struct sks_renewa
         r->next = (time_t)json_integer_value(json_object_get(o, "next"));
         r->failures = (unsigned int)json_integer_value(json_object_get(o, "failures"));
         r->pending = (unsigned int)json_integer_value(json_object_get(o, "pending"));
+        r->generating = (unsigned int)json_integer_value(json_object_get(o, "generating"));
     }
     json_decref(o);
     return ok;
@@ -126,6 +134,8 @@ sks_status sks_renewal_put(struct sks_keystore *ks, struct sks_renewal *r, struc
         json_object_set_new(o, "code", json_string(r->code));
     if (o != NULL && r->order[0] != '\0')
         json_object_set_new(o, "order", json_string(r->order));
+    if (o != NULL && r->generating != 0)
+        json_object_set_new(o, "generating", json_integer(r->generating));
     if (o != NULL && r->pending != 0) {
         json_object_set_new(o, "pending", json_integer(r->pending));
         json_object_set_new(o, "csr", json_string(r->csr));
@@ -147,4 +157,55 @@ sks_status sks_renewal_put(struct sks_keystore *ks, struct sks_renewal *r, struc
         sks_error_prefix(err, "the renewal record of %s", r->identity);
     free(raw);
     return st;
+}
+
+sks_status sks_renewal_lock(struct sks_keystore *ks, const char *identity, int *fd, long *holder,
+                            struct sks_error *err)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char path[sizeof(ks->lock_path) + 64], hex[17], pid[32];
+    size_t base = strlen(ks->lock_path);
+    ssize_t n;
+    int lfd, rc;
+
+    *fd = -1;
+    *holder = 0;
+    /* The name hashed: an identity name may hold characters a file name should not. */
+    SHA256((const unsigned char *)identity, strlen(identity), md);
+    OPENSSL_buf2hexstr_ex(hex, sizeof(hex), NULL, md, 8, '\0');
+    if (base > 5 && strcmp(ks->lock_path + base - 5, ".lock") == 0)
+        base -= 5;
+    snprintf(path, sizeof(path), "%.*s.renew-%s.lock", (int)base, ks->lock_path, hex);
+    if ((lfd = ks_lock_open(ks, path, err)) < 0)
+        return err->status;
+    while ((rc = flock(lfd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0 && errno == EWOULDBLOCK) {
+        n = pread(lfd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        *holder = strtol(pid, NULL, 10);
+        close(lfd);
+        return SKS_OK;
+    }
+    if (rc != 0) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot lock %s: %s", path, strerror(errno));
+        close(lfd);
+        return err->status;
+    }
+    /* Who holds it, for a run that finds it held (which may read the last holder's pid before
+     * this). */
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(lfd, 0) != 0 || pwrite(lfd, pid, (size_t)n, 0) != n) {
+        sks_fail(err, SKS_ERR_SYSTEM, "cannot write %s: %s", path, strerror(errno));
+        close(lfd);
+        return err->status;
+    }
+    *fd = lfd;
+    return SKS_OK;
+}
+
+void sks_renewal_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }

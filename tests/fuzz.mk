@@ -61,11 +61,17 @@ EXTRA_DIST += tests/integration/fault-import.sh
 SOAK_MINUTES = 30
 SOAK_CRASH_KILLS = 200
 SOAK_CRASH_TESTS = tests/integration/keystore-crash.sh tests/integration/crash-sksd-activations.sh
+# Renewals killed at random: each one takes seconds against the test STI-CA,
+# so fewer than the imports (the issue's 50).
+SOAK_ACME_CRASH_KILLS = 50
+SOAK_ACME_CRASH_TESTS = tests/integration/acme-renew-crash.sh
 soak: sksd/sksd$(EXEEXT) sksctl$(EXEEXT) tests/interop/sksd_client$(EXEEXT) \
 		tests/p11fault/libp11fault.la $(modules_LTLIBRARIES)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	SOFTHSM_MODULE='$(SOFTHSM_MODULE)' OPENSSL_MODULES='$(abs_top_builddir)/provider/.libs' \
 	SOAK_MINUTES='$(SOAK_MINUTES)' $(SHELL) $(abs_top_srcdir)/tests/soak/soak.sh
 	SKS_CRASH_KILLS='$(SOAK_CRASH_KILLS)' $(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SOAK_CRASH_TESTS)'
+	SKS_CRASH_KILLS='$(SOAK_ACME_CRASH_KILLS)' $(MAKE) $(AM_MAKEFLAGS) check \
+		TESTS='$(SOAK_ACME_CRASH_TESTS)'
 EXTRA_DIST += tests/soak/soak.sh
 .PHONY: soak

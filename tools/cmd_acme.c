@@ -702,6 +702,7 @@ struct renew_target {
     char spc[SKS_SPC_MAX + 1];
     char x5u[SKS_X5U_MAX + 1];
     unsigned int active;
+    unsigned int highest; /* the highest version number it has, 0 when none */
 };
 
 struct renew_targets {
@@ -737,6 +738,9 @@ static int collect_target(const struct sks_identity_info *info, void *arg)
     snprintf(one->spc, sizeof(one->spc), "%s", info->spc);
     one->active = info->active;
     for (size_t i = 0; i < info->nversions; i++)
+        if (info->versions[i].version > one->highest)
+            one->highest = info->versions[i].version;
+    for (size_t i = 0; i < info->nversions; i++)
         if (info->versions[i].version == info->active)
             snprintf(one->x5u, sizeof(one->x5u), "%s", info->versions[i].x5u);
     return 0;
@@ -764,6 +768,7 @@ static sks_status keep_order(void *arg, const char *order_url, unsigned int vers
                               "ACME server: the order URL is too long to keep");
     snprintf(rec->order, sizeof(rec->order), "%s", order_url != NULL ? order_url : "");
     rec->pending = version;
+    rec->generating = 0;
     b64url_encode(csr, len, rec->csr);
     return sks_renewal_put(run->s->ks, rec, err);
 }
@@ -814,12 +819,13 @@ static sks_status renew_issue(struct renew_run *run, const struct renew_target *
     return st;
 }
 
-/* state of |version| of |identity|, via the list; *found false when it is gone. */
+/* The pending versions of |identity| an interrupted renewal's record points at (drop_unordered). */
+#define ORPHANS_MAX 8
 struct version_find {
     const char *identity;
-    unsigned int version;
-    bool found;
-    enum sks_version_state state;
+    const struct sks_renewal *rec;
+    unsigned int found[ORPHANS_MAX];
+    size_t n;
 };
 
 static int version_find_cb(const struct sks_identity_info *info, void *arg)
@@ -828,35 +834,40 @@ static int version_find_cb(const struct sks_identity_info *info, void *arg)
 
     if (strcmp(info->name, f->identity) != 0)
         return 0;
-    for (size_t i = 0; i < info->nversions; i++)
-        if (info->versions[i].version == f->version) {
-            f->found = true;
-            f->state = info->versions[i].state;
-        }
+    for (size_t i = 0; i < info->nversions && f->n < ORPHANS_MAX; i++) {
+        unsigned int v = info->versions[i].version;
+
+        if (info->versions[i].state == SKS_VERSION_PENDING &&
+            (v == f->rec->pending || (f->rec->generating != 0 && v >= f->rec->generating)))
+            f->found[f->n++] = v;
+    }
     return 1;
 }
 
 /*
  * A renewal killed after it generated its version but before the server
- * made the order leaves a pending version no order will complete: it is
- * destroyed (only while still pending) and the record forgets it.
+ * made the order leaves a pending version no order will complete: the one
+ * the record names, or, killed before the record named it, those from the
+ * number the record says it would get.  They are destroyed (only while
+ * still pending) and the record forgets them.
  */
 static sks_status drop_unordered(struct renew_run *run, const char *identity,
                                  struct sks_renewal *rec, struct sks_error *err)
 {
-    struct version_find f = {identity, rec->pending, false, SKS_VERSION_PENDING};
+    struct version_find f = {identity, rec, {0}, 0};
     sks_status st = sks_keystore_list(run->s->ks, version_find_cb, &f, err);
 
-    if (st == SKS_OK && f.found && f.state == SKS_VERSION_PENDING) {
-        st = sks_keystore_destroy(run->s->ks, identity, rec->pending, err);
+    for (size_t i = 0; st == SKS_OK && i < f.n; i++) {
+        st = sks_keystore_destroy(run->s->ks, identity, f.found[i], err);
         if (st == SKS_OK)
             fprintf(stderr,
                     "sksctl acme renew: %s: version %u of an interrupted renewal had no order: "
                     "destroyed\n",
-                    identity, rec->pending);
+                    identity, f.found[i]);
     }
     if (st == SKS_OK) {
         rec->pending = 0;
+        rec->generating = 0;
         rec->csr[0] = '\0';
     }
     return st;
@@ -871,8 +882,8 @@ static void print_time(const char *what, time_t t)
     printf("%s %s", what, buf);
 }
 
-/* Renews |t| if it is due; false when an attempt failed. */
-static bool renew_one(struct renew_run *run, const struct renew_target *t)
+/* Renews |t| if it is due, its renewal lock held; false when an attempt failed. */
+static bool renew_locked(struct renew_run *run, const struct renew_target *t)
 {
     struct sks_renewal rec;
     struct sks_error err = {0};
@@ -884,7 +895,7 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
 
     if ((st = sks_renewal_get(run->s->ks, t->name, &rec, &err)) != SKS_OK)
         goto failed_no_record;
-    if (rec.order[0] == '\0' && rec.pending != 0) {
+    if (rec.order[0] == '\0' && (rec.pending != 0 || rec.generating != 0)) {
         /* Interrupted between the new version and its order: nothing to continue. */
         if ((st = drop_unordered(run, t->name, &rec, &err)) != SKS_OK)
             goto failed;
@@ -945,6 +956,9 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
     }
     rec.attempt = now;
     rec.result = SKS_RENEWAL_RUNNING;
+    /* Durable before the version exists: a kill right after generating it leaves no orphan. */
+    if (!resumed)
+        rec.generating = t->highest + 1;
     if ((st = sks_renewal_put(run->s->ks, &rec, &err)) != SKS_OK)
         goto failed;
     st = renew_issue(run, t, &rec, &version, &err);
@@ -957,7 +971,9 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
         rec.order[0] = rec.csr[0] = '\0';
         rec.pending = 0;
         resumed = false;
-        st = renew_issue(run, t, &rec, &version, &err);
+        rec.generating = t->highest + 1;
+        if ((st = sks_renewal_put(run->s->ks, &rec, &err)) == SKS_OK)
+            st = renew_issue(run, t, &rec, &version, &err);
     }
     /* With a publisher, acme_issue activated it once the STI-CR served its chain. */
     if (st == SKS_OK && run->pub == NULL &&
@@ -965,6 +981,7 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
         sks_error_prefix(&err, "%s/%u was issued but not activated", t->name, version);
     rec.order[0] = rec.csr[0] = '\0';
     rec.pending = 0;
+    rec.generating = 0;
     if (st != SKS_OK)
         goto failed;
     rec.result = SKS_RENEWAL_OK;
@@ -995,6 +1012,47 @@ failed_no_record:
     X509_free(cert);
     printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
     return false;
+}
+
+/*
+ * Renews |t| if it is due and no other run is renewing it: a timer's run and
+ * an operator's on the same identity would otherwise both issue.  The other
+ * run is not waited for; it does the renewal.  Under the lock the identity
+ * is read again: a run that finished just before may have renewed it.
+ */
+static bool renew_one(struct renew_run *run, const struct renew_target *t)
+{
+    struct renew_targets now = {.only = t->name};
+    struct sks_error err = {0};
+    long holder = 0;
+    bool ok;
+    int fd;
+
+    if (sks_renewal_lock(run->s->ks, t->name, &fd, &holder, &err) != SKS_OK) {
+        printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
+        return false;
+    }
+    if (fd < 0) {
+        if (holder > 0)
+            printf("%s: skipped: another renewal is running (pid %ld)\n", t->name, holder);
+        else
+            printf("%s: skipped: another renewal is running\n", t->name);
+        return true;
+    }
+    if (sks_keystore_list(run->s->ks, collect_target, &now, &err) != SKS_OK || now.oom) {
+        if (now.oom)
+            sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
+        printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
+        ok = false;
+    } else if (now.n == 0) {
+        printf("%s: skipped: removed while this run started\n", t->name);
+        ok = true;
+    } else {
+        ok = renew_locked(run, &now.v[0]);
+    }
+    free(now.v);
+    sks_renewal_unlock(fd);
+    return ok;
 }
 
 /* The [acme] section's settings, then the command line's over them. */

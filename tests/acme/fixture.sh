@@ -12,6 +12,8 @@
 # $sti_state (where a MODE file selects a hostile mode) and $sti_log.  The
 # fixture takes https-server.py's place: it is stopped when the test exits.
 # sti_mode MODE... writes the hostile modes (none: back to normal).
+# sti_acme_section prints an [acme] section for the fixture (its directory, TLS CA and STI-PA).
+# record_of IDENTITY prints its renewal record (sksctl acme renew's data object in the token).
 # sti_token_state FILE [records] writes the token's state to FILE, to compare
 # around a command that must leave it as it was.
 
@@ -43,6 +45,23 @@ sti_fixture_start() {
     https_server_pid=$!
     wait_started "sti-fixture.py" "$https_server_pid" "$sti_log" test -s "$sti_state/port"
     sti_base=https://127.0.0.1:$(cat "$sti_state/port")
+}
+
+sti_acme_section() {
+    echo "[acme]"
+    echo "directory = $sti_base/acme/directory"
+    echo "ca_file = $sti_tls_ca"
+    echo "allow_private = yes"
+    echo "stipa_url = $sti_base/stipa"
+    echo "stipa_account = sp-test"
+    echo "stipa_credentials = $sti_api_key_file"
+    echo "stipa_ca_file = $sti_tls_ca"
+}
+
+# The renewal record of identity $1 (the token's data object), as JSON.
+record_of() {
+    p11tool_login -O 2>/dev/null |
+        awk -v id="\"identity\":\"$1\"" '/label:/ && index($0, id) { sub(/^ *label: *\047/, ""); sub(/\047 *$/, ""); print }'
 }
 
 sti_mode() {

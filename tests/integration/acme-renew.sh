@@ -20,14 +20,7 @@ stipa="$stipa --stipa-ca-file $sti_tls_ca"
 acme_conf() {
     {
         cat "$sks_work/ks.conf.base"
-        echo "[acme]"
-        echo "directory = $dir"
-        echo "ca_file = $sti_tls_ca"
-        echo "allow_private = yes"
-        echo "stipa_url = $sti_base/stipa"
-        echo "stipa_account = sp-test"
-        echo "stipa_credentials = $sti_api_key_file"
-        echo "stipa_ca_file = $sti_tls_ca"
+        sti_acme_section
         [ -z "${1:-}" ] || echo "renew_fraction = $1"
         echo "retry_min = 3600"
     } > "$sks_work/ks.conf"
@@ -42,11 +35,6 @@ version_state() {
     ks list --json "$1" | jq -r --argjson v "$2" '.identities[0].versions[] | select(.version == $v) | .state'
 }
 active_of() { ks list --json "$1" | jq -r '.identities[0].activeVersion'; }
-# The renewal record of identity $1 (the token's data object), as JSON.
-record_of() {
-    p11tool_login -O 2>/dev/null |
-        awk -v id="\"identity\":\"$1\"" '/label:/ && index($0, id) { sub(/^ *label: *\047/, ""); sub(/\047 *$/, ""); print }'
-}
 
 run_ok register "$SKSCTL" acme register -c "$sks_work/ks.conf" --agree-tos --ca-file "$sti_tls_ca" \
     --allow-private --directory "$dir"
@@ -121,21 +109,26 @@ pass "the back-off is respected until --force, which renews and clears it"
 # ---- an interrupted renewal continues its order -----------------------------------------------
 # The STI-CA holds the tkauth-01 validation: the client is polling, with the
 # order created and kept in the record, when it is killed.
-# kill_renewal IDENTITY: sksctl acme renew IDENTITY --force, killed (SIGKILL)
-# while it polls the authorization the STI-CA holds, its order created.
-kill_renewal() {
+# held_renewal IDENTITY OUT: sksctl acme renew IDENTITY --force in the
+# background (its pid in $renew_pid, its output in OUT), returning once it
+# polls the authorization the STI-CA holds, its order created.
+held_renewal() {
     sti_mode hold-validation
     held=$(grep -c 'still processing' "$sti_log" || true)
-    # sksctl itself in the background (not a subshell around it), so that the kill reaches it.
-    "$SKSCTL" acme renew -c "$sks_work/ks.conf" "$1" --force > "killed-$1.out" 2>&1 &
+    # sksctl itself in the background (not a subshell around it), so that a kill reaches it.
+    "$SKSCTL" acme renew -c "$sks_work/ks.conf" "$1" --force > "$2" 2>&1 &
     renew_pid=$!
     i=0
     until [ "$(grep -c 'still processing' "$sti_log" || true)" -gt "$held" ]; do
-        kill -0 "$renew_pid" 2>/dev/null || { cat "killed-$1.out"; fail "renew ended before it polled"; }
+        kill -0 "$renew_pid" 2>/dev/null || { cat "$2"; fail "renew ended before it polled"; }
         i=$((i + 1))
         [ "$i" -lt 600 ] || fail "renew never polled the held authorization"
         sleep 0.1
     done
+}
+# kill_renewal IDENTITY: held_renewal, then killed (SIGKILL).
+kill_renewal() {
+    held_renewal "$1" "killed-$1.out"
     kill -9 "$renew_pid"
     wait "$renew_pid" 2>/dev/null || true
     if grep -q 'renewed' "killed-$1.out"; then fail "the renewal finished before it was killed"; fi
@@ -233,3 +226,23 @@ assert_grep unordered "sp-b: renewed: version $((orphan + 1)) active, version $a
 ks list --json sp-b | jq -e '[.identities[0].versions[] | select(.state == "pending")] | length == 0' \
     > /dev/null || fail "a pending version of sp-b was left behind"
 pass "renew killed before its order: the next run destroys the version it generated and renews"
+
+# ---- two runs at once: the second leaves the identity to the first ----------------------------
+# The first run holds sp-c's renewal lock while the STI-CA holds its validation.
+active_c=$(active_of sp-c)
+held_renewal sp-c first.out
+first_pid=$renew_pid
+orders=$(grep -c 'POST /acme/new-order' "$sti_log")
+run_ok second renew sp-c --force
+assert_grep second "sp-c: skipped: another renewal is running (pid $first_pid)" second.out
+[ "$(grep -c 'POST /acme/new-order' "$sti_log")" = "$orders" ] ||
+    fail "the second run ordered while the first was renewing sp-c"
+sti_mode
+wait "$first_pid" || { cat first.out; fail "the first renewal failed"; }
+assert_grep first "sp-c: renewed: version $((active_c + 1)) active" first.out
+[ "$(ks list --json sp-c | jq --argjson a "$active_c" '[.identities[0].versions[] | select(.version > $a)] | length')" = 1 ] ||
+    fail "two runs at once made more than one new version of sp-c"
+# Once the first is done the lock is free: the next run renews.
+run_ok after-first renew sp-c --force
+assert_grep after-first "sp-c: renewed: version $((active_c + 2)) active" after-first.out
+pass "two renewals of one identity at once: the second skips it naming the first's pid; one new version"

@@ -131,3 +131,13 @@ token_object_check() {
         torn=$((${torn:-0} + 1))
     fi
 }
+
+# kill_after_random PID SPAN_US SPREAD: SIGKILL to PID after a random delay
+# of 0 to SPREAD % of SPAN_US microseconds (from /dev/urandom), for the crash
+# tests; PID may have ended already.
+kill_after_random() {
+    r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+    delay_us=$(( r * $2 * $3 / 100 / 65536 ))
+    sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"
+    kill -9 "$1" 2>/dev/null || true
+}

@@ -37,10 +37,7 @@ while [ "$i" -lt "$IMPORTS" ]; do
     "$SKSCTL" import "$name" -c "$sks_work/ks.conf" --key pki/sp-1234.key --cert pki/sp-1234.pem \
         --chain pki/chain.pem --x5u "$x5u" > "run.out" 2> "run.err" &
     pid=$!
-    r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-    delay_us=$(( r * span_us * SPREAD / 100 / 65536 ))
-    sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"
-    kill -9 "$pid" 2>/dev/null || true
+    kill_after_random "$pid" "$span_us" "$SPREAD"
     if wait "$pid"; then
         # Printed "sp-cN/V active|standby": complete, and must stay so.
         cut -d' ' -f1 run.out >> done.list
