@@ -28,10 +28,6 @@ pebble_tls() {
     printf 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W\n' > eab.key
 }
 
-free_port() {
-    env -u LD_PRELOAD python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 pebble_pids=
 pebble_start() {
     ps_port=$(free_port)

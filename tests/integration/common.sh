@@ -176,6 +176,19 @@ wait_started() {
     done
 }
 
+# free_port: a TCP port on 127.0.0.1 that no socket uses now, below the
+# kernel's ephemeral range: a port in that range can be taken as the source
+# port of any outgoing connection between the choice and the bind.
+free_port() {
+    fp_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$fp_low" -gt 12000 ] 2>/dev/null || fp_low=32768
+    fp_port=$(( 10000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (fp_low - 10000) ))
+    while ss -Htan "sport = :$fp_port" 2>/dev/null | grep -q .; do
+        fp_port=$(( fp_port + 1 < fp_low ? fp_port + 1 : 10000 ))
+    done
+    echo "$fp_port"
+}
+
 # ---- an HTTPS server on loopback -------------------------------------------
 
 # sksctl_fetch_work: the start of an sksctl test that fetches: a work

@@ -276,15 +276,6 @@ replica_conf() {
     echo "$sks_work/$2.conf"
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
-    fp_port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000 ))
-    while ss -Htln "sport = :$fp_port" 2>/dev/null | grep -q .; do
-        fp_port=$((fp_port + 1))
-    done
-    echo "$fp_port"
-}
-
 # haproxy_start PORT...: HAProxy in the foreground as the test user, with
 # doc/haproxy-sksd.cfg's settings on a free loopback port and one server per
 # replica signing PORT; sets $haproxy_port.  Its configuration and log are
