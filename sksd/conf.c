@@ -377,6 +377,25 @@ static sks_status get_bool(const struct conf_reader *r, const char *section, con
  * larger than a certificate chain, and a verifier needs few of them.  Its
  * TTLs are the x5u cache's, and no entry outlives its CRL's nextUpdate.
  */
+/*
+ * A cache of |bytes| must hold the largest entry a fetch of up to |max| bytes
+ * can make (a parsed body takes up to SKS_X5U_COST_FACTOR times its size):
+ * otherwise every such entry would be evicted as soon as it was stored and
+ * fetched again on each request.
+ */
+static sks_status cache_holds_one(const struct conf_reader *r, const char *s, const char *key,
+                                  size_t bytes, const char *what, const char *max_key, size_t max,
+                                  struct sks_error *err)
+{
+    if (bytes / SKS_X5U_COST_FACTOR >= max)
+        return SKS_OK;
+    return sks_fail(err, SKS_ERR_INPUT,
+                    "%s: [%s] %s = %zu cannot hold one %s of %s = %zu (a parsed %s takes up to "
+                    "%d times its size): give at least %zu",
+                    r->path, s, key, bytes, what, max_key, max, what, SKS_X5U_COST_FACTOR,
+                    max * SKS_X5U_COST_FACTOR);
+}
+
 static sks_status read_crl_cache(const struct conf_reader *r, const char *s,
                                  struct sksd_verify_conf *vc, struct sks_error *err)
 {
@@ -388,13 +407,8 @@ static sks_status read_crl_cache(const struct conf_reader *r, const char *s,
     vc->crl_cache = vc->cache;
     vc->crl_cache.max_entries = crl_entries;
     vc->crl_cache.max_bytes = crl_bytes;
-    if (crl_bytes / SKS_X5U_COST_FACTOR < vc->crl_max_bytes)
-        return sks_fail(err, SKS_ERR_INPUT,
-                        "%s: [%s] crl_cache_bytes = %zu cannot hold one CRL of crl_max_bytes = "
-                        "%zu (a parsed CRL takes up to %d times its size): give at least %zu",
-                        r->path, s, crl_bytes, vc->crl_max_bytes, SKS_X5U_COST_FACTOR,
-                        vc->crl_max_bytes * SKS_X5U_COST_FACTOR);
-    return SKS_OK;
+    return cache_holds_one(r, s, "crl_cache_bytes", crl_bytes, "CRL", "crl_max_bytes",
+                           vc->crl_max_bytes, err);
 }
 
 static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
@@ -427,7 +441,9 @@ static sks_status read_verify(const struct conf_reader *r, struct sksd_conf *c,
         return sks_fail(err, SKS_ERR_INPUT,
                         "%s: [%s] cache_min_ttl = %ld is more than cache_max_ttl = %ld", r->path, s,
                         vc->cache.min_ttl, vc->cache.max_ttl);
-    if (read_crl_cache(r, s, vc, err) != SKS_OK)
+    if (cache_holds_one(r, s, "cache_bytes", vc->cache.max_bytes, "chain", "x5u_max_bytes",
+                        vc->fetch.max_bytes, err) != SKS_OK ||
+        read_crl_cache(r, s, vc, err) != SKS_OK)
         return SKS_ERR_INPUT;
     if (get_bool(r, s, "x5u_allow_private", &vc->x5u_allow_private, err) != SKS_OK ||
         get_bool(r, s, "crl_check", &vc->crl_check, err) != SKS_OK ||

@@ -54,6 +54,8 @@ broken crl-cache-bytes '[sksd_verify] crl_cache_bytes = "lots": expected a whole
     "$verify_on" "$(printf '[sksd_verify]\ncrl_cache_bytes = lots')"
 broken crl-cache-too-small '[sksd_verify] crl_cache_bytes = 1048576 cannot hold one CRL of crl_max_bytes = 1048576' \
     "$verify_on" "$(printf '[sksd_verify]\ncrl_cache_bytes = 1048576')"
+broken cache-too-small '[sksd_verify] cache_bytes = 65536 cannot hold one chain of x5u_max_bytes = 65536' \
+    "$verify_on" "$(printf '[sksd_verify]\nx5u_max_bytes = 65536\ncache_bytes = 65536')"
 broken verify-no-trust '[sksd_verify] needs trust' "$verify_on; /^trust_anchors = /d" \
     "$(printf '[sksd_verify]\nmax_age = 60')"
 broken verify-trust-unreadable '[verify] trust' "$verify_on" \
