@@ -333,7 +333,6 @@ static void shutdown_all(struct sksd *d)
         sks_fetch_cache_free(d->crl_cache);
     free(d->crl_ca_file);
     p11_token_put(d->tok);
-    p11_module_put(d->mod);
     sksd_conf_free(d->conf);
     pthread_rwlock_destroy(&d->conf_lock);
 }

@@ -169,7 +169,6 @@ struct sksd {
     pthread_rwlock_t conf_lock; /* guards |conf|, swapped by SIGHUP */
     struct sksd_conf *conf;
 
-    struct p11_module *mod;
     struct p11_token *tok;
     struct sks_keystore *ks;
 
