@@ -157,9 +157,9 @@ require_libp11_engine() {
         skip "libp11's OpenSSL engine is not installed at $SKS_LIBP11_ENGINE (libengine-pkcs11-openssl)"
 }
 
-# wait_started WHAT PID LOG COMMAND...: waits up to 10 s for COMMAND to
-# succeed while the process PID that WHAT names runs; otherwise shows its
-# LOG and fails the test.
+# wait_started WHAT PID LOG COMMAND...: waits up to WAIT_STARTED_SECONDS
+# (default 10) for COMMAND to succeed while the process PID that WHAT names
+# runs; otherwise shows its LOG and fails the test.
 wait_started() {
     ws_what=$1
     ws_pid=$2
@@ -168,7 +168,7 @@ wait_started() {
     ws_i=0
     until "$@"; do
         ws_i=$((ws_i + 1))
-        if [ "$ws_i" -gt 100 ] || ! kill -0 "$ws_pid" 2>/dev/null; then
+        if [ "$ws_i" -gt $((${WAIT_STARTED_SECONDS:-10} * 10)) ] || ! kill -0 "$ws_pid" 2>/dev/null; then
             cat "$ws_log" >&2
             fail "$ws_what did not start"
         fi

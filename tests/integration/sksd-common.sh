@@ -111,19 +111,10 @@ sksd_start() {
     sksd_port=$(sksd_wait_ready "$sksd_pid" "$sks_work/sksd.log") || { sksd_pid=; exit 1; }
 }
 
-# sksd_wait_ready PID LOG: waits for the sksd PID to log "ready" in LOG;
-# prints its signing port.
+# sksd_wait_ready PID LOG: waits up to 20 s for the sksd PID to log "ready"
+# in LOG; prints its signing port.
 sksd_wait_ready() {
-    i=0
-    while ! grep -q "sksd: ready" "$2" 2>/dev/null; do
-        if ! kill -0 "$1" 2>/dev/null; then
-            cat "$2" >&2
-            fail "sksd exited during start-up"
-        fi
-        i=$((i + 1))
-        [ "$i" -lt 200 ] || { cat "$2" >&2; fail "sksd not ready after 20 s"; }
-        sleep 0.1
-    done
+    WAIT_STARTED_SECONDS=20 wait_started sksd "$1" "$2" grep -qs "sksd: ready" "$2"
     swr_port=$(sed -n 's/.*signing API listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$2" |
         tail -n 1)
     [ -n "$swr_port" ] || fail "sksd did not log its signing port"
