@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "keystore/input.h"
 #include "sksd/sksd.h"
 
 #define PREFIX "/sks/v1/"
@@ -124,13 +125,6 @@ static bool only_members(struct import_call *k, const char *const *allowed, size
     return true;
 }
 
-static void creds_free(struct sks_credentials *cr)
-{
-    X509_free(cr->cert);
-    sk_X509_pop_free(cr->chain, X509_free);
-    memset(cr, 0, sizeof(*cr));
-}
-
 /* The end-entity certificate, the chain and the x5u that come with a key. */
 static bool read_creds(struct import_call *k, struct sks_credentials *cr, enum MHD_Result *ret)
 {
@@ -161,7 +155,7 @@ static bool read_creds(struct import_call *k, struct sks_credentials *cr, enum M
             (!sk_X509_push(cr->chain, x) && sks_fail(&e, SKS_ERR_SYSTEM, "chain: out of memory"))) {
             X509_free(x);
             BIO_free(b);
-            creds_free(cr);
+            sks_credentials_free(cr);
             *ret = refuse(k, 400, "invalid-chain", "chain", "%s", e.msg);
             return false;
         }
@@ -169,7 +163,7 @@ static bool read_creds(struct import_call *k, struct sks_credentials *cr, enum M
     BIO_free(b);
     ERR_clear_error();
     if (chain != NULL && sk_X509_num(cr->chain) == 0) {
-        creds_free(cr);
+        sks_credentials_free(cr);
         *ret = refuse(k, 400, "invalid-chain", "chain",
                       "chain holds no PEM certificate: leave it out or give the intermediates");
         return false;
@@ -282,7 +276,7 @@ static enum MHD_Result import_wrapped(struct import_call *k)
         ret = succeeded(
             k, 201,
             json_pack("{s:s, s:I}", "identity", k->identity, "version", (json_int_t)k->version));
-    creds_free(&cr);
+    sks_credentials_free(&cr);
 done:
     OPENSSL_cleanse(blob, blen);
     free(blob);
@@ -333,7 +327,7 @@ static enum MHD_Result attach(struct import_call *k)
         ret = succeeded(
             k, 200,
             json_pack("{s:s, s:I}", "identity", k->identity, "version", (json_int_t)k->version));
-    creds_free(&cr);
+    sks_credentials_free(&cr);
     return ret;
 }
 
