@@ -218,7 +218,7 @@ sks_status acme_issue(struct acme_client *c, struct sks_keystore *ks,
     if (st == SKS_OK && r->publisher != NULL && r->x5u == NULL)
         st = acme_publisher_x5u(r->publisher, r->identity, v, x5u, sizeof(x5u), err);
     if (st == SKS_OK && r->publisher != NULL) {
-        st = sks_keystore_list(ks, identity_find_cb, &found, err);
+        st = sks_keystore_list_one(ks, r->identity, identity_find_cb, &found, err);
         publish_first = found.active == 0 || found.active == v;
     }
     if (st == SKS_OK && publish_first)
@@ -329,7 +329,7 @@ sks_status acme_version_chain(struct sks_keystore *ks, struct p11_token *tok, co
     }
     X509_free(cert);
     if (st == SKS_OK && x5u != NULL &&
-        (st = sks_keystore_list(ks, identity_find_cb, &f, err)) == SKS_OK)
+        (st = sks_keystore_list_one(ks, identity, identity_find_cb, &f, err)) == SKS_OK)
         snprintf(x5u, SKS_X5U_MAX + 1, "%s", buf);
     if (st == SKS_OK && (n = BIO_get_mem_data(b, &data)) > 0 &&
         (*pem = malloc((size_t)n + 1)) != NULL) {

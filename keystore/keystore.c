@@ -604,3 +604,23 @@ done:
     free(all);
     return st;
 }
+
+sks_status sks_keystore_list_one(struct sks_keystore *ks, const char *name, sks_identity_cb cb,
+                                 void *arg, struct sks_error *err)
+{
+    struct ks_ident id;
+    struct ks_data *d;
+    int stop = 0;
+    sks_status st;
+
+    pthread_mutex_lock(&ks->index_lock);
+    st = ks_ident_load(ks, name, &id, err);
+    /* Another process may have made a version's objects since the index was read. */
+    for (size_t i = 0; st == SKS_OK && id.exists && i < id.rec.n; i++)
+        st = ks_index_find_id(ks, ks->index, id.rec.v[i].id, err);
+    if (st == SKS_OK && id.exists &&
+        (d = ks_map_get(&ks->index->by_name, name, strlen(name))) != NULL)
+        st = list_one(ks, d, cb, arg, &stop);
+    pthread_mutex_unlock(&ks->index_lock);
+    return st;
+}

@@ -146,6 +146,14 @@ struct sks_identity_info {
 typedef int (*sks_identity_cb)(const struct sks_identity_info *info, void *arg);
 sks_status sks_keystore_list(struct sks_keystore *ks, sks_identity_cb cb, void *arg,
                              struct sks_error *err);
+/*
+ * Calls |cb| once with identity |name| as sks_keystore_list shows it, or not
+ * at all when there is no such identity.  Reads that identity's record and
+ * the objects of its versions only, so its cost does not grow with the
+ * number of identities on the token.
+ */
+sks_status sks_keystore_list_one(struct sks_keystore *ks, const char *name, sks_identity_cb cb,
+                                 void *arg, struct sks_error *err);
 
 /*
  * For a reader that keeps its own view of the key store and must not scan

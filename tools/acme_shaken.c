@@ -57,7 +57,7 @@ sks_status acme_identity_spc(struct sks_keystore *ks, const char *identity, char
                              bool *found, struct sks_error *err)
 {
     struct find_spc f = {identity, spc, size, false};
-    sks_status st = sks_keystore_list(ks, find_spc_cb, &f, err);
+    sks_status st = sks_keystore_list_one(ks, identity, find_spc_cb, &f, err);
 
     *found = f.found;
     return st;

@@ -855,7 +855,7 @@ static sks_status drop_unordered(struct renew_run *run, const char *identity,
                                  struct sks_renewal *rec, struct sks_error *err)
 {
     struct version_find f = {identity, rec, {0}, 0};
-    sks_status st = sks_keystore_list(run->s->ks, version_find_cb, &f, err);
+    sks_status st = sks_keystore_list_one(run->s->ks, identity, version_find_cb, &f, err);
 
     for (size_t i = 0; st == SKS_OK && i < f.n; i++) {
         st = sks_keystore_destroy(run->s->ks, identity, f.found[i], err);
@@ -1039,7 +1039,8 @@ static bool renew_one(struct renew_run *run, const struct renew_target *t)
             printf("%s: skipped: another renewal is running\n", t->name);
         return true;
     }
-    if (sks_keystore_list(run->s->ks, collect_target, &now, &err) != SKS_OK || now.oom) {
+    if (sks_keystore_list_one(run->s->ks, t->name, collect_target, &now, &err) != SKS_OK ||
+        now.oom) {
         if (now.oom)
             sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
         printf("%s: failed (%s): %s\n", t->name, sks_error_code(&err), err.msg);
@@ -1131,7 +1132,9 @@ static int acme_renew_cmd(int argc, char **argv)
     if ((st = open_account(&s, &merged, &acct, &key, &c, &err)) != SKS_OK)
         goto done;
     targets.only = all ? NULL : argv[optind];
-    if ((st = sks_keystore_list(s.ks, collect_target, &targets, &err)) != SKS_OK)
+    st = all ? sks_keystore_list(s.ks, collect_target, &targets, &err)
+             : sks_keystore_list_one(s.ks, targets.only, collect_target, &targets, &err);
+    if (st != SKS_OK)
         goto done;
     if (targets.oom) {
         st = sks_fail(&err, SKS_ERR_SYSTEM, "out of memory");
