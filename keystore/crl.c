@@ -172,13 +172,11 @@ static sks_status crl_usable(const struct ks_crl_check *c, const char *identity,
                               "the CRL at %s, which %s names, has no readable lastUpdate and "
                               "nextUpdate",
                               c->url[i], who);
-    if (now < last || now > next) {
-        sks_time_format(when, sizeof(when), now < last ? last : next);
+    /* One issued after |now| (an issuer's clock ahead of ours) still holds: profile.h. */
+    if (now > next) {
+        sks_time_format(when, sizeof(when), next);
         return sks_fail_field(err, SKS_ERR_POLICY, SKS_CODE_CRL_INVALID, "crl",
-                              now < last ? "the CRL at %s, which %s names, is not valid yet: its "
-                                           "lastUpdate is %s"
-                                         : "the CRL at %s, which %s names, has expired: its "
-                                           "nextUpdate is %s",
+                              "the CRL at %s, which %s names, has expired: its nextUpdate is %s",
                               c->url[i], who, when);
     }
     if (*next_update == 0 || next < *next_update)

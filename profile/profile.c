@@ -459,6 +459,14 @@ static int chain_verify_cb(int ok, X509_STORE_CTX *ctx)
     case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
         /* The end entity's own validity period is the validity rule. */
         return X509_STORE_CTX_get_error_depth(ctx) == 0;
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+        /*
+         * A CRL issued after the time judged (a call's time, a CRL fetched
+         * a moment later) is the issuer's newest word: a certificate it
+         * does not list was not revoked then either, and one it lists is
+         * revoked.  Its signature and its nextUpdate are still checked.
+         */
+        return 1;
     case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
         /* RFC 8226 leaves criticality open; OpenSSL knows no TNAuthList. */
         return only_tnauthlist_unhandled(X509_STORE_CTX_get_current_cert(ctx));

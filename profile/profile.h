@@ -63,8 +63,10 @@ sks_status sks_profile_check(X509 *ee, STACK_OF(X509) * intermediates, X509_STOR
  * sks_profile_check() that also holds the chain to |crls| (with |roots|):
  * |ee| and every certificate of its path that names a CRL distribution
  * point (the STI-CA, whose CRL the STI-PA publishes, ATIS-1000080) must
- * find the CRL of its issuer among them, signed by that issuer and current
- * at |now| (lastUpdate <= now <= nextUpdate), and not listing it.  A CA
+ * find the CRL of its issuer among them, signed by that issuer, not past
+ * its nextUpdate at |now|, and not listing it.  A CRL whose lastUpdate is
+ * after |now| (a call judged at its own time, a CRL published a moment
+ * later) is the issuer's newest word and is held to.  A CA
  * certificate that names none (a root; an STI-CA issued without one) is
  * not held to a CRL: nothing says where its issuer publishes one, and a
  * revoked STI-CA cannot shed the distribution point it was issued with.

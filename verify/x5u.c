@@ -147,7 +147,7 @@ struct sks_fetch_cache *sks_x5u_cache_new(const struct sks_fetch_cache_opts *opt
 struct x5u_crl {
     X509_CRL *crl;
     unsigned long id;
-    time_t last_update, next_update;
+    time_t next_update;
 };
 
 static _Atomic unsigned long crl_ids;
@@ -196,7 +196,6 @@ static void *parse_crl(const char *url, const struct sks_fetched *body, size_t *
         c->crl = d2i_X509_CRL(NULL, &p, (long)body->len);
     ERR_clear_error();
     if (c->crl == NULL || X509_CRL_get0_nextUpdate(c->crl) == NULL ||
-        !sks_asn1_time(X509_CRL_get0_lastUpdate(c->crl), &c->last_update) ||
         !sks_asn1_time(X509_CRL_get0_nextUpdate(c->crl), &c->next_update)) {
         sks_fail_field(err, SKS_ERR_INPUT, "invalid-crl", "url",
                        "the body of %s is not a PEM or DER CRL with a nextUpdate", url);
@@ -301,7 +300,8 @@ static sks_status crls_usable(const struct x5u_chain *c, const struct chain_crls
  * one kept while |now| lies where it cannot change, else a fresh check
  * (kept when it can be).  A verdict outside the window is not kept: it
  * names the time it was made at.  The window ends at the earliest
- * nextUpdate of the CRLs, and the kept verdict holds only for the very
+ * nextUpdate of the CRLs (a CRL issued after |now| still judges it:
+ * profile.c), and the kept verdict holds only for the very
  * CRLs it was made with: a warm lookup parses and verifies none.
  */
 static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c,
@@ -319,7 +319,6 @@ static sks_status judge(const struct sks_x5u_trust *t, struct x5u_chain *c,
     for (i = 0; i < crls->n; i++) {
         const struct x5u_crl *crl = crl_at(crls, i);
 
-        from = crl->last_update > from ? crl->last_update : from;
         until = crl->next_update < until ? crl->next_update : until;
         ids[i] = crl->id;
     }

@@ -709,18 +709,18 @@ static void assert_crl(X509 *ee, X509_CRL *crl, time_t when, const char *message
     assert_crls_in(roots, chain, ee, &crl, crl != NULL ? 1 : 0, when, message);
 }
 
-/* A CRL of |issuer| for |days|, signed with |key|, listing |cert| unless NULL. */
-static X509_CRL *crl_listing(X509 *issuer, EVP_PKEY *key, int days, X509 *cert)
+/* A CRL of |issuer| issued at |when| for |days|, signed with |key|, listing |cert| unless NULL. */
+static X509_CRL *crl_issued(X509 *issuer, EVP_PKEY *key, time_t when, int days, X509 *cert)
 {
     X509_CRL *crl = NULL;
     X509_REVOKED *entry;
     ASN1_TIME *at;
 
-    ck_assert_int_eq(sks_testpki_make_crl(issuer, key, NOW, days, &crl, NULL), SKS_OK);
+    ck_assert_int_eq(sks_testpki_make_crl(issuer, key, when, days, &crl, NULL), SKS_OK);
     if (cert == NULL)
         return crl;
     entry = X509_REVOKED_new();
-    at = ASN1_TIME_set(NULL, NOW);
+    at = ASN1_TIME_set(NULL, when);
     ck_assert(entry != NULL && at != NULL &&
               X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(cert)) == 1 &&
               X509_REVOKED_set_revocationDate(entry, at) == 1 &&
@@ -728,6 +728,11 @@ static X509_CRL *crl_listing(X509 *issuer, EVP_PKEY *key, int days, X509 *cert)
               X509_CRL_sign(crl, key, EVP_sha256()) > 0);
     ASN1_TIME_free(at);
     return crl;
+}
+
+static X509_CRL *crl_listing(X509 *issuer, EVP_PKEY *key, int days, X509 *cert)
+{
+    return crl_issued(issuer, key, NOW, days, cert);
 }
 
 START_TEST(profile_holds_the_certificate_to_its_issuers_crl)
@@ -748,6 +753,25 @@ START_TEST(profile_holds_the_certificate_to_its_issuers_crl)
     X509_CRL_free(forged);
     X509_free(ee);
     X509_free(other);
+}
+END_TEST
+
+/*
+ * A call judged at a time just before its issuer published the CRL at hand
+ * (a request's time, a CRL fetched a moment later) is held to that CRL:
+ * passed when the CRL does not list the certificate, revoked when it does.
+ */
+START_TEST(profile_holds_a_call_to_a_crl_issued_after_it)
+{
+    X509 *ee = issue(NULL, "1234", NULL);
+    X509_CRL *later = crl_issued(pki.ca, pki.ca_key, NOW + 3600, DAYS, NULL);
+    X509_CRL *revoked_later = crl_issued(pki.ca, pki.ca_key, NOW + 3600, DAYS, ee);
+
+    assert_crl(ee, later, NOW + 60, NULL);
+    assert_crl(ee, revoked_later, NOW + 60, "is revoked: its issuer's CRL lists it (depth 0");
+    X509_CRL_free(later);
+    X509_CRL_free(revoked_later);
+    X509_free(ee);
 }
 END_TEST
 
@@ -819,6 +843,7 @@ static Suite *profile_suite(void)
     tcase_add_test(rules, profile_accepts_compliant_chain_and_returns_spc);
     tcase_add_test(rules, profile_accepts_critical_tnauthlist);
     tcase_add_test(rules, profile_holds_the_certificate_to_its_issuers_crl);
+    tcase_add_test(rules, profile_holds_a_call_to_a_crl_issued_after_it);
     tcase_add_test(rules, profile_holds_the_sti_ca_to_the_sti_pa_crl);
     tcase_add_test(rules, cert_spc_returns_the_spc);
     tcase_add_test(rules, cert_spc_names_the_tnauthlist_in_its_error);
